@@ -1,0 +1,120 @@
+/* jsonw.c - JSON output helpers; base64 via OpenSSL's EVP block codec. */
+#include "base/jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/evp.h>
+
+void jsonw_str(buf *b, slice s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, s.n + 2);
+    buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_append(b, s.p + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': buf_append(b, "\\\"", 2); break;
+        case '\\': buf_append(b, "\\\\", 2); break;
+        case '\n': buf_append(b, "\\n", 2); break;
+        case '\r': buf_append(b, "\\r", 2); break;
+        case '\t': buf_append(b, "\\t", 2); break;
+        default: {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_append(b, e, 6);
+        }
+        }
+    }
+    buf_append(b, s.p + run, s.n - run);
+    buf_putc(b, '"');
+}
+
+void jsonw_i64(buf *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    buf_append(b, tmp, (size_t)n);
+}
+
+void jsonw_u64(buf *b, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    buf_append(b, tmp, (size_t)n);
+}
+
+void jsonw_double(buf *b, double v)
+{
+    if (!isfinite(v)) {
+        buf_append(b, "null", 4);
+        return;
+    }
+    char tmp[32];
+    /* Shortest precision that round-trips, so 0.1 prints as 0.1. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    size_t n = strlen(tmp);
+    buf_append(b, tmp, n);
+    /* Keep doubles recognisable as doubles: 3 -> 3.0 */
+    if (strspn(tmp, "-0123456789") == n)
+        buf_append(b, ".0", 2);
+}
+
+void jsonw_base64(buf *b, slice bytes)
+{
+    size_t out = 4 * ((bytes.n + 2) / 3);
+    buf_reserve(b, out + 2);
+    buf_putc(b, '"');
+    if (bytes.n)
+        EVP_EncodeBlock((unsigned char *)b->p + b->n, (const unsigned char *)bytes.p,
+                        (int)bytes.n);
+    b->n += out;
+    buf_putc(b, '"');
+}
+
+void jsonw_key(buf *b, const char *key, int first)
+{
+    if (!first)
+        buf_putc(b, ',');
+    jsonw_cstr(b, key);
+    buf_putc(b, ':');
+}
+
+int base64_decode(slice in, buf *out)
+{
+    if (in.n % 4)
+        return -1;
+    size_t pad = 0;
+    for (size_t i = 0; i < in.n; i++) {
+        char c = in.p[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '+' || c == '/';
+        if (c == '=' && i >= in.n - 2) {
+            pad++;
+            continue;
+        }
+        if (!ok || pad)
+            return -1;
+    }
+    if (in.n == 0)
+        return 0;
+    size_t max = in.n / 4 * 3;
+    buf_reserve(out, max);
+    int n = EVP_DecodeBlock((unsigned char *)out->p + out->n, (const unsigned char *)in.p,
+                            (int)in.n);
+    if (n < 0)
+        return -1;
+    /* EVP_DecodeBlock counts the padding's zero bytes; drop them. */
+    out->n += (size_t)n - pad;
+    out->p[out->n] = '\0';
+    return 0;
+}

@@ -1,0 +1,141 @@
+/* text.c - validators for names, ids and numbers that arrive from clients. */
+#include "base/text.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "base/limits.h"
+
+bool text_valid_name(slice s)
+{
+    if (s.n < 1 || s.n > LIMIT_NAME_MAX)
+        return false;
+    if (s.p[0] < 'a' || s.p[0] > 'z')
+        return false;
+    for (size_t i = 1; i < s.n; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool text_valid_utf8(slice s)
+{
+    const unsigned char *p = (const unsigned char *)s.p;
+    size_t i = 0, n = s.n;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+bool text_valid_entity_id(slice s)
+{
+    return s.n >= 1 && s.n <= LIMIT_ENTITY_ID_MAX && text_valid_utf8(s);
+}
+
+int text_parse_u64(slice s, uint64_t *out)
+{
+    if (s.n == 0 || s.n > 20)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s.p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int text_parse_i64(slice s, int64_t *out)
+{
+    bool neg = false;
+    if (s.n && (s.p[0] == '-' || s.p[0] == '+')) {
+        neg = s.p[0] == '-';
+        s.p++;
+        s.n--;
+    }
+    uint64_t u;
+    if (text_parse_u64(s, &u))
+        return -1;
+    if (neg) {
+        if (u > (uint64_t)INT64_MAX + 1)
+            return -1;
+        *out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+    } else {
+        if (u > INT64_MAX)
+            return -1;
+        *out = (int64_t)u;
+    }
+    return 0;
+}
+
+int text_parse_bool(slice s, bool *out)
+{
+    if (slice_eq_str(s, "true") || slice_eq_str(s, "1")) {
+        *out = true;
+        return 0;
+    }
+    if (slice_eq_str(s, "false") || slice_eq_str(s, "0")) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+void text_excerpt(slice s, char *out, size_t cap)
+{
+    /* Each input byte takes at most 4 output bytes; keep 4 for "..." and NUL. */
+    size_t j = 0, i = 0;
+    if (cap < 8) {
+        if (cap)
+            out[0] = '\0';
+        return;
+    }
+    for (; i < s.n && j + 4 <= cap - 4; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+            out[j++] = (char)c;
+        else
+            j += (size_t)snprintf(out + j, cap - j, "\\x%02x", c);
+    }
+    if (i < s.n) {
+        memcpy(out + j, "...", 3);
+        j += 3;
+    }
+    out[j] = '\0';
+}

@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# bench/online/run.sh - Strata's online-serving benchmark against its peers.
+#
+# Usage: bench/online/run.sh BUILD_DIR [--quick] [--runs N] [--out FILE] [--keep]
+#
+#   BUILD_DIR   CMake build directory (BUILD_DIR/serving/stratad)
+#   --quick     short durations and one run: a smoke test, not a measurement
+#   --runs N    repetitions of every read load (default 3; medians are reported)
+#   --out FILE  markdown results (default BUILD_DIR/bench-online.md)
+#   --keep      keep the temporary directory (logs, data) for inspection
+#
+# What it does, all on loopback, in one temporary directory:
+#  1. starts stratad, creates entity `user` with 10 features (6 DOUBLE, 2 INT64,
+#     2 STRING) and loads ENTITIES ids (one version each) with batched writes of
+#     1000 rows x 10 features on WRITE_CONNS connections: the write benchmark;
+#  2. runs four closed-loop keep-alive read loads with wrk (one random id of the
+#     ENTITIES per request): GET JSON, GET protobuf, POST /v1/online:read JSON and
+#     protobuf;
+#  3. runs the same wrk loads (same script, same threads and connections, byte-
+#     identical requests) against nginx serving Strata's own response bodies as
+#     static files: the HTTP ceiling of this machine;
+#  4. runs redis-benchmark HGETALL on ENTITIES 10-field hashes: the key-value
+#     ceiling (a different generator and protocol; context, not a ratio target);
+#  5. runs loadgen (open loop, latency from the scheduled send time) at half of
+#     Strata's peak GET JSON rate against Strata, and at the same rate against
+#     nginx for context;
+#  6. prints a results table and writes it as markdown to --out.
+#
+# The load generators share the machine's cores with the servers under test;
+# every number here is "server + generator on the same box".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+usage() {
+  sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+BUILD=""
+QUICK=0
+RUNS=""
+RUNS_ARG=""
+OUT=""
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --runs) RUNS="${2:?}"; RUNS_ARG=1; shift ;;
+    --out) OUT="${2:?}"; shift ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage ;;
+    -*) usage ;;
+    *) [ -z "$BUILD" ] || usage; BUILD="$1" ;;
+  esac
+  shift
+done
+[ -n "$BUILD" ] || usage
+BUILD="$(cd "$BUILD" && pwd)"
+STRATAD="$BUILD/serving/stratad"
+[ -x "$STRATAD" ] || { echo "bench: $STRATAD not found; build first" >&2; exit 1; }
+OUT="${OUT:-$BUILD/bench-online.md}"
+
+# ---- parameters -------------------------------------------------------------
+ENTITIES=100000       # ids loaded and read
+BATCH_ROWS=1000       # rows per write request (x 10 features = 10k values)
+WRITE_CONNS=4         # concurrent write requests
+# wrk: one generator thread leaves the second core to the server; 32
+# connections keep both server workers (threads = nproc) busy with ~16 requests
+# each in flight without building deep queues. Identical for Strata and nginx.
+WRK_THREADS=1
+WRK_CONNS=32
+LG_CONNS=32           # loadgen connections (a pool like a real client's)
+if [ "$QUICK" = 1 ]; then
+  WRK_SECS=2; WARM_SECS=1; LG_SECS=4; LG_WARM=1; REDIS_N=100000; RUNS="${RUNS:-1}"
+else
+  WRK_SECS=10; WARM_SECS=2; LG_SECS=20; LG_WARM=2; REDIS_N=1000000; RUNS="${RUNS:-3}"
+fi
+
+for t in wrk nginx redis-server redis-benchmark redis-cli curl cc python3 awk; do
+  command -v "$t" >/dev/null || { echo "bench: $t is missing (make bench installs it)" >&2; exit 1; }
+done
+
+# ---- processes and cleanup -----------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ]; then
+    echo "bench: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # URL what
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $2 did not come up; see $WORK" >&2
+  return 1
+}
+
+# CPU time (user+system, in ticks) of a process and its threads, summed over PIDs.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() {
+  local sum=0 p f
+  for p in "$@"; do
+    # Fields after the ")" closing comm: utime is the 12th, stime the 13th.
+    f="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" || continue
+    read -r -a f <<<"$f"
+    sum=$((sum + f[11] + f[12]))
+  done
+  echo "$sum"
+}
+
+# kv LINE KEY: value of KEY=... in a RESULT line.
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# ---- machine -------------------------------------------------------------------
+NPROC="$(nproc)"
+CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+KERNEL="$(uname -sr)"
+MEM_GIB="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB, $KERNEL, load average $LOAD_BEFORE"
+if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+  log "WARNING: the machine is not idle (load average $LOAD_BEFORE); numbers will be noisy"
+fi
+
+# ---- build the load generator ---------------------------------------------------
+cc -O2 -std=c11 -Wall -Wextra -o "$WORK/loadgen" "$HERE/loadgen.c"
+LOADGEN="$WORK/loadgen"
+
+# ---- stratad -------------------------------------------------------------------------
+SPORT="$(free_port)"
+SURL="http://127.0.0.1:$SPORT"
+"$STRATAD" --data-dir "$WORK/strata-data" --listen "127.0.0.1:$SPORT" --log-level warn \
+  >"$WORK/stratad.log" 2>&1 &
+STRATA_PID=$!
+PIDS+=("$STRATA_PID")
+wait_http "$SURL/healthz" stratad
+STRATA_THREADS="$(ls "/proc/$STRATA_PID/task" | wc -l)"
+log "stratad pid $STRATA_PID on port $SPORT ($("$STRATAD" --version 2>/dev/null || echo '?'))"
+
+api() { # METHOD PATH BODY -> body on stdout; fails on non-2xx
+  curl -fsS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$SURL$2"
+}
+api POST /v1/entities '{"name":"user","description":"bench/online"}' >/dev/null
+api POST /v1/entities/user/features '{"features":[
+  {"name":"ctr_1d","type":"DOUBLE"},{"name":"ctr_7d","type":"DOUBLE"},
+  {"name":"spend_30d","type":"DOUBLE"},{"name":"avg_session_s","type":"DOUBLE"},
+  {"name":"score_a","type":"DOUBLE"},{"name":"score_b","type":"DOUBLE"},
+  {"name":"orders_30d","type":"INT64"},{"name":"days_active","type":"INT64"},
+  {"name":"country","type":"STRING"},{"name":"segment","type":"STRING"}]}' >/dev/null
+
+# ---- batched writes: the load is the write benchmark -----------------------------------
+mkdir -p "$WORK/batches"
+awk -v n="$ENTITIES" -v b="$BATCH_ROWS" -v dir="$WORK/batches" 'BEGIN {
+  split("US DE FR GB JP BR IN CA", cc, " ");
+  for (s = 0; s < n; s += b) {
+    f = sprintf("%s/%06d.json", dir, s / b);
+    printf "{\"rows\":[" > f;
+    for (k = s; k < s + b && k < n; k++) {
+      if (k > s) printf "," > f;
+      printf "{\"entity_id\":\"u%d\",\"event_time\":\"2024-06-01T12:%02d:%02d.%06dZ\",\"values\":{", \
+        k, (k / 60) % 60, k % 60, k % 1000000 > f;
+      printf "\"ctr_1d\":%.6f,\"ctr_7d\":%.6f,\"spend_30d\":%.2f,\"avg_session_s\":%.3f,", \
+        (k % 997) / 997.0, (k % 991) / 991.0, (k * 7919 % 100000) / 100.0, (k % 3600) + 0.5 > f;
+      printf "\"score_a\":%.6f,\"score_b\":%.6f,\"orders_30d\":%d,\"days_active\":%d,", \
+        (k % 10007) / 10007.0, 1 - (k % 4001) / 4001.0, k % 97, k % 366 > f;
+      printf "\"country\":\"%s\",\"segment\":\"seg_%d\"}}", cc[k % 8 + 1], k % 13 > f;
+    }
+    printf "]}" > f;
+    close(f);
+  }
+}'
+BATCH_FILES=("$WORK"/batches/*.json)
+BATCH_BYTES="$(stat -c %s "${BATCH_FILES[0]}")"
+log "writing $ENTITIES rows x 10 features in ${#BATCH_FILES[@]} batches of $BATCH_ROWS rows" \
+  "(${BATCH_BYTES} bytes each) on $WRITE_CONNS connections"
+c0="$(cpu_ticks "$STRATA_PID")"
+WRITE_RES="$("$LOADGEN" replay --port "$SPORT" --path /v1/entities/user:write \
+  --connections "$WRITE_CONNS" --header 'Content-Type: application/json' \
+  "${BATCH_FILES[@]}" 2>>"$WORK/loadgen.log")" || {
+  log "write benchmark failed: $WRITE_RES"; tail -n 5 "$WORK/stratad.log" >&2; exit 1; }
+c1="$(cpu_ticks "$STRATA_PID")"
+WRITE_CPU_S="$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')"
+W_VALUES="$(kv "$WRITE_RES" written_values)"
+if [ "$W_VALUES" != $((ENTITIES * 10)) ]; then
+  log "write benchmark: expected $((ENTITIES * 10)) values written, the server said $W_VALUES"
+  exit 1
+fi
+W_VPS="$(kv "$WRITE_RES" values_per_s)"
+W_SECS="$(kv "$WRITE_RES" seconds)"
+W_P50="$(kv "$WRITE_RES" p50_us)"
+W_P99="$(kv "$WRITE_RES" p99_us)"
+W_MAX="$(kv "$WRITE_RES" max_us)"
+log "writes: $W_VALUES values in $W_SECS s = $W_VPS values/s; per batch p50 ${W_P50} us," \
+  "p99 ${W_P99} us (of ${#BATCH_FILES[@]} batches); stratad CPU ${WRITE_CPU_S} s"
+rm -rf "$WORK/batches"
+
+# ---- the response bodies nginx will serve ----------------------------------------------
+# A "typical" id: 90% of the ids have five digits, like this one.
+TYPICAL=u54321
+mkdir -p "$WORK/www" "$WORK/nginx-tmp"
+curl -fsS "$SURL/v1/entities/user/values/$TYPICAL" -o "$WORK/www/get.json"
+curl -fsS -H 'Accept: application/x-protobuf' "$SURL/v1/entities/user/values/$TYPICAL" \
+  -o "$WORK/www/get.pb"
+curl -fsS -X POST -H 'Content-Type: application/json' \
+  --data-binary "{\"entity\":\"user\",\"ids\":[\"$TYPICAL\"]}" "$SURL/v1/online:read" \
+  -o "$WORK/www/post.json"
+# OnlineReadRequest{entity:"user", ids:["u54321"]}: field 1 and field 2, length-delimited.
+printf '\x0a\x04user\x12\x06%s' "$TYPICAL" >"$WORK/online_read.pb"
+curl -fsS -X POST -H 'Content-Type: application/x-protobuf' -H 'Accept: application/x-protobuf' \
+  --data-binary "@$WORK/online_read.pb" "$SURL/v1/online:read" -o "$WORK/www/post.pb"
+grep -q '"status":"PRESENT"' "$WORK/www/get.json" || {
+  log "GET $TYPICAL does not return PRESENT values:"; cat "$WORK/www/get.json" >&2; exit 1; }
+for id in u0 "u$((ENTITIES - 1))"; do
+  curl -fsS "$SURL/v1/entities/user/values/$id" | grep -q '"status":"PRESENT"' || {
+    log "GET $id does not return PRESENT values"; exit 1; }
+done
+if grep -q NOT_FOUND "$WORK/www/get.json"; then
+  log "GET $TYPICAL has NOT_FOUND features"; exit 1
+fi
+SIZE_GET_JSON="$(stat -c %s "$WORK/www/get.json")"
+SIZE_GET_PB="$(stat -c %s "$WORK/www/get.pb")"
+SIZE_POST_JSON="$(stat -c %s "$WORK/www/post.json")"
+SIZE_POST_PB="$(stat -c %s "$WORK/www/post.pb")"
+log "response bodies for $TYPICAL: GET JSON $SIZE_GET_JSON B, GET pb $SIZE_GET_PB B," \
+  "POST JSON $SIZE_POST_JSON B, POST pb $SIZE_POST_PB B"
+
+# ---- nginx -------------------------------------------------------------------------
+NPORT="$(free_port)"
+NURL="http://127.0.0.1:$NPORT"
+NGINX_USER=""
+if [ "$(id -u)" = 0 ]; then
+  # Workers would otherwise drop to nobody and could not read the 0700 temp dir.
+  NGINX_USER="user $(id -un) $(id -gn);"
+fi
+cat >"$WORK/nginx.conf" <<EOF
+# Generated by bench/online/run.sh: Strata's response bodies as static files,
+# tuned as a ceiling (no logging, cached file descriptors, unbounded keep-alive).
+daemon off;
+master_process on;
+worker_processes $NPROC;
+$NGINX_USER
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-tmp/body;
+  proxy_temp_path $WORK/nginx-tmp/proxy;
+  fastcgi_temp_path $WORK/nginx-tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx-tmp/uwsgi;
+  scgi_temp_path $WORK/nginx-tmp/scgi;
+  types { application/json json; application/x-protobuf pb; }
+  default_type application/octet-stream;
+  server_tokens off;
+  etag off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  open_file_cache max=64 inactive=600s;
+  open_file_cache_valid 3600s;
+  map \$http_accept \$get_file { default /get.json; "application/x-protobuf" /get.pb; }
+  map \$http_accept \$post_file { default /post.json; "application/x-protobuf" /post.pb; }
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $WORK/www;
+    location / { }
+    location /v1/entities/ { try_files \$get_file =404; }
+    # The static module refuses POST with 405; answer it with the file instead.
+    location = /v1/online:read { error_page 405 =200 \$uri; try_files \$post_file =404; }
+  }
+}
+EOF
+nginx -e "$WORK/nginx-error.log" -p "$WORK" -c "$WORK/nginx.conf" >"$WORK/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_http "$NURL/v1/entities/user/values/$TYPICAL" nginx
+for _ in $(seq 50); do
+  NGINX_WORKERS="$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+  [ "$(wc -w <<<"$NGINX_WORKERS")" -ge "$NPROC" ] && break
+  sleep 0.1
+done
+cmp -s <(curl -fsS "$NURL/v1/entities/user/values/u1") "$WORK/www/get.json" || {
+  log "nginx does not serve get.json"; exit 1; }
+log "nginx pid $NGINX_PID (workers $NGINX_WORKERS) on port $NPORT"
+
+# ---- closed-loop read loads with wrk ----------------------------------------------------
+LOADS=(get_json get_pb post_json post_pb)
+declare -A LOAD_ARGS=([get_json]="get json" [get_pb]="get pb" [post_json]="post json" [post_pb]="post pb")
+declare -A LOAD_NAME=([get_json]="GET JSON" [get_pb]="GET protobuf"
+  [post_json]="POST online:read JSON" [post_pb]="POST online:read protobuf")
+declare -A LOAD_SIZE=([get_json]=$SIZE_GET_JSON [get_pb]=$SIZE_GET_PB
+  [post_json]=$SIZE_POST_JSON [post_pb]=$SIZE_POST_PB)
+
+RAW="$WORK/raw.txt" # target load run RESULT... cpu_ticks=
+: >"$RAW"
+
+run_wrk() { # target(strata|nginx) load run secs
+  local target=$1 load=$2 run=$3 secs=$4 url pids res c0 c1
+  if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
+  c0="$(cpu_ticks $pids)"
+  # shellcheck disable=SC2086
+  res="$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" -s "$HERE/online.lua" "$url" \
+    -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT')" || true
+  c1="$(cpu_ticks $pids)"
+  if [ -z "$res" ]; then
+    log "wrk against $target ($load) printed no result; see $WORK/wrk.log"
+    exit 1
+  fi
+  [ "$run" = warm ] && return 0
+  echo "$target $load $run $res cpu_ticks=$((c1 - c0))" >>"$RAW"
+  local bad
+  bad=$(( $(kv "$res" errors_status) + $(kv "$res" errors_connect) + $(kv "$res" errors_read) \
+    + $(kv "$res" errors_write) + $(kv "$res" errors_timeout) ))
+  log "$(printf '%-6s %-10s run %s: %8s req/s  p50 %5s us  p99 %6s us  errors %s' "$target" \
+    "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad")"
+  if [ "$bad" != 0 ]; then
+    log "wrk saw $bad errors or non-2xx answers from $target ($load)"
+    exit 1
+  fi
+}
+
+log "warming up (${WARM_SECS}s per target)"
+run_wrk strata get_json warm "$WARM_SECS"
+run_wrk nginx get_json warm "$WARM_SECS"
+for run in $(seq "$RUNS"); do
+  for load in "${LOADS[@]}"; do
+    # Alternate who goes first so slow drift on a shared machine hits both alike.
+    if [ $((run % 2)) = 1 ]; then order="strata nginx"; else order="nginx strata"; fi
+    for target in $order; do
+      run_wrk "$target" "$load" "$run" "$WRK_SECS"
+    done
+  done
+done
+
+# stat TARGET LOAD FIELD -> median over runs
+stat_of() {
+  grep "^$1 $2 " "$RAW" | while read -r line; do kv "$line" "$3"; done | median
+}
+cpu_us_per_req() { # TARGET LOAD -> median server CPU microseconds per request
+  grep "^$1 $2 " "$RAW" | while read -r line; do
+    awk -v t="$(kv "$line" cpu_ticks)" -v n="$(kv "$line" requests)" -v h="$CLK_TCK" \
+      'BEGIN {printf "%.2f\n", t * 1e6 / h / n}'
+  done | median
+}
+
+# ---- redis ---------------------------------------------------------------------------
+RPORT="$(free_port)"
+mkdir -p "$WORK/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK/redis" \
+  --daemonize no --loglevel warning >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+for _ in $(seq 100); do
+  redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+# The same ten fields and values as Strata's rows; keys as redis-benchmark -r spells them.
+awk -v n="$ENTITIES" 'function bulk(s) { printf "$%d\r\n%s\r\n", length(s), s }
+BEGIN {
+  split("US DE FR GB JP BR IN CA", cc, " ");
+  for (k = 0; k < n; k++) {
+    printf "*22\r\n"; bulk("HSET"); bulk(sprintf("user:%012d", k));
+    bulk("ctr_1d"); bulk(sprintf("%.6f", (k % 997) / 997.0));
+    bulk("ctr_7d"); bulk(sprintf("%.6f", (k % 991) / 991.0));
+    bulk("spend_30d"); bulk(sprintf("%.2f", (k * 7919 % 100000) / 100.0));
+    bulk("avg_session_s"); bulk(sprintf("%.3f", (k % 3600) + 0.5));
+    bulk("score_a"); bulk(sprintf("%.6f", (k % 10007) / 10007.0));
+    bulk("score_b"); bulk(sprintf("%.6f", 1 - (k % 4001) / 4001.0));
+    bulk("orders_30d"); bulk(sprintf("%d", k % 97));
+    bulk("days_active"); bulk(sprintf("%d", k % 366));
+    bulk("country"); bulk(cc[k % 8 + 1]);
+    bulk("segment"); bulk(sprintf("seg_%d", k % 13));
+  }
+}' | redis-cli -p "$RPORT" --pipe >"$WORK/redis-load.log" 2>&1
+REDIS_KEYS="$(redis-cli -p "$RPORT" dbsize)"
+[ "$REDIS_KEYS" = "$ENTITIES" ] || { log "redis holds $REDIS_KEYS keys, not $ENTITIES"; exit 1; }
+[ "$(redis-cli -p "$RPORT" hlen user:000000054321)" = 10 ] || { log "redis hash is not 10 fields"; exit 1; }
+log "redis pid $REDIS_PID on port $RPORT with $REDIS_KEYS hashes of 10 fields"
+REDIS_RAW="$WORK/redis-raw.txt"
+: >"$REDIS_RAW"
+for run in $(seq "$RUNS"); do
+  c0="$(cpu_ticks "$REDIS_PID")"
+  line="$(redis-benchmark -p "$RPORT" -c "$WRK_CONNS" -n "$REDIS_N" -r "$ENTITIES" -P 1 --csv \
+    HGETALL 'user:__rand_int__' 2>>"$WORK/redis-bench.log" | tail -n 1)"
+  c1="$(cpu_ticks "$REDIS_PID")"
+  # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"$(tr -d '"' <<<"$line")"
+  [ -n "${rps:-}" ] || { log "redis-benchmark printed no result: $line"; exit 1; }
+  echo "rps=$rps p50_us=$(awk -v x="$p50" 'BEGIN {printf "%.0f", x * 1000}')" \
+    "p99_us=$(awk -v x="$p99" 'BEGIN {printf "%.0f", x * 1000}')" \
+    "cpu_us_per_req=$(awk -v t=$((c1 - c0)) -v n="$REDIS_N" -v h="$CLK_TCK" \
+      'BEGIN {printf "%.2f", t * 1e6 / h / n}')" >>"$REDIS_RAW"
+  log "redis  HGETALL    run $run: $(printf '%8.0f' "$rps") req/s  p50 ${p50} ms  p99 ${p99} ms"
+done
+redis_stat() { while read -r line; do kv "$line" "$1"; done <"$REDIS_RAW" | median; }
+
+# ---- open loop at half of Strata's peak --------------------------------------------
+PEAK="$(stat_of strata get_json rps)"
+HALF="$(awk -v p="$PEAK" 'BEGIN {printf "%.0f", p / 2}')"
+LG_RAW="$WORK/loadgen-raw.txt"
+: >"$LG_RAW"
+run_lg() { # target run
+  local port res
+  if [ "$1" = strata ]; then port=$SPORT; else port=$NPORT; fi
+  res="$("$LOADGEN" rate --port "$port" --rate "$HALF" --duration "$LG_SECS" --warmup "$LG_WARM" \
+    --connections "$LG_CONNS" --path-prefix /v1/entities/user/values/u --ids "$ENTITIES" \
+    --header 'Accept: application/json' --seed "$((RANDOM + 1))" 2>>"$WORK/loadgen.log")" || true
+  [ -n "$res" ] || { log "loadgen against $1 printed no result; see $WORK/loadgen.log"; exit 1; }
+  echo "$1 $2 $res" >>"$LG_RAW"
+  log "$(printf '%-6s open loop %s req/s run %s: p50 %s us  p90 %s us  p99 %s us  p99.9 %s us  (errors %s, not completed %s, non-2xx %s)' \
+    "$1" "$HALF" "$2" "$(kv "$res" p50_us)" "$(kv "$res" p90_us)" "$(kv "$res" p99_us)" \
+    "$(kv "$res" p999_us)" "$(kv "$res" errors)" "$(kv "$res" not_completed)" "$(kv "$res" non2xx)")"
+}
+log "open loop at half of Strata's peak GET JSON rate: $HALF req/s, ${LG_SECS}s (${LG_WARM}s warm-up)"
+for run in $(seq "$RUNS"); do
+  if [ $((run % 2)) = 1 ]; then order="strata nginx"; else order="nginx strata"; fi
+  for target in $order; do run_lg "$target" "$run"; done
+done
+lg_stat() { grep "^$1 " "$LG_RAW" | while read -r line; do kv "$line" "$2"; done | median; }
+
+# ---- results -------------------------------------------------------------------------
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+STRATA_ERRS="$(grep -c -E ' (ERROR|WARN) ' "$WORK/stratad.log" || true)"
+fmt_us() { awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f ms", x / 1000; else printf "%d us", x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+k() { awk -v x="$1" 'BEGIN {printf "%.1fk", x / 1000}'; }
+
+REPRO="bench/online/run.sh $(basename "$BUILD")"
+if [ "$QUICK" = 1 ]; then REPRO+=" --quick"; fi
+if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
+{
+  echo "## bench/online results ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+  echo
+  echo "- Machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB RAM, $KERNEL; load average before $LOAD_BEFORE, after $LOAD_AFTER."
+  echo "- Server and load generator share these $NPROC cores. stratad: $STRATA_THREADS threads" \
+    "(default --threads = nproc); nginx: $NPROC workers; redis: one thread."
+  echo "- stratad: \`$("$STRATAD" --version 2>/dev/null || echo '?')\`, build \`$(basename "$BUILD")\`" \
+    "$(grep -m1 CMAKE_BUILD_TYPE:STRING "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2)."
+  echo "- Reads: wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}') -t$WRK_THREADS -c$WRK_CONNS -d${WRK_SECS}s, keep-alive," \
+    "one random id of $ENTITIES per request (bench/online/online.lua); median of $RUNS runs;" \
+    "Strata and nginx alternate."
+  echo
+  echo "| load | Strata throughput | p50 | p99 | peer | peer throughput | ratio |"
+  echo "|---|---|---|---|---|---|---|"
+  for load in "${LOADS[@]}"; do
+    s_rps="$(stat_of strata "$load" rps)"
+    n_rps="$(stat_of nginx "$load" rps)"
+    echo "| ${LOAD_NAME[$load]} | $(k "$s_rps") req/s | $(fmt_us "$(stat_of strata "$load" p50_us)")" \
+      "| $(fmt_us "$(stat_of strata "$load" p99_us)") | nginx static ${LOAD_SIZE[$load]} B" \
+      "| $(k "$n_rps") req/s | $(ratio "$s_rps" "$n_rps") |"
+  done
+  r_rps="$(redis_stat rps)"
+  echo "| GET JSON vs key-value | $(k "$(stat_of strata get_json rps)") req/s | $(fmt_us "$(stat_of strata get_json p50_us)")" \
+    "| $(fmt_us "$(stat_of strata get_json p99_us)") | redis HGETALL 10 fields (redis-benchmark -c$WRK_CONNS -P1)" \
+    "| $(k "$r_rps") req/s | $(ratio "$(stat_of strata get_json rps)" "$r_rps") |"
+  echo "| open loop at 50% of peak GET JSON ($HALF req/s) | $(k "$(lg_stat strata achieved_rps)") req/s" \
+    "| $(fmt_us "$(lg_stat strata p50_us)") | $(fmt_us "$(lg_stat strata p99_us)")" \
+    "| nginx, same rate | $(k "$(lg_stat nginx achieved_rps)") req/s | p99 $(fmt_us "$(lg_stat nginx p99_us)") |"
+  echo "| batched writes, $BATCH_ROWS rows x 10 features, $WRITE_CONNS connections | $(k "$W_VPS") values/s" \
+    "| $(fmt_us "$W_P50") | $(fmt_us "$W_P99") | — | — | — |"
+  echo
+  echo "Details (medians):"
+  echo
+  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for load in "${LOADS[@]}"; do
+    for target in strata nginx; do
+      req="$(stat_of "$target" "$load" requests)"
+      echo "| ${LOAD_NAME[$load]} | $target | $(stat_of "$target" "$load" rps)" \
+        "| $(fmt_us "$(stat_of "$target" "$load" p50_us)") | $(fmt_us "$(stat_of "$target" "$load" p90_us)")" \
+        "| $(fmt_us "$(stat_of "$target" "$load" p99_us)") | $(fmt_us "$(stat_of "$target" "$load" p999_us)")" \
+        "| $(fmt_us "$(stat_of "$target" "$load" max_us)")" \
+        "| $(awk -v b="$(stat_of "$target" "$load" bytes)" -v n="$req" 'BEGIN {printf "%.0f", b / n}')" \
+        "| $(cpu_us_per_req "$target" "$load") us |"
+    done
+  done
+  echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(redis_stat cpu_us_per_req) us |"
+  echo
+  echo "Open loop (bench/online/loadgen.c, $LG_CONNS connections, ${LG_SECS}s incl. ${LG_WARM}s warm-up, latency from the scheduled send time):"
+  echo
+  echo "| target | rate | achieved | p50 | p90 | p99 | p99.9 | max | errors | not completed |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for target in strata nginx; do
+    echo "| $target | $HALF | $(lg_stat "$target" achieved_rps) | $(fmt_us "$(lg_stat "$target" p50_us)")" \
+      "| $(fmt_us "$(lg_stat "$target" p90_us)") | $(fmt_us "$(lg_stat "$target" p99_us)")" \
+      "| $(fmt_us "$(lg_stat "$target" p999_us)") | $(fmt_us "$(lg_stat "$target" max_us)")" \
+      "| $(lg_stat "$target" errors) | $(lg_stat "$target" not_completed) |"
+  done
+  echo
+  echo "Writes: $W_VALUES values ($ENTITIES rows, ${#BATCH_FILES[@]} requests of $BATCH_ROWS rows, ${BATCH_BYTES} B JSON each)" \
+    "in $W_SECS s = **$W_VPS values/s**; per request p50 $(fmt_us "$W_P50"), p99 $(fmt_us "$W_P99")," \
+    "max $(fmt_us "$W_MAX") (p99 of ${#BATCH_FILES[@]} samples); stratad CPU ${WRITE_CPU_S} s."
+  echo
+  get_ratio="$(ratio "$(stat_of strata get_json rps)" "$(stat_of nginx get_json rps)")"
+  lg_p99="$(lg_stat strata p99_us)"
+  echo "Targets:"
+  echo
+  echo "- online GET throughput >= 60% of nginx: $get_ratio ->" \
+    "$(awk -v r="$get_ratio" 'BEGIN {print (r >= 0.60) ? "met" : "NOT met"}')"
+  echo "- p99 < 1 ms at half of peak ($HALF req/s): $(fmt_us "$lg_p99") ->" \
+    "$(awk -v p="$lg_p99" 'BEGIN {print (p < 1000) ? "met" : "NOT met"}')"
+  echo "- batched writes >= 300k values/s: $W_VPS ->" \
+    "$(awk -v v="$W_VPS" 'BEGIN {print (v >= 300000) ? "met" : "NOT met"}')"
+  echo
+  echo "stratad log: $STRATA_ERRS WARN/ERROR lines."
+  echo
+  echo "Reproduce: \`$REPRO\` (or \`make bench\`)."
+  echo
+  echo "Raw runs:"
+  echo
+  echo '```'
+  cat "$RAW" "$LG_RAW"
+  sed 's/^/redis /' "$REDIS_RAW"
+  echo "writes $WRITE_RES"
+  echo '```'
+} >"$OUT"
+
+echo
+cat "$OUT"
+log "results written to $OUT"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages Strata builds, tests and runs with, if missing.
+# Usage: scripts/deps.sh [build|bench]   (bench adds the peers the benchmarks
+# measure against: wrk, nginx, redis, rocksdb-tools, ...)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config git python3
+  librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
+  libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev)
+bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = bench ]; then
+  want+=("${bench_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "strata: installing Debian packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "strata: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,79 @@
+/*
+ * app.h - what every handler shares: the store, the running limits, metrics and
+ * the route table. One `app` per daemon, built by stratad.c.
+ *
+ * Handlers are grouped by the contract's sections: api_registry.c (entities and
+ * features), api_values.c (writes, deletes, online reads), api_ops.c (health,
+ * readiness, metrics). Each is `void h(http_req *req, void *app)`.
+ */
+#ifndef STRATA_SERVING_APP_H
+#define STRATA_SERVING_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "serving/http.h"
+#include "serving/metrics.h"
+#include "store/store.h"
+
+typedef struct app {
+    store_t *store;
+    strata_limits limits;
+    metrics *metrics;
+    http_server *server;
+    const char *build_id;
+    int64_t start_time;
+    atomic_bool ready;
+} app;
+
+/* The route table (router.c): resolves a request to a handler. */
+http_handler app_route(http_req *req, void *ctx, int *status);
+/* Route names for metrics, e.g. "GET /v1/entities/{}"; count and name by id. */
+size_t app_route_count(void);
+const char *app_route_name(int id);
+
+/* ---- shared request helpers (api_common.c) ----------------------------- */
+
+/* Parse the body as a JSON object; NULL with a 400 error already set on req. */
+json_t *api_parse_object(http_req *req);
+/* Optional typed members: 0 ok (absent leaves *out untouched), or sets a 400
+ * naming the field and returns -1. */
+int api_get_string(http_req *req, json_t *obj, const char *key, slice *out);
+int api_get_int(http_req *req, json_t *obj, const char *key, int64_t *out);
+int api_get_bool(http_req *req, json_t *obj, const char *key, bool *out);
+int api_get_time(http_req *req, json_t *obj, const char *key, int64_t *out);
+/* Reject members not in the NULL-terminated allowed list (typos are errors). */
+int api_check_fields(http_req *req, json_t *obj, const char *const *allowed);
+/* page_size query parameter: default 100, 1..1000, else 400. */
+int api_page_size(http_req *req, size_t *out);
+
+/* Opaque list tokens bound to a scope (route + other query parameters). */
+void api_page_token_make(const char *scope, slice last_key, buf *out);
+/* 0 with *present and last_key set; -1 with a 400 set for a token from another
+ * scope or a malformed one. */
+int api_page_token_parse(http_req *req, const char *scope, buf *last_key, bool *present);
+
+/* Handlers. */
+void api_healthz(http_req *req, void *ctx);
+void api_readyz(http_req *req, void *ctx);
+void api_metrics(http_req *req, void *ctx);
+
+void api_entity_create(http_req *req, void *ctx);
+void api_entity_list(http_req *req, void *ctx);
+void api_entity_get(http_req *req, void *ctx);
+void api_entity_delete(http_req *req, void *ctx);
+void api_feature_create(http_req *req, void *ctx);
+void api_feature_list(http_req *req, void *ctx);
+void api_feature_get(http_req *req, void *ctx);
+void api_feature_patch(http_req *req, void *ctx);
+void api_feature_delete(http_req *req, void *ctx);
+void api_feature_search(http_req *req, void *ctx);
+
+void api_write(http_req *req, void *ctx);
+void api_delete_values(http_req *req, void *ctx);
+void api_online_get(http_req *req, void *ctx);
+void api_online_read(http_req *req, void *ctx);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * config.c - one table of options serves the flags, the config file and the
+ * usage text, so a flag cannot exist without its file key or its help line.
+ */
+#include <stdio.h>
+
+#include "serving/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/text.h"
+
+typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_INT, OPT_SYNC, OPT_LEVEL } opt_kind;
+
+typedef struct option_def {
+    const char *key;
+    opt_kind kind;
+    size_t offset;
+    size_t size; /* for strings: capacity */
+    const char *help;
+} option_def;
+
+#define O(key, kind, field, help)                                                             \
+    {key, kind, offsetof(strata_config, field), sizeof(((strata_config *)0)->field), help}
+static const option_def options[] = {
+    O("data_dir", OPT_STR, data_dir, "data directory (default ./strata-data)"),
+    O("listen", OPT_STR, listen, "HOST:PORT to listen on (default 127.0.0.1:7070)"),
+    O("import_dir", OPT_STR, import_dir, "directory imports may read files from (default: none)"),
+    O("export_dir", OPT_STR, export_dir, "directory exports may write to (default DATA/exports)"),
+    O("threads", OPT_INT, threads, "HTTP worker threads (default: number of CPUs)"),
+    O("sync", OPT_SYNC, sync,
+      "never|always: fsync the WAL on every write (default never: survives kill -9, not power "
+      "loss)"),
+    O("block_cache_mb", OPT_SIZE, block_cache_mb, "RocksDB block cache in MiB (default 256)"),
+    O("log_level", OPT_LEVEL, log_level, "debug|info|warn|error (default info)"),
+    O("max_body_bytes", OPT_SIZE, limits.max_body_bytes, "largest request body"),
+    O("max_header_bytes", OPT_SIZE, limits.max_header_bytes, "largest request head"),
+    O("max_ids_per_read", OPT_U32, limits.max_ids_per_read, "ids in one online:read"),
+    O("max_values_per_write", OPT_U32, limits.max_values_per_write, "values in one write"),
+    O("max_connections", OPT_U32, limits.max_connections, "open client connections"),
+    O("request_timeout_s", OPT_U32, limits.request_timeout_s,
+      "seconds to receive a request, and idle keep-alive timeout"),
+};
+#undef O
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+void config_defaults(strata_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->data_dir, "./strata-data");
+    strcpy(c->listen, "127.0.0.1:7070");
+    c->threads = 0;
+    c->sync = STORE_SYNC_NEVER;
+    c->block_cache_mb = 256;
+    c->log_level = LOG_INFO;
+    c->limits = limits_default();
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: stratad [--config FILE] [--OPTION VALUE]...\n\n"
+                 "Every option may also be set in the config file as `option_name = value`;\n"
+                 "flags override the file.\n\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", options[i].key);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, "  %-24s %s\n", flag, options[i].help);
+    }
+    fprintf(out, "  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
+            "read options from FILE", "--version", "print the build id", "--help",
+            "print this help");
+}
+
+int config_set(strata_config *c, const char *key, const char *value, strata_err *err)
+{
+    char k[64];
+    size_t kl = strlen(key);
+    if (kl >= sizeof k)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "unknown option \"%.40s...\"", key);
+    for (size_t i = 0; i <= kl; i++)
+        k[i] = key[i] == '-' ? '_' : key[i];
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const option_def *o = &options[i];
+        if (strcmp(o->key, k) != 0)
+            continue;
+        char *field = (char *)c + o->offset;
+        uint64_t u;
+        switch (o->kind) {
+        case OPT_STR:
+            if (strlen(value) >= o->size)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "%s is too long", k);
+            strcpy(field, value);
+            return 0;
+        case OPT_U32:
+        case OPT_SIZE:
+        case OPT_INT:
+            if (text_parse_u64(slice_of(value), &u) || u == 0 ||
+                (o->kind != OPT_SIZE && u > INT32_MAX))
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "%s must be a positive integer, got \"%s\"", k, value);
+            if (o->kind == OPT_U32)
+                *(uint32_t *)field = (uint32_t)u;
+            else if (o->kind == OPT_SIZE)
+                *(size_t *)field = (size_t)u;
+            else
+                *(int *)field = (int)u;
+            return 0;
+        case OPT_SYNC:
+            if (strcmp(value, "never") == 0)
+                *(store_sync *)field = STORE_SYNC_NEVER;
+            else if (strcmp(value, "always") == 0)
+                *(store_sync *)field = STORE_SYNC_ALWAYS;
+            else
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "sync must be never or always, got \"%s\"", value);
+            return 0;
+        case OPT_LEVEL: {
+            static const char *levels[] = {"debug", "info", "warn", "error"};
+            for (int l = 0; l < 4; l++)
+                if (strcmp(value, levels[l]) == 0) {
+                    *(int *)field = l;
+                    return 0;
+                }
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "log_level must be debug, info, warn or error");
+        }
+        }
+    }
+    return err_set(err, STRATA_INVALID_ARGUMENT, "unknown option \"%s\" (see --help)", key);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+int config_load_file(strata_config *c, const char *path, strata_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "cannot read config file %s: %s", path,
+                       strerror(errno));
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "%s:%d: expected key = value", path,
+                         lineno);
+            break;
+        }
+        *eq = '\0';
+        char *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+            v[vl - 1] = '\0';
+            v++;
+        }
+        if ((rc = config_set(c, trim(s), v, err))) {
+            err_prefix(err, "%s:%d", path, lineno);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_parse_args(strata_config *c, int argc, char **argv, bool *exit_now, strata_err *err)
+{
+    *exit_now = false;
+    /* The config file first, wherever --config appears, so flags override it. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "--config needs a file");
+            int rc = config_load_file(c, argv[i + 1], err);
+            if (rc)
+                return rc;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            config_usage(stdout);
+            *exit_now = true;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            *exit_now = true;
+            return STRATA_OK;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return err_set(err, STRATA_INVALID_ARGUMENT, "unexpected argument \"%s\"", a);
+        const char *eq = strchr(a, '=');
+        char key[64];
+        const char *val;
+        if (eq) {
+            size_t kl = (size_t)(eq - a - 2);
+            if (kl >= sizeof key)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "unknown option \"%s\"", a);
+            memcpy(key, a + 2, kl);
+            key[kl] = '\0';
+            val = eq + 1;
+        } else {
+            if (strlen(a + 2) >= sizeof key)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "unknown option \"%s\"", a);
+            strcpy(key, a + 2);
+            if (i + 1 >= argc)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "%s needs a value", a);
+            val = argv[++i];
+        }
+        if (strcmp(key, "config") == 0)
+            continue;
+        int rc = config_set(c, key, val, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * config.h - stratad's configuration: defaults, then the config file, then
+ * flags. Every flag --some-name has the config-file key some_name.
+ */
+#ifndef STRATA_SERVING_CONFIG_H
+#define STRATA_SERVING_CONFIG_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "base/limits.h"
+#include "store/store.h"
+
+typedef struct strata_config {
+    char data_dir[4096];
+    char listen[256];
+    char import_dir[4096]; /* empty: imports from paths are refused */
+    char export_dir[4096]; /* empty: <data_dir>/exports */
+    int threads;
+    store_sync sync;
+    size_t block_cache_mb;
+    int log_level; /* enum log_level */
+    strata_limits limits;
+} strata_config;
+
+void config_defaults(strata_config *c);
+/* Parse argv (and a --config FILE it names). On --help/--version prints and
+ * sets *exit_now. Returns 0 or INVALID_ARGUMENT with a message. */
+int config_parse_args(strata_config *c, int argc, char **argv, bool *exit_now, strata_err *err);
+/* Apply one key=value (shared by the file and the flags). */
+int config_set(strata_config *c, const char *key, const char *value, strata_err *err);
+int config_load_file(strata_config *c, const char *path, strata_err *err);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,741 @@
+/*
+ * http.c - the HTTP/1.1 server.
+ *
+ * NOTES ON THE DESIGN
+ * - One listening socket, shared: every worker has an evconnlistener on the same
+ *   fd, so whichever worker wakes first accepts. A connection then lives on that
+ *   worker's event_base for its whole life; no state crosses threads.
+ * - http-parser drives a per-connection state machine. Handlers run inside
+ *   on_message_complete, so pipelined requests are answered in order.
+ * - Limits come before buffering: Content-Length over max_body_bytes is refused
+ *   in on_headers_complete, chunked bodies are checked as they grow, headers are
+ *   capped by http_parser_set_max_header_size, and a request that has not
+ *   completed within request_timeout_s of its first byte is answered 408.
+ * - A connection that must close (error, "Connection: close", HTTP/1.0) stops
+ *   reading and is freed once its output has drained.
+ * - Per-connection buffers (url, headers, body, response) are reused across
+ *   keep-alive requests, so a steady stream of reads allocates nothing.
+ */
+#include "serving/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <http_parser.h>
+
+#include "base/jsonw.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+
+typedef struct worker worker;
+typedef struct conn conn;
+
+struct conn {
+    worker *w;
+    struct bufferevent *bev;
+    http_parser parser;
+    conn *prev, *next;
+
+    /* The request being read. */
+    buf url;
+    buf field, value; /* header being accumulated */
+    int in_value;
+    buf ctype, accept, auth;
+    buf body;
+    bool expect_continue;
+    bool in_request;
+    bool too_large;
+    uint64_t start_ns;
+
+    /* The request being answered (reused). */
+    http_req req;
+    bool closing;
+};
+
+struct worker {
+    http_server *srv;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    pthread_t thread;
+    conn *conns;
+};
+
+struct http_server {
+    http_server_options opt;
+    int fd;
+    int port;
+    int nworkers;
+    worker *workers;
+    atomic_uint_fast64_t nconns;
+};
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+void http_reply_error(http_req *req, const strata_err *err)
+{
+    int code = err->code ? err->code : STRATA_INTERNAL;
+    buf_reset(&req->resp);
+    buf_append_str(&req->resp, "{\"error\":{\"code\":");
+    jsonw_cstr(&req->resp, strata_status_code(code));
+    buf_append_str(&req->resp, ",\"message\":");
+    jsonw_cstr(&req->resp, err->message[0] ? err->message : strata_strerror(code));
+    buf_append_str(&req->resp, ",\"details\":");
+    if (err->details) {
+        char *d = json_dumps(err->details, JSON_COMPACT);
+        buf_append_str(&req->resp, d ? d : "[]");
+        free(d);
+    } else {
+        buf_append_str(&req->resp, "[]");
+    }
+    buf_append_str(&req->resp, "}}");
+    http_reply_json(req, strata_status_http(code));
+}
+
+void http_reply_errorf(http_req *req, int code, const char *fmt, ...)
+{
+    strata_err e = STRATA_ERR_INIT;
+    e.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    http_reply_error(req, &e);
+}
+
+static bool media_is(slice header, const char *type)
+{
+    size_t n = strlen(type);
+    return header.n >= n && strncasecmp(header.p, type, n) == 0 &&
+           (header.n == n || header.p[n] == ';' || header.p[n] == ' ');
+}
+
+bool http_wants_protobuf(const http_req *req)
+{
+    return req->accept.n && memmem(req->accept.p, req->accept.n, "application/x-protobuf",
+                                   strlen("application/x-protobuf")) != NULL;
+}
+
+bool http_sent_protobuf(const http_req *req)
+{
+    return media_is(req->content_type, "application/x-protobuf");
+}
+
+/* ---- query strings ------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int http_percent_decode(slice in, buf *out)
+{
+    buf_reset(out);
+    buf_reserve(out, in.n);
+    for (size_t i = 0; i < in.n; i++) {
+        char c = in.p[i];
+        if (c == '%') {
+            if (i + 2 >= in.n)
+                return -1;
+            int hi = hexval(in.p[i + 1]), lo = hexval(in.p[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        out->p[out->n++] = c;
+    }
+    out->p[out->n] = '\0';
+    return 0;
+}
+
+int http_query_param(const http_req *req, const char *name, buf *out)
+{
+    size_t nl = strlen(name);
+    const char *p = req->query.p, *end = req->query.p + req->query.n;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nl && memcmp(p, name, nl) == 0) {
+            slice v = eq ? (slice){eq + 1, (size_t)(stop - eq - 1)} : (slice){stop, 0};
+            if (http_percent_decode(v, out))
+                buf_reset(out); /* a malformed escape reads as empty */
+            return 1;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static void conn_free(conn *c)
+{
+    worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    bufferevent_free(c->bev);
+    buf_free(&c->url);
+    buf_free(&c->field);
+    buf_free(&c->value);
+    buf_free(&c->ctype);
+    buf_free(&c->accept);
+    buf_free(&c->auth);
+    buf_free(&c->body);
+    buf_free(&c->req.resp);
+    for (int i = 0; i < HTTP_MAX_PARAMS; i++)
+        buf_free(&c->req.scratch[i]);
+    atomic_fetch_sub(&w->srv->nconns, 1);
+    free(c);
+}
+
+static void linger_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    conn_free(arg);
+}
+
+/*
+ * Lingering close: once the answer is out, half-close and read (discarding)
+ * until the client closes or 2 s pass. Closing with unread request bytes in
+ * the socket would make the kernel send a reset, and the client could lose
+ * the 413/400 answer that explains why.
+ */
+static void write_drained_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+    struct timeval linger = {2, 0};
+    bufferevent_set_timeouts(bev, &linger, NULL);
+    bufferevent_setcb(bev, linger_read_cb, NULL, linger_event_cb, c);
+    bufferevent_disable(bev, EV_WRITE);
+    bufferevent_enable(bev, EV_READ);
+}
+
+/* Stop reading; free once everything queued has been written. */
+static void conn_close_after_write(conn *c)
+{
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setcb(c->bev, NULL, write_drained_cb, NULL, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void send_response(conn *c, http_req *req, bool head_only)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    bool keep = !c->closing && http_should_keep_alive(&c->parser);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+                        req->status, reason_phrase(req->status),
+                        req->resp_type ? req->resp_type : "application/json", req->resp.n,
+                        keep ? (c->parser.http_minor == 0 ? "Connection: keep-alive\r\n" : "")
+                             : "Connection: close\r\n");
+    if (!head_only && req->resp.n)
+        evbuffer_add(out, req->resp.p, req->resp.n);
+    if (!keep)
+        c->closing = true;
+}
+
+/* Answer without running a handler (limits, parse errors) and close. */
+/* http_status 0 means the status that `code` maps to. */
+static void reply_and_close(conn *c, int http_status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reply_and_close(conn *c, int http_status, int code, const char *fmt, ...)
+{
+    strata_err e = STRATA_ERR_INIT;
+    e.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    http_reply_error(&c->req, &e);
+    if (http_status)
+        c->req.status = http_status;
+    c->closing = true;
+    send_response(c, &c->req, false);
+    conn_close_after_write(c);
+}
+
+static void reset_request(conn *c)
+{
+    buf_reset(&c->url);
+    buf_reset(&c->field);
+    buf_reset(&c->value);
+    buf_reset(&c->ctype);
+    buf_reset(&c->accept);
+    buf_reset(&c->auth);
+    buf_reset(&c->body);
+    c->in_value = 0;
+    c->expect_continue = false;
+    c->in_request = false;
+    c->too_large = false;
+}
+
+static conn *parser_conn(http_parser *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    conn *c = parser_conn(p);
+    reset_request(c);
+    c->in_request = true;
+    c->start_ns = time_mono_ns();
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    buf_append(&parser_conn(p)->url, at, n);
+    return 0;
+}
+
+static void finish_header(conn *c)
+{
+    if (!c->in_value)
+        return;
+    slice f = buf_slice(&c->field);
+    if (f.n == 12 && strncasecmp(f.p, "content-type", 12) == 0)
+        buf_append_slice(&c->ctype, buf_slice(&c->value));
+    else if (f.n == 6 && strncasecmp(f.p, "accept", 6) == 0)
+        buf_append_slice(&c->accept, buf_slice(&c->value));
+    else if (f.n == 13 && strncasecmp(f.p, "authorization", 13) == 0)
+        buf_append_slice(&c->auth, buf_slice(&c->value));
+    else if (f.n == 6 && strncasecmp(f.p, "expect", 6) == 0)
+        c->expect_continue = c->value.n == 12 && strncasecmp(c->value.p, "100-continue", 12) == 0;
+    buf_reset(&c->field);
+    buf_reset(&c->value);
+    c->in_value = 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    conn *c = parser_conn(p);
+    finish_header(c);
+    buf_append(&c->field, at, n);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    conn *c = parser_conn(p);
+    c->in_value = 1;
+    buf_append(&c->value, at, n);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    conn *c = parser_conn(p);
+    finish_header(c);
+    size_t max = c->w->srv->opt.limits.max_body_bytes;
+    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > max) {
+        c->too_large = true;
+        return -1; /* stops the parser; the read callback answers 413 */
+    }
+    if (c->expect_continue)
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    conn *c = parser_conn(p);
+    if (c->body.n + n > c->w->srv->opt.limits.max_body_bytes) {
+        c->too_large = true;
+        return -1;
+    }
+    buf_append(&c->body, at, n);
+    return 0;
+}
+
+static http_method map_method(unsigned m)
+{
+    switch (m) {
+    case HTTP_GET: return HTTP_M_GET;
+    case HTTP_HEAD: return HTTP_M_HEAD;
+    case HTTP_POST: return HTTP_M_POST;
+    case HTTP_PUT: return HTTP_M_PUT;
+    case HTTP_PATCH: return HTTP_M_PATCH;
+    case HTTP_DELETE: return HTTP_M_DELETE;
+    default: return HTTP_M_OTHER;
+    }
+}
+
+static int on_message_complete(http_parser *p)
+{
+    conn *c = parser_conn(p);
+    http_server *srv = c->w->srv;
+    http_req *req = &c->req;
+
+    slice url = buf_slice(&c->url);
+    const char *q = memchr(url.p, '?', url.n);
+    req->method = map_method(p->method);
+    req->path = q ? (slice){url.p, (size_t)(q - url.p)} : url;
+    req->query = q ? (slice){q + 1, (size_t)(url.p + url.n - q - 1)} : (slice){"", 0};
+    req->content_type = buf_slice(&c->ctype);
+    req->accept = buf_slice(&c->accept);
+    req->authorization = buf_slice(&c->auth);
+    req->body = buf_slice(&c->body);
+    req->nparams = 0;
+    req->route_id = -1;
+    req->status = 500;
+    req->resp_type = "application/json";
+    req->worker = c->w;
+    buf_reset(&req->resp);
+
+    int status = 404;
+    http_handler h = srv->opt.router(req, srv->opt.ctx, &status);
+    if (h) {
+        h(req, srv->opt.ctx);
+    } else if (status == 400) {
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "malformed percent-escape in path");
+    } else if (status == 405) {
+        http_reply_errorf(req, STRATA_METHOD_NOT_ALLOWED, "method not allowed on %.*s",
+                          (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
+    } else {
+        http_reply_errorf(req, STRATA_NOT_FOUND, "no such route: %.*s",
+                          (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
+    }
+    send_response(c, req, req->method == HTTP_M_HEAD);
+    if (c->closing)
+        conn_close_after_write(c);
+    if (srv->opt.observer)
+        srv->opt.observer(req, time_mono_ns() - c->start_ns, srv->opt.ctx);
+    c->in_request = false;
+    /* Give large buffers back rather than pinning them per idle connection. */
+    if (c->body.cap > (1u << 20))
+        buf_free(&c->body);
+    if (req->resp.cap > (1u << 20))
+        buf_free(&req->resp);
+    return c->closing ? -1 : 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    const strata_limits *lim = &c->w->srv->opt.limits;
+
+    while (!c->closing && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        size_t done = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
+        evbuffer_drain(in, done);
+        if (c->closing)
+            return; /* a handler decided to close; the write path frees */
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_OK && done == v.iov_len)
+            continue;
+        if (c->too_large) {
+            reply_and_close(c, 0, STRATA_RESOURCE_EXHAUSTED,
+                            "request body exceeds the limit of %zu bytes (max_body_bytes)",
+                            lim->max_body_bytes);
+        } else if (e == HPE_HEADER_OVERFLOW) {
+            reply_and_close(c, 431, STRATA_RESOURCE_EXHAUSTED,
+                            "request headers exceed the limit of %zu bytes (max_header_bytes)",
+                            lim->max_header_bytes);
+        } else {
+            reply_and_close(c, 0, STRATA_INVALID_ARGUMENT, "malformed HTTP request: %s",
+                            http_errno_description(e));
+        }
+        return;
+    }
+    if (c->in_request && !c->closing &&
+        time_mono_ns() - c->start_ns > (uint64_t)lim->request_timeout_s * 1000000000u) {
+        reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
+                        "request not completed within %u s (request_timeout_s)",
+                        lim->request_timeout_s);
+    }
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    conn *c = arg;
+    if ((what & BEV_EVENT_TIMEOUT) && c->in_request && !c->closing) {
+        reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
+                        "request not completed within %u s (request_timeout_s)",
+                        c->w->srv->opt.limits.request_timeout_s);
+        return;
+    }
+    /* EOF, error, or an idle keep-alive connection timing out. */
+    conn_free(c);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
+{
+    worker *w = arg;
+    http_server *srv = w->srv;
+    if (atomic_fetch_add(&srv->nconns, 1) >= srv->opt.limits.max_connections) {
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\nContent-Length: 96\r\n\r\n"
+            "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many open connections\","
+            "\"details\":[]}}   ";
+        ssize_t r = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)r;
+        atomic_fetch_sub(&srv->nconns, 1);
+        evutil_closesocket(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        atomic_fetch_sub(&srv->nconns, 1);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->w = w;
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        atomic_fetch_sub(&srv->nconns, 1);
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    struct timeval tv = {(time_t)srv->opt.limits.request_timeout_s, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- server -------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int parse_listen(const char *listen, char *host, size_t hcap, char *port, size_t pcap)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return -1;
+    const char *h = listen;
+    size_t hn = (size_t)(colon - listen);
+    if (h[0] == '[' && hn >= 2 && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    if (hn + 1 > hcap || strlen(colon + 1) + 1 > pcap || !colon[1])
+        return -1;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int bind_listener(const char *addr, int *out_fd, int *out_port, strata_err *err)
+{
+    char host[256], port[16];
+    if (parse_listen(addr, host, sizeof host, port, sizeof port))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "invalid listen address \"%s\": want HOST:PORT",
+                       addr);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "cannot resolve listen address \"%s\": %s",
+                       addr, gai_strerror(rc));
+    int fd = -1;
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return err_set(err, STRATA_UNAVAILABLE, "cannot listen on %s: %s", addr,
+                       strerror(saved ? saved : EADDRNOTAVAIL));
+    evutil_make_socket_nonblocking(fd);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *out_fd = fd;
+    return 0;
+}
+
+int http_server_start(const http_server_options *opt, http_server **out, strata_err *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    int rc = 0;
+    http_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return err_set(err, STRATA_NOMEM, "out of memory");
+    srv->opt = *opt;
+    srv->fd = -1;
+    srv->nworkers = opt->threads > 0 ? opt->threads : 1;
+    http_parser_set_max_header_size((uint32_t)opt->limits.max_header_bytes);
+    rc = bind_listener(opt->listen, &srv->fd, &srv->port, err);
+    if (rc)
+        goto out;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker *w = &srv->workers[i];
+        w->srv = srv;
+        w->base = event_base_new();
+        if (!w->base) {
+            rc = err_set(err, STRATA_INTERNAL, "cannot create event base");
+            goto out;
+        }
+        w->listener = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_EXEC, 0, srv->fd);
+        if (!w->listener) {
+            rc = err_set(err, STRATA_INTERNAL, "cannot create listener");
+            goto out;
+        }
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i])) {
+            srv->nworkers = i; /* join only what started */
+            rc = err_set(err, STRATA_INTERNAL, "cannot start worker thread");
+            goto out;
+        }
+    }
+    *out = srv;
+    return 0;
+out:
+    http_server_stop(srv);
+    return rc;
+}
+
+int http_server_port(const http_server *srv)
+{
+    return srv->port;
+}
+
+uint64_t http_server_connections(const http_server *srv)
+{
+    return atomic_load(&srv->nconns);
+}
+
+void http_server_stop(http_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->workers) {
+        for (int i = 0; i < srv->nworkers; i++)
+            if (srv->workers[i].base && srv->workers[i].thread)
+                event_base_loopexit(srv->workers[i].base, NULL);
+        for (int i = 0; i < srv->nworkers; i++)
+            if (srv->workers[i].thread)
+                pthread_join(srv->workers[i].thread, NULL);
+        /* Count may exceed nworkers on a failed start: free every base made. */
+        for (int i = 0; i < (srv->opt.threads > 0 ? srv->opt.threads : 1); i++) {
+            worker *w = &srv->workers[i];
+            while (w->conns)
+                conn_free(w->conns);
+            if (w->listener)
+                evconnlistener_free(w->listener);
+            if (w->base)
+                event_base_free(w->base);
+        }
+        free(srv->workers);
+    }
+    if (srv->fd >= 0)
+        close(srv->fd);
+    free(srv);
+}

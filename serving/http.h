@@ -1,0 +1,111 @@
+/*
+ * http.h - Strata's HTTP/1.1 server: N worker threads, each with its own libevent
+ * event_base, all accepting from one shared listening socket.
+ *
+ * Requests are parsed with Node's http-parser (Debian libhttp-parser); a handler
+ * runs on the worker thread that read the request, synchronously, and fills the
+ * response. Limits are enforced before a byte of an oversized body is buffered:
+ * an over-limit Content-Length is answered 413 at once, a chunked body is cut off
+ * as soon as it passes the limit, and a request that is not complete within
+ * request_timeout_s is cut off (slowloris).
+ *
+ * Lifetime: an http_req and everything it points to (path params, body, query)
+ * lives until the handler returns; handlers copy what they keep.
+ */
+#ifndef STRATA_SERVING_HTTP_H
+#define STRATA_SERVING_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/limits.h"
+
+typedef enum strata_http_method {
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_PATCH,
+    HTTP_M_DELETE,
+    HTTP_M_OTHER,
+} http_method;
+
+#define HTTP_MAX_PARAMS 4
+
+typedef struct http_req {
+    http_method method;
+    slice path;  /* raw, still percent-encoded, without the query */
+    slice query; /* raw, without '?' */
+    slice content_type;
+    slice accept;
+    slice authorization;
+    slice body;
+    /* Path parameters captured by the router, percent-decoded. */
+    size_t nparams;
+    slice params[HTTP_MAX_PARAMS];
+    int route_id; /* index in the route table, -1 if none matched */
+
+    /* The response. */
+    int status;
+    const char *resp_type; /* static string */
+    buf resp;
+
+    /* Scratch owned by the request, freed after the response is sent. */
+    buf scratch[HTTP_MAX_PARAMS];
+    void *worker; /* opaque: the worker that runs this request */
+} http_req;
+
+typedef void (*http_handler)(http_req *req, void *ctx);
+/* Route resolution: fills req->params/nparams/route_id and returns the handler,
+ * or NULL with *status set to 404 or 405. */
+typedef http_handler (*http_router)(http_req *req, void *ctx, int *status);
+/* Called once per finished request with its route and latency. */
+typedef void (*http_observer)(const http_req *req, uint64_t latency_ns, void *ctx);
+
+typedef struct http_server_options {
+    const char *listen;  /* "HOST:PORT" */
+    int threads;
+    strata_limits limits;
+    http_router router;
+    http_observer observer;
+    void *ctx; /* handed to router, handlers and observer */
+} http_server_options;
+
+typedef struct http_server http_server;
+
+/* Binds and starts the worker threads. */
+int http_server_start(const http_server_options *opt, http_server **out, strata_err *err);
+/* The bound port (useful with port 0). */
+int http_server_port(const http_server *srv);
+/* Stop accepting, finish the requests in flight, join the workers, free. NULL ok. */
+void http_server_stop(http_server *srv);
+/* Open connections right now (for /metrics). */
+uint64_t http_server_connections(const http_server *srv);
+
+/* ---- helpers for handlers ---------------------------------------------- */
+
+/* Look up a query parameter; the value is percent-decoded into `out`
+ * (reset first). Returns 1 if present, 0 if absent. */
+int http_query_param(const http_req *req, const char *name, buf *out);
+/* Decode %XX escapes (no '+' to space: paths and our query values are RFC 3986).
+ * Returns -1 on a malformed escape. */
+int http_percent_decode(slice in, buf *out);
+
+/* Set the response: status and a JSON body already written into req->resp. */
+static inline void http_reply_json(http_req *req, int status)
+{
+    req->status = status;
+    req->resp_type = "application/json";
+}
+/* The contract's error body {"error":{"code","message","details"}} from err. */
+void http_reply_error(http_req *req, const strata_err *err);
+/* Shorthand: an error with a status code and message. */
+void http_reply_errorf(http_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Whether the client asked for / sent protobuf. */
+bool http_wants_protobuf(const http_req *req);
+bool http_sent_protobuf(const http_req *req);
+
+#endif

@@ -1,0 +1,220 @@
+/* pb.c - protobuf <-> stored value conversions. */
+#include "serving/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/text.h"
+
+static const char *kind_name(Strata__V1__Value__KindCase k)
+{
+    switch (k) {
+    case STRATA__V1__VALUE__KIND_BOOL_VALUE: return "bool_value";
+    case STRATA__V1__VALUE__KIND_INT64_VALUE: return "int64_value";
+    case STRATA__V1__VALUE__KIND_DOUBLE_VALUE: return "double_value";
+    case STRATA__V1__VALUE__KIND_STRING_VALUE: return "string_value";
+    case STRATA__V1__VALUE__KIND_BYTES_VALUE: return "bytes_value";
+    case STRATA__V1__VALUE__KIND_INT64_ARRAY: return "int64_array";
+    case STRATA__V1__VALUE__KIND_DOUBLE_ARRAY: return "double_array";
+    case STRATA__V1__VALUE__KIND_STRING_ARRAY: return "string_array";
+    default: return "no value";
+    }
+}
+
+int pb_value_encode(value_type t, const Strata__V1__Value *v, buf *out, strata_err *err)
+{
+    if (!v || v->kind_case == STRATA__V1__VALUE__KIND__NOT_SET) {
+        value_encode_null(out);
+        return 0;
+    }
+    switch (t) {
+    case VT_BOOL:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_BOOL_VALUE) {
+            value_encode_bool(out, v->bool_value);
+            return 0;
+        }
+        break;
+    case VT_INT64:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_INT64_VALUE) {
+            value_encode_int64(out, v->int64_value);
+            return 0;
+        }
+        break;
+    case VT_DOUBLE:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_DOUBLE_VALUE) {
+            value_encode_double(out, v->double_value);
+            return 0;
+        }
+        if (v->kind_case == STRATA__V1__VALUE__KIND_INT64_VALUE) {
+            value_encode_double(out, (double)v->int64_value);
+            return 0;
+        }
+        break;
+    case VT_STRING:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_STRING_VALUE) {
+            slice s = slice_of(v->string_value);
+            if (!text_valid_utf8(s))
+                return err_set(err, STRATA_INVALID_ARGUMENT, "string_value is not valid UTF-8");
+            if (s.n > LIMIT_VALUE_BYTES)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "value exceeds %u bytes",
+                               LIMIT_VALUE_BYTES);
+            value_encode_bytes(out, VT_STRING, s);
+            return 0;
+        }
+        break;
+    case VT_BYTES:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_BYTES_VALUE) {
+            if (v->bytes_value.len > LIMIT_VALUE_BYTES)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "value exceeds %u bytes",
+                               LIMIT_VALUE_BYTES);
+            value_encode_bytes(out, VT_BYTES,
+                               (slice){(const char *)v->bytes_value.data, v->bytes_value.len});
+            return 0;
+        }
+        break;
+    case VT_INT64_ARRAY:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_INT64_ARRAY && v->int64_array) {
+            if (v->int64_array->n_values * 8 > LIMIT_VALUE_BYTES)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "value exceeds %u bytes",
+                               LIMIT_VALUE_BYTES);
+            value_encode_int64_array(out, v->int64_array->values, v->int64_array->n_values);
+            return 0;
+        }
+        break;
+    case VT_DOUBLE_ARRAY:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_DOUBLE_ARRAY && v->double_array) {
+            if (v->double_array->n_values * 8 > LIMIT_VALUE_BYTES)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "value exceeds %u bytes",
+                               LIMIT_VALUE_BYTES);
+            value_encode_double_array(out, v->double_array->values, v->double_array->n_values);
+            return 0;
+        }
+        break;
+    case VT_STRING_ARRAY:
+        if (v->kind_case == STRATA__V1__VALUE__KIND_STRING_ARRAY && v->string_array) {
+            size_t start = out->n, total = 0;
+            value_encode_string_array_begin(out);
+            for (size_t i = 0; i < v->string_array->n_values; i++) {
+                slice s = slice_of(v->string_array->values[i]);
+                total += s.n + 4;
+                if (!text_valid_utf8(s) || total > LIMIT_VALUE_BYTES) {
+                    out->n = start;
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "string_array element %zu is not valid UTF-8 or the array "
+                                   "exceeds %u bytes",
+                                   i, LIMIT_VALUE_BYTES);
+                }
+                value_encode_string_array_add(out, s);
+            }
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got %s", value_type_name(t),
+                   kind_name(v->kind_case));
+}
+
+void *pb_scratch_alloc(pb_scratch *s, size_t size)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        void **p = realloc(s->ptrs, cap * sizeof *p);
+        STRATA_ASSERT(p != NULL);
+        s->ptrs = p;
+        s->cap = cap;
+    }
+    void *m = calloc(1, size ? size : 1);
+    STRATA_ASSERT(m != NULL);
+    s->ptrs[s->n++] = m;
+    return m;
+}
+
+void pb_scratch_free(pb_scratch *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->ptrs[i]);
+    free(s->ptrs);
+    s->ptrs = NULL;
+    s->n = s->cap = 0;
+}
+
+int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
+{
+    value_view vv;
+    strata__v1__value__init(v);
+    if (value_decode(enc, &vv))
+        return -1;
+    switch (vv.tag) {
+    case VT_NULL:
+        break;
+    case VT_BOOL:
+        v->kind_case = STRATA__V1__VALUE__KIND_BOOL_VALUE;
+        v->bool_value = vv.b;
+        break;
+    case VT_INT64:
+        v->kind_case = STRATA__V1__VALUE__KIND_INT64_VALUE;
+        v->int64_value = vv.i;
+        break;
+    case VT_DOUBLE:
+        v->kind_case = STRATA__V1__VALUE__KIND_DOUBLE_VALUE;
+        v->double_value = vv.d;
+        break;
+    case VT_STRING: {
+        /* protobuf-c wants a NUL-terminated string. */
+        char *s = pb_scratch_alloc(scratch, vv.s.n + 1);
+        memcpy(s, vv.s.p, vv.s.n);
+        v->kind_case = STRATA__V1__VALUE__KIND_STRING_VALUE;
+        v->string_value = s;
+        break;
+    }
+    case VT_BYTES:
+        v->kind_case = STRATA__V1__VALUE__KIND_BYTES_VALUE;
+        v->bytes_value.data = (uint8_t *)vv.s.p;
+        v->bytes_value.len = vv.s.n;
+        break;
+    case VT_INT64_ARRAY: {
+        Strata__V1__Int64List *l = pb_scratch_alloc(scratch, sizeof *l);
+        strata__v1__int64_list__init(l);
+        l->n_values = vv.count;
+        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(int64_t));
+        for (size_t i = 0; i < vv.count; i++)
+            l->values[i] = value_int64_at(&vv, i);
+        v->kind_case = STRATA__V1__VALUE__KIND_INT64_ARRAY;
+        v->int64_array = l;
+        break;
+    }
+    case VT_DOUBLE_ARRAY: {
+        Strata__V1__DoubleList *l = pb_scratch_alloc(scratch, sizeof *l);
+        strata__v1__double_list__init(l);
+        l->n_values = vv.count;
+        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(double));
+        for (size_t i = 0; i < vv.count; i++)
+            l->values[i] = value_double_at(&vv, i);
+        v->kind_case = STRATA__V1__VALUE__KIND_DOUBLE_ARRAY;
+        v->double_array = l;
+        break;
+    }
+    case VT_STRING_ARRAY: {
+        Strata__V1__StringList *l = pb_scratch_alloc(scratch, sizeof *l);
+        strata__v1__string_list__init(l);
+        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(char *));
+        size_t pos = 0;
+        slice s;
+        while (l->n_values < vv.count && value_string_next(&vv, &pos, &s) == 1) {
+            char *c = pb_scratch_alloc(scratch, s.n + 1);
+            memcpy(c, s.p, s.n);
+            l->values[l->n_values++] = c;
+        }
+        v->kind_case = STRATA__V1__VALUE__KIND_STRING_ARRAY;
+        v->string_array = l;
+        break;
+    }
+    default:
+        return -1;
+    }
+    return 0;
+}

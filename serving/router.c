@@ -1,0 +1,134 @@
+/*
+ * router.c - the route table.
+ *
+ * A pattern is a '/'-separated path whose segments are literals ("entities",
+ * "online:read"), "{}" (any non-empty segment, captured and percent-decoded) or
+ * "{}:verb" (a segment ending in ":verb", the part before it captured). Routes
+ * are tried in order; the first whose path and method match wins, and a path
+ * that matches only under other methods answers 405. Verb routes come before
+ * plain "{}" ones so "customer:write" is never read as an entity name.
+ */
+#include <string.h>
+
+#include "serving/app.h"
+
+typedef struct route {
+    http_method method;
+    const char *pattern;
+    http_handler handler;
+    const char *name;
+} route;
+
+#define R(m, p, h) {HTTP_M_##m, p, h, #m " " p}
+static const route routes[] = {
+    R(GET, "/healthz", api_healthz),
+    R(GET, "/readyz", api_readyz),
+    R(GET, "/metrics", api_metrics),
+
+    R(POST, "/v1/entities/{}:write", api_write),
+    R(POST, "/v1/entities/{}:delete", api_delete_values),
+    R(POST, "/v1/online:read", api_online_read),
+    R(GET, "/v1/features:search", api_feature_search),
+
+    R(POST, "/v1/entities", api_entity_create),
+    R(GET, "/v1/entities", api_entity_list),
+    R(GET, "/v1/entities/{}", api_entity_get),
+    R(DELETE, "/v1/entities/{}", api_entity_delete),
+    R(POST, "/v1/entities/{}/features", api_feature_create),
+    R(GET, "/v1/entities/{}/features", api_feature_list),
+    R(GET, "/v1/entities/{}/features/{}", api_feature_get),
+    R(PATCH, "/v1/entities/{}/features/{}", api_feature_patch),
+    R(DELETE, "/v1/entities/{}/features/{}", api_feature_delete),
+    R(GET, "/v1/entities/{}/values/{}", api_online_get),
+};
+#undef R
+
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+size_t app_route_count(void)
+{
+    return NROUTES;
+}
+
+const char *app_route_name(int id)
+{
+    return id >= 0 && (size_t)id < NROUTES ? routes[id].name : "unmatched";
+}
+
+/* Match one segment; on a capture store its raw text in *cap. */
+static int match_segment(const char *pat, size_t pn, slice seg, slice *cap, int *captured)
+{
+    *captured = 0;
+    if (pn >= 2 && pat[0] == '{' && pat[1] == '}') {
+        const char *verb = pat + 2;
+        size_t vn = pn - 2;
+        if (seg.n <= vn)
+            return 0;
+        if (vn && memcmp(seg.p + seg.n - vn, verb, vn) != 0)
+            return 0;
+        *cap = (slice){seg.p, seg.n - vn};
+        *captured = 1;
+        return 1;
+    }
+    return seg.n == pn && memcmp(seg.p, pat, pn) == 0;
+}
+
+static int match_route(const route *r, slice path, slice *caps, size_t *ncaps)
+{
+    const char *pp = r->pattern;
+    const char *sp = path.p, *send = path.p + path.n;
+    *ncaps = 0;
+    /* Both start with '/'. */
+    if (path.n == 0 || *sp != '/')
+        return 0;
+    pp++;
+    sp++;
+    for (;;) {
+        const char *pe = strchr(pp, '/');
+        size_t pn = pe ? (size_t)(pe - pp) : strlen(pp);
+        const char *se = memchr(sp, '/', (size_t)(send - sp));
+        slice seg = {sp, se ? (size_t)(se - sp) : (size_t)(send - sp)};
+        int captured;
+        slice cap;
+        if (!match_segment(pp, pn, seg, &cap, &captured))
+            return 0;
+        if (captured) {
+            if (*ncaps == HTTP_MAX_PARAMS)
+                return 0;
+            caps[(*ncaps)++] = cap;
+        }
+        if (!pe || !se)
+            return !pe && !se;
+        pp = pe + 1;
+        sp = se + 1;
+    }
+}
+
+http_handler app_route(http_req *req, void *ctx, int *status)
+{
+    (void)ctx;
+    int path_matched = 0;
+    slice caps[HTTP_MAX_PARAMS];
+    size_t ncaps;
+    http_method m = req->method == HTTP_M_HEAD ? HTTP_M_GET : req->method;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match_route(&routes[i], req->path, caps, &ncaps))
+            continue;
+        if (routes[i].method != m) {
+            path_matched = 1;
+            continue;
+        }
+        for (size_t k = 0; k < ncaps; k++) {
+            if (http_percent_decode(caps[k], &req->scratch[k])) {
+                *status = 400;
+                return NULL;
+            }
+            req->params[k] = buf_slice(&req->scratch[k]);
+        }
+        req->nparams = ncaps;
+        req->route_id = (int)i;
+        return routes[i].handler;
+    }
+    *status = path_matched ? 405 : 404;
+    return NULL;
+}

@@ -1,0 +1,1160 @@
+/*
+ * store.c - opening the RocksDB database, versioned writes, deletes and reads.
+ *
+ * Column families (layouts: keys.h, store_int.h, docs/architecture.md):
+ *   registry  entity/feature records          values  every version, newest first
+ *   latest    one merged row per entity id    meta    layout version, counters
+ *   lineage, audit, jobs                      created now, used by later modules
+ *
+ * Invariants kept here:
+ *  - Every acknowledged store_write is one WriteBatch with the WAL on: all its
+ *    versions and latest-row merges land together or not at all.
+ *  - Write seqs are strictly increasing for the life of the data directory: a
+ *    seq is used only after a ceiling above it was synced to `meta`, and
+ *    store_open resumes at the persisted ceiling (numbers in between are
+ *    skipped, never reused).
+ *  - The latest row of an id equals, per feature, the newest version in
+ *    `values`: writes merge a fragment (latest.c), deletes rebuild the row in
+ *    the same batch that removes versions, under data_lock held exclusively so
+ *    no merge can slip between the scan and the Put that replaces the row.
+ *  - RocksDB error strings are converted to strata_err at once and freed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+#include "store/keys.h"
+#include "store/store_int.h"
+
+const char *const store_cf_names[CF_COUNT] = {
+    [CF_DEFAULT] = "default", [CF_REGISTRY] = "registry", [CF_VALUES] = "values",
+    [CF_LATEST] = "latest",   [CF_META] = "meta",         [CF_LINEAGE] = "lineage",
+    [CF_AUDIT] = "audit",     [CF_JOBS] = "jobs",
+};
+
+#define DEFAULT_BLOCK_CACHE_BYTES ((size_t)256 << 20)
+/* Seqs reserved per synced meta write: one fsync per million rows written. */
+#define SEQ_BLOCK (UINT64_C(1) << 20)
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int rdb_code(const char *msg)
+{
+    if (strncmp(msg, "Corruption", 10) == 0)
+        return STRATA_CORRUPT;
+    if (strncmp(msg, "IO error", 8) == 0)
+        return STRATA_IO;
+    return STRATA_INTERNAL;
+}
+
+int store_rdb_err(strata_err *err, char *rerr, const char *what)
+{
+    const char *msg = rerr ? rerr : "unknown RocksDB error";
+    int code = rdb_code(msg);
+    err_set(err, code, "%s: %s", what, msg);
+    rocksdb_free(rerr);
+    return code;
+}
+
+int store_check_writable(const store_t *st, strata_err *err)
+{
+    if (st->read_only)
+        return err_set(err, STRATA_FAILED_PRECONDITION, "the store is open read-only");
+    return 0;
+}
+
+static bool valid_read_id(slice id)
+{
+    return id.n >= 1 && id.n <= LIMIT_ENTITY_ID_MAX;
+}
+
+static int bad_id(strata_err *err)
+{
+    return err_set(err, STRATA_INVALID_ARGUMENT, "invalid entity_id: must be 1..%u bytes of UTF-8",
+                   LIMIT_ENTITY_ID_MAX);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+/* The `values` prefix extractor: entity | len | id | feature. Prefix bloom
+ * filters then skip SST files without the (id, feature) a point-in-time read
+ * seeks to. Keys shorter than that (scan bounds) are out of domain. */
+static char *vp_transform(void *state, const char *key, size_t len, size_t *dst_len)
+{
+    *dst_len = store_key_feature_prefix_len(key, len);
+    return (char *)key;
+}
+
+static unsigned char vp_in_domain(void *state, const char *key, size_t len)
+{
+    return store_key_feature_prefix_len(key, len) != 0;
+}
+
+static unsigned char vp_in_range(void *state, const char *key, size_t len)
+{
+    return store_key_feature_prefix_len(key, len) == len;
+}
+
+static void vp_destroy(void *state)
+{
+}
+
+static const char *vp_name(void *state)
+{
+    /* Recorded with every SST's filter: a new name just disables old filters. */
+    return "strata.values_feature_prefix.v1";
+}
+
+static rocksdb_options_t *db_options(bool read_only)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cpus < 2 ? 2 : cpus > 8 ? 8 : (int)cpus;
+    rocksdb_options_set_create_if_missing(o, !read_only);
+    rocksdb_options_set_create_missing_column_families(o, !read_only);
+    /* Flush and compaction threads sized to the box (a 2-core machine gets 2
+     * low-priority threads and 1 flush thread); 2 concurrent background jobs
+     * leave the cores to request handling. */
+    rocksdb_options_increase_parallelism(o, threads);
+    rocksdb_options_set_max_background_jobs(o, 2);
+    rocksdb_options_set_bytes_per_sync(o, 1 << 20);
+    rocksdb_options_set_keep_log_file_num(o, 5);
+    /* Eight CFs, most rarely written: bound the WAL and total memtable memory
+     * so a quiet CF cannot pin old WAL files or the heap. */
+    rocksdb_options_set_max_total_wal_size(o, (uint64_t)512 << 20);
+    rocksdb_options_set_db_write_buffer_size(o, (size_t)256 << 20);
+    return o;
+}
+
+static rocksdb_options_t *cf_options(store_t *st, int cf)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(t, st->cache);
+    rocksdb_block_based_options_set_format_version(t, 5);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 1);
+    rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(t, 1);
+    rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+    rocksdb_options_set_bottommost_compression(o, rocksdb_zstd_compression);
+    rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
+    switch (cf) {
+    case CF_VALUES:
+        /* Reads seek by (entity, id, feature) prefix, never Get a whole key. */
+        rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_block_based_options_set_whole_key_filtering(t, 0);
+        rocksdb_options_set_prefix_extractor(
+            o, rocksdb_slicetransform_create(NULL, vp_destroy, vp_transform, vp_in_domain,
+                                             vp_in_range, vp_name));
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
+        break;
+    case CF_LATEST:
+        /* Online reads are point Gets on whole keys. */
+        rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_block_based_options_set_data_block_index_type(
+            t, rocksdb_block_based_table_data_block_index_type_binary_search_and_hash);
+        rocksdb_options_set_memtable_whole_key_filtering(o, 1);
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
+        rocksdb_options_set_merge_operator(o, store_latest_merge_operator());
+        break;
+    default: break;
+    }
+    rocksdb_options_set_block_based_table_factory(o, t);
+    rocksdb_block_based_options_destroy(t);
+    return o;
+}
+
+/* mkdir -p; 0 or -1 with errno. */
+static int mkdir_p(const char *path)
+{
+    char *p = strdup(path);
+    int rc = 0;
+    if (!p)
+        return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) && errno != EEXIST) {
+            rc = -1;
+            goto out;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0755) && errno != EEXIST)
+        rc = -1;
+out:
+    free(p);
+    return rc;
+}
+
+/* ---- meta --------------------------------------------------------------- */
+
+/* Read a big-endian integer of `width` bytes; *found false when absent. */
+static int meta_get(store_t *st, const char *key, size_t width, uint64_t *out, bool *found,
+                    strata_err *err)
+{
+    char *rerr = NULL;
+    size_t len = 0;
+    char *v = rocksdb_get_cf(st->db, st->ro_get, st->cf[CF_META], key, strlen(key), &len, &rerr);
+    *found = false;
+    *out = 0;
+    if (rerr)
+        return store_rdb_err(err, rerr, "reading store metadata");
+    if (!v)
+        return 0;
+    int rc = 0;
+    if (len != width) {
+        rc = err_set(err, STRATA_CORRUPT, "store metadata \"%s\" is corrupt (%zu bytes)", key,
+                     len);
+    } else {
+        *out = width == 4 ? get_u32be(v) : get_u64be(v);
+        *found = true;
+    }
+    rocksdb_free(v);
+    return rc;
+}
+
+static int meta_put_sync(store_t *st, const char *key, const char *val, size_t n,
+                         strata_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_put_cf(st->db, st->wo_sync, st->cf[CF_META], key, strlen(key), val, n, &rerr);
+    return rerr ? store_rdb_err(err, rerr, "writing store metadata") : 0;
+}
+
+static int load_meta(store_t *st, strata_err *err)
+{
+    int rc;
+    uint64_t v;
+    bool found;
+    if ((rc = meta_get(st, STORE_META_LAYOUT, 4, &v, &found, err)))
+        return rc;
+    if (found && v > STORE_LAYOUT_VERSION)
+        return err_set(err, STRATA_FAILED_PRECONDITION,
+                       "data directory %s has layout version %llu; this build reads up to %u",
+                       st->path, (unsigned long long)v, STORE_LAYOUT_VERSION);
+    if (!found && !st->read_only) {
+        char b[4];
+        put_u32be(b, STORE_LAYOUT_VERSION);
+        if ((rc = meta_put_sync(st, STORE_META_LAYOUT, b, sizeof b, err)))
+            return rc;
+    }
+    if ((rc = meta_get(st, STORE_META_SEQ_CEILING, 8, &v, &found, err)))
+        return rc;
+    atomic_store(&st->seq_ceiling, v);
+    atomic_store(&st->next_seq, v ? v : 1);
+    if ((rc = meta_get(st, STORE_META_NEXT_ENTITY, 4, &v, &found, err)))
+        return rc;
+    st->next_entity_id = v ? (uint32_t)v : 1;
+    if ((rc = meta_get(st, STORE_META_NEXT_FEATURE, 4, &v, &found, err)))
+        return rc;
+    st->next_feature_id = v ? (uint32_t)v : 1;
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static int init_locks(store_t *st)
+{
+    pthread_rwlockattr_t a;
+    if (pthread_rwlockattr_init(&a))
+        return -1;
+    /* Deletes are rare and must not starve behind a steady stream of writes. */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&st->data_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    if (rc)
+        return -1;
+    if (pthread_mutex_init(&st->reg_mu, NULL))
+        goto fail_rw;
+    if (pthread_mutex_init(&st->snap_mu, NULL))
+        goto fail_reg;
+    if (pthread_mutex_init(&st->seq_mu, NULL))
+        goto fail_snap;
+    st->locks_ready = true;
+    return 0;
+fail_snap:
+    pthread_mutex_destroy(&st->snap_mu);
+fail_reg:
+    pthread_mutex_destroy(&st->reg_mu);
+fail_rw:
+    pthread_rwlock_destroy(&st->data_lock);
+    return -1;
+}
+
+static bool known_cf(const char *name)
+{
+    for (int i = 0; i < CF_COUNT; i++)
+        if (strcmp(name, store_cf_names[i]) == 0)
+            return true;
+    return false;
+}
+
+static int open_db(store_t *st, strata_err *err)
+{
+    int rc = 0;
+    char *rerr = NULL;
+    char **existing = NULL;
+    size_t nexisting = 0, nextra = 0;
+    const char **names = NULL;
+    const rocksdb_options_t **opts = NULL;
+    rocksdb_column_family_handle_t **handles = NULL;
+
+    existing = rocksdb_list_column_families(st->db_opts, st->path, &nexisting, &rerr);
+    if (rerr) {
+        /* A new directory has nothing to list; any other problem resurfaces,
+         * with RocksDB's own words, from the open below. */
+        rocksdb_free(rerr);
+        rerr = NULL;
+        /* Even on error RocksDB hands back a (zero-length) malloc'd list. */
+        if (existing)
+            rocksdb_list_column_families_destroy(existing, 0);
+        existing = NULL;
+        nexisting = 0;
+    }
+    for (size_t i = 0; i < nexisting; i++)
+        if (!known_cf(existing[i]))
+            nextra++;
+    if (st->read_only) {
+        for (int i = 0; i < CF_COUNT; i++) {
+            bool found = false;
+            for (size_t j = 0; j < nexisting && !found; j++)
+                found = strcmp(existing[j], store_cf_names[i]) == 0;
+            if (!found) {
+                rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                             "cannot open data directory %s read-only: column family \"%s\" is "
+                             "missing (open it read-write once to create it)",
+                             st->path, store_cf_names[i]);
+                goto out;
+            }
+        }
+    }
+    size_t total = CF_COUNT + nextra;
+    names = calloc(total, sizeof *names);
+    opts = calloc(total, sizeof *opts);
+    handles = calloc(total, sizeof *handles);
+    if (nextra) {
+        st->extra_cf = calloc(nextra, sizeof *st->extra_cf);
+        st->extra_opts = rocksdb_options_create();
+    }
+    if (!names || !opts || !handles || (nextra && !st->extra_cf)) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory opening the store");
+        goto out;
+    }
+    for (int i = 0; i < CF_COUNT; i++) {
+        names[i] = store_cf_names[i];
+        opts[i] = st->cf_opts[i];
+    }
+    size_t k = CF_COUNT;
+    for (size_t i = 0; i < nexisting; i++) {
+        if (known_cf(existing[i]))
+            continue;
+        log_warn("data directory %s: leaving unknown column family \"%s\" alone", st->path,
+                 existing[i]);
+        names[k] = existing[i];
+        opts[k++] = st->extra_opts;
+    }
+    if (st->read_only)
+        st->db = rocksdb_open_for_read_only_column_families(
+            st->db_opts, st->path, (int)total, names, opts, handles, 0, &rerr);
+    else
+        st->db = rocksdb_open_column_families(st->db_opts, st->path, (int)total, names, opts,
+                                              handles, &rerr);
+    if (rerr) {
+        rc = rdb_code(rerr);
+        err_set(err, rc, "cannot open data directory %s: %s", st->path, rerr);
+        rocksdb_free(rerr);
+        st->db = NULL;
+        goto out;
+    }
+    for (int i = 0; i < CF_COUNT; i++)
+        st->cf[i] = handles[i];
+    for (size_t i = 0; i < nextra; i++)
+        st->extra_cf[i] = handles[CF_COUNT + i];
+    st->nextra = nextra;
+out:
+    if (existing)
+        rocksdb_list_column_families_destroy(existing, nexisting);
+    free(names);
+    free(opts);
+    free(handles);
+    return rc;
+}
+
+int store_open(const store_options *opt, store_t **out, strata_err *err)
+{
+    int rc = 0;
+    store_t *st = NULL;
+    registry_t *reg = NULL;
+    uint32_t max_e = 0, max_f = 0;
+
+    *out = NULL;
+    if (!opt || !opt->path || !*opt->path)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "no data directory given");
+    if (!(st = calloc(1, sizeof *st)) || !(st->path = strdup(opt->path)) || init_locks(st)) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory opening the store");
+        goto out;
+    }
+    st->sync = opt->sync;
+    st->read_only = opt->read_only;
+    st->cache = rocksdb_cache_create_lru(opt->block_cache_bytes ? opt->block_cache_bytes
+                                                                : DEFAULT_BLOCK_CACHE_BYTES);
+    st->db_opts = db_options(st->read_only);
+    for (int i = 0; i < CF_COUNT; i++)
+        st->cf_opts[i] = cf_options(st, i);
+    st->wo_data = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->wo_data, st->sync == STORE_SYNC_ALWAYS);
+    st->wo_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->wo_sync, 1);
+    st->ro_get = rocksdb_readoptions_create();
+    st->ro_prefix = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_prefix_same_as_start(st->ro_prefix, 1);
+    st->ro_total = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(st->ro_total, 1);
+
+    if (!st->read_only && mkdir_p(st->path)) {
+        rc = err_set(err, STRATA_IO, "cannot create data directory %s: %s", st->path,
+                     strerror(errno));
+        goto out;
+    }
+    if ((rc = open_db(st, err)) || (rc = load_meta(st, err)))
+        goto out;
+    if ((rc = store_registry_load(st, &reg, &max_e, &max_f, err))) {
+        err_prefix(err, "cannot open data directory %s", st->path);
+        goto out;
+    }
+    st->snap = reg;
+    /* Counters are written with their records, but never trust them blindly. */
+    if (st->next_entity_id <= max_e)
+        st->next_entity_id = max_e + 1;
+    if (st->next_feature_id <= max_f)
+        st->next_feature_id = max_f + 1;
+    *out = st;
+    st = NULL;
+out:
+    store_close(st);
+    return rc;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    if (st->snap)
+        store_registry_release(st, st->snap);
+    /* Handles go before the database they belong to. */
+    for (int i = 0; i < CF_COUNT; i++)
+        if (st->cf[i])
+            rocksdb_column_family_handle_destroy(st->cf[i]);
+    for (size_t i = 0; i < st->nextra; i++)
+        rocksdb_column_family_handle_destroy(st->extra_cf[i]);
+    free(st->extra_cf);
+    if (st->db)
+        rocksdb_close(st->db);
+    /* The options own the merge operator and the prefix extractor. */
+    if (st->db_opts)
+        rocksdb_options_destroy(st->db_opts);
+    for (int i = 0; i < CF_COUNT; i++)
+        if (st->cf_opts[i])
+            rocksdb_options_destroy(st->cf_opts[i]);
+    if (st->extra_opts)
+        rocksdb_options_destroy(st->extra_opts);
+    if (st->cache)
+        rocksdb_cache_destroy(st->cache);
+    if (st->wo_data)
+        rocksdb_writeoptions_destroy(st->wo_data);
+    if (st->wo_sync)
+        rocksdb_writeoptions_destroy(st->wo_sync);
+    if (st->ro_get)
+        rocksdb_readoptions_destroy(st->ro_get);
+    if (st->ro_prefix)
+        rocksdb_readoptions_destroy(st->ro_prefix);
+    if (st->ro_total)
+        rocksdb_readoptions_destroy(st->ro_total);
+    if (st->locks_ready) {
+        pthread_rwlock_destroy(&st->data_lock);
+        pthread_mutex_destroy(&st->reg_mu);
+        pthread_mutex_destroy(&st->snap_mu);
+        pthread_mutex_destroy(&st->seq_mu);
+    }
+    free(st->path);
+    free(st);
+}
+
+/* ---- write seqs --------------------------------------------------------- */
+
+/*
+ * Hand out n consecutive seqs. Numbers come from an atomic counter; a number
+ * may be used only once the persisted ceiling is above it, so the caller that
+ * crosses the ceiling persists a new one (synced) before returning.
+ */
+static int seq_reserve(store_t *st, uint64_t n, uint64_t *first, strata_err *err)
+{
+    uint64_t s = atomic_fetch_add(&st->next_seq, n);
+    uint64_t end = s + n;
+    int rc = 0;
+    if (end > atomic_load(&st->seq_ceiling)) {
+        pthread_mutex_lock(&st->seq_mu);
+        if (end > atomic_load(&st->seq_ceiling)) {
+            uint64_t ceiling = end + SEQ_BLOCK;
+            char b[8];
+            put_u64be(b, ceiling);
+            rc = meta_put_sync(st, STORE_META_SEQ_CEILING, b, sizeof b, err);
+            if (rc == 0)
+                atomic_store(&st->seq_ceiling, ceiling);
+        }
+        pthread_mutex_unlock(&st->seq_mu);
+    }
+    *first = s;
+    return rc;
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+static int cell_ptr_cmp(const void *a, const void *b)
+{
+    const write_cell *x = *(const write_cell *const *)a, *y = *(const write_cell *const *)b;
+    return x->feature_id < y->feature_id ? -1 : x->feature_id > y->feature_id;
+}
+
+/* The encoding is well formed, of the feature's type (or NULL), within
+ * LIMIT_VALUE_BYTES, and strings are UTF-8 (the JSON writers rely on it). */
+static int check_value(const feature_def *f, slice v, strata_err *err)
+{
+    value_view vv;
+    if (value_decode(v, &vv))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "malformed value encoding");
+    if (vv.tag == VT_NULL)
+        return 0;
+    if (vv.tag != f->type)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got %s",
+                       value_type_name(f->type), value_type_name(vv.tag));
+    if (v.n - 1 > LIMIT_VALUE_BYTES)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "value of %zu bytes exceeds the limit of %u bytes", v.n - 1,
+                       LIMIT_VALUE_BYTES);
+    if (vv.tag == VT_STRING && !text_valid_utf8(vv.s))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "STRING value is not valid UTF-8");
+    if (vv.tag == VT_STRING_ARRAY) {
+        size_t pos = 0;
+        slice s;
+        while (value_string_next(&vv, &pos, &s))
+            if (!text_valid_utf8(s))
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "STRING_ARRAY element is not valid UTF-8");
+    }
+    return 0;
+}
+
+static bool valid_time(int64_t t)
+{
+    return t >= TIME_MIN_US && t <= TIME_MAX_US;
+}
+
+int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                strata_err *err)
+{
+    int rc;
+    bool locked = false;
+    const registry_t *reg = NULL;
+    rocksdb_writebatch_t *wb = NULL;
+    const write_cell **sorted = NULL;
+    buf key = BUF_INIT, frag = BUF_INIT;
+    char *rerr = NULL;
+    size_t maxc = 0;
+    uint64_t cells = 0, seq0 = 0;
+
+    if ((rc = store_check_writable(st, err)) || nrows == 0)
+        return rc;
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].ncells > maxc)
+            maxc = rows[i].ncells;
+    if (maxc && !(sorted = malloc(maxc * sizeof *sorted))) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
+        goto out;
+    }
+    pthread_rwlock_rdlock(&st->data_lock);
+    locked = true;
+    /* Under data_lock: a feature deleted before we got the lock is unknown to
+     * this snapshot, so no version of it can land after its delete. */
+    reg = store_registry_acquire(st);
+    const entity_def *e = registry_entity_by_id(reg, entity_id);
+    if (!e) {
+        rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
+        goto out;
+    }
+    if ((rc = seq_reserve(st, nrows, &seq0, err)))
+        goto out;
+    wb = rocksdb_writebatch_create();
+    for (size_t r = 0; r < nrows; r++) {
+        const write_row *row = &rows[r];
+        if (!text_valid_entity_id(row->entity_id)) {
+            rc = bad_id(err);
+            goto row_err;
+        }
+        if (!valid_time(row->event_time) || !valid_time(row->created_time)) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "event_time and created_time must lie in years 0001..9999");
+            goto row_err;
+        }
+        for (size_t c = 0; c < row->ncells; c++)
+            sorted[c] = &row->cells[c];
+        if (row->ncells > 1)
+            qsort(sorted, row->ncells, sizeof *sorted, cell_ptr_cmp);
+        uint64_t seq = seq0 + r;
+        buf_reset(&frag);
+        store_row_begin(&frag);
+        for (size_t c = 0; c < row->ncells; c++) {
+            const write_cell *cell = sorted[c];
+            const feature_def *f = registry_feature_by_id(reg, cell->feature_id);
+            if (!f || f->entity_id != entity_id) {
+                rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "feature id %u is not a feature of entity \"%s\"",
+                             cell->feature_id, e->name);
+                goto row_err;
+            }
+            if (c && cell->feature_id == sorted[c - 1]->feature_id) {
+                rc = err_set(err, STRATA_INVALID_ARGUMENT, "feature \"%s\" is given twice",
+                             f->name);
+                goto row_err;
+            }
+            if ((rc = check_value(f, cell->value, err))) {
+                err_prefix(err, "feature \"%s\"", f->name);
+                goto row_err;
+            }
+            buf_reset(&key);
+            store_key_value(&key, entity_id, row->entity_id, cell->feature_id, row->event_time,
+                            row->created_time, seq);
+            rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
+                                      cell->value.n);
+            version v = {cell->feature_id, row->event_time, row->created_time, seq,
+                         cell->value};
+            store_row_add(&frag, &v);
+        }
+        if (row->ncells) {
+            buf_reset(&key);
+            store_key_id(&key, entity_id, row->entity_id);
+            rocksdb_writebatch_merge_cf(wb, st->cf[CF_LATEST], key.p, key.n, frag.p, frag.n);
+        }
+        cells += row->ncells;
+        continue;
+    row_err:
+        err_prefix(err, "row %zu", r);
+        goto out;
+    }
+    rocksdb_write(st->db, st->wo_data, wb, &rerr);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "writing values");
+        goto out;
+    }
+    atomic_fetch_add(&st->values_written, cells);
+out:
+    store_registry_release(st, reg);
+    if (locked)
+        pthread_rwlock_unlock(&st->data_lock);
+    if (wb)
+        rocksdb_writebatch_destroy(wb);
+    buf_free(&key);
+    buf_free(&frag);
+    free(sorted);
+    return rc;
+}
+
+/* ---- deletes ------------------------------------------------------------ */
+
+int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_err *err)
+{
+    char k[4], *rerr = NULL;
+    size_t klen;
+    put_u32be(k, entity_id);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_VALUES]);
+    rocksdb_iter_seek(it, k, sizeof k);
+    *has = false;
+    if (rocksdb_iter_valid(it)) {
+        const char *key = rocksdb_iter_key(it, &klen);
+        *has = klen >= 4 && memcmp(key, k, 4) == 0;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    rocksdb_iter_destroy(it);
+    return rerr ? store_rdb_err(err, rerr, "checking for stored values") : 0;
+}
+
+static bool fid_in(const uint32_t *fids, size_t n, uint32_t f)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fids[mid] == f)
+            return true;
+        if (fids[mid] < f)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* End of one id's group in store_scan_delete: replace its latest row. */
+static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key,
+                        const buf *row)
+{
+    if (row->n > 1)
+        rocksdb_writebatch_put_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n, row->p, row->n);
+    else
+        rocksdb_writebatch_delete_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n);
+}
+
+/*
+ * One pass over the entity in key order: ids ascend, within an id features
+ * ascend, within a feature versions run newest first. So the first version of
+ * a feature that survives the delete is its newest remaining one, and the
+ * rebuilt row comes out sorted by feature id, ready to Put.
+ */
+int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
+                      const uint32_t *fids, size_t nf, bool all_times, int64_t start, int64_t end,
+                      uint64_t *deleted, strata_err *err)
+{
+    int rc = 0;
+    char ek[4], *rerr = NULL;
+    buf id_key = BUF_INIT, row = BUF_INIT;
+    bool in_group = false, affected = false, have_feat = false, feat_done = false;
+    uint32_t cur_feat = 0;
+
+    put_u32be(ek, entity_id);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_VALUES]);
+    for (rocksdb_iter_seek(it, ek, sizeof ek); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        slice k;
+        value_key vk;
+        k.p = rocksdb_iter_key(it, &k.n);
+        if (k.n < 4 || memcmp(k.p, ek, 4) != 0)
+            break;
+        if (store_key_value_decode(k, &vk)) {
+            rc = err_set(err, STRATA_CORRUPT, "values key of %zu bytes is corrupt", k.n);
+            goto out;
+        }
+        size_t id_len = STORE_KEY_ID_HDR + vk.id.n;
+        if (!in_group || id_key.n != id_len || memcmp(id_key.p, k.p, id_len) != 0) {
+            if (in_group && affected)
+                flush_group(st, wb, &id_key, &row);
+            buf_reset(&id_key);
+            buf_append(&id_key, k.p, id_len);
+            buf_reset(&row);
+            store_row_begin(&row);
+            in_group = true;
+            affected = have_feat = false;
+        }
+        if (!have_feat || vk.feature != cur_feat) {
+            cur_feat = vk.feature;
+            have_feat = true;
+            feat_done = false;
+        }
+        if (fid_in(fids, nf, vk.feature) &&
+            (all_times || (vk.event_time >= start && vk.event_time < end))) {
+            rocksdb_writebatch_delete_cf(wb, st->cf[CF_VALUES], k.p, k.n);
+            (*deleted)++;
+            affected = true;
+            continue;
+        }
+        if (!feat_done) {
+            version v = {vk.feature, vk.event_time, vk.created_time, vk.seq, {NULL, 0}};
+            v.value.p = rocksdb_iter_value(it, &v.value.n);
+            store_row_add(&row, &v);
+            feat_done = true;
+        }
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "scanning values");
+        goto out;
+    }
+    if (in_group && affected)
+        flush_group(st, wb, &id_key, &row);
+out:
+    rocksdb_iter_destroy(it);
+    buf_free(&id_key);
+    buf_free(&row);
+    return rc;
+}
+
+static int slice_ptr_cmp(const void *a, const void *b)
+{
+    return slice_cmp(*(const slice *)a, *(const slice *)b);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int store_delete_ids(store_t *st, uint32_t entity_id, const slice *ids, size_t n,
+                     uint64_t *deleted, strata_err *err)
+{
+    int rc;
+    bool locked = false;
+    const registry_t *reg = NULL;
+    rocksdb_writebatch_t *wb = NULL;
+    rocksdb_iterator_t *it = NULL;
+    slice *sorted = NULL;
+    buf lo = BUF_INIT, hi = BUF_INIT;
+    char *rerr = NULL;
+    uint64_t count = 0;
+
+    if (deleted)
+        *deleted = 0;
+    if ((rc = store_check_writable(st, err)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_read_id(ids[i])) {
+            rc = bad_id(err);
+            err_prefix(err, "entity_ids[%zu]", i);
+            return rc;
+        }
+    }
+    if (n && !(sorted = malloc(n * sizeof *sorted)))
+        return err_set(err, STRATA_NOMEM, "out of memory deleting values");
+    if (n) {
+        memcpy(sorted, ids, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, slice_ptr_cmp);
+    }
+    pthread_rwlock_wrlock(&st->data_lock);
+    locked = true;
+    reg = store_registry_acquire(st);
+    if (!registry_entity_by_id(reg, entity_id)) {
+        rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
+        goto out;
+    }
+    wb = rocksdb_writebatch_create();
+    it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_VALUES]);
+    for (size_t i = 0; i < n; i++) {
+        if (i && slice_eq(sorted[i], sorted[i - 1]))
+            continue;
+        buf_reset(&lo);
+        store_key_id(&lo, entity_id, sorted[i]);
+        for (rocksdb_iter_seek(it, lo.p, lo.n); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+            size_t kn;
+            const char *k = rocksdb_iter_key(it, &kn);
+            if (kn < lo.n || memcmp(k, lo.p, lo.n) != 0)
+                break;
+            count++;
+        }
+        rocksdb_iter_get_error(it, &rerr);
+        if (rerr) {
+            rc = store_rdb_err(err, rerr, "scanning values");
+            goto out;
+        }
+        buf_reset(&hi);
+        buf_append(&hi, lo.p, lo.n);
+        STRATA_ASSERT(store_key_successor(&hi)); /* the entity id is < UINT32_MAX */
+        rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_VALUES], lo.p, lo.n, hi.p, hi.n);
+        rocksdb_writebatch_delete_cf(wb, st->cf[CF_LATEST], lo.p, lo.n);
+    }
+    rocksdb_write(st->db, st->wo_sync, wb, &rerr);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "deleting values");
+        goto out;
+    }
+    if (deleted)
+        *deleted = count;
+out:
+    if (it)
+        rocksdb_iter_destroy(it);
+    store_registry_release(st, reg);
+    if (locked)
+        pthread_rwlock_unlock(&st->data_lock);
+    if (wb)
+        rocksdb_writebatch_destroy(wb);
+    buf_free(&lo);
+    buf_free(&hi);
+    free(sorted);
+    return rc;
+}
+
+int store_delete_range(store_t *st, uint32_t entity_id, const uint32_t *feature_ids, size_t n,
+                       int64_t start, int64_t end, uint64_t *deleted, strata_err *err)
+{
+    int rc;
+    bool locked = false;
+    const registry_t *reg = NULL;
+    rocksdb_writebatch_t *wb = NULL;
+    uint32_t *fids = NULL;
+    char *rerr = NULL;
+    uint64_t count = 0;
+
+    if (deleted)
+        *deleted = 0;
+    if ((rc = store_check_writable(st, err)))
+        return rc;
+    if (start > end)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "start_time is after end_time");
+    if (n && !(fids = malloc(n * sizeof *fids)))
+        return err_set(err, STRATA_NOMEM, "out of memory deleting values");
+    if (n) {
+        memcpy(fids, feature_ids, n * sizeof *fids);
+        qsort(fids, n, sizeof *fids, u32_cmp);
+    }
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || fids[i] != fids[nf - 1])
+            fids[nf++] = fids[i];
+
+    pthread_rwlock_wrlock(&st->data_lock);
+    locked = true;
+    reg = store_registry_acquire(st);
+    const entity_def *e = registry_entity_by_id(reg, entity_id);
+    if (!e) {
+        rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
+        goto out;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        const feature_def *f = registry_feature_by_id(reg, fids[i]);
+        if (!f || f->entity_id != entity_id) {
+            rc = err_set(err, STRATA_NOT_FOUND, "feature id %u is not a feature of entity \"%s\"",
+                         fids[i], e->name);
+            goto out;
+        }
+    }
+    if (nf == 0 || start == end)
+        goto out;
+    wb = rocksdb_writebatch_create();
+    if ((rc = store_scan_delete(st, wb, entity_id, fids, nf, false, start, end, &count, err)))
+        goto out;
+    if (count) {
+        rocksdb_write(st->db, st->wo_sync, wb, &rerr);
+        if (rerr) {
+            rc = store_rdb_err(err, rerr, "deleting values");
+            goto out;
+        }
+    }
+    if (deleted)
+        *deleted = count;
+out:
+    store_registry_release(st, reg);
+    if (locked)
+        pthread_rwlock_unlock(&st->data_lock);
+    if (wb)
+        rocksdb_writebatch_destroy(wb);
+    free(fids);
+    return rc;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+int store_latest_get(store_t *st, uint32_t entity_id, slice id, latest_row *row, strata_err *err)
+{
+    char key[STORE_KEY_MAX], *rerr = NULL;
+    row->n = 0;
+    if (!valid_read_id(id))
+        return bad_id(err);
+    size_t klen = store_key_id_to(key, entity_id, id);
+    rocksdb_pinnableslice_t *ps =
+        rocksdb_get_pinned_cf(st->db, st->ro_get, st->cf[CF_LATEST], key, klen, &rerr);
+    if (rerr)
+        return store_rdb_err(err, rerr, "reading a latest row");
+    if (!ps)
+        return 0;
+    slice v;
+    v.p = rocksdb_pinnableslice_value(ps, &v.n);
+    int rc = store_row_decode(v, row, err);
+    rocksdb_pinnableslice_destroy(ps);
+    return rc;
+}
+
+int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, size_t n,
+                          latest_row *rows, strata_err *err)
+{
+    int rc = 0;
+    buf keys = BUF_INIT;
+    size_t *offs = NULL, *klens = NULL, *vlens = NULL;
+    const char **kptrs = NULL;
+    char **vals = NULL, **errs = NULL;
+    const rocksdb_column_family_handle_t **cfs = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        rows[i].n = 0;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_read_id(ids[i])) {
+            rc = bad_id(err);
+            err_prefix(err, "ids[%zu]", i);
+            return rc;
+        }
+    }
+    offs = malloc(n * sizeof *offs);
+    klens = malloc(n * sizeof *klens);
+    vlens = calloc(n, sizeof *vlens);
+    kptrs = malloc(n * sizeof *kptrs);
+    vals = calloc(n, sizeof *vals);
+    errs = calloc(n, sizeof *errs);
+    cfs = malloc(n * sizeof *cfs);
+    if (!offs || !klens || !vlens || !kptrs || !vals || !errs || !cfs) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory reading latest rows");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = keys.n;
+        store_key_id(&keys, entity_id, ids[i]);
+        klens[i] = keys.n - offs[i];
+        cfs[i] = st->cf[CF_LATEST];
+    }
+    for (size_t i = 0; i < n; i++)
+        kptrs[i] = keys.p + offs[i]; /* keys is complete: no more reallocation */
+    rocksdb_multi_get_cf(st->db, st->ro_get, cfs, n, kptrs, klens, vals, vlens, errs);
+    for (size_t i = 0; i < n; i++) {
+        if (errs[i]) {
+            if (rc == 0)
+                rc = store_rdb_err(err, errs[i], "reading latest rows");
+            else
+                rocksdb_free(errs[i]);
+            errs[i] = NULL;
+        } else if (vals[i] && rc == 0) {
+            rc = store_row_decode((slice){vals[i], vlens[i]}, &rows[i], err);
+        }
+        rocksdb_free(vals[i]);
+        vals[i] = NULL;
+    }
+    if (rc)
+        for (size_t i = 0; i < n; i++)
+            rows[i].n = 0;
+out:
+    buf_free(&keys);
+    free(offs);
+    free(klens);
+    free(vlens);
+    free(kptrs);
+    free(vals);
+    free(errs);
+    free(cfs);
+    return rc;
+}
+
+int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id, int64_t ts,
+                  int64_t ttl_us, int64_t as_of, version *out, buf *valbuf, strata_err *err)
+{
+    char seek[STORE_KEY_MAX], *rerr = NULL;
+    int rc = STRATA_NOT_FOUND;
+    if (!valid_read_id(id))
+        return bad_id(err);
+    if (ttl_us < 0)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "negative TTL");
+    size_t plen = store_key_feature_to(seek, entity_id, id, feature_id);
+    put_u64be(seek + plen, ~store_time_key(ts));
+    /* Inclusive lower bound ts - ttl, saturated instead of overflowing. */
+    int64_t lower = ttl_us > 0 && ts >= INT64_MIN + ttl_us ? ts - ttl_us : INT64_MIN;
+
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
+    for (rocksdb_iter_seek(it, seek, plen + 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kn;
+        const char *k = rocksdb_iter_key(it, &kn);
+        if (kn != plen + STORE_KEY_VERSION_SUFFIX || memcmp(k, seek, plen) != 0)
+            break;
+        int64_t ev = store_time_unkey(~get_u64be(k + plen));
+        int64_t cr = store_time_unkey(~get_u64be(k + plen + 8));
+        if (ev > ts)
+            continue; /* not reached: the seek starts at event_time <= ts */
+        if (ev < lower)
+            break; /* older than the TTL window; the rest is older still */
+        if (cr > as_of)
+            continue; /* written after as_of: invisible to this read */
+        size_t vn;
+        const char *v = rocksdb_iter_value(it, &vn);
+        size_t at = valbuf->n;
+        buf_append(valbuf, v, vn);
+        out->feature_id = feature_id;
+        out->event_time = ev;
+        out->created_time = cr;
+        out->seq = ~get_u64be(k + plen + 16);
+        out->value = (slice){valbuf->p + at, vn};
+        rc = 0;
+        break;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    rocksdb_iter_destroy(it);
+    if (rerr)
+        return store_rdb_err(err, rerr, "reading values");
+    if (rc)
+        err_set(err, rc, "no version");
+    return rc;
+}
+
+struct store_versions {
+    rocksdb_iterator_t *it;
+    bool started;
+    size_t plen;
+    char prefix[STORE_KEY_MAX];
+};
+
+int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id,
+                        store_versions **out, strata_err *err)
+{
+    *out = NULL;
+    if (!valid_read_id(id))
+        return bad_id(err);
+    store_versions *v = calloc(1, sizeof *v);
+    if (!v)
+        return err_set(err, STRATA_NOMEM, "out of memory opening a version iterator");
+    v->plen = store_key_feature_to(v->prefix, entity_id, id, feature_id);
+    v->it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
+    *out = v;
+    return 0;
+}
+
+int store_versions_next(store_versions *it, version *v, strata_err *err)
+{
+    char *rerr = NULL;
+    if (!it->started) {
+        rocksdb_iter_seek(it->it, it->prefix, it->plen);
+        it->started = true;
+    } else if (rocksdb_iter_valid(it->it)) {
+        rocksdb_iter_next(it->it);
+    }
+    if (!rocksdb_iter_valid(it->it)) {
+        rocksdb_iter_get_error(it->it, &rerr);
+        return rerr ? store_rdb_err(err, rerr, "reading values") : 0;
+    }
+    size_t kn;
+    const char *k = rocksdb_iter_key(it->it, &kn);
+    if (kn < it->plen || memcmp(k, it->prefix, it->plen) != 0)
+        return 0;
+    if (kn != it->plen + STORE_KEY_VERSION_SUFFIX)
+        return err_set(err, STRATA_CORRUPT, "values key of %zu bytes is corrupt", kn);
+    const char *s = k + it->plen;
+    v->feature_id = get_u32be(k + it->plen - 4);
+    v->event_time = store_time_unkey(~get_u64be(s));
+    v->created_time = store_time_unkey(~get_u64be(s + 8));
+    v->seq = ~get_u64be(s + 16);
+    v->value.p = rocksdb_iter_value(it->it, &v->value.n);
+    return 1;
+}
+
+void store_versions_close(store_versions *it)
+{
+    if (!it)
+        return;
+    if (it->it)
+        rocksdb_iter_destroy(it->it);
+    free(it);
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+void store_get_stats(store_t *st, store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < CF_COUNT; i++) {
+        uint64_t v;
+        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.total-sst-files-size", &v) == 0)
+            out->sst_bytes += v;
+        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.cur-size-all-mem-tables", &v) ==
+            0)
+            out->memtable_bytes += v;
+    }
+    out->values_written = atomic_load(&st->values_written);
+}

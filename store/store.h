@@ -1,0 +1,202 @@
+/*
+ * store.h - Strata's storage engine: one RocksDB database with column families
+ * for the registry, every feature-value version, the per-entity latest row,
+ * and (later) lineage, audit and jobs.
+ *
+ * Threading: a store_t is shared by all threads. Registry reads go through an
+ * immutable, reference-counted snapshot (store_registry_acquire/release), so the
+ * online path never takes a lock held by a registry change. Writes are blind:
+ * one WriteBatch per call (atomic), values put under their version key and a
+ * merge operand folded into the entity's latest row.
+ *
+ * Time is int64 microseconds since the epoch (base/timeutil.h).
+ *
+ * Ownership: functions that hand back buffers say so; `slice` arguments are
+ * borrowed for the duration of the call only.
+ */
+#ifndef STRATA_STORE_STORE_H
+#define STRATA_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "store/value.h"
+
+typedef struct store store_t;
+
+typedef enum store_sync {
+    STORE_SYNC_NEVER,  /* WAL written, not fsynced: survives kill -9, not power loss */
+    STORE_SYNC_ALWAYS, /* every acknowledged write is fsynced */
+} store_sync;
+
+typedef struct store_options {
+    const char *path;        /* data directory; created if missing */
+    store_sync sync;
+    size_t block_cache_bytes; /* 0 = default (256 MiB) */
+    bool read_only;           /* open for inspection only */
+} store_options;
+
+int store_open(const store_options *opt, store_t **out, strata_err *err);
+/* Flushes nothing extra (the WAL holds everything acknowledged); NULL is a no-op. */
+void store_close(store_t *st);
+
+/* ---- registry ----------------------------------------------------------- */
+
+typedef struct feature_def {
+    uint32_t id;        /* unique in the store, never reused */
+    uint32_t entity_id;
+    char name[65];
+    value_type type;
+    int64_t ttl_seconds; /* 0 = never expires */
+    char *description;   /* never NULL */
+    json_t *labels;      /* JSON object, never NULL */
+    int64_t create_time;
+    int64_t update_time;
+} feature_def;
+
+typedef struct entity_def {
+    uint32_t id; /* unique in the store, never reused */
+    char name[65];
+    char *description;
+    json_t *labels;
+    int64_t create_time;
+    int64_t update_time;
+    size_t nfeatures;
+    const feature_def **features; /* sorted by name */
+} entity_def;
+
+/* An immutable view of the registry; valid until released. */
+typedef struct registry registry_t;
+
+const registry_t *store_registry_acquire(store_t *st);
+void store_registry_release(store_t *st, const registry_t *reg);
+
+size_t registry_entity_count(const registry_t *reg);
+const entity_def *registry_entity_at(const registry_t *reg, size_t i); /* sorted by name */
+const entity_def *registry_entity(const registry_t *reg, slice name);  /* NULL if unknown */
+/* Lookup by id, for decoding stored keys; NULL if unknown or deleted. */
+const entity_def *registry_entity_by_id(const registry_t *reg, uint32_t entity_id);
+const feature_def *registry_feature(const entity_def *e, slice name);   /* NULL if unknown */
+/* Lookup by id, for decoding stored rows; NULL if the feature was deleted. */
+const feature_def *registry_feature_by_id(const registry_t *reg, uint32_t feature_id);
+
+typedef struct feature_spec {
+    slice name;
+    value_type type;
+    int64_t ttl_seconds;
+    slice description;
+    json_t *labels; /* borrowed; NULL = {} */
+} feature_spec;
+
+/* Each returns 0, or INVALID_ARGUMENT / NOT_FOUND / ALREADY_EXISTS /
+ * FAILED_PRECONDITION with a message naming the problem (RESOURCE_EXHAUSTED
+ * when an entity would exceed LIMIT_FEATURES_PER_ENTITY or ids run out).
+ * Strings and labels are copied; the registry's JSON (labels) is read-only. */
+int store_entity_create(store_t *st, slice name, slice description, json_t *labels,
+                        strata_err *err);
+/* Without force, FAILED_PRECONDITION if any value is stored for the entity.
+ * With force, its values and latest rows are removed too. */
+int store_entity_delete(store_t *st, slice name, bool force, strata_err *err);
+/* All or nothing: one bad or duplicate spec and none is created. */
+int store_features_create(store_t *st, slice entity, const feature_spec *specs, size_t n,
+                          strata_err *err);
+/* NULL description/labels/ttl mean "keep". */
+int store_feature_update(store_t *st, slice entity, slice feature, const slice *description,
+                         json_t *labels, const int64_t *ttl_seconds, strata_err *err);
+/* Removes the definition and every stored version of the feature. */
+int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *err);
+
+/* ---- writes ------------------------------------------------------------- */
+
+typedef struct write_cell {
+    uint32_t feature_id;
+    slice value; /* encoded with value_encode_* (store/value.h) */
+} write_cell;
+
+typedef struct write_row {
+    slice entity_id;
+    int64_t event_time;
+    int64_t created_time;
+    size_t ncells;
+    const write_cell *cells;
+} write_row;
+
+/* One atomic WriteBatch: every cell kept as a version, latest rows merged.
+ * Each row gets the next write sequence number, in array order. */
+int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                strata_err *err);
+
+/* Delete every version and the latest row of each id; *deleted = versions removed. */
+int store_delete_ids(store_t *st, uint32_t entity_id, const slice *ids, size_t n,
+                     uint64_t *deleted, strata_err *err);
+/* Delete versions of the features with start <= event_time < end, for all ids,
+ * and rebuild the affected latest rows from what remains. */
+int store_delete_range(store_t *st, uint32_t entity_id, const uint32_t *feature_ids, size_t n,
+                       int64_t start, int64_t end, uint64_t *deleted, strata_err *err);
+
+/* ---- reads -------------------------------------------------------------- */
+
+typedef struct version {
+    uint32_t feature_id;
+    int64_t event_time;
+    int64_t created_time;
+    uint64_t seq;
+    slice value; /* encoded; borrowed from the owning buffer */
+} version;
+
+/* The newest version of each feature of one entity id, as online reads see it. */
+typedef struct latest_row {
+    size_t n;
+    version *cells; /* sorted by feature_id */
+    buf storage;    /* owns the bytes behind cells[].value */
+} latest_row;
+
+/* Contract order: <0 when a is older than b, >0 when newer, 0 for the same
+ * (event_time, created_time, seq). Compares versions of one feature. */
+int store_version_cmp(const version *a, const version *b);
+
+/* A latest_row must start zeroed ({0}); reads refill it, reusing its memory,
+ * and latest_row_free releases it (the row stays reusable). */
+void latest_row_free(latest_row *row);
+/* Find a feature's cell in a row; NULL when absent. */
+const version *latest_row_find(const latest_row *row, uint32_t feature_id);
+
+/* 0 with row filled (n may be 0 when the id has no values). */
+int store_latest_get(store_t *st, uint32_t entity_id, slice id, latest_row *row,
+                     strata_err *err);
+/* Batched form: rows[i] for ids[i]; one RocksDB MultiGet. */
+int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, size_t n,
+                          latest_row *rows, strata_err *err);
+
+/*
+ * Point-in-time read: the newest version (contract order) of one feature for
+ * one id with event_time <= ts, event_time >= ts - ttl_us when ttl_us > 0, and
+ * created_time <= as_of (pass INT64_MAX for "no as_of"). 0 and *out filled, the
+ * value copied into *valbuf (appended); STRATA_NOT_FOUND when none.
+ */
+int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id, int64_t ts,
+                  int64_t ttl_us, int64_t as_of, version *out, buf *valbuf, strata_err *err);
+
+/* Every version of one feature for one id, newest first (contract order);
+ * the exports and tests walk history with it. */
+typedef struct store_versions store_versions;
+int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id,
+                        store_versions **out, strata_err *err);
+/* 1 and *v filled (borrowed until the next call), 0 at the end, <0 on error. */
+int store_versions_next(store_versions *it, version *v, strata_err *err);
+void store_versions_close(store_versions *it);
+
+/* ---- stats -------------------------------------------------------------- */
+
+typedef struct store_stats {
+    uint64_t sst_bytes;
+    uint64_t memtable_bytes;
+    uint64_t values_written; /* since open */
+} store_stats;
+void store_get_stats(store_t *st, store_stats *out);
+
+#endif

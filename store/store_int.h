@@ -1,0 +1,143 @@
+/*
+ * store_int.h - private declarations shared by the store's modules
+ * (store.c, registry.c, latest.c). Nothing outside store/ includes this,
+ * except the store's own unit tests.
+ *
+ * Locks, always taken in this order (never the reverse):
+ *   data_lock (rwlock)  writes take it shared, deletes exclusive: a delete that
+ *                       rebuilds a latest row with a Put must not interleave
+ *                       with a merge that Put would silently discard.
+ *   reg_mu   (mutex)    serialises registry mutations and the id counters.
+ *   snap_mu  (mutex)    guards only the pointer swap of the current snapshot
+ *                       and the refcount increment of store_registry_acquire.
+ *   seq_mu   (mutex)    serialises persisting a new seq reservation ceiling.
+ */
+#ifndef STRATA_STORE_STORE_INT_H
+#define STRATA_STORE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <rocksdb/c.h>
+
+#include "store/store.h"
+
+/* Bumped when an on-disk layout changes incompatibly; store_open refuses a
+ * data directory written with a newer layout than it knows. */
+#define STORE_LAYOUT_VERSION 1u
+
+enum store_cf {
+    CF_DEFAULT,
+    CF_REGISTRY,
+    CF_VALUES,
+    CF_LATEST,
+    CF_META,
+    CF_LINEAGE,
+    CF_AUDIT,
+    CF_JOBS,
+    CF_COUNT
+};
+
+/* Names in enum store_cf order. */
+extern const char *const store_cf_names[CF_COUNT];
+
+struct registry {
+    _Atomic size_t refs;
+    entity_def *ents; /* sorted by name once indexed */
+    size_t nents, ents_cap;
+    feature_def *feats; /* sorted by (entity id, name) once indexed */
+    size_t nfeats, feats_cap;
+    const feature_def **by_name;  /* per entity runs; entity_def.features point here */
+    const feature_def **feat_by_id;
+    const entity_def **ent_by_id;
+};
+
+struct store {
+    char *path;
+    store_sync sync;
+    bool read_only;
+
+    rocksdb_t *db;
+    rocksdb_options_t *db_opts;
+    rocksdb_options_t *cf_opts[CF_COUNT]; /* own the merge operator, prefix extractor */
+    rocksdb_column_family_handle_t *cf[CF_COUNT];
+    /* Column families found on disk that this version does not know: opened
+     * (RocksDB insists) and left alone. */
+    size_t nextra;
+    rocksdb_column_family_handle_t **extra_cf;
+    rocksdb_options_t *extra_opts;
+    rocksdb_cache_t *cache;
+
+    rocksdb_writeoptions_t *wo_data; /* WAL on; fsync per store_options.sync */
+    rocksdb_writeoptions_t *wo_sync; /* registry, deletes, seq ceiling: always fsync */
+    rocksdb_readoptions_t *ro_get;   /* point lookups */
+    rocksdb_readoptions_t *ro_prefix; /* one (entity, id, feature): prefix bloom */
+    rocksdb_readoptions_t *ro_total;  /* scans across prefixes */
+
+    bool locks_ready;
+    pthread_rwlock_t data_lock;
+    pthread_mutex_t reg_mu;
+    pthread_mutex_t snap_mu;
+    pthread_mutex_t seq_mu;
+
+    registry_t *snap; /* current snapshot; the store holds one reference */
+    uint32_t next_entity_id; /* under reg_mu */
+    uint32_t next_feature_id;
+
+    _Atomic uint64_t next_seq;
+    _Atomic uint64_t seq_ceiling; /* first seq not yet persisted as reserved */
+    _Atomic uint64_t values_written;
+};
+
+/* ---- store.c helpers ---------------------------------------------------- */
+
+/* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
+ * returns STRATA_CORRUPT, STRATA_IO or STRATA_INTERNAL by the message's class. */
+int store_rdb_err(strata_err *err, char *rerr, const char *what);
+/* STRATA_FAILED_PRECONDITION when the store was opened read-only. */
+int store_check_writable(const store_t *st, strata_err *err);
+/*
+ * Walk every version of one entity; delete (into wb) those whose feature is in
+ * fids (sorted, unique) and, unless all_times, whose event_time is in
+ * [start, end). Every id that lost a version gets its latest row rebuilt from
+ * what remains (Put, or Delete when nothing remains) in the same batch.
+ * Caller holds data_lock exclusively. *deleted is incremented per version.
+ */
+int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
+                      const uint32_t *fids, size_t nf, bool all_times, int64_t start, int64_t end,
+                      uint64_t *deleted, strata_err *err);
+/* True when any version is stored for the entity (one Seek). */
+int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_err *err);
+
+/* ---- registry.c --------------------------------------------------------- */
+
+/* Read every registry record into a new indexed snapshot (refs = 1) and the
+ * highest ids seen. CORRUPT for a record that does not parse. */
+int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity,
+                        uint32_t *max_feature, strata_err *err);
+void store_registry_free(registry_t *reg);
+
+/* ---- latest.c: the latest-row codec and merge operator -------------------
+ *
+ *   row  := format u8 (= STORE_ROW_FORMAT) | cell*   cells sorted by feature id
+ *   cell := feature u32 LE | event_time i64 LE | created_time i64 LE |
+ *           seq u64 LE | value length u32 LE | value bytes
+ */
+#define STORE_ROW_FORMAT 1u
+#define STORE_ROW_CELL_HDR 32u
+
+void store_row_begin(buf *b);
+void store_row_add(buf *b, const version *v);
+/* Decode a row, copying it into row->storage; STRATA_CORRUPT when malformed
+ * (cells out of order, lengths past the end, unknown format). */
+int store_row_decode(slice enc, latest_row *row, strata_err *err);
+/* Merge rows/fragments: per feature keep the newest version (store_version_cmp,
+ * ties broken by value bytes so the result never depends on operand order).
+ * Appends one row to out; -1 (out unchanged) when an input is malformed or
+ * memory runs out. */
+int store_row_merge(const char *const *ops, const size_t *lens, size_t n, buf *out);
+/* The `latest` CF's merge operator (full and partial merge = store_row_merge).
+ * Ownership passes to the options it is set on. */
+rocksdb_mergeoperator_t *store_latest_merge_operator(void);
+
+#endif

@@ -1,0 +1,206 @@
+/* test_base.c - time, text validation, JSON writer, buffers, status table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+#include "base/status.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+
+static int64_t parse(const char *s)
+{
+    int64_t us = 0;
+    assert_int_equal(time_parse_rfc3339(slice_of(s), &us), 0);
+    return us;
+}
+
+static void rfc3339_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(parse("2024-01-02T03:04:05.123456Z"), INT64_C(1704164645123456));
+    assert_int_equal(parse("2024-01-02T03:04:05.1234567Z"), INT64_C(1704164645123456));
+    assert_int_equal(parse("2024-01-02T04:04:05+01:00"), INT64_C(1704164645000000));
+    assert_int_equal(parse("2024-01-02t03:04:05z"), INT64_C(1704164645000000));
+    assert_int_equal(parse("1969-12-31T23:59:59.5Z"), INT64_C(-500000));
+    assert_int_equal(parse("2024-02-29T00:00:00Z"), INT64_C(1709164800000000));
+    assert_int_equal(parse("0001-01-01T00:00:00Z"), TIME_MIN_US);
+    assert_int_equal(parse("9999-12-31T23:59:59.999999Z"), TIME_MAX_US);
+}
+
+static void rfc3339_invalid(void **state)
+{
+    (void)state;
+    const char *bad[] = {"",
+                         "2024-01-02",
+                         "2024-01-02T03:04:05",
+                         "2023-02-29T00:00:00Z",
+                         "2024-13-01T00:00:00Z",
+                         "2024-01-32T00:00:00Z",
+                         "2024-01-01T24:00:00Z",
+                         "2024-01-01T00:60:00Z",
+                         "2024-01-01T00:00:60Z",
+                         "2024-01-01T00:00:00.Z",
+                         "2024-01-01T00:00:00Zjunk",
+                         "2024-01-01T00:00:00+1:00",
+                         "0000-01-01T00:00:00Z",
+                         "yesterday at noon!!"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t us;
+        if (time_parse_rfc3339(slice_of(bad[i]), &us) == 0)
+            fail_msg("accepted %s", bad[i]);
+    }
+}
+
+static void rfc3339_round_trip(void **state)
+{
+    (void)state;
+    const int64_t cases[] = {0, 1, -1, INT64_C(1704164645123456), INT64_C(-62135596800000000),
+                             TIME_MAX_US, INT64_C(951782400000000) /* 2000-02-29 */};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char s[TIME_RFC3339_MAX];
+        size_t n = time_format_rfc3339(cases[i], s, sizeof s);
+        int64_t back;
+        assert_int_equal(time_parse_rfc3339((slice){s, n}, &back), 0);
+        assert_int_equal(back, cases[i]);
+    }
+    char s[TIME_RFC3339_MAX];
+    time_format_rfc3339(INT64_C(1704164645000000), s, sizeof s);
+    assert_string_equal(s, "2024-01-02T03:04:05Z");
+    time_format_rfc3339(INT64_C(-500000), s, sizeof s);
+    assert_string_equal(s, "1969-12-31T23:59:59.500000Z");
+}
+
+static void names_and_ids(void **state)
+{
+    (void)state;
+    assert_true(text_valid_name(slice_of("customer")));
+    assert_true(text_valid_name(slice_of("a")));
+    assert_true(text_valid_name(slice_of("spend_30d")));
+    char n64[65];
+    memset(n64, 'a', 64);
+    n64[64] = 0;
+    assert_true(text_valid_name(slice_of(n64)));
+    char n65[66];
+    memset(n65, 'a', 65);
+    n65[65] = 0;
+    assert_false(text_valid_name(slice_of(n65)));
+    assert_false(text_valid_name(slice_of("")));
+    assert_false(text_valid_name(slice_of("1abc")));
+    assert_false(text_valid_name(slice_of("Customer")));
+    assert_false(text_valid_name(slice_of("a-b")));
+    assert_false(text_valid_name(slice_of("_a")));
+
+    assert_true(text_valid_entity_id(slice_of("c1")));
+    assert_true(text_valid_entity_id(slice_of("a/b?c d:ü€𝄞")));
+    assert_false(text_valid_entity_id(slice_of("")));
+    char id257[258];
+    memset(id257, 'x', 257);
+    id257[257] = 0;
+    assert_false(text_valid_entity_id(slice_of(id257)));
+    assert_true(text_valid_entity_id((slice){id257, 256}));
+}
+
+static void utf8(void **state)
+{
+    (void)state;
+    assert_true(text_valid_utf8(slice_of("plain ascii")));
+    assert_true(text_valid_utf8(slice_of("\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e")));
+    assert_true(text_valid_utf8((slice){"a\0b", 3}));
+    assert_false(text_valid_utf8(slice_of("\xff")));
+    assert_false(text_valid_utf8(slice_of("\xc3\x28")));
+    assert_false(text_valid_utf8(slice_of("\xc0\xaf")));         /* overlong '/' */
+    assert_false(text_valid_utf8(slice_of("\xe0\x80\xaf")));     /* overlong */
+    assert_false(text_valid_utf8(slice_of("\xed\xa0\x80")));     /* surrogate */
+    assert_false(text_valid_utf8(slice_of("\xf4\x90\x80\x80"))); /* > U+10FFFF */
+    assert_false(text_valid_utf8(slice_of("\xe2\x82")));         /* truncated */
+}
+
+static void numbers(void **state)
+{
+    (void)state;
+    int64_t i;
+    uint64_t u;
+    assert_int_equal(text_parse_i64(slice_of("-9223372036854775808"), &i), 0);
+    assert_true(i == INT64_MIN);
+    assert_int_equal(text_parse_i64(slice_of("9223372036854775807"), &i), 0);
+    assert_true(i == INT64_MAX);
+    assert_int_equal(text_parse_i64(slice_of("9223372036854775808"), &i), -1);
+    assert_int_equal(text_parse_u64(slice_of("18446744073709551615"), &u), 0);
+    assert_int_equal(text_parse_u64(slice_of("18446744073709551616"), &u), -1);
+    assert_int_equal(text_parse_u64(slice_of("-1"), &u), -1);
+    assert_int_equal(text_parse_u64(slice_of("12a"), &u), -1);
+    assert_int_equal(text_parse_u64(slice_of(""), &u), -1);
+    assert_int_equal(text_parse_i64(slice_of("-"), &i), -1);
+}
+
+static void json_writer(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    jsonw_str(&b, (slice){"a\"b\\c\n\x01\0", 8});
+    assert_string_equal(b.p, "\"a\\\"b\\\\c\\n\\u0001\\u0000\"");
+    buf_reset(&b);
+    jsonw_double(&b, 0.1);
+    buf_putc(&b, ' ');
+    jsonw_double(&b, 3);
+    buf_putc(&b, ' ');
+    jsonw_double(&b, 1.0 / 0.0);
+    buf_putc(&b, ' ');
+    jsonw_i64(&b, INT64_MIN);
+    assert_string_equal(b.p, "0.1 3.0 null -9223372036854775808");
+    buf_reset(&b);
+    jsonw_base64(&b, (slice){"\x00\xff\x10", 3});
+    assert_string_equal(b.p, "\"AP8Q\"");
+    buf out = BUF_INIT;
+    assert_int_equal(base64_decode(slice_of("AP8Q"), &out), 0);
+    assert_int_equal(out.n, 3);
+    assert_memory_equal(out.p, "\x00\xff\x10", 3);
+    buf_reset(&out);
+    assert_int_equal(base64_decode(slice_of("YQ=="), &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(base64_decode(slice_of("YQ="), &out), -1);
+    assert_int_equal(base64_decode(slice_of("Y!=="), &out), -1);
+    assert_int_equal(base64_decode(slice_of("=YQ="), &out), -1);
+    buf_free(&out);
+    buf_free(&b);
+}
+
+static void buffers_and_status(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    buf_put_u32be(&b, 0x01020304);
+    buf_put_u64be(&b, UINT64_C(0x0506070809101112));
+    assert_int_equal(get_u32be(b.p), 0x01020304);
+    assert_true(get_u64be(b.p + 4) == UINT64_C(0x0506070809101112));
+    for (int i = 0; i < 1000; i++)
+        buf_printf(&b, "%d,", i);
+    assert_int_equal(b.p[b.n], '\0');
+    buf_free(&b);
+    assert_int_equal(strata_status_http(STRATA_NOT_FOUND), 404);
+    assert_int_equal(strata_status_http(STRATA_RESOURCE_EXHAUSTED), 413);
+    assert_string_equal(strata_status_code(STRATA_FAILED_PRECONDITION), "FAILED_PRECONDITION");
+    assert_string_equal(strata_status_code(STRATA_CORRUPT), "INTERNAL");
+    assert_int_equal(strata_status_http(-999), 500);
+    char ex[16];
+    text_excerpt(slice_of("abcdefghijklmnopqrstuvwxyz"), ex, sizeof ex);
+    assert_true(strlen(ex) < sizeof ex);
+    assert_non_null(strstr(ex, "..."));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rfc3339_valid),   cmocka_unit_test(rfc3339_invalid),
+        cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(names_and_ids),
+        cmocka_unit_test(utf8),            cmocka_unit_test(numbers),
+        cmocka_unit_test(json_writer),     cmocka_unit_test(buffers_and_status),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
