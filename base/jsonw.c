@@ -35,18 +35,25 @@ void jsonw_str(buf *b, slice s)
     buf_putc(b, '"');
 }
 
-void jsonw_i64(buf *b, int64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    buf_append(b, tmp, (size_t)n);
-}
-
 void jsonw_u64(buf *b, uint64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    buf_append(b, tmp, (size_t)n);
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void jsonw_i64(buf *b, int64_t v)
+{
+    if (v < 0) {
+        buf_putc(b, '-');
+        jsonw_u64(b, (uint64_t)0 - (uint64_t)v);
+        return;
+    }
+    jsonw_u64(b, (uint64_t)v);
 }
 
 void jsonw_double(buf *b, double v)

@@ -1,7 +1,6 @@
 /* timeutil.c - clocks and RFC 3339 in microseconds, with no locale or TZ state. */
 #include "base/timeutil.h"
 
-#include <stdio.h>
 #include <time.h>
 
 int64_t time_now_us(void)
@@ -121,8 +120,24 @@ int time_parse_rfc3339(slice s, int64_t *out_us)
     return 0;
 }
 
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* Hand-formatted: this runs for every value an online read returns, and
+ * snprintf was a measurable share of a read's CPU. */
 size_t time_format_rfc3339(int64_t us, char *out, size_t cap)
 {
+    if (cap < TIME_RFC3339_MAX) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
     if (us < TIME_MIN_US)
         us = TIME_MIN_US;
     if (us > TIME_MAX_US)
@@ -142,14 +157,25 @@ size_t time_format_rfc3339(int64_t us, char *out, size_t cap)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int n;
-    if (frac)
-        n = snprintf(out, cap, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", (int)y, m, d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
-    else
-        n = snprintf(out, cap, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-    return n < 0 ? 0 : (size_t)n;
+    char *p = out;
+    p = put_digits(p, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)(rem / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem / 60 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem % 60), 2);
+    if (frac) {
+        *p++ = '.';
+        p = put_digits(p, (unsigned)frac, 6);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 void buf_put_rfc3339(buf *b, int64_t us)

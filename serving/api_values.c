@@ -50,6 +50,24 @@ static online_status cell_status(const feature_def *f, const version *cell, int6
     return ST_PRESENT;
 }
 
+/* A row's features usually share one event time: format it once. */
+typedef struct time_cache {
+    int64_t us;
+    size_t n;
+    char text[TIME_RFC3339_MAX];
+} time_cache;
+
+static void put_time_json(buf *o, int64_t us, time_cache *tc)
+{
+    if (tc->n == 0 || tc->us != us) {
+        tc->us = us;
+        tc->n = time_format_rfc3339(us, tc->text, sizeof tc->text);
+    }
+    buf_putc(o, '"');
+    buf_append(o, tc->text, tc->n);
+    buf_putc(o, '"');
+}
+
 static const entity_def *lookup_entity(http_req *req, const registry_t *reg, slice name)
 {
     const entity_def *e = registry_entity(reg, name);
@@ -522,6 +540,7 @@ static void online_get_json(http_req *req, slice id, const feature_def **fs, siz
                             const latest_row *row, int64_t now)
 {
     buf *o = &req->resp;
+    time_cache tc = {0};
     buf_append_str(o, "{\"entity_id\":");
     jsonw_str(o, id);
     buf_append_str(o, ",\"features\":{");
@@ -538,9 +557,7 @@ static void online_get_json(http_req *req, slice id, const feature_def **fs, siz
             buf_append_str(o, "null");
         buf_append_str(o, ",\"event_time\":");
         if (cell) {
-            buf_putc(o, '"');
-            buf_put_rfc3339(o, cell->event_time);
-            buf_putc(o, '"');
+            put_time_json(o, cell->event_time, &tc);
         } else {
             buf_append_str(o, "null");
         }
@@ -769,6 +786,7 @@ static void online_read_json(http_req *req, const read_req *r, const feature_def
                              const latest_row *rows, int64_t now)
 {
     buf *o = &req->resp;
+    time_cache tc = {0};
     buf_append_str(o, "{\"features\":[");
     for (size_t i = 0; i < nf; i++) {
         if (i)
@@ -806,9 +824,7 @@ static void online_read_json(http_req *req, const read_req *r, const feature_def
             if (i)
                 buf_putc(o, ',');
             if (cell) {
-                buf_putc(o, '"');
-                buf_put_rfc3339(o, cell->event_time);
-                buf_putc(o, '"');
+                put_time_json(o, cell->event_time, &tc);
             } else {
                 buf_append_str(o, "null");
             }

@@ -28,8 +28,8 @@
 #include "base/buf.h"
 #include "base/limits.h"
 
-#define STORE_KEY_ID_HDR 6u           /* entity u32 + length u16 */
-#define STORE_KEY_VERSION_SUFFIX 24u  /* ~event, ~created, ~seq */
+#define STORE_KEY_ID_HDR 6u          /* entity u32 + length u16 */
+#define STORE_KEY_VERSION_SUFFIX 24u /* ~event, ~created, ~seq */
 /* Longest values key of a valid entity id: room for any key on the stack. */
 #define STORE_KEY_MAX (STORE_KEY_ID_HDR + LIMIT_ENTITY_ID_MAX + 4 + STORE_KEY_VERSION_SUFFIX)
 

@@ -197,8 +197,8 @@ static char *merge_common(const char *const *ops, const size_t *lens, size_t n,
 #define MERGE_STACK_OPS 16
 
 static char *full_merge(void *state, const char *key, size_t key_len, const char *existing,
-                        size_t existing_len, const char *const *ops, const size_t *lens,
-                        int nops, unsigned char *success, size_t *new_len)
+                        size_t existing_len, const char *const *ops, const size_t *lens, int nops,
+                        unsigned char *success, size_t *new_len)
 {
     const char *stack_ops[MERGE_STACK_OPS];
     size_t stack_lens[MERGE_STACK_OPS];
@@ -237,8 +237,7 @@ out:
 }
 
 static char *partial_merge(void *state, const char *key, size_t key_len, const char *const *ops,
-                           const size_t *lens, int nops, unsigned char *success,
-                           size_t *new_len)
+                           const size_t *lens, int nops, unsigned char *success, size_t *new_len)
 {
     return merge_common(ops, lens, (size_t)nops, success, new_len);
 }
@@ -248,9 +247,7 @@ static void merge_delete_value(void *state, const char *value, size_t len)
     free((void *)value);
 }
 
-static void merge_destroy(void *state)
-{
-}
+static void merge_destroy(void *state) {}
 
 static const char *merge_name(void *state)
 {

@@ -399,8 +399,8 @@ static int parse_entity(slice key, slice val, entity_def *e, strata_err *err)
         return corrupt_record(err, key, je.text);
     /* Not JSON_STRICT: a later version may add fields. */
     if (json_unpack_ex(j, &je, 0, "{s:I, s:s, s:s, s:o, s:I, s:I}", "id", &id, "name", &name,
-                       "description", &desc, "labels", &labels, "create_time", &ct,
-                       "update_time", &ut)) {
+                       "description", &desc, "labels", &labels, "create_time", &ct, "update_time",
+                       &ut)) {
         rc = corrupt_record(err, key, je.text);
         goto out;
     }
@@ -439,8 +439,8 @@ static int parse_feature(slice key, slice val, feature_def *f, strata_err *err)
         return corrupt_record(err, key, je.text);
     if (json_unpack_ex(j, &je, 0, "{s:I, s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I}", "id", &id,
                        "entity_id", &eid, "name", &name, "type", &type, "ttl_seconds", &ttl,
-                       "description", &desc, "labels", &labels, "create_time", &ct,
-                       "update_time", &ut)) {
+                       "description", &desc, "labels", &labels, "create_time", &ct, "update_time",
+                       &ut)) {
         rc = corrupt_record(err, key, je.text);
         goto out;
     }
@@ -470,8 +470,8 @@ out:
     return rc;
 }
 
-int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity,
-                        uint32_t *max_feature, strata_err *err)
+int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uint32_t *max_feature,
+                        strata_err *err)
 {
     int rc = 0;
     char *rerr = NULL;
@@ -585,8 +585,7 @@ static int check_labels(json_t *labels, strata_err *err)
     if (!labels)
         return 0;
     if (!json_is_object(labels))
-        return err_set(err, STRATA_INVALID_ARGUMENT,
-                       "labels must be an object of string values");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "labels must be an object of string values");
     if (json_object_size(labels) > LIMIT_LABELS_MAX)
         return err_set(err, STRATA_INVALID_ARGUMENT, "%zu labels exceed the limit of %u",
                        json_object_size(labels), LIMIT_LABELS_MAX);
@@ -661,8 +660,7 @@ static int feature_not_found(strata_err *err, const entity_def *e, slice name)
 
 /* ---- mutations ---------------------------------------------------------- */
 
-int store_entity_create(store_t *st, slice name, slice description, json_t *labels,
-                        strata_err *err)
+int store_entity_create(store_t *st, slice name, slice description, json_t *labels, strata_err *err)
 {
     int rc;
     bool locked = false;
@@ -776,8 +774,8 @@ int store_features_create(store_t *st, slice entity, const feature_spec *specs, 
     }
     for (size_t i = 0; i < n; i++) {
         if (registry_feature(e, specs[i].name)) {
-            rc = err_set(err, STRATA_ALREADY_EXISTS, "feature \"%s:%.*s\" already exists",
-                         e->name, (int)specs[i].name.n, specs[i].name.p);
+            rc = err_set(err, STRATA_ALREADY_EXISTS, "feature \"%s:%.*s\" already exists", e->name,
+                         (int)specs[i].name.n, specs[i].name.p);
             goto out;
         }
     }

@@ -101,9 +101,7 @@ static unsigned char vp_in_range(void *state, const char *key, size_t len)
     return store_key_feature_prefix_len(key, len) == len;
 }
 
-static void vp_destroy(void *state)
-{
-}
+static void vp_destroy(void *state) {}
 
 static const char *vp_name(void *state)
 {
@@ -146,7 +144,8 @@ static rocksdb_options_t *cf_options(store_t *st, int cf)
     switch (cf) {
     case CF_VALUES:
         /* Reads seek by (entity, id, feature) prefix, never Get a whole key. */
-        rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_block_based_options_set_filter_policy(t,
+                                                      rocksdb_filterpolicy_create_bloom_full(10));
         rocksdb_block_based_options_set_whole_key_filtering(t, 0);
         rocksdb_options_set_prefix_extractor(
             o, rocksdb_slicetransform_create(NULL, vp_destroy, vp_transform, vp_in_domain,
@@ -155,14 +154,16 @@ static rocksdb_options_t *cf_options(store_t *st, int cf)
         break;
     case CF_LATEST:
         /* Online reads are point Gets on whole keys. */
-        rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_block_based_options_set_filter_policy(t,
+                                                      rocksdb_filterpolicy_create_bloom_full(10));
         rocksdb_block_based_options_set_data_block_index_type(
             t, rocksdb_block_based_table_data_block_index_type_binary_search_and_hash);
         rocksdb_options_set_memtable_whole_key_filtering(o, 1);
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
         rocksdb_options_set_merge_operator(o, store_latest_merge_operator());
         break;
-    default: break;
+    default:
+        break;
     }
     rocksdb_options_set_block_based_table_factory(o, t);
     rocksdb_block_based_options_destroy(t);
@@ -210,8 +211,7 @@ static int meta_get(store_t *st, const char *key, size_t width, uint64_t *out, b
         return 0;
     int rc = 0;
     if (len != width) {
-        rc = err_set(err, STRATA_CORRUPT, "store metadata \"%s\" is corrupt (%zu bytes)", key,
-                     len);
+        rc = err_set(err, STRATA_CORRUPT, "store metadata \"%s\" is corrupt (%zu bytes)", key, len);
     } else {
         *out = width == 4 ? get_u32be(v) : get_u64be(v);
         *found = true;
@@ -220,8 +220,7 @@ static int meta_get(store_t *st, const char *key, size_t width, uint64_t *out, b
     return rc;
 }
 
-static int meta_put_sync(store_t *st, const char *key, const char *val, size_t n,
-                         strata_err *err)
+static int meta_put_sync(store_t *st, const char *key, const char *val, size_t n, strata_err *err)
 {
     char *rerr = NULL;
     rocksdb_put_cf(st->db, st->wo_sync, st->cf[CF_META], key, strlen(key), val, n, &rerr);
@@ -361,8 +360,8 @@ static int open_db(store_t *st, strata_err *err)
         opts[k++] = st->extra_opts;
     }
     if (st->read_only)
-        st->db = rocksdb_open_for_read_only_column_families(
-            st->db_opts, st->path, (int)total, names, opts, handles, 0, &rerr);
+        st->db = rocksdb_open_for_read_only_column_families(st->db_opts, st->path, (int)total,
+                                                            names, opts, handles, 0, &rerr);
     else
         st->db = rocksdb_open_column_families(st->db_opts, st->path, (int)total, names, opts,
                                               handles, &rerr);
@@ -615,13 +614,13 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             const feature_def *f = registry_feature_by_id(reg, cell->feature_id);
             if (!f || f->entity_id != entity_id) {
                 rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                             "feature id %u is not a feature of entity \"%s\"",
-                             cell->feature_id, e->name);
+                             "feature id %u is not a feature of entity \"%s\"", cell->feature_id,
+                             e->name);
                 goto row_err;
             }
             if (c && cell->feature_id == sorted[c - 1]->feature_id) {
-                rc = err_set(err, STRATA_INVALID_ARGUMENT, "feature \"%s\" is given twice",
-                             f->name);
+                rc =
+                    err_set(err, STRATA_INVALID_ARGUMENT, "feature \"%s\" is given twice", f->name);
                 goto row_err;
             }
             if ((rc = check_value(f, cell->value, err))) {
@@ -633,8 +632,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
                             row->created_time, seq);
             rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
                                       cell->value.n);
-            version v = {cell->feature_id, row->event_time, row->created_time, seq,
-                         cell->value};
+            version v = {cell->feature_id, row->event_time, row->created_time, seq, cell->value};
             store_row_add(&frag, &v);
         }
         if (row->ncells) {
@@ -701,8 +699,7 @@ static bool fid_in(const uint32_t *fids, size_t n, uint32_t f)
 }
 
 /* End of one id's group in store_scan_delete: replace its latest row. */
-static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key,
-                        const buf *row)
+static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key, const buf *row)
 {
     if (row->n > 1)
         rocksdb_writebatch_put_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n, row->p, row->n);
@@ -793,8 +790,8 @@ static int u32_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int store_delete_ids(store_t *st, uint32_t entity_id, const slice *ids, size_t n,
-                     uint64_t *deleted, strata_err *err)
+int store_delete_ids(store_t *st, uint32_t entity_id, const slice *ids, size_t n, uint64_t *deleted,
+                     strata_err *err)
 {
     int rc;
     bool locked = false;
@@ -1152,8 +1149,7 @@ void store_get_stats(store_t *st, store_stats *out)
         uint64_t v;
         if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.total-sst-files-size", &v) == 0)
             out->sst_bytes += v;
-        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.cur-size-all-mem-tables", &v) ==
-            0)
+        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.cur-size-all-mem-tables", &v) == 0)
             out->memtable_bytes += v;
     }
     out->values_written = atomic_load(&st->values_written);

@@ -47,7 +47,7 @@ struct registry {
     size_t nents, ents_cap;
     feature_def *feats; /* sorted by (entity id, name) once indexed */
     size_t nfeats, feats_cap;
-    const feature_def **by_name;  /* per entity runs; entity_def.features point here */
+    const feature_def **by_name; /* per entity runs; entity_def.features point here */
     const feature_def **feat_by_id;
     const entity_def **ent_by_id;
 };
@@ -68,9 +68,9 @@ struct store {
     rocksdb_options_t *extra_opts;
     rocksdb_cache_t *cache;
 
-    rocksdb_writeoptions_t *wo_data; /* WAL on; fsync per store_options.sync */
-    rocksdb_writeoptions_t *wo_sync; /* registry, deletes, seq ceiling: always fsync */
-    rocksdb_readoptions_t *ro_get;   /* point lookups */
+    rocksdb_writeoptions_t *wo_data;  /* WAL on; fsync per store_options.sync */
+    rocksdb_writeoptions_t *wo_sync;  /* registry, deletes, seq ceiling: always fsync */
+    rocksdb_readoptions_t *ro_get;    /* point lookups */
     rocksdb_readoptions_t *ro_prefix; /* one (entity, id, feature): prefix bloom */
     rocksdb_readoptions_t *ro_total;  /* scans across prefixes */
 
@@ -80,7 +80,7 @@ struct store {
     pthread_mutex_t snap_mu;
     pthread_mutex_t seq_mu;
 
-    registry_t *snap; /* current snapshot; the store holds one reference */
+    registry_t *snap;        /* current snapshot; the store holds one reference */
     uint32_t next_entity_id; /* under reg_mu */
     uint32_t next_feature_id;
 
@@ -113,8 +113,8 @@ int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_e
 
 /* Read every registry record into a new indexed snapshot (refs = 1) and the
  * highest ids seen. CORRUPT for a record that does not parse. */
-int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity,
-                        uint32_t *max_feature, strata_err *err);
+int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uint32_t *max_feature,
+                        strata_err *err);
 void store_registry_free(registry_t *reg);
 
 /* ---- latest.c: the latest-row codec and merge operator -------------------

@@ -140,14 +140,21 @@ void value_encode_string_array_add(buf *out, slice s)
 static const char *json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "unknown";
 }
@@ -168,8 +175,8 @@ static int json_to_int64(const json_t *j, int64_t *out, const char *what, strata
     if (json_is_real(j)) {
         double d = json_real_value(j);
         if (d != trunc(d))
-            return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got non-integral number %.17g",
-                           what, d);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "expected %s, got non-integral number %.17g", what, d);
         /* -2^63 is exact as a double; 2^63 is the first value out of range. */
         if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
             return err_set(err, STRATA_INVALID_ARGUMENT, "%s out of range: %.17g", what, d);
@@ -224,7 +231,8 @@ static int encode_array(value_type t, const json_t *j, buf *out, strata_err *err
             value_encode_string_array_add(out, (slice){json_string_value(e), len});
             break;
         }
-        default: STRATA_ASSERT(!"not an array type");
+        default:
+            STRATA_ASSERT(!"not an array type");
         }
     }
     return 0;
@@ -274,8 +282,9 @@ static int encode_json(value_type t, const json_t *j, buf *out, strata_err *err)
         buf_putc(out, (char)VT_BYTES);
         size_t at = out->n;
         if (base64_decode(b64, out))
-            return err_set(err, STRATA_INVALID_ARGUMENT, "expected BYTES as base64, got invalid "
-                                                         "base64");
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "expected BYTES as base64, got invalid "
+                           "base64");
         if (out->n - at > LIMIT_VALUE_BYTES)
             return too_big(out->n - at, err);
         return 0;
@@ -286,7 +295,8 @@ static int encode_json(value_type t, const json_t *j, buf *out, strata_err *err)
         if (!json_is_array(j))
             break;
         return encode_array(t, j, out, err);
-    default: break;
+    default:
+        break;
     }
     return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got %s", value_type_name(t),
                    json_kind(j));
@@ -402,12 +412,24 @@ void value_write_json(buf *b, slice enc)
         return;
     }
     switch (v.tag) {
-    case VT_NULL: buf_append(b, "null", 4); return;
-    case VT_BOOL: buf_append_str(b, v.b ? "true" : "false"); return;
-    case VT_INT64: jsonw_i64(b, v.i); return;
-    case VT_DOUBLE: jsonw_double(b, v.d); return;
-    case VT_STRING: jsonw_str(b, v.s); return;
-    case VT_BYTES: jsonw_base64(b, v.s); return;
+    case VT_NULL:
+        buf_append(b, "null", 4);
+        return;
+    case VT_BOOL:
+        buf_append_str(b, v.b ? "true" : "false");
+        return;
+    case VT_INT64:
+        jsonw_i64(b, v.i);
+        return;
+    case VT_DOUBLE:
+        jsonw_double(b, v.d);
+        return;
+    case VT_STRING:
+        jsonw_str(b, v.s);
+        return;
+    case VT_BYTES:
+        jsonw_base64(b, v.s);
+        return;
     case VT_INT64_ARRAY:
     case VT_DOUBLE_ARRAY:
         buf_putc(b, '[');

@@ -160,7 +160,7 @@ SURL="http://127.0.0.1:$SPORT"
 STRATA_PID=$!
 PIDS+=("$STRATA_PID")
 wait_http "$SURL/healthz" stratad
-STRATA_THREADS="$(ls "/proc/$STRATA_PID/task" | wc -l)"
+STRATA_THREADS="$(find "/proc/$STRATA_PID/task" -mindepth 1 -maxdepth 1 | wc -l)"
 log "stratad pid $STRATA_PID on port $SPORT ($("$STRATAD" --version 2>/dev/null || echo '?'))"
 
 api() { # METHOD PATH BODY -> body on stdout; fails on non-2xx
@@ -219,6 +219,9 @@ W_MAX="$(kv "$WRITE_RES" max_us)"
 log "writes: $W_VALUES values in $W_SECS s = $W_VPS values/s; per batch p50 ${W_P50} us," \
   "p99 ${W_P99} us (of ${#BATCH_FILES[@]} batches); stratad CPU ${WRITE_CPU_S} s"
 rm -rf "$WORK/batches"
+# Where the reads will find the data: memtable only, or SST files too.
+STORE_STATE="$(find "$WORK/strata-data" -name '*.sst' -size +0 | wc -l) SST files,"
+STORE_STATE+=" $(du -sm "$WORK/strata-data" | cut -f1) MiB on disk after the load"
 
 # ---- the response bodies nginx will serve ----------------------------------------------
 # A "typical" id: 90% of the ids have five digits, like this one.
@@ -324,22 +327,31 @@ RAW="$WORK/raw.txt" # target load run RESULT... cpu_ticks=
 run_wrk() { # target(strata|nginx) load run secs
   local target=$1 load=$2 run=$3 secs=$4 url pids res c0 c1
   if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
+  # shellcheck disable=SC2086 # $pids is a list
   c0="$(cpu_ticks $pids)"
+  # `times` in the command substitution's subshell: CPU used by wrk (and grep).
+  # shellcheck disable=SC2086 # LOAD_ARGS holds two words
+  res="$( { wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" -s "$HERE/online.lua" "$url" \
+    -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT'; times; } )" || true
   # shellcheck disable=SC2086
-  res="$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" -s "$HERE/online.lua" "$url" \
-    -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT')" || true
   c1="$(cpu_ticks $pids)"
+  local gen_cpu
+  gen_cpu="$(sed -n 2p <<<"$res" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
+    split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
+  res="$(grep '^RESULT' <<<"$res")" || res=""
   if [ -z "$res" ]; then
     log "wrk against $target ($load) printed no result; see $WORK/wrk.log"
     exit 1
   fi
   [ "$run" = warm ] && return 0
-  echo "$target $load $run $res cpu_ticks=$((c1 - c0))" >>"$RAW"
+  res+=" cpu_ticks=$((c1 - c0)) gen_cpu_s=$gen_cpu"
+  echo "$target $load $run $res" >>"$RAW"
   local bad
   bad=$(( $(kv "$res" errors_status) + $(kv "$res" errors_connect) + $(kv "$res" errors_read) \
     + $(kv "$res" errors_write) + $(kv "$res" errors_timeout) ))
-  log "$(printf '%-6s %-10s run %s: %8s req/s  p50 %5s us  p99 %6s us  errors %s' "$target" \
-    "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad")"
+  log "$(printf '%-6s %-10s run %s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s' \
+    "$target" "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad" \
+    "$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')" "$gen_cpu")"
   if [ "$bad" != 0 ]; then
     log "wrk saw $bad errors or non-2xx answers from $target ($load)"
     exit 1
@@ -367,6 +379,12 @@ cpu_us_per_req() { # TARGET LOAD -> median server CPU microseconds per request
   grep "^$1 $2 " "$RAW" | while read -r line; do
     awk -v t="$(kv "$line" cpu_ticks)" -v n="$(kv "$line" requests)" -v h="$CLK_TCK" \
       'BEGIN {printf "%.2f\n", t * 1e6 / h / n}'
+  done | median
+}
+gen_cpu_share() { # TARGET LOAD -> median share of one core used by wrk
+  grep "^$1 $2 " "$RAW" | while read -r line; do
+    awk -v c="$(kv "$line" gen_cpu_s)" -v d="$(kv "$line" duration_us)" \
+      'BEGIN {printf "%.2f\n", c * 1e6 / d}'
   done | median
 }
 
@@ -463,6 +481,7 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
     "(default --threads = nproc); nginx: $NPROC workers; redis: one thread."
   echo "- stratad: \`$("$STRATAD" --version 2>/dev/null || echo '?')\`, build \`$(basename "$BUILD")\`" \
     "$(grep -m1 CMAKE_BUILD_TYPE:STRING "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2)."
+  echo "- Store after the write load: $STORE_STATE."
   echo "- Reads: wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}') -t$WRK_THREADS -c$WRK_CONNS -d${WRK_SECS}s, keep-alive," \
     "one random id of $ENTITIES per request (bench/online/online.lua); median of $RUNS runs;" \
     "Strata and nginx alternate."
@@ -488,8 +507,8 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
   echo
   echo "Details (medians):"
   echo
-  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request | wrk CPU (cores) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for load in "${LOADS[@]}"; do
     for target in strata nginx; do
       req="$(stat_of "$target" "$load" requests)"
@@ -498,10 +517,10 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
         "| $(fmt_us "$(stat_of "$target" "$load" p99_us)") | $(fmt_us "$(stat_of "$target" "$load" p999_us)")" \
         "| $(fmt_us "$(stat_of "$target" "$load" max_us)")" \
         "| $(awk -v b="$(stat_of "$target" "$load" bytes)" -v n="$req" 'BEGIN {printf "%.0f", b / n}')" \
-        "| $(cpu_us_per_req "$target" "$load") us |"
+        "| $(cpu_us_per_req "$target" "$load") us | $(gen_cpu_share "$target" "$load") |"
     done
   done
-  echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(redis_stat cpu_us_per_req) us |"
+  echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(redis_stat cpu_us_per_req) us | (redis-benchmark) |"
   echo
   echo "Open loop (bench/online/loadgen.c, $LG_CONNS connections, ${LG_SECS}s incl. ${LG_WARM}s warm-up, latency from the scheduled send time):"
   echo

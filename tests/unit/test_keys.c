@@ -12,8 +12,8 @@
 #include "store/keys.h"
 #include "store/store.h"
 
-static const int64_t times[] = {INT64_MIN,   TIME_MIN_US, -1000000, -2, -1, 0, 1, 2,
-                                1000000,     TIME_MAX_US, INT64_MAX};
+static const int64_t times[] = {INT64_MIN, TIME_MIN_US, -1000000, -2,          -1,       0,
+                                1,         2,           1000000,  TIME_MAX_US, INT64_MAX};
 #define NTIMES (sizeof times / sizeof times[0])
 
 static int key_cmp(const buf *a, const buf *b)
@@ -29,7 +29,7 @@ static void test_time_key_order(void **state)
             uint64_t a = store_time_key(times[i]), b = store_time_key(times[j]);
             assert_int_equal(times[i] < times[j], a < b);
             /* Complemented, as stored: the order reverses. */
-            assert_int_equal(times[i] < times[j], ~a > ~b);
+            assert_int_equal(times[i]<times[j], ~a> ~b);
         }
     }
 }
@@ -65,13 +65,13 @@ static void test_value_key_layout(void **state)
 {
     buf k = BUF_INIT;
     store_key_value(&k, 1, SLICE_LIT("c1"), 2, 0, -1, 5);
-    const char want[] = "\x00\x00\x00\x01"                 /* entity */
-                        "\x00\x02"                         /* id length */
-                        "c1"                               /* id */
-                        "\x00\x00\x00\x02"                 /* feature */
-                        "\x7f\xff\xff\xff\xff\xff\xff\xff" /* ~(0 ^ 1<<63) */
-                        "\x80\x00\x00\x00\x00\x00\x00\x00" /* ~(-1 ^ 1<<63) */
-                        "\xff\xff\xff\xff\xff\xff\xff\xfa";/* ~5 */
+    const char want[] = "\x00\x00\x00\x01"                  /* entity */
+                        "\x00\x02"                          /* id length */
+                        "c1"                                /* id */
+                        "\x00\x00\x00\x02"                  /* feature */
+                        "\x7f\xff\xff\xff\xff\xff\xff\xff"  /* ~(0 ^ 1<<63) */
+                        "\x80\x00\x00\x00\x00\x00\x00\x00"  /* ~(-1 ^ 1<<63) */
+                        "\xff\xff\xff\xff\xff\xff\xff\xfa"; /* ~5 */
     assert_int_equal(k.n, sizeof want - 1);
     assert_memory_equal(k.p, want, k.n);
     buf_free(&k);
@@ -204,9 +204,15 @@ static void test_decode_rejects(void **state)
         assert_int_equal(store_key_value_decode((slice){k.p, n}, &vk), -1);
     buf_putc(&k, 'x');
     assert_int_equal(store_key_value_decode(buf_slice(&k), &vk), -1);
-    assert_int_equal(store_key_id_decode(SLICE_LIT("\x00\x00\x00\x01\x00\x05" "ab"), &e, &id), -1);
+    assert_int_equal(store_key_id_decode(SLICE_LIT("\x00\x00\x00\x01\x00\x05"
+                                                   "ab"),
+                                         &e, &id),
+                     -1);
     assert_int_equal(store_key_id_decode(SLICE_LIT("\x00\x00\x00"), &e, &id), -1);
-    assert_int_equal(store_key_feature_prefix_len("\x00\x00\x00\x01\x00\x02" "ab\x00", 9), 0);
+    assert_int_equal(store_key_feature_prefix_len("\x00\x00\x00\x01\x00\x02"
+                                                  "ab\x00",
+                                                  9),
+                     0);
     assert_int_equal(store_key_feature_prefix_len("\x00\x00\x00\x01\x00", 5), 0);
     buf_free(&k);
 }
@@ -251,18 +257,21 @@ static void test_registry_keys(void **state)
     buf_reset(&b);
     store_key_reg_feature(&b, 0x01020304, SLICE_LIT("age"));
     assert_int_equal(b.n, 8);
-    assert_memory_equal(b.p, "F\x01\x02\x03\x04" "age", 8);
+    assert_memory_equal(b.p,
+                        "F\x01\x02\x03\x04"
+                        "age",
+                        8);
     buf_free(&b);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_key_order), cmocka_unit_test(test_value_key_round_trip),
+        cmocka_unit_test(test_time_key_order),   cmocka_unit_test(test_value_key_round_trip),
         cmocka_unit_test(test_value_key_layout), cmocka_unit_test(test_version_order),
-        cmocka_unit_test(test_version_cmp),    cmocka_unit_test(test_id_prefixes),
-        cmocka_unit_test(test_pit_seek_key),   cmocka_unit_test(test_decode_rejects),
-        cmocka_unit_test(test_successor),      cmocka_unit_test(test_registry_keys),
+        cmocka_unit_test(test_version_cmp),      cmocka_unit_test(test_id_prefixes),
+        cmocka_unit_test(test_pit_seek_key),     cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_successor),        cmocka_unit_test(test_registry_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

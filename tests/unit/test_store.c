@@ -95,9 +95,8 @@ static int setup(void **state)
     snprintf(f->db, sizeof f->db, "%s/nested/db", f->dir);
     f->st = must_open(f->db);
     strata_err err = STRATA_ERR_INIT;
-    assert_int_equal(store_entity_create(f->st, SLICE_LIT("customer"), SLICE_LIT("people"), NULL,
-                                         &err),
-                     0);
+    assert_int_equal(
+        store_entity_create(f->st, SLICE_LIT("customer"), SLICE_LIT("people"), NULL, &err), 0);
     feature_spec specs[] = {
         {SLICE_LIT("age"), VT_INT64, 0, SLICE_LIT(""), NULL},
         {SLICE_LIT("city"), VT_STRING, 0, SLICE_LIT(""), NULL},
@@ -724,8 +723,8 @@ static void test_delete_range_rebuilds_latest(void **state)
 
     /* A feature losing all versions leaves the row; the last one removes it. */
     uint32_t recent[] = {f->f_recent};
-    assert_int_equal(store_delete_range(f->st, f->eid, recent, 1, INT64_MIN, INT64_MAX,
-                                        &deleted, &err), 0);
+    assert_int_equal(
+        store_delete_range(f->st, f->eid, recent, 1, INT64_MIN, INT64_MAX, &deleted, &err), 0);
     assert_true(deleted == 1);
     get_latest(f, "x", &row);
     assert_int_equal(row.n, 1);
@@ -756,17 +755,17 @@ static void test_registry_persists(void **state)
     fx *f = *state;
     strata_err err = STRATA_ERR_INIT;
     json_t *labels = json_pack("{s:s, s:s}", "team", "risk", "tier", "gold");
-    assert_int_equal(store_entity_create(f->st, SLICE_LIT("merchant"), SLICE_LIT("shops"), labels,
-                                         &err), 0);
-    feature_spec spec = {SLICE_LIT("revenue"), VT_DOUBLE_ARRAY, 3600, SLICE_LIT("monthly"),
-                         labels};
+    assert_int_equal(
+        store_entity_create(f->st, SLICE_LIT("merchant"), SLICE_LIT("shops"), labels, &err), 0);
+    feature_spec spec = {SLICE_LIT("revenue"), VT_DOUBLE_ARRAY, 3600, SLICE_LIT("monthly"), labels};
     assert_int_equal(store_features_create(f->st, SLICE_LIT("merchant"), &spec, 1, &err), 0);
     json_object_set_new(labels, "tier", json_string("changed")); /* the store copied it */
     uint32_t mid = entity_id(f->st, "merchant"), rid = feature_id(f->st, "merchant", "revenue");
     const int64_t ttl = 7200;
     slice desc = SLICE_LIT("monthly revenue");
-    assert_int_equal(store_feature_update(f->st, SLICE_LIT("merchant"), SLICE_LIT("revenue"),
-                                          &desc, NULL, &ttl, &err), 0);
+    assert_int_equal(store_feature_update(f->st, SLICE_LIT("merchant"), SLICE_LIT("revenue"), &desc,
+                                          NULL, &ttl, &err),
+                     0);
 
     reopen(f);
     const registry_t *reg = store_registry_acquire(f->st);
@@ -900,31 +899,37 @@ static void test_registry_validation(void **state)
     }
     json_t *bad[] = {arr, nonstr, eqkey, many};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(store_entity_create(f->st, SLICE_LIT("labelled"), SLICE_LIT(""), bad[i],
-                                             &err),
-                         STRATA_INVALID_ARGUMENT);
+        assert_int_equal(
+            store_entity_create(f->st, SLICE_LIT("labelled"), SLICE_LIT(""), bad[i], &err),
+            STRATA_INVALID_ARGUMENT);
     char *longdesc = malloc(LIMIT_DESCRIPTION_MAX + 1);
     memset(longdesc, 'd', LIMIT_DESCRIPTION_MAX + 1);
     assert_int_equal(store_entity_create(f->st, SLICE_LIT("described"),
                                          (slice){longdesc, LIMIT_DESCRIPTION_MAX + 1}, NULL, &err),
                      STRATA_INVALID_ARGUMENT);
     assert_int_equal(store_entity_create(f->st, SLICE_LIT("described"),
-                                         (slice){longdesc, LIMIT_DESCRIPTION_MAX}, NULL, &err), 0);
+                                         (slice){longdesc, LIMIT_DESCRIPTION_MAX}, NULL, &err),
+                     0);
     free(longdesc);
 
     /* Updates: unknown targets, bad values, and nothing changes on refusal. */
     int64_t neg = -5;
     assert_int_equal(store_feature_update(f->st, SLICE_LIT("customer"), SLICE_LIT("nope"), NULL,
-                                          NULL, NULL, &err), STRATA_NOT_FOUND);
-    assert_int_equal(store_feature_update(f->st, SLICE_LIT("nope"), SLICE_LIT("age"), NULL, NULL,
-                                          NULL, &err), STRATA_NOT_FOUND);
+                                          NULL, NULL, &err),
+                     STRATA_NOT_FOUND);
+    assert_int_equal(
+        store_feature_update(f->st, SLICE_LIT("nope"), SLICE_LIT("age"), NULL, NULL, NULL, &err),
+        STRATA_NOT_FOUND);
     assert_int_equal(store_feature_update(f->st, SLICE_LIT("customer"), SLICE_LIT("age"), NULL,
-                                          nonstr, NULL, &err), STRATA_INVALID_ARGUMENT);
+                                          nonstr, NULL, &err),
+                     STRATA_INVALID_ARGUMENT);
     assert_int_equal(store_feature_update(f->st, SLICE_LIT("customer"), SLICE_LIT("age"), NULL,
-                                          NULL, &neg, &err), STRATA_INVALID_ARGUMENT);
+                                          NULL, &neg, &err),
+                     STRATA_INVALID_ARGUMENT);
     json_t *good = json_pack("{s:s}", "owner", "ml");
     assert_int_equal(store_feature_update(f->st, SLICE_LIT("customer"), SLICE_LIT("age"), NULL,
-                                          good, NULL, &err), 0);
+                                          good, NULL, &err),
+                     0);
     const registry_t *reg = store_registry_acquire(f->st);
     const feature_def *age = registry_feature_by_id(reg, f->f_age);
     assert_string_equal(json_string_value(json_object_get(age->labels, "owner")), "ml");
@@ -1082,8 +1087,7 @@ static void test_read_only(void **state)
                      STRATA_FAILED_PRECONDITION);
     uint64_t d;
     slice id = SLICE_LIT("r");
-    assert_int_equal(store_delete_ids(f->st, f->eid, &id, 1, &d, &err),
-                     STRATA_FAILED_PRECONDITION);
+    assert_int_equal(store_delete_ids(f->st, f->eid, &id, 1, &d, &err), STRATA_FAILED_PRECONDITION);
     latest_row_free(&row);
 }
 
@@ -1172,9 +1176,8 @@ static void test_concurrent_writes_and_deletes(void **state)
     _Atomic int left = CW_THREADS;
     for (int i = 0; i <= CW_THREADS; i++) {
         args[i] = (cw_arg){f, i, 0, &left};
-        assert_int_equal(pthread_create(&th[i], NULL, i < CW_THREADS ? cw_writer : cw_deleter,
-                                        &args[i]),
-                         0);
+        assert_int_equal(
+            pthread_create(&th[i], NULL, i < CW_THREADS ? cw_writer : cw_deleter, &args[i]), 0);
     }
     for (int i = 0; i <= CW_THREADS; i++) {
         pthread_join(th[i], NULL);

@@ -265,9 +265,12 @@ static void test_decode_rejects(void **state)
     assert_int_equal(value_decode(SLICE_LIT("\x02\x01\x02\x03"), &v), -1); /* short INT64 */
     assert_int_equal(value_decode(SLICE_LIT("\x03\x01\x02\x03\x04\x05\x06\x07\x08\x09"), &v), -1);
     assert_int_equal(value_decode(SLICE_LIT("\x06\x01\x02\x03"), &v), -1); /* array % 8 */
-    assert_int_equal(value_decode(SLICE_LIT("\x08\x05\x00\x00\x00" "abc"), &v), -1);
-    assert_int_equal(value_decode(SLICE_LIT("\x08\x01\x00"), &v), -1);     /* short length */
-    assert_int_equal(value_decode(SLICE_LIT("\x09"), &v), -1);             /* unknown tag */
+    assert_int_equal(value_decode(SLICE_LIT("\x08\x05\x00\x00\x00"
+                                            "abc"),
+                                  &v),
+                     -1);
+    assert_int_equal(value_decode(SLICE_LIT("\x08\x01\x00"), &v), -1); /* short length */
+    assert_int_equal(value_decode(SLICE_LIT("\x09"), &v), -1);         /* unknown tag */
     assert_int_equal(value_decode(SLICE_LIT("\x00"), &v), 0);
     assert_int_equal(v.tag, VT_NULL);
     assert_int_equal(value_decode(SLICE_LIT("\x08"), &v), 0); /* empty STRING_ARRAY */
@@ -292,11 +295,11 @@ static void test_missing_and_null_err(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_type_names),      cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_decoded_views),   cmocka_unit_test(test_typed_constructors),
+        cmocka_unit_test(test_type_names),       cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_decoded_views),    cmocka_unit_test(test_typed_constructors),
         cmocka_unit_test(test_wrong_json_types), cmocka_unit_test(test_int_range),
-        cmocka_unit_test(test_bad_base64),      cmocka_unit_test(test_oversize),
-        cmocka_unit_test(test_decode_rejects),  cmocka_unit_test(test_missing_and_null_err),
+        cmocka_unit_test(test_bad_base64),       cmocka_unit_test(test_oversize),
+        cmocka_unit_test(test_decode_rejects),   cmocka_unit_test(test_missing_and_null_err),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
