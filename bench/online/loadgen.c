@@ -455,8 +455,8 @@ static void parse_args(int argc, char **argv, opts *o)
     }
 }
 
-static size_t build_head(char *dst, size_t cap, const opts *o, const char *method,
-                         const char *path, uint64_t id, bool with_id, size_t body_len)
+static size_t build_head(char *dst, size_t cap, const opts *o, const char *method, const char *path,
+                         uint64_t id, bool with_id, size_t body_len)
 {
     int n = snprintf(dst, cap, "%s %s", method, path);
     if (with_id)
@@ -575,15 +575,15 @@ static int run_rate(const opts *o)
             " errors, %" PRIu64 " not completed, max backlog %" PRIu64 "\n"
             "  latency from scheduled send (us): p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64
             "  p99.9 %" PRIu64 "  max %" PRIu64 "\n",
-            o->rate, measured_s, o->warmup_s, o->connections, st.n, achieved, st.non2xx,
-            st.errors, lost, max_backlog, pct(50), pct(90), pct(99), pct(99.9),
+            o->rate, measured_s, o->warmup_s, o->connections, st.n, achieved, st.non2xx, st.errors,
+            lost, max_backlog, pct(50), pct(90), pct(99), pct(99.9),
             st.n ? st.lat_us[st.n - 1] : 0);
     printf("RESULT mode=rate target_rps=%.0f achieved_rps=%.0f requests=%zu "
            "non2xx=%" PRIu64 " first_bad_status=%" PRIu64 " errors=%" PRIu64
-           " not_completed=%" PRIu64 " max_backlog=%" PRIu64 " p50_us=%" PRIu64
-           " p90_us=%" PRIu64 " p99_us=%" PRIu64 " p999_us=%" PRIu64 " max_us=%" PRIu64 "\n",
-           o->rate, achieved, st.n, st.non2xx, st.first_status_bad, st.errors, lost,
-           max_backlog, pct(50), pct(90), pct(99), pct(99.9), st.n ? st.lat_us[st.n - 1] : 0);
+           " not_completed=%" PRIu64 " max_backlog=%" PRIu64 " p50_us=%" PRIu64 " p90_us=%" PRIu64
+           " p99_us=%" PRIu64 " p999_us=%" PRIu64 " max_us=%" PRIu64 "\n",
+           o->rate, achieved, st.n, st.non2xx, st.first_status_bad, st.errors, lost, max_backlog,
+           pct(50), pct(90), pct(99), pct(99.9), st.n ? st.lat_us[st.n - 1] : 0);
     close(tfd);
     return (st.errors || st.non2xx || lost) ? 1 : 0;
 }
@@ -652,8 +652,7 @@ static int run_replay(const opts *o)
     fprintf(stderr,
             "loadgen replay: %d requests on %d connections in %.3f s: %.1f req/s, %" PRIu64
             " values written (%.0f values/s), %" PRIu64 " non-2xx, %" PRIu64 " errors\n"
-            "  latency (us): p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  max %" PRIu64
-            "\n",
+            "  latency (us): p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  max %" PRIu64 "\n",
             o->nfiles, o->connections, secs, (double)o->nfiles / secs, st.written_values,
             (double)st.written_values / secs, st.non2xx, st.errors, pct(50), pct(90), pct(99),
             st.n ? st.lat_us[st.n - 1] : 0);

@@ -329,14 +329,15 @@ run_wrk() { # target(strata|nginx) load run secs
   if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
   # shellcheck disable=SC2086 # $pids is a list
   c0="$(cpu_ticks $pids)"
-  # `times` in the command substitution's subshell: CPU used by wrk (and grep).
+  # `times` in the command substitution's subshell: its last line is the CPU
+  # used by its children, wrk (and grep).
   # shellcheck disable=SC2086 # LOAD_ARGS holds two words
   res="$( { wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" -s "$HERE/online.lua" "$url" \
     -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT'; times; } )" || true
   # shellcheck disable=SC2086
   c1="$(cpu_ticks $pids)"
   local gen_cpu
-  gen_cpu="$(sed -n 2p <<<"$res" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
+  gen_cpu="$(tail -n 1 <<<"$res" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
     split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
   res="$(grep '^RESULT' <<<"$res")" || res=""
   if [ -z "$res" ]; then

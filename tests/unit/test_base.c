@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -154,6 +155,17 @@ static void json_writer(void **state)
     buf_putc(&b, ' ');
     jsonw_i64(&b, INT64_MIN);
     assert_string_equal(b.p, "0.1 3.0 null -9223372036854775808");
+    /* Fast path and fallback agree with strtod round trips. */
+    const double vals[] = {1.5, -0.25, 0.001, 42, 1e-7, 123456.789, 1e300, -0.0, 0.3,
+                           2.5e-5, 9007199254740993.0, 1.0 / 3};
+    const char *want[] = {"1.5", "-0.25", "0.001", "42.0", "1e-07", "123456.789", "1e+300",
+                          "-0.0", "0.3", "0.000025", "9007199254740992.0", "0.3333333333333333"};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        buf_reset(&b);
+        jsonw_double(&b, vals[i]);
+        assert_string_equal(b.p, want[i]);
+        assert_true(strtod(b.p, NULL) == vals[i]);
+    }
     buf_reset(&b);
     jsonw_base64(&b, (slice){"\x00\xff\x10", 3});
     assert_string_equal(b.p, "\"AP8Q\"");
