@@ -18,8 +18,13 @@
 #include "serving/metrics.h"
 #include "store/store.h"
 
+struct lineage;   /* lineage/lineage.h */
+struct audit_log; /* lineage/audit.h */
+
 typedef struct app {
     store_t *store;
+    struct lineage *lineage;
+    struct audit_log *audit;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -27,6 +32,12 @@ typedef struct app {
     int64_t start_time;
     atomic_bool ready;
 } app;
+
+/* Runs after every handled request: appends state-changing requests that
+ * succeeded to the audit log (api_audit.c). */
+void app_after_request(http_req *req, void *ctx);
+/* Whether a route changes state (every method but GET/HEAD). */
+bool app_route_mutates(int id);
 
 /* The route table (router.c): resolves a request to a handler. */
 http_handler app_route(http_req *req, void *ctx, int *status);
@@ -75,5 +86,10 @@ void api_write(http_req *req, void *ctx);
 void api_delete_values(http_req *req, void *ctx);
 void api_online_get(http_req *req, void *ctx);
 void api_online_read(http_req *req, void *ctx);
+
+void api_audit_list(http_req *req, void *ctx);
+void api_audit_verify(http_req *req, void *ctx);
+
+/* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 
 #endif

@@ -483,6 +483,8 @@ static int on_message_complete(http_parser *p)
     http_handler h = srv->opt.router(req, srv->opt.ctx, &status);
     if (h) {
         h(req, srv->opt.ctx);
+        if (srv->opt.after)
+            srv->opt.after(req, srv->opt.ctx);
     } else if (status == 400) {
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "malformed percent-escape in path");
     } else if (status == 405) {

@@ -69,6 +69,7 @@ typedef struct http_server_options {
     int threads;
     strata_limits limits;
     http_router router;
+    http_handler after; /* runs after every handler, before the response is sent */
     http_observer observer;
     void *ctx; /* handed to router, handlers and observer */
 } http_server_options;

@@ -40,6 +40,12 @@ static const route routes[] = {
     R(PATCH, "/v1/entities/{}/features/{}", api_feature_patch),
     R(DELETE, "/v1/entities/{}/features/{}", api_feature_delete),
     R(GET, "/v1/entities/{}/values/{}", api_online_get),
+
+    /* Audit log (lineage/audit.c). */
+    R(GET, "/v1/audit:verify", api_audit_verify),
+    R(GET, "/v1/audit", api_audit_list),
+
+    /* Lineage and ML metadata (serving/api_lineage.c): keep verb routes first. */
 };
 #undef R
 
@@ -48,6 +54,11 @@ static const route routes[] = {
 size_t app_route_count(void)
 {
     return NROUTES;
+}
+
+bool app_route_mutates(int id)
+{
+    return id >= 0 && (size_t)id < NROUTES && routes[id].method != HTTP_M_GET;
 }
 
 const char *app_route_name(int id)

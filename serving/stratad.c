@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "lineage/audit.h"
 #include "serving/app.h"
 #include "serving/config.h"
 
@@ -73,6 +74,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
+    if (audit_open(a.store, &a.audit, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
     a.limits = cfg.limits;
     a.build_id = STRATA_BUILD_ID;
     a.start_time = time_now_us();
@@ -85,6 +90,7 @@ int main(int argc, char **argv)
                               .threads = cfg.threads,
                               .limits = cfg.limits,
                               .router = app_route,
+                              .after = app_after_request,
                               .observer = observe,
                               .ctx = &a};
     if (http_server_start(&ho, &a.server, &err)) {
@@ -103,6 +109,7 @@ int main(int argc, char **argv)
 out:
     http_server_stop(a.server);
     metrics_destroy(a.metrics);
+    audit_close(a.audit);
     store_close(a.store);
     err_clear(&err);
     if (rc == 0)

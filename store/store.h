@@ -190,6 +190,54 @@ int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feat
 int store_versions_next(store_versions *it, version *v, strata_err *err);
 void store_versions_close(store_versions *it);
 
+/* ---- generic records: lineage, audit, jobs --------------------------------
+ *
+ * Modules above the store keep their own records in column families of their
+ * own through this small key-value API, so they never touch RocksDB directly.
+ * Keys and values are opaque bytes; each module documents its layouts.
+ */
+typedef enum store_space {
+    STORE_SPACE_LINEAGE,
+    STORE_SPACE_AUDIT,
+    STORE_SPACE_JOBS,
+} store_space;
+
+/* An atomic group of puts and deletes across spaces. */
+typedef struct store_batch store_batch;
+store_batch *store_batch_new(void);
+void store_batch_put(store_batch *b, store_space sp, slice key, slice val);
+void store_batch_delete(store_batch *b, store_space sp, slice key);
+size_t store_batch_count(const store_batch *b);
+/* Commit all or nothing; sync forces an fsync of the WAL whatever --sync says.
+ * The batch stays owned by the caller (free it with store_batch_free). */
+int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err);
+void store_batch_free(store_batch *b); /* NULL ok */
+
+/* A consistent point-in-time view for multi-key reads; NULL = latest. */
+typedef struct store_snapshot store_snapshot;
+store_snapshot *store_snapshot_take(store_t *st);
+void store_snapshot_release(store_t *st, store_snapshot *snap); /* NULL ok */
+
+/* Point read: 0 with the value appended to *val, or STRATA_NOT_FOUND. */
+int store_kv_get(store_t *st, store_space sp, const store_snapshot *snap, slice key, buf *val,
+                 strata_err *err);
+
+/* Ordered iteration over one space. Keys/values are borrowed until the next
+ * move or close. */
+typedef struct store_iter store_iter;
+store_iter *store_iter_open(store_t *st, store_space sp, const store_snapshot *snap);
+void store_iter_seek(store_iter *it, slice key);      /* first key >= key */
+void store_iter_seek_prev(store_iter *it, slice key); /* last key <= key */
+void store_iter_seek_last(store_iter *it);
+bool store_iter_valid(const store_iter *it);
+void store_iter_next(store_iter *it);
+void store_iter_prev(store_iter *it);
+slice store_iter_key(const store_iter *it);
+slice store_iter_value(const store_iter *it);
+/* 0, or the iterator's error (e.g. corruption) once it stops being valid. */
+int store_iter_status(const store_iter *it, strata_err *err);
+void store_iter_close(store_iter *it); /* NULL ok */
+
 /* ---- stats -------------------------------------------------------------- */
 
 typedef struct store_stats {

@@ -132,6 +132,10 @@ cpu_ticks() {
   echo "$sum"
 }
 
+# user+nice+system ticks of the whole machine (softirq excluded: loopback
+# networking is accounted there, for our own processes too).
+sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
+
 # kv LINE KEY: value of KEY=... in a RESULT line.
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
@@ -327,6 +331,8 @@ RAW="$WORK/raw.txt" # target load run RESULT... cpu_ticks=
 run_wrk() { # target(strata|nginx) load run secs
   local target=$1 load=$2 run=$3 secs=$4 url pids res c0 c1
   if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
+  local s0 s1
+  s0="$(sys_ticks)"
   # shellcheck disable=SC2086 # $pids is a list
   c0="$(cpu_ticks $pids)"
   # `times` in the command substitution's subshell: its last line is the CPU
@@ -336,6 +342,7 @@ run_wrk() { # target(strata|nginx) load run secs
     -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT'; times; } )" || true
   # shellcheck disable=SC2086
   c1="$(cpu_ticks $pids)"
+  s1="$(sys_ticks)"
   local gen_cpu
   gen_cpu="$(tail -n 1 <<<"$res" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
     split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
@@ -345,14 +352,20 @@ run_wrk() { # target(strata|nginx) load run secs
     exit 1
   fi
   [ "$run" = warm ] && return 0
-  res+=" cpu_ticks=$((c1 - c0)) gen_cpu_s=$gen_cpu"
+  # CPU of everything else on the machine meanwhile, in cores: colleagues' jobs
+  # make a run noisy, and this says how much.
+  local other
+  other="$(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v g="$gen_cpu" -v h="$CLK_TCK" \
+    -v d="$(kv "$res" duration_us)" 'BEGIN {o = (s - c) / h - g; if (o < 0) o = 0;
+    printf "%.2f", o * 1e6 / d}')"
+  res+=" cpu_ticks=$((c1 - c0)) gen_cpu_s=$gen_cpu other_cores=$other"
   echo "$target $load $run $res" >>"$RAW"
   local bad
   bad=$(( $(kv "$res" errors_status) + $(kv "$res" errors_connect) + $(kv "$res" errors_read) \
     + $(kv "$res" errors_write) + $(kv "$res" errors_timeout) ))
   log "$(printf '%-6s %-10s run %s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s' \
     "$target" "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad" \
-    "$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')" "$gen_cpu")"
+    "$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')" "$gen_cpu") other ${other} cores"
   if [ "$bad" != 0 ]; then
     log "wrk saw $bad errors or non-2xx answers from $target ($load)"
     exit 1
@@ -483,6 +496,9 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
   echo "- stratad: \`$("$STRATAD" --version 2>/dev/null || echo '?')\`, build \`$(basename "$BUILD")\`" \
     "$(grep -m1 CMAKE_BUILD_TYPE:STRING "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2)."
   echo "- Store after the write load: $STORE_STATE."
+  echo "- Other processes on the machine during the wrk runs (CPU, in cores; 0 = quiet):" \
+    "median $(while read -r line; do kv "$line" other_cores; done <"$RAW" | median)," \
+    "max $(while read -r line; do kv "$line" other_cores; done <"$RAW" | sort -g | tail -n 1)."
   echo "- Reads: wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}') -t$WRK_THREADS -c$WRK_CONNS -d${WRK_SECS}s, keep-alive," \
     "one random id of $ENTITIES per request (bench/online/online.lua); median of $RUNS runs;" \
     "Strata and nginx alternate."
