@@ -142,5 +142,6 @@ extern const cli_command cli_entity_command;  /* group: cli_registry.c */
 extern const cli_command cli_feature_command; /* group: cli_registry.c */
 extern const cli_command cli_write_command;   /* cli_data.c */
 extern const cli_command cli_get_command;     /* cli_data.c */
+extern const cli_command cli_audit_command;   /* group: cli_audit.c */
 
 #endif

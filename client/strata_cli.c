@@ -21,7 +21,8 @@
 /* Top-level commands in help order; later rounds add import, schedule, export,
  * lineage, provenance, audit, train, models, predict, evaluate, jobs here. */
 static const cli_command *const commands[] = {
-    &cli_entity_command, &cli_feature_command, &cli_write_command, &cli_get_command, NULL,
+    &cli_entity_command, &cli_feature_command, &cli_write_command, &cli_get_command,
+    &cli_audit_command,   NULL,
 };
 
 /* The failure reason as one printable line: no newline may split it. */

@@ -140,15 +140,24 @@ int audit_open(store_t *st, audit_log **out, strata_err *err)
         slice k = store_iter_key(it);
         record r = {0};
         char why[160];
-        if (k.n != 8 || parse_record(store_iter_value(it), get_u64be(k.p), &r, why,
-                                     sizeof why)) {
-            record_free(&r);
-            rc = err_set(err, STRATA_CORRUPT, "audit log: the last record cannot be read (%s)",
-                         k.n == 8 ? why : "bad key");
+        if (k.n != 8) {
+            rc = err_set(err, STRATA_CORRUPT, "audit log: the last key is not a sequence number");
             goto out;
         }
-        log->head_seq = r.seq;
-        snprintf(log->head_digest, sizeof log->head_digest, "%s", r.digest);
+        if (parse_record(store_iter_value(it), get_u64be(k.p), &r, why, sizeof why)) {
+            /* A damaged head must not stop the daemon (that would let anyone
+             * who can write the data directory take the service down). Chain
+             * on from the digest of the stored bytes; verify will name this
+             * record as the first bad one. */
+            log_error("audit log: record %llu is damaged (%s); verify will report it",
+                      (unsigned long long)get_u64be(k.p), why);
+            slice raw = store_iter_value(it);
+            record_digest(ZERO_DIGEST, get_u64be(k.p), 0, "", "", raw, 0, log->head_digest);
+            log->head_seq = get_u64be(k.p);
+        } else {
+            log->head_seq = r.seq;
+            snprintf(log->head_digest, sizeof log->head_digest, "%s", r.digest);
+        }
         record_free(&r);
     } else {
         rc = store_iter_status(it, err);

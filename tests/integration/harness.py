@@ -19,7 +19,7 @@ import unittest
 STRATAD = os.environ.get("STRATAD", "stratad")
 STRATA_CLI = os.environ.get("STRATA_CLI", "strata")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                     "ASSERTION FAILED")
+                     "ASSERTION FAILED", "WARNING: ThreadSanitizer")
 
 
 def free_port():

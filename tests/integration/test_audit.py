@@ -8,6 +8,7 @@ import unittest
 from harness import DaemonTest
 
 STORE_POKE = os.environ.get("STORE_POKE", "store_poke")
+STRATA_CLI = os.environ.get("STRATA_CLI", "strata")
 
 
 class AuditTest(DaemonTest):
@@ -82,6 +83,29 @@ class AuditTest(DaemonTest):
         self.assertEqual(v["ok"], False, v)
         self.assertEqual(v["first_bad_seq"], 2)
         self.assertEqual(v["records_checked"], 1)
+
+    def cli(self, *args):
+        return subprocess.run([STRATA_CLI, "--url", f"http://127.0.0.1:{self.d.port}", *args],
+                              capture_output=True, text=True)
+
+    def test_cli_log_and_verify(self):
+        self.changes()
+        r = self.cli("audit", "log")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("POST /v1/entities/{}:write", r.stdout)
+        self.assertEqual(len(r.stdout.strip().splitlines()), 5)  # header + 4
+        r = self.cli("--json", "audit", "log", "--since", "2", "--limit", "2")
+        self.assertEqual([x["seq"] for x in json.loads(r.stdout)["records"]], [2, 3])
+        r = self.cli("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("intact: 4 records", r.stdout)
+        self.d.stop()
+        self.poke("4", "set", '{"seq":4}')
+        self.d.start()
+        r = self.cli("audit", "verify")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("seq 4", r.stderr)
+        self.assertEqual(r.stdout, "")
 
     def test_deleted_record_is_detected(self):
         self.changes()
