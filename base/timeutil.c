@@ -42,6 +42,33 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = yy + (*m <= 2);
 }
 
+void time_to_civil(int64_t us, time_civil *out)
+{
+    int64_t secs = us / TIME_US_PER_SEC;
+    if (us % TIME_US_PER_SEC < 0)
+        secs -= 1;
+    int64_t days = secs / 86400;
+    int64_t rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    civil_from_days(days, &out->year, &out->month, &out->day);
+    out->hour = (unsigned)(rem / 3600);
+    out->minute = (unsigned)(rem / 60 % 60);
+    out->second = (unsigned)(rem % 60);
+    /* 1970-01-01 was a Thursday (4). */
+    int64_t wd = (days % 7 + 7 + 4) % 7;
+    out->weekday = (unsigned)wd;
+}
+
+int64_t time_from_civil(int64_t year, unsigned month, unsigned day, unsigned hour, unsigned minute,
+                        unsigned second)
+{
+    int64_t days = time_days_from_civil(year, month, day);
+    return (days * 86400 + hour * 3600 + minute * 60 + second) * TIME_US_PER_SEC;
+}
+
 static int digits(const char *p, size_t n, unsigned *out)
 {
     unsigned v = 0;

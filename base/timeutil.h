@@ -33,6 +33,16 @@ int time_parse_rfc3339(slice s, int64_t *out_us);
 size_t time_format_rfc3339(int64_t us, char *out, size_t cap);
 void buf_put_rfc3339(buf *b, int64_t us);
 
+/* A UTC calendar breakdown (proleptic Gregorian). weekday: 0 = Sunday. */
+typedef struct time_civil {
+    int64_t year;
+    unsigned month, day, hour, minute, second, weekday;
+} time_civil;
+void time_to_civil(int64_t us, time_civil *out);
+/* Microseconds of a civil time (fields must be in range). */
+int64_t time_from_civil(int64_t year, unsigned month, unsigned day, unsigned hour, unsigned minute,
+                        unsigned second);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
-  libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev)
+  libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
+  libcsv-dev)
 bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools)
 
 want=("${build_pkgs[@]}")
