@@ -40,6 +40,34 @@
 /* Seconds a connection may take to send a request / sit idle (slowloris). */
 #define LIMIT_DEFAULT_REQUEST_TIMEOUT_S 30u
 
+/* ---- batch ingestion and jobs (ingest/) ---- */
+/* Job worker threads: imports are I/O and RocksDB bound; two keep a second
+ * job moving while one waits, without starving the HTTP workers. */
+#define LIMIT_DEFAULT_JOB_THREADS 2u
+/* Jobs waiting for a worker: each queued inline import holds its body. */
+#define LIMIT_JOB_QUEUE_MAX 1000u
+/* One CSV cell or JSON value as text: a 1 MiB value (LIMIT_VALUE_BYTES) plus
+ * room for its base64 or JSON-array spelling would need more, but a cell that
+ * large is almost always a broken quote swallowing the file. */
+#define LIMIT_IMPORT_FIELD_BYTES (1u << 20)
+/* One row (all cells of a CSV record, or one JSONL line): what one row may
+ * hold in memory while it is parsed. */
+#define LIMIT_IMPORT_ROW_BYTES (16u << 20)
+/* Header columns: an entity holds at most LIMIT_FEATURES_PER_ENTITY features,
+ * plus id and time columns and a margin of ignored ones. */
+#define LIMIT_IMPORT_COLUMNS 16384u
+/* Values per store_write in on_error=skip_row imports: large enough for
+ * RocksDB throughput, small enough that a commit never stalls online writes. */
+#define LIMIT_IMPORT_BATCH_VALUES 10000u
+/* on_error=fail imports commit as ONE WriteBatch (all or nothing, also across
+ * a crash), held in memory until the end: ~60 bytes of memory per value. */
+#define LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES 1000000u
+#define LIMIT_IMPORT_ATOMIC_BYTES ((size_t)256 << 20)
+/* Rows sampled to infer the types of create_features columns. */
+#define LIMIT_IMPORT_INFER_ROWS 1000u
+/* Rejected rows listed in a job result (all of them go to the rejects file). */
+#define LIMIT_IMPORT_REJECTS_IN_RESULT 100u
+
 typedef struct strata_limits {
     size_t max_body_bytes;
     size_t max_header_bytes;

@@ -143,5 +143,20 @@ extern const cli_command cli_feature_command; /* group: cli_registry.c */
 extern const cli_command cli_write_command;   /* cli_data.c */
 extern const cli_command cli_get_command;     /* cli_data.c */
 extern const cli_command cli_audit_command;   /* group: cli_audit.c */
+extern const cli_command cli_import_command;  /* cli_import.c */
+extern const cli_command cli_jobs_command;    /* group: cli_jobs.c */
+
+/* ---- jobs (cli_jobs.c), for every command that starts one ---- */
+
+/* Poll GET /v1/jobs/{id} until the job ends, with a progress bar labelled
+ * `label` on stderr when it is a terminal. 0 with *final (the job object; the
+ * caller decrefs), or an exit code with ctx->msg set. */
+int cli_job_wait(cli_ctx *ctx, strata_client *c, const char *id, const char *label,
+                 json_t **final);
+/* Print a job for humans: state, error, and its result (imports: counts,
+ * created features, digest, the first rejected rows with their lines). */
+void cli_job_print(const json_t *job);
+/* CLI_EXIT_OK for a SUCCEEDED job; otherwise a failure naming its error. */
+int cli_job_outcome(cli_ctx *ctx, const json_t *job);
 
 #endif

@@ -1,5 +1,6 @@
 /* api_ops.c - /healthz, /readyz and /metrics. */
 #include "base/timeutil.h"
+#include "ingest/jobs.h"
 #include "serving/app.h"
 
 void api_healthz(http_req *req, void *ctx)
@@ -47,6 +48,15 @@ void api_metrics(http_req *req, void *ctx)
                (unsigned long long)st.values_written, (unsigned long long)st.sst_bytes,
                (unsigned long long)st.memtable_bytes,
                (unsigned long long)(a->server ? http_server_connections(a->server) : 0));
+    if (a->jobs) {
+        uint64_t jobs[JOB_NSTATES];
+        job_counts(a->jobs, jobs);
+        buf_append_str(o, "# HELP strata_jobs Jobs (imports, exports, training) by state.\n"
+                          "# TYPE strata_jobs gauge\n");
+        for (int s = 0; s < JOB_NSTATES; s++)
+            buf_printf(o, "strata_jobs{state=\"%s\"} %llu\n", job_state_name((job_state)s),
+                       (unsigned long long)jobs[s]);
+    }
     metrics_render(a->metrics, o, app_route_name);
     req->status = 200;
     req->resp_type = "text/plain; version=0.0.4";

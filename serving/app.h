@@ -18,13 +18,17 @@
 #include "serving/metrics.h"
 #include "store/store.h"
 
-struct lineage;   /* lineage/lineage.h */
-struct audit_log; /* lineage/audit.h */
+struct lineage;    /* lineage/lineage.h */
+struct audit_log;  /* lineage/audit.h */
+struct job_runner; /* ingest/jobs.h */
+struct import_ctx; /* ingest/import.h */
 
 typedef struct app {
     store_t *store;
     struct lineage *lineage;
     struct audit_log *audit;
+    struct job_runner *jobs;
+    struct import_ctx *imports;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -89,6 +93,12 @@ void api_online_read(http_req *req, void *ctx);
 
 void api_audit_list(http_req *req, void *ctx);
 void api_audit_verify(http_req *req, void *ctx);
+
+/* Jobs and imports (api_jobs.c, api_imports.c). */
+void api_job_list(http_req *req, void *ctx);
+void api_job_get(http_req *req, void *ctx);
+void api_job_cancel(http_req *req, void *ctx);
+void api_import_create(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

@@ -31,6 +31,10 @@ static const option_def options[] = {
     O("import_dir", OPT_STR, import_dir, "directory imports may read files from (default: none)"),
     O("export_dir", OPT_STR, export_dir, "directory exports may write to (default DATA/exports)"),
     O("threads", OPT_INT, threads, "HTTP worker threads (default: number of CPUs)"),
+    O("job_threads", OPT_INT, job_threads,
+      "threads running jobs: imports, exports, training (default 2)"),
+    O("import_atomic_max_values", OPT_U32, import_atomic_max_values,
+      "values an on_error=fail import may hold: it commits as one batch (default 1000000)"),
     O("sync", OPT_SYNC, sync,
       "never|always: fsync the WAL on every write (default never: survives kill -9, not power "
       "loss)"),
@@ -53,6 +57,8 @@ void config_defaults(strata_config *c)
     strcpy(c->data_dir, "./strata-data");
     strcpy(c->listen, "127.0.0.1:7070");
     c->threads = 0;
+    c->job_threads = LIMIT_DEFAULT_JOB_THREADS;
+    c->import_atomic_max_values = LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
     c->sync = STORE_SYNC_NEVER;
     c->block_cache_mb = 256;
     c->log_level = LOG_INFO;

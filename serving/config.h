@@ -17,6 +17,8 @@ typedef struct strata_config {
     char import_dir[4096]; /* empty: imports from paths are refused */
     char export_dir[4096]; /* empty: <data_dir>/exports */
     int threads;
+    int job_threads;                  /* job pool workers */
+    uint32_t import_atomic_max_values; /* on_error=fail imports: values in the one batch */
     store_sync sync;
     size_t block_cache_mb;
     int log_level; /* enum log_level */

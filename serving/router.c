@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "serving/api_lineage.h"
 #include "serving/app.h"
 
 typedef struct route {
@@ -41,11 +42,54 @@ static const route routes[] = {
     R(DELETE, "/v1/entities/{}/features/{}", api_feature_delete),
     R(GET, "/v1/entities/{}/values/{}", api_online_get),
 
+    /* Jobs and imports (serving/api_jobs.c, api_imports.c). */
+    R(POST, "/v1/imports", api_import_create),
+    R(POST, "/v1/jobs/{}:cancel", api_job_cancel),
+    R(GET, "/v1/jobs", api_job_list),
+    R(GET, "/v1/jobs/{}", api_job_get),
+
     /* Audit log (lineage/audit.c). */
     R(GET, "/v1/audit:verify", api_audit_verify),
     R(GET, "/v1/audit", api_audit_list),
 
     /* Lineage and ML metadata (serving/api_lineage.c): keep verb routes first. */
+    R(POST, "/v1/artifact-types", api_artifact_type_put),
+    R(GET, "/v1/artifact-types", api_artifact_type_list),
+    R(GET, "/v1/artifact-types/{}", api_artifact_type_get),
+    R(POST, "/v1/execution-types", api_execution_type_put),
+    R(GET, "/v1/execution-types", api_execution_type_list),
+    R(GET, "/v1/execution-types/{}", api_execution_type_get),
+    R(POST, "/v1/context-types", api_context_type_put),
+    R(GET, "/v1/context-types", api_context_type_list),
+    R(GET, "/v1/context-types/{}", api_context_type_get),
+    R(POST, "/v1/artifacts", api_artifact_create),
+    R(GET, "/v1/artifacts", api_artifact_list),
+    R(GET, "/v1/artifacts/{}", api_artifact_get),
+    R(PATCH, "/v1/artifacts/{}", api_artifact_patch),
+    R(GET, "/v1/artifacts/{}/history", api_artifact_history),
+    R(GET, "/v1/artifacts/{}/events", api_artifact_events),
+    R(GET, "/v1/artifacts/{}/contexts", api_artifact_contexts),
+    R(POST, "/v1/executions", api_execution_create),
+    R(GET, "/v1/executions", api_execution_list),
+    R(GET, "/v1/executions/{}", api_execution_get),
+    R(PATCH, "/v1/executions/{}", api_execution_patch),
+    R(GET, "/v1/executions/{}/history", api_execution_history),
+    R(GET, "/v1/executions/{}/events", api_execution_events),
+    R(GET, "/v1/executions/{}/contexts", api_execution_contexts),
+    R(POST, "/v1/contexts", api_context_create),
+    R(GET, "/v1/contexts", api_context_list),
+    R(GET, "/v1/contexts/{}", api_context_get),
+    R(PATCH, "/v1/contexts/{}", api_context_patch),
+    R(GET, "/v1/contexts/{}/history", api_context_history),
+    R(POST, "/v1/contexts/{}/artifacts", api_context_artifact_add),
+    R(GET, "/v1/contexts/{}/artifacts", api_context_artifacts),
+    R(POST, "/v1/contexts/{}/executions", api_context_execution_add),
+    R(GET, "/v1/contexts/{}/executions", api_context_executions),
+    R(POST, "/v1/contexts/{}/parents", api_context_parent_add),
+    R(GET, "/v1/contexts/{}/parents", api_context_parents),
+    R(GET, "/v1/contexts/{}/children", api_context_children),
+    R(POST, "/v1/events", api_event_create),
+    R(GET, "/v1/lineage", api_lineage_graph),
 };
 #undef R
 

@@ -14,7 +14,10 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "ingest/import.h"
+#include "ingest/jobs.h"
 #include "lineage/audit.h"
+#include "lineage/lineage.h"
 #include "serving/app.h"
 #include "serving/config.h"
 
@@ -74,7 +77,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
+    if (lineage_open(a.store, STRATA_BUILD_ID, &a.lineage, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
     if (audit_open(a.store, &a.audit, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
+    /* Jobs and imports: opening fails what a previous run left unfinished. */
+    import_options io = {.store = a.store,
+                         .lineage = a.lineage,
+                         .import_dir = cfg.import_dir,
+                         .data_dir = cfg.data_dir,
+                         .max_inline_bytes = cfg.limits.max_body_bytes,
+                         .max_inline_rows = cfg.limits.max_values_per_write,
+                         .atomic_max_values = cfg.import_atomic_max_values};
+    if (job_runner_open(a.store, cfg.job_threads, &a.jobs, &err) ||
+        (io.jobs = a.jobs, import_ctx_open(&io, &a.imports, &err))) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
@@ -108,8 +128,12 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(a.server);
+    /* Running jobs stop (and are recorded FAILED) before what they use closes. */
+    job_runner_close(a.jobs);
+    import_ctx_close(a.imports);
     metrics_destroy(a.metrics);
     audit_close(a.audit);
+    lineage_close(a.lineage);
     store_close(a.store);
     err_clear(&err);
     if (rc == 0)

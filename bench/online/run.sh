@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # bench/online/run.sh - Strata's online-serving benchmark against its peers.
 #
-# Usage: bench/online/run.sh BUILD_DIR [--quick] [--runs N] [--out FILE] [--keep]
+# Usage: bench/online/run.sh BUILD_DIR [--quick] [--runs N] [--sweep] [--out FILE] [--keep]
 #
 #   BUILD_DIR   CMake build directory (BUILD_DIR/serving/stratad)
 #   --quick     short durations and one run: a smoke test, not a measurement
 #   --runs N    repetitions of every read load (default 3; medians are reported)
 #   --out FILE  markdown results (default BUILD_DIR/bench-online.md)
 #   --keep      keep the temporary directory (logs, data) for inspection
+#   --sweep     also run GET JSON at other wrk threads:connections points
 #
 # What it does, all on loopback, in one temporary directory:
 #  1. starts stratad, creates entity `user` with 10 features (6 DOUBLE, 2 INT64,
@@ -33,7 +34,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-  sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -43,12 +44,14 @@ RUNS=""
 RUNS_ARG=""
 OUT=""
 KEEP=0
+SWEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --runs) RUNS="${2:?}"; RUNS_ARG=1; shift ;;
     --out) OUT="${2:?}"; shift ;;
     --keep) KEEP=1 ;;
+    --sweep) SWEEP=1 ;;
     -h|--help) usage ;;
     -*) usage ;;
     *) [ -z "$BUILD" ] || usage; BUILD="$1" ;;
@@ -71,10 +74,11 @@ WRITE_CONNS=4         # concurrent write requests
 WRK_THREADS=1
 WRK_CONNS=32
 LG_CONNS=32           # loadgen connections (a pool like a real client's)
+SWEEP_POINTS="1:8 1:32 1:128 2:32 2:64 2:128"   # --sweep: wrk threads:connections
 if [ "$QUICK" = 1 ]; then
-  WRK_SECS=2; WARM_SECS=1; LG_SECS=4; LG_WARM=1; REDIS_N=100000; RUNS="${RUNS:-1}"
+  WRK_SECS=2; WARM_SECS=1; LG_SECS=4; LG_WARM=1; REDIS_N=100000; RUNS="${RUNS:-1}"; SWEEP_SECS=2
 else
-  WRK_SECS=10; WARM_SECS=2; LG_SECS=20; LG_WARM=2; REDIS_N=1000000; RUNS="${RUNS:-3}"
+  WRK_SECS=10; WARM_SECS=2; LG_SECS=20; LG_WARM=2; REDIS_N=1000000; RUNS="${RUNS:-3}"; SWEEP_SECS=5
 fi
 
 for t in wrk nginx redis-server redis-benchmark redis-cli curl cc python3 awk; do
@@ -328,8 +332,9 @@ declare -A LOAD_SIZE=([get_json]=$SIZE_GET_JSON [get_pb]=$SIZE_GET_PB
 RAW="$WORK/raw.txt" # target load run RESULT... cpu_ticks=
 : >"$RAW"
 
-run_wrk() { # target(strata|nginx) load run secs
+run_wrk() { # target(strata|nginx) load run secs [threads conns raw-file]
   local target=$1 load=$2 run=$3 secs=$4 url pids res c0 c1
+  local threads=${5:-$WRK_THREADS} conns=${6:-$WRK_CONNS} raw=${7:-$RAW}
   if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
   local s0 s1
   s0="$(sys_ticks)"
@@ -338,7 +343,7 @@ run_wrk() { # target(strata|nginx) load run secs
   # `times` in the command substitution's subshell: its last line is the CPU
   # used by its children, wrk (and grep).
   # shellcheck disable=SC2086 # LOAD_ARGS holds two words
-  res="$( { wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${secs}s" -s "$HERE/online.lua" "$url" \
+  res="$( { wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$HERE/online.lua" "$url" \
     -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT'; times; } )" || true
   # shellcheck disable=SC2086
   c1="$(cpu_ticks $pids)"
@@ -359,11 +364,11 @@ run_wrk() { # target(strata|nginx) load run secs
     -v d="$(kv "$res" duration_us)" 'BEGIN {o = (s - c) / h - g; if (o < 0) o = 0;
     printf "%.2f", o * 1e6 / d}')"
   res+=" cpu_ticks=$((c1 - c0)) gen_cpu_s=$gen_cpu other_cores=$other"
-  echo "$target $load $run $res" >>"$RAW"
+  echo "$target $load $run $res" >>"$raw"
   local bad
   bad=$(( $(kv "$res" errors_status) + $(kv "$res" errors_connect) + $(kv "$res" errors_read) \
     + $(kv "$res" errors_write) + $(kv "$res" errors_timeout) ))
-  log "$(printf '%-6s %-10s run %s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s' \
+  log "$(printf '%-6s %-10s run %-6s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s' \
     "$target" "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad" \
     "$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')" "$gen_cpu") other ${other} cores"
   if [ "$bad" != 0 ]; then
@@ -453,6 +458,18 @@ for run in $(seq "$RUNS"); do
 done
 redis_stat() { while read -r line; do kv "$line" "$1"; done <"$REDIS_RAW" | median; }
 
+# ---- optional: how threads and connections move the peaks -------------------------
+SWEEP_RAW="$WORK/sweep-raw.txt"
+: >"$SWEEP_RAW"
+if [ "$SWEEP" = 1 ]; then
+  log "sweep: GET JSON, ${SWEEP_SECS}s per point"
+  for tc in $SWEEP_POINTS; do
+    for target in strata nginx; do
+      run_wrk "$target" get_json "t${tc%:*}c${tc#*:}" "$SWEEP_SECS" "${tc%:*}" "${tc#*:}" "$SWEEP_RAW"
+    done
+  done
+fi
+
 # ---- open loop at half of Strata's peak --------------------------------------------
 PEAK="$(stat_of strata get_json rps)"
 HALF="$(awk -v p="$PEAK" 'BEGIN {printf "%.0f", p / 2}')"
@@ -487,6 +504,7 @@ k() { awk -v x="$1" 'BEGIN {printf "%.1fk", x / 1000}'; }
 REPRO="bench/online/run.sh $(basename "$BUILD")"
 if [ "$QUICK" = 1 ]; then REPRO+=" --quick"; fi
 if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
+if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
 {
   echo "## bench/online results ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
   echo
@@ -550,6 +568,21 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
       "| $(lg_stat "$target" errors) | $(lg_stat "$target" not_completed) |"
   done
   echo
+  if [ "$SWEEP" = 1 ]; then
+    echo "Sweep, GET JSON, one ${SWEEP_SECS}s run per point (wrk threads x connections):"
+    echo
+    echo "| wrk | Strata req/s | Strata p99 | nginx req/s | nginx p99 | ratio | wrk CPU vs Strata / nginx (cores) | other (cores) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for tc in $SWEEP_POINTS; do
+      sl="$(grep "^strata get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW")"
+      nl="$(grep "^nginx get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW")"
+      gs() { awk -v c="$(kv "$1" gen_cpu_s)" -v d="$(kv "$1" duration_us)" 'BEGIN {printf "%.2f", c * 1e6 / d}'; }
+      echo "| -t${tc%:*} -c${tc#*:} | $(kv "$sl" rps) | $(fmt_us "$(kv "$sl" p99_us)") | $(kv "$nl" rps)" \
+        "| $(fmt_us "$(kv "$nl" p99_us)") | $(ratio "$(kv "$sl" rps)" "$(kv "$nl" rps)")" \
+        "| $(gs "$sl") / $(gs "$nl") | $(kv "$sl" other_cores) / $(kv "$nl" other_cores) |"
+    done
+    echo
+  fi
   echo "Writes: $W_VALUES values ($ENTITIES rows, ${#BATCH_FILES[@]} requests of $BATCH_ROWS rows, ${BATCH_BYTES} B JSON each)" \
     "in $W_SECS s = **$W_VPS values/s**; per request p50 $(fmt_us "$W_P50"), p99 $(fmt_us "$W_P99")," \
     "max $(fmt_us "$W_MAX") (p99 of ${#BATCH_FILES[@]} samples); stratad CPU ${WRITE_CPU_S} s."
@@ -572,7 +605,7 @@ if [ -n "$RUNS_ARG" ]; then REPRO+=" --runs $RUNS"; fi
   echo "Raw runs:"
   echo
   echo '```'
-  cat "$RAW" "$LG_RAW"
+  cat "$RAW" "$SWEEP_RAW" "$LG_RAW"
   sed 's/^/redis /' "$REDIS_RAW"
   echo "writes $WRITE_RES"
   echo '```'

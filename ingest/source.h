@@ -1,0 +1,40 @@
+/*
+ * source.h - the bytes an import reads: a regular file (by descriptor) or an
+ * inline upload held in memory, handed out in chunks of at most
+ * SOURCE_CHUNK_BYTES, with a running SHA-256 and byte count of everything
+ * handed out so far.
+ *
+ * The readers (csv_reader.c, jsonl_reader.c) pull chunks and never hold more
+ * than one chunk plus the row they are assembling, whatever the file size.
+ */
+#ifndef STRATA_INGEST_SOURCE_H
+#define STRATA_INGEST_SOURCE_H
+
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define SOURCE_CHUNK_BYTES ((size_t)256 << 10)
+
+typedef struct ingest_source ingest_source;
+
+/* Over an open descriptor of a regular file; the source owns fd and closes it.
+ * size is the file's size at open (the progress total). */
+ingest_source *ingest_source_fd(int fd, uint64_t size);
+/* Over memory the caller keeps alive until the source is closed. */
+ingest_source *ingest_source_mem(const char *p, size_t n);
+void ingest_source_close(ingest_source *s); /* NULL ok */
+
+/* The next chunk: 1 and *chunk set (borrowed until the next call), 0 at the
+ * end, or IO with a message. */
+int ingest_source_next(ingest_source *s, slice *chunk, strata_err *err);
+/* Back to the first byte; the digest and count start over. */
+int ingest_source_rewind(ingest_source *s, strata_err *err);
+
+uint64_t ingest_source_bytes_read(const ingest_source *s);
+uint64_t ingest_source_size(const ingest_source *s);
+/* Lowercase hex SHA-256 of the bytes read so far (out: 65 bytes). */
+void ingest_source_sha256(const ingest_source *s, char out[65]);
+
+#endif

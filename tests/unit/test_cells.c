@@ -1,0 +1,243 @@
+/*
+ * test_cells.c - typed parsing of import cells (ingest/cells.c), timestamps
+ * in every time unit, type inference for create_features, and the JSONL
+ * reader (ingest/jsonl_reader.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "base/timeutil.h"
+#include "ingest/cells.h"
+#include "ingest/jsonl_reader.h"
+#include "store/value.h"
+
+/* Encode and decode back; -1 when refused (why filled). */
+static int enc(value_type t, const char *text, value_view *v, buf *b, char *why)
+{
+    buf_reset(b);
+    if (cell_encode_text(t, slice_of(text), b, why))
+        return -1;
+    assert_int_equal(value_decode(buf_slice(b), v), 0);
+    return 0;
+}
+
+static void typed_cells(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    value_view v;
+    char why[CELL_WHY_MAX];
+    assert_int_equal(enc(VT_INT64, "-42", &v, &b, why), 0);
+    assert_int_equal(v.i, -42);
+    assert_int_equal(enc(VT_INT64, "3.0", &v, &b, why), 0); /* as the write API takes 3.0 */
+    assert_int_equal(v.i, 3);
+    assert_int_equal(enc(VT_INT64, "9223372036854775807", &v, &b, why), 0);
+    assert_int_equal(enc(VT_INT64, "9223372036854775808", &v, &b, why), -1);
+    assert_non_null(strstr(why, "expected an integer within int64 (INT64), got \"9223372036854775808\""));
+    assert_int_equal(enc(VT_INT64, "3.5", &v, &b, why), -1);
+    assert_int_equal(enc(VT_INT64, " 3", &v, &b, why), -1);
+    assert_int_equal(enc(VT_INT64, "12abc", &v, &b, why), -1);
+    assert_int_equal(b.n, 0); /* nothing appended on error */
+
+    assert_int_equal(enc(VT_DOUBLE, "2.5e-3", &v, &b, why), 0);
+    assert_true(v.d == 2.5e-3);
+    assert_int_equal(enc(VT_DOUBLE, "-7", &v, &b, why), 0);
+    assert_int_equal(enc(VT_DOUBLE, "nan", &v, &b, why), -1);
+    assert_int_equal(enc(VT_DOUBLE, "inf", &v, &b, why), -1);
+    assert_int_equal(enc(VT_DOUBLE, "1e999", &v, &b, why), -1);
+    assert_int_equal(enc(VT_DOUBLE, "0x10", &v, &b, why), -1);
+    assert_int_equal(enc(VT_DOUBLE, "1.2.3", &v, &b, why), -1);
+    assert_non_null(strstr(why, "(DOUBLE)"));
+
+    assert_int_equal(enc(VT_BOOL, "TRUE", &v, &b, why), 0);
+    assert_true(v.b);
+    assert_int_equal(enc(VT_BOOL, "0", &v, &b, why), 0);
+    assert_false(v.b);
+    assert_int_equal(enc(VT_BOOL, "yes", &v, &b, why), -1);
+
+    assert_int_equal(enc(VT_STRING, "héllo, \"x\"", &v, &b, why), 0);
+    assert_int_equal(v.s.n, strlen("héllo, \"x\""));
+    assert_int_equal(enc(VT_BYTES, "AP8=", &v, &b, why), 0);
+    assert_int_equal(v.s.n, 2);
+    assert_int_equal(enc(VT_BYTES, "not base64!", &v, &b, why), -1);
+
+    assert_int_equal(enc(VT_INT64_ARRAY, "[1, -2, 3]", &v, &b, why), 0);
+    assert_int_equal(v.count, 3);
+    assert_int_equal(value_int64_at(&v, 1), -2);
+    assert_int_equal(enc(VT_DOUBLE_ARRAY, "[0.5,1]", &v, &b, why), 0);
+    assert_int_equal(enc(VT_STRING_ARRAY, "[\"a\",\"\"]", &v, &b, why), 0);
+    assert_int_equal(enc(VT_INT64_ARRAY, "1,2", &v, &b, why), -1);
+    assert_non_null(strstr(why, "a JSON array (INT64_ARRAY)"));
+    assert_int_equal(enc(VT_INT64_ARRAY, "[1,\"x\"]", &v, &b, why), -1);
+    buf_free(&b);
+}
+
+static void timestamps(void **state)
+{
+    (void)state;
+    int64_t us;
+    char why[CELL_WHY_MAX];
+    time_unit u;
+    assert_int_equal(time_unit_parse(slice_of("millis"), &u), 0);
+    assert_int_equal(u, TIME_UNIT_MILLIS);
+    assert_int_equal(time_unit_parse(slice_of("hours"), &u), -1);
+
+    assert_int_equal(cell_parse_time(slice_of("2024-01-02T03:04:05Z"), TIME_UNIT_RFC3339, &us, why),
+                     0);
+    assert_int_equal(us, INT64_C(1704164645000000));
+    assert_int_equal(cell_parse_time(slice_of("2024-02-30T00:00:00Z"), TIME_UNIT_RFC3339, &us, why),
+                     -1);
+    assert_non_null(strstr(why, "RFC 3339"));
+    assert_int_equal(cell_parse_time(slice_of("1704164645"), TIME_UNIT_SECONDS, &us, why), 0);
+    assert_int_equal(us, INT64_C(1704164645000000));
+    assert_int_equal(cell_parse_time(slice_of("1704164645.25"), TIME_UNIT_SECONDS, &us, why), 0);
+    assert_int_equal(us, INT64_C(1704164645250000));
+    assert_int_equal(cell_parse_time(slice_of("1704164645123"), TIME_UNIT_MILLIS, &us, why), 0);
+    assert_int_equal(us, INT64_C(1704164645123000));
+    assert_int_equal(cell_parse_time(slice_of("1704164645123456"), TIME_UNIT_MICROS, &us, why), 0);
+    assert_int_equal(us, INT64_C(1704164645123456));
+    assert_int_equal(cell_parse_time(slice_of("-1"), TIME_UNIT_SECONDS, &us, why), 0);
+    assert_int_equal(us, -1000000);
+    assert_int_equal(cell_parse_time(slice_of("1.5"), TIME_UNIT_MICROS, &us, why), -1);
+    assert_int_equal(cell_parse_time(slice_of("abc"), TIME_UNIT_SECONDS, &us, why), -1);
+    assert_non_null(strstr(why, "seconds since the epoch"));
+    assert_int_equal(cell_parse_time(slice_of("99999999999999999999"), TIME_UNIT_SECONDS, &us, why),
+                     -1);
+    assert_int_equal(cell_parse_time(slice_of("253402300800"), TIME_UNIT_SECONDS, &us, why), -1);
+    assert_int_equal(cell_parse_time(slice_of(""), TIME_UNIT_SECONDS, &us, why), -1);
+
+    json_t *j = json_integer(1704164645123);
+    assert_int_equal(json_parse_time(j, TIME_UNIT_MILLIS, &us, why), 0);
+    assert_int_equal(us, INT64_C(1704164645123000));
+    assert_int_equal(json_parse_time(j, TIME_UNIT_RFC3339, &us, why), -1);
+    json_decref(j);
+    j = json_real(1.5);
+    assert_int_equal(json_parse_time(j, TIME_UNIT_SECONDS, &us, why), 0);
+    assert_int_equal(us, 1500000);
+    json_decref(j);
+    j = json_integer(INT64_MAX);
+    assert_int_equal(json_parse_time(j, TIME_UNIT_SECONDS, &us, why), -1);
+    json_decref(j);
+}
+
+static value_type infer_texts(const char *const *cells)
+{
+    infer_state s;
+    value_type t = VT_NULL;
+    char why[CELL_WHY_MAX];
+    infer_init(&s, false);
+    for (; *cells; cells++)
+        infer_text(&s, slice_of(*cells));
+    assert_int_equal(infer_result(&s, &t, why), 0);
+    return t;
+}
+
+static void inference(void **state)
+{
+    (void)state;
+    assert_int_equal(infer_texts((const char *[]){"1", "-2", "30", NULL}), VT_INT64);
+    assert_int_equal(infer_texts((const char *[]){"1", "2.5", "1e3", NULL}), VT_DOUBLE);
+    assert_int_equal(infer_texts((const char *[]){"1.0", "2.0", NULL}), VT_DOUBLE);
+    assert_int_equal(infer_texts((const char *[]){"true", "False", NULL}), VT_BOOL);
+    assert_int_equal(infer_texts((const char *[]){"1", "0", NULL}), VT_INT64);
+    assert_int_equal(infer_texts((const char *[]){"1", "x", NULL}), VT_STRING);
+    assert_int_equal(infer_texts((const char *[]){"[1,2]", "[]", NULL}), VT_INT64_ARRAY);
+    assert_int_equal(infer_texts((const char *[]){"[1,2.5]", NULL}), VT_DOUBLE_ARRAY);
+    assert_int_equal(infer_texts((const char *[]){"[\"a\"]", NULL}), VT_STRING_ARRAY);
+    assert_int_equal(infer_texts((const char *[]){"[]", NULL}), VT_DOUBLE_ARRAY);
+    assert_int_equal(infer_texts((const char *[]){"[1]", "[\"a\"]", NULL}), VT_STRING);
+    assert_int_equal(infer_texts((const char *[]){NULL}), VT_STRING);
+
+    infer_state s;
+    value_type t;
+    char why[CELL_WHY_MAX];
+    json_t *vals = json_loads("[1, 2, null]", 0, NULL);
+    infer_init(&s, true);
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        infer_json(&s, json_array_get(vals, i));
+    assert_int_equal(infer_result(&s, &t, why), 0);
+    assert_int_equal(t, VT_INT64);
+    json_decref(vals);
+    vals = json_loads("[1, \"x\"]", 0, NULL);
+    infer_init(&s, true);
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        infer_json(&s, json_array_get(vals, i));
+    assert_int_equal(infer_result(&s, &t, why), -1);
+    assert_non_null(strstr(why, "mix"));
+    json_decref(vals);
+    vals = json_loads("[\"7\", \"x\"]", 0, NULL); /* JSON strings stay strings */
+    infer_init(&s, true);
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        infer_json(&s, json_array_get(vals, i));
+    assert_int_equal(infer_result(&s, &t, why), 0);
+    assert_int_equal(t, VT_STRING);
+    json_decref(vals);
+}
+
+static void jsonl_lines(void **state)
+{
+    (void)state;
+    const char *text = "\xEF\xBB\xBF{\"a\":1}\r\n\n  \n{\"a\":2,\"a\":3}\n[1]\n{bad\n"
+                       "{\"s\":\"\xff\"}\n{\"a\":4}";
+    ingest_source *src = ingest_source_mem(text, strlen(text));
+    jsonl_reader *r = jsonl_reader_open(src, 0);
+    strata_err err = STRATA_ERR_INIT;
+    jsonl_row row;
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 1);
+    assert_null(row.error);
+    assert_int_equal(json_integer_value(json_object_get(row.obj, "a")), 1);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 4);
+    assert_non_null(strstr(row.error, "malformed JSON")); /* duplicate key */
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 5);
+    assert_string_equal(row.error, "a line must hold one JSON object");
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 6);
+    assert_non_null(row.error);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 7);
+    assert_string_equal(row.error, "line is not valid UTF-8");
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 8);
+    assert_int_equal(json_integer_value(json_object_get(row.obj, "a")), 4);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 0);
+    jsonl_reader_close(r);
+    ingest_source_close(src);
+
+    /* A line over the cap is refused without being buffered; the next is read. */
+    buf big = BUF_INIT;
+    buf_append_str(&big, "{\"a\":\"");
+    for (int i = 0; i < 100000; i++)
+        buf_append_str(&big, "0123456789");
+    buf_append_str(&big, "\"}\n{\"a\":5}\n");
+    src = ingest_source_mem(big.p, big.n);
+    r = jsonl_reader_open(src, 4096);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_string_equal(row.error, "line is longer than 4096 bytes");
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(json_integer_value(json_object_get(row.obj, "a")), 5);
+    jsonl_reader_close(r);
+    ingest_source_close(src);
+    buf_free(&big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(typed_cells),
+        cmocka_unit_test(timestamps),
+        cmocka_unit_test(inference),
+        cmocka_unit_test(jsonl_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
