@@ -59,8 +59,12 @@
 /* Values per store_write in on_error=skip_row imports: large enough for
  * RocksDB throughput, small enough that a commit never stalls online writes. */
 #define LIMIT_IMPORT_BATCH_VALUES 10000u
+/* ... or fewer, when large values would make the batch heavier than this. */
+#define LIMIT_IMPORT_BATCH_BYTES ((size_t)32 << 20)
 /* on_error=fail imports commit as ONE WriteBatch (all or nothing, also across
- * a crash), held in memory until the end: ~60 bytes of memory per value. */
+ * a crash), held in memory until the end: measured ~300 bytes per value at the
+ * peak (staged rows, the WriteBatch, the memtable absorbing it), so the
+ * default costs ~300 MB per running fail-mode import. */
 #define LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES 1000000u
 #define LIMIT_IMPORT_ATOMIC_BYTES ((size_t)256 << 20)
 /* Rows sampled to infer the types of create_features columns. */

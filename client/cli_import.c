@@ -216,14 +216,15 @@ static const cli_option import_opts[] = {
     {"time-column", "C", "column holding event times (default: the import time)", false},
     {"created-column", "C", "column holding created times (default: the commit time)", false},
     {"time-unit", "U", "rfc3339 (default), seconds, millis or micros", false},
-    {"column", "FEATURE=COLUMN", "read FEATURE from COLUMN (repeat; default: same names)", true},
-    {"create-features", NULL, "create features for unknown columns, inferring their types",
-     false},
+    {"column", "F=COL", "read feature F from column COL (default: same-named columns)", true},
+    {"create-features", NULL, "create features for unknown columns, inferring their types", false},
     {"on-error", "MODE", "fail (default: a bad row fails the job, nothing lands) or skip_row",
      false},
     {"inline", NULL, "send FILE's contents instead of naming a file on the server", false},
-    {"wait", NULL, "wait for the job, with a progress bar on a terminal; exit 1 unless it "
-                   "SUCCEEDED", false},
+    {"wait", NULL,
+     "wait for the job, with a progress bar on a terminal; exit 1 unless it "
+     "SUCCEEDED",
+     false},
     {NULL, NULL, NULL, false},
 };
 
@@ -231,15 +232,14 @@ const cli_command cli_import_command = {
     .name = "import",
     .synopsis = "ENTITY FILE",
     .summary = "import feature values from a CSV or JSONL file (a job)",
-    .details =
-        "FILE is a path on the server under its --import-dir, relative to it or absolute;\n"
-        "with --inline it is a local file whose text is sent in the request.\n"
-        "The job reads the file, writes the good rows and reports each rejected row with\n"
-        "its line number. Without --wait the command prints the job id and returns.\n"
-        "Examples:\n"
-        "  strata import customer customers.csv --time-column ts --wait\n"
-        "  strata import customer events.jsonl --time-unit millis --on-error skip_row\n"
-        "  strata import customer ./local.csv --inline --create-features --wait",
+    .details = "FILE is a path on the server under its --import-dir, relative to it or absolute;\n"
+               "with --inline it is a local file whose text is sent in the request.\n"
+               "The job reads the file, writes the good rows and reports each rejected row with\n"
+               "its line number. Without --wait the command prints the job id and returns.\n"
+               "Examples:\n"
+               "  strata import customer customers.csv --time-column ts --wait\n"
+               "  strata import customer events.jsonl --time-unit millis --on-error skip_row\n"
+               "  strata import customer ./local.csv --inline --create-features --wait",
     .options = import_opts,
     .min_args = 2,
     .max_args = 2,

@@ -53,8 +53,7 @@ static uint64_t juint(const json_t *v)
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
-int cli_job_wait(cli_ctx *ctx, strata_client *c, const char *id, const char *label,
-                 json_t **final)
+int cli_job_wait(cli_ctx *ctx, strata_client *c, const char *id, const char *label, json_t **final)
 {
     int rc = CLI_EXIT_OK;
     json_t *job = NULL;
@@ -102,8 +101,9 @@ static void duration(buf *b, uint64_t ms)
 static void print_import_result(const json_t *r)
 {
     buf b = BUF_INIT;
-    buf_printf(&b, "rows read %" PRIu64 ", imported %" PRIu64 ", rejected %" PRIu64
-                   "; values written %" PRIu64 " (",
+    buf_printf(&b,
+               "rows read %" PRIu64 ", imported %" PRIu64 ", rejected %" PRIu64
+               "; values written %" PRIu64 " (",
                juint(json_object_get(r, "rows_read")), juint(json_object_get(r, "rows_imported")),
                juint(json_object_get(r, "rows_rejected")),
                juint(json_object_get(r, "values_written")));
@@ -130,8 +130,8 @@ static void print_import_result(const json_t *r)
     const json_t *rejects = json_object_get(r, "rejects");
     uint64_t nrej = juint(json_object_get(r, "rows_rejected"));
     if (json_array_size(rejects)) {
-        size_t shown = json_array_size(rejects) < SHOW_REJECTS ? json_array_size(rejects)
-                                                               : SHOW_REJECTS;
+        size_t shown =
+            json_array_size(rejects) < SHOW_REJECTS ? json_array_size(rejects) : SHOW_REJECTS;
         buf_printf(&b, "rejected rows (%zu of %" PRIu64 "):\n", shown, nrej);
         for (size_t i = 0; i < shown; i++) {
             const json_t *x = json_array_get(rejects, i);
@@ -200,8 +200,8 @@ int cli_job_outcome(cli_ctx *ctx, const json_t *job)
 
 /* ---- jobs list ----------------------------------------------------------------- */
 
-static const char *const list_headers[] = {"ID", "KIND", "STATE", "PROGRESS", "CREATED", "ENDED",
-                                           "SUMMARY"};
+static const char *const list_headers[] = {"ID",      "KIND",  "STATE",  "PROGRESS",
+                                           "CREATED", "ENDED", "SUMMARY"};
 
 static void summary(buf *b, const json_t *job)
 {
@@ -290,7 +290,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
         cli_cell(&cells[1], json_object_get(j, "kind"));
         cli_cell(&cells[2], json_object_get(j, "state"));
         const json_t *pr = json_object_get(j, "progress");
-        uint64_t done = juint(json_object_get(pr, "done")), total = juint(json_object_get(pr, "total"));
+        uint64_t done = juint(json_object_get(pr, "done")),
+                 total = juint(json_object_get(pr, "total"));
         if (total)
             buf_printf(&cells[3], "%u%%", (unsigned)((done < total ? done : total) * 100 / total));
         else
@@ -405,8 +406,10 @@ static const cli_option list_options[] = {
 };
 
 static const cli_option show_options[] = {
-    {"wait", NULL, "wait until the job ends (progress bar on a terminal); exit 1 unless it "
-                   "SUCCEEDED", false},
+    {"wait", NULL,
+     "wait until the job ends (progress bar on a terminal); exit 1 unless it "
+     "SUCCEEDED",
+     false},
     {NULL, NULL, NULL, false},
 };
 

@@ -99,16 +99,14 @@ int cell_encode_text(value_type t, slice cell, buf *out, char why[CELL_WHY_MAX])
     case VT_INT64: {
         int64_t v;
         if (parse_int64(cell, &v))
-            return cell_fail(why, "an integer within int64", cell,
-                             "INT64");
+            return cell_fail(why, "an integer within int64", cell, "INT64");
         value_encode_int64(out, v);
         return 0;
     }
     case VT_DOUBLE: {
         double d;
         if (parse_double(cell, &d))
-            return cell_fail(why, "a finite decimal number", cell,
-                             "DOUBLE");
+            return cell_fail(why, "a finite decimal number", cell, "DOUBLE");
         value_encode_double(out, d);
         return 0;
     }
@@ -118,8 +116,8 @@ int cell_encode_text(value_type t, slice cell, buf *out, char why[CELL_WHY_MAX])
             return -1;
         }
         if (cell.n > LIMIT_VALUE_BYTES) {
-            snprintf(why, CELL_WHY_MAX, "value of %zu bytes exceeds the limit of %u bytes",
-                     cell.n, LIMIT_VALUE_BYTES);
+            snprintf(why, CELL_WHY_MAX, "value of %zu bytes exceeds the limit of %u bytes", cell.n,
+                     LIMIT_VALUE_BYTES);
             return -1;
         }
         value_encode_bytes(out, VT_STRING, cell);
@@ -128,8 +126,7 @@ int cell_encode_text(value_type t, slice cell, buf *out, char why[CELL_WHY_MAX])
         buf raw = BUF_INIT;
         int rc = 0;
         if (base64_decode(cell, &raw)) {
-            rc = cell_fail(why, "standard padded base64", cell,
-                           "BYTES");
+            rc = cell_fail(why, "standard padded base64", cell, "BYTES");
         } else if (raw.n > LIMIT_VALUE_BYTES) {
             snprintf(why, CELL_WHY_MAX, "value of %zu bytes exceeds the limit of %u bytes", raw.n,
                      LIMIT_VALUE_BYTES);
@@ -148,8 +145,7 @@ int cell_encode_text(value_type t, slice cell, buf *out, char why[CELL_WHY_MAX])
         strata_err e = STRATA_ERR_INIT;
         int rc = 0;
         if (!json_is_array(j)) {
-            rc = cell_fail(why, "a JSON array", cell,
-                           value_type_name(t));
+            rc = cell_fail(why, "a JSON array", cell, value_type_name(t));
         } else if (value_encode_json(t, j, out, &e)) {
             snprintf(why, CELL_WHY_MAX, "%.200s", e.message);
             rc = -1;
@@ -252,9 +248,9 @@ int cell_parse_time(slice cell, time_unit u, int64_t *us, char why[CELL_WHY_MAX]
     excerpt(cell, ex, sizeof ex);
     snprintf(why, CELL_WHY_MAX,
              "expected %s since the epoch (time_unit %s) within years 1..9999, got \"%s\"",
-             u == TIME_UNIT_MICROS ? "a whole number of microseconds"
-                                   : u == TIME_UNIT_MILLIS ? "a number of milliseconds"
-                                                           : "a number of seconds",
+             u == TIME_UNIT_MICROS   ? "a whole number of microseconds"
+             : u == TIME_UNIT_MILLIS ? "a number of milliseconds"
+                                     : "a number of seconds",
              unit_names[u], ex);
     return -1;
 }
@@ -283,8 +279,9 @@ int json_parse_time(const json_t *v, time_unit u, int64_t *us, char why[CELL_WHY
     else
         snprintf(why, CELL_WHY_MAX,
                  "expected a number of %s since the epoch within years 1..9999 (time_unit %s)",
-                 u == TIME_UNIT_SECONDS ? "seconds" : u == TIME_UNIT_MILLIS ? "milliseconds"
-                                                                             : "microseconds",
+                 u == TIME_UNIT_SECONDS  ? "seconds"
+                 : u == TIME_UNIT_MILLIS ? "milliseconds"
+                                         : "microseconds",
                  unit_names[u]);
     return -1;
 }

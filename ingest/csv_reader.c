@@ -46,7 +46,7 @@ struct csv_reader {
 
     slice chunk; /* the source's current chunk */
     size_t pos;  /* next unfed byte in chunk */
-    bool started, eof, finished;
+    bool eof, finished;
     bool skip_line; /* after a quoting error: drop bytes through the next LF */
     uint64_t line;  /* line of the next byte to feed */
     bool in_row;    /* a record is open in the parser */
@@ -180,11 +180,6 @@ static int pump(csv_reader *r, strata_err *err)
                 finish(r);
                 continue;
             }
-            if (!r->started) {
-                r->started = true;
-                if (r->chunk.n >= 3 && memcmp(r->chunk.p, "\xEF\xBB\xBF", 3) == 0)
-                    r->pos = 3;
-            }
             continue;
         }
         const char *p = r->chunk.p + r->pos;
@@ -248,8 +243,8 @@ static void complete_row(csv_reader *r, csv_row *row)
             char ex[48] = "";
             if (r->expect)
                 text_excerpt(r->cols[i], ex, sizeof ex);
-            row_error(r, "field %zu%s%s%s is not valid UTF-8", i + 1, r->expect ? " (column \"" : "",
-                      ex, r->expect ? "\")" : "");
+            row_error(r, "field %zu%s%s%s is not valid UTF-8", i + 1,
+                      r->expect ? " (column \"" : "", ex, r->expect ? "\")" : "");
         }
     }
     row->line = r->row_line;

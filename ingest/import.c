@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +53,15 @@
 #include "lineage/lineage.h"
 
 #define NOW_SENTINEL INT64_MIN /* "the commit time" in a staged row */
+/* Inline texts held by unfinished jobs, together: four request bodies. */
+#define INLINE_HELD_MAX(ic) (4 * (ic)->max_inline_bytes)
 #define PROGRESS_EVERY_ROWS 1024u
 /* A row's reject reason: a cell's reason (CELL_WHY_MAX) or a value error
  * (STRATA_ERR_MSG_MAX) with the column and feature in front. */
 #define ROW_WHY_MAX (STRATA_ERR_MSG_MAX + 256)
 
 struct import_ctx {
+    _Atomic size_t inline_held; /* bytes of inline sources of jobs not yet finished */
     store_t *store;
     job_runner *jobs;
     struct lineage *lineage;
@@ -115,6 +119,8 @@ static void plan_free(void *arg)
     free(p->created_col);
     if (p->fd >= 0)
         close(p->fd);
+    if (p->inline_data)
+        atomic_fetch_sub(&p->ic->inline_held, p->inline_len);
     free(p->inline_data);
     free(p->uri);
     free(p->ctx_type);
@@ -165,12 +171,12 @@ int import_ctx_open(const import_options *opt, import_ctx **out, strata_err *err
     const char *dd = opt->data_dir ? opt->data_dir : ".";
     ic->data_dir = strdup(realpath(dd, real) ? real : dd);
     STRATA_ASSERT(ic->import_dir && ic->data_dir);
-    ic->max_inline_bytes = opt->max_inline_bytes ? opt->max_inline_bytes
-                                                 : LIMIT_DEFAULT_MAX_BODY_BYTES;
-    ic->max_inline_rows = opt->max_inline_rows ? opt->max_inline_rows
-                                               : LIMIT_DEFAULT_MAX_VALUES_PER_WRITE;
-    ic->atomic_max_values = opt->atomic_max_values ? opt->atomic_max_values
-                                                   : LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
+    ic->max_inline_bytes =
+        opt->max_inline_bytes ? opt->max_inline_bytes : LIMIT_DEFAULT_MAX_BODY_BYTES;
+    ic->max_inline_rows =
+        opt->max_inline_rows ? opt->max_inline_rows : LIMIT_DEFAULT_MAX_VALUES_PER_WRITE;
+    ic->atomic_max_values =
+        opt->atomic_max_values ? opt->atomic_max_values : LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
     *out = ic;
     return 0;
 }
@@ -207,8 +213,8 @@ static int opt_string(const json_t *obj, const char *key, slice *out, strata_err
     if (!json_is_string(v) || json_string_length(v) == 0)
         return bad(err, "field \"%s\" must be a non-empty string", key);
     *out = (slice){json_string_value(v), json_string_length(v)};
-    if (!text_valid_utf8(*out))
-        return bad(err, "field \"%s\" is not valid UTF-8", key);
+    if (!text_valid_utf8(*out) || memchr(out->p, '\0', out->n))
+        return bad(err, "field \"%s\" must be UTF-8 text without NUL", key);
     return 0;
 }
 
@@ -246,6 +252,15 @@ static bool inside(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
 }
 
+/* One message whether or not the target exists: outside paths are not probed. */
+static int outside(const char *ex, const char *dir, strata_err *err)
+{
+    return err_set(err, STRATA_PERMISSION_DENIED,
+                   "source.path \"%s\" is outside the import directory %s (absolute paths and "
+                   "symlinks must stay inside it)",
+                   ex, dir);
+}
+
 static int open_path(import_ctx *ic, import_plan *p, slice path, strata_err *err)
 {
     char dir[PATH_MAX], cand[PATH_MAX], real[PATH_MAX], ex[120];
@@ -275,32 +290,28 @@ static int open_path(import_ctx *ic, import_plan *p, slice path, strata_err *err
                        strerror(errno));
     if (path.p[0] == '/')
         snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
-    else if (snprintf(cand, sizeof cand, "%s/%.*s", dir, (int)path.n, path.p) >=
-             (int)sizeof cand)
+    else if (snprintf(cand, sizeof cand, "%s/%.*s", dir, (int)path.n, path.p) >= (int)sizeof cand)
         return bad(err, "source.path is too long");
     if (!realpath(cand, real)) {
         int e = errno;
         if ((e == ENOENT || e == ENOTDIR) && (inside(cand, dir) || inside(cand, ic->import_dir)))
-            return err_set(err, STRATA_NOT_FOUND, "source file \"%s\" not found in the import "
-                           "directory", ex);
+            return err_set(err, STRATA_NOT_FOUND,
+                           "source file \"%s\" not found in the import "
+                           "directory",
+                           ex);
         if (!inside(cand, dir) && !inside(cand, ic->import_dir))
-            return err_set(err, STRATA_PERMISSION_DENIED,
-                           "source.path \"%s\" is outside the import directory %s", ex,
-                           ic->import_dir);
-        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s",
-                       ex, strerror(e));
+            return outside(ex, ic->import_dir, err);
+        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s", ex,
+                       strerror(e));
     }
     if (!inside(real, dir))
-        return err_set(err, STRATA_PERMISSION_DENIED,
-                       "source.path \"%s\" resolves outside the import directory %s (absolute "
-                       "paths and symlinks must stay inside it)",
-                       ex, ic->import_dir);
+        return outside(ex, ic->import_dir, err);
     if (stat(real, &st) != 0)
-        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s",
-                       ex, strerror(errno));
+        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s", ex,
+                       strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return err_set(err, STRATA_PERMISSION_DENIED,
-                       "source file \"%s\" is not a regular file", ex);
+        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" is not a regular file",
+                       ex);
     int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return err_set(err, errno == ENOENT ? STRATA_NOT_FOUND : STRATA_PERMISSION_DENIED,
@@ -341,6 +352,15 @@ static int take_inline(import_ctx *ic, import_plan *p, const json_t *v, strata_e
                        "(max_values_per_write); put the file under --import-dir and import it "
                        "by path",
                        (unsigned long long)rows, ic->max_inline_rows);
+    /* Queued inline imports hold their text: bound the sum, not only each one. */
+    size_t held = atomic_fetch_add(&ic->inline_held, n);
+    if (held + n > INLINE_HELD_MAX(ic)) {
+        atomic_fetch_sub(&ic->inline_held, n);
+        return err_set(err, STRATA_RESOURCE_EXHAUSTED,
+                       "inline imports waiting to run already hold %zu bytes (at most %zu); try "
+                       "again when they have run, or import by path",
+                       held, INLINE_HELD_MAX(ic));
+    }
     p->inline_data = xstrndup(s, n);
     p->inline_len = n;
     p->size = n;
@@ -455,8 +475,8 @@ static int build_mapping(import_plan *p, const entity_def *e, const json_t *colu
     if ((rc = pick_id_column(p, id_given, cols, ncols, what, err)) ||
         (rc = pick_time_column(&p->event_col, ev_given, "event_time_column", cols, ncols, what,
                                err)) ||
-        (rc = pick_time_column(&p->created_col, cr_given, "created_time_column", cols, ncols,
-                               what, err)))
+        (rc = pick_time_column(&p->created_col, cr_given, "created_time_column", cols, ncols, what,
+                               err)))
         return rc;
     if (columns) {
         const char *fname;
@@ -572,9 +592,10 @@ static int header_index(csv_reader *r, name_ix **out, strata_err *err)
         if (v[i].name.n && slice_eq(v[i].name, v[i - 1].name)) {
             char ex[80];
             text_excerpt(v[i].name, ex, sizeof ex);
+            int rc = bad(err, "the header names column \"%s\" twice (columns %zu and %zu)", ex,
+                         v[i - 1].ix + 1, v[i].ix + 1);
             free(v);
-            return bad(err, "the header names column \"%s\" twice (columns %zu and %zu)", ex,
-                       v[i - 1].ix + 1, v[i].ix + 1);
+            return rc;
         }
     }
     *out = v;
@@ -683,11 +704,16 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err);
 int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *opts,
                   json_t **job_out, strata_err *err)
 {
-    static const char *const fields[] = {"entity",          "format",
-                                         "source",          "entity_id_column",
-                                         "event_time_column", "created_time_column",
-                                         "time_unit",       "columns",
-                                         "create_features", "on_error",
+    static const char *const fields[] = {"entity",
+                                         "format",
+                                         "source",
+                                         "entity_id_column",
+                                         "event_time_column",
+                                         "created_time_column",
+                                         "time_unit",
+                                         "columns",
+                                         "create_features",
+                                         "on_error",
                                          NULL};
     static const char *const source_fields[] = {"path", "inline", NULL};
     int rc;
@@ -768,7 +794,7 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
                 goto out;
             }
             if (!json_is_string(cv) || json_string_length(cv) == 0 ||
-                !text_valid_utf8((slice){json_string_value(cv), json_string_length(cv)})) {
+                strlen(json_string_value(cv)) != json_string_length(cv)) {
                 rc = bad(err, "columns: the column for feature \"%s\" must be a non-empty string",
                          ex);
                 goto out;
@@ -795,8 +821,8 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
                  spath ? "non-empty " : "");
         goto out;
     }
-    slice path = spath ? (slice){json_string_value(spath), json_string_length(spath)}
-                       : (slice){NULL, 0};
+    slice path =
+        spath ? (slice){json_string_value(spath), json_string_length(spath)} : (slice){NULL, 0};
     if (format.p) {
         if (slice_eq_str(format, "jsonl"))
             p->jsonl = true;
@@ -854,8 +880,8 @@ out:
  * the buffers below until commit (the buffers move as they grow). */
 typedef struct batch {
     write_row *rows;
-    size_t *id_off;  /* entity id offset in ids, per row */
-    size_t *cell0;   /* first cell of each row */
+    size_t *id_off; /* entity id offset in ids, per row */
+    size_t *cell0;  /* first cell of each row */
     size_t nrows, caprows;
     write_cell *cells;
     uint32_t *cell_map; /* map index of each cell */
@@ -1004,14 +1030,14 @@ static json_t *result_json(run_state *rs)
 {
     char sha[65];
     ingest_source_sha256(rs->src, sha);
-    json_t *r = json_pack(
-        "{s:I,s:I,s:I,s:I,s:O,s:s?,s:s,s:I,s:I,s:s,s:s,s:O}", "rows_read",
-        (json_int_t)rs->rows_read, "rows_imported", (json_int_t)rs->rows_imported, "rows_rejected",
-        (json_int_t)rs->rj.n, "values_written", (json_int_t)rs->values_written, "rejects",
-        rs->rj.first, "rejects_file", rs->rj.path, "source_sha256", sha, "source_bytes",
-        (json_int_t)ingest_source_bytes_read(rs->src), "duration_ms",
-        (json_int_t)((time_mono_ns() - rs->t0) / 1000000u), "entity", rs->p->entity, "source_uri",
-        rs->p->uri, "features_created", rs->created);
+    json_t *r = json_pack("{s:I,s:I,s:I,s:I,s:O,s:s?,s:s,s:I,s:I,s:s,s:s,s:O}", "rows_read",
+                          (json_int_t)rs->rows_read, "rows_imported", (json_int_t)rs->rows_imported,
+                          "rows_rejected", (json_int_t)rs->rj.n, "values_written",
+                          (json_int_t)rs->values_written, "rejects", rs->rj.first, "rejects_file",
+                          rs->rj.path, "source_sha256", sha, "source_bytes",
+                          (json_int_t)ingest_source_bytes_read(rs->src), "duration_ms",
+                          (json_int_t)((time_mono_ns() - rs->t0) / 1000000u), "entity",
+                          rs->p->entity, "source_uri", rs->p->uri, "features_created", rs->created);
     STRATA_ASSERT(r != NULL);
     if (rs->lineage_error[0])
         json_object_set_new(r, "lineage_error", json_string(rs->lineage_error));
@@ -1026,8 +1052,8 @@ static void committed_clause(const run_state *rs, char *out, size_t cap)
     else
         snprintf(out, cap,
                  "the good rows up to line %llu (%llu rows, %llu values) were committed and stay",
-                 (unsigned long long)rs->last_committed_line,
-                 (unsigned long long)rs->rows_imported, (unsigned long long)rs->values_written);
+                 (unsigned long long)rs->last_committed_line, (unsigned long long)rs->rows_imported,
+                 (unsigned long long)rs->values_written);
 }
 
 /* ---- features and commits ----------------------------------------------------------- */
@@ -1062,16 +1088,15 @@ static int ensure_features(run_state *rs, strata_err *err)
                     rc = err_set(err, STRATA_FAILED_PRECONDITION,
                                  "feature \"%s\" is %s but this import read its column as %s "
                                  "(it was created or changed meanwhile); run the import again",
-                                 m->feature, value_type_name(f->type),
-                                 value_type_name(m->type));
+                                 m->feature, value_type_name(f->type), value_type_name(m->type));
                     goto out;
                 }
                 m->feature_id = f->id;
                 continue;
             }
             if (!m->create) {
-                rc = err_set(err, STRATA_NOT_FOUND,
-                             "feature \"%s\" was deleted during the import", m->feature);
+                rc = err_set(err, STRATA_NOT_FOUND, "feature \"%s\" was deleted during the import",
+                             m->feature);
                 goto out;
             }
             bool dup = false;
@@ -1215,8 +1240,8 @@ static int stage_csv(run_state *rs, const csv_row *row, char *why)
         }
         if (cell_parse_time(cell, p->unit, &t[k], twhy)) {
             text_excerpt(slice_of(tname[k]), ex, sizeof ex);
-            snprintf(why, ROW_WHY_MAX, "%s (column \"%s\"): %s",
-                     k ? "created time" : "event time", ex, twhy);
+            snprintf(why, ROW_WHY_MAX, "%s (column \"%s\"): %s", k ? "created time" : "event time",
+                     ex, twhy);
             return 1;
         }
     }
@@ -1290,8 +1315,8 @@ static int stage_json(run_state *rs, uint64_t line, json_t *obj, char *why)
             return 1;
         }
         if (json_parse_time(tv, p->unit, &t[k], twhy)) {
-            snprintf(why, ROW_WHY_MAX, "%s (key \"%s\"): %s", k ? "created time" : "event time",
-                     ex, twhy);
+            snprintf(why, ROW_WHY_MAX, "%s (key \"%s\"): %s", k ? "created time" : "event time", ex,
+                     twhy);
             return 1;
         }
     }
@@ -1332,7 +1357,10 @@ static int after_row(run_state *rs, uint64_t line, strata_err *err)
     import_plan *p = rs->p;
     batch *b = &rs->b;
     if (!p->fail_mode)
-        return b->ncells >= LIMIT_IMPORT_BATCH_VALUES ? commit(rs, err) : 0;
+        return b->ncells >= LIMIT_IMPORT_BATCH_VALUES ||
+                       b->enc.n + b->ids.n >= LIMIT_IMPORT_BATCH_BYTES
+                   ? commit(rs, err)
+                   : 0;
     if (b->ncells > p->ic->atomic_max_values || b->enc.n + b->ids.n > LIMIT_IMPORT_ATOMIC_BYTES)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                        "line %llu: on_error=fail imports are committed as one atomic batch of at "
@@ -1467,8 +1495,7 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
         csv_reader *r = NULL;
         name_ix *cols = NULL;
         csv_row row;
-        if ((rc = csv_reader_open(rs->src, NULL, &r, err)) ||
-            (rc = header_index(r, &cols, err)) ||
+        if ((rc = csv_reader_open(rs->src, NULL, &r, err)) || (rc = header_index(r, &cols, err)) ||
             (rc = bind_csv(p, cols, csv_reader_ncols(r), err))) {
             free(cols);
             csv_reader_close(r);
@@ -1488,6 +1515,7 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
     } else {
         jsonl_reader *r = jsonl_reader_open(rs->src, 0);
         jsonl_row row;
+        int bad_key = 0;
         index_by_column(p);
         for (uint32_t n = 0; n < LIMIT_IMPORT_INFER_ROWS && !job_cancelled(rs->j) &&
                              (rc = jsonl_reader_next(r, &row, err)) == 1;
@@ -1507,15 +1535,15 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
                     if (!text_valid_name(slice_of(key))) {
                         char ex[80];
                         text_excerpt(slice_of(key), ex, sizeof ex);
-                        rc = bad(err,
-                                 "create_features: key \"%s\" (line %llu) cannot become a "
-                                 "feature: names are [a-z][a-z0-9_]{0,63}",
-                                 ex, (unsigned long long)row.line);
+                        bad_key = bad(err,
+                                      "create_features: key \"%s\" (line %llu) cannot become a "
+                                      "feature: names are [a-z][a-z0-9_]{0,63}",
+                                      ex, (unsigned long long)row.line);
                         break;
                     }
                     if (p->nmaps >= LIMIT_IMPORT_COLUMNS) {
-                        rc = bad(err, "create_features: more than %u distinct keys",
-                                 LIMIT_IMPORT_COLUMNS);
+                        bad_key = bad(err, "create_features: more than %u distinct keys",
+                                      LIMIT_IMPORT_COLUMNS);
                         break;
                     }
                     col_map *m = add_map(p, key, slice_of(key));
@@ -1528,10 +1556,12 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
                     if (p->maps[p->by_col[k]].create)
                         infer_json(&p->maps[p->by_col[k]].inf, v);
             }
-            if (rc)
+            if (bad_key)
                 break;
         }
         jsonl_reader_close(r);
+        if (bad_key)
+            return bad_key;
     }
     if (rc < 0)
         return rc;
@@ -1540,8 +1570,7 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
         if (!m->create || m->type != VT_NULL)
             continue;
         if (infer_result(&m->inf, &m->type, why))
-            return bad(err, "create_features: cannot infer a type for \"%s\": %s", m->feature,
-                       why);
+            return bad(err, "create_features: cannot infer a type for \"%s\": %s", m->feature, why);
     }
     return ingest_source_rewind(rs->src, err);
 }
@@ -1566,37 +1595,35 @@ static int import_record_lineage(run_state *rs, int outcome, strata_err *err)
     ingest_source_sha256(rs->src, sha);
     snprintf(name, sizeof name, "import-%s", job_id(rs->j));
     snprintf(srcname, sizeof srcname, "sha256:%s", sha);
-    snprintf(fs_uri, sizeof fs_uri, "strata://entities/%s?import_job=%s", p->entity,
-             job_id(rs->j));
+    snprintf(fs_uri, sizeof fs_uri, "strata://entities/%s?import_job=%s", p->entity, job_id(rs->j));
     json_t *features = json_array();
     for (size_t i = 0; i < p->nmaps; i++)
         json_array_append_new(features, json_string(p->maps[i].feature));
-    json_t *src_props = json_pack("{s:s,s:s,s:I,s:I}", "format", p->jsonl ? "jsonl" : "csv",
-                                  "sha256", sha, "bytes",
-                                  (json_int_t)ingest_source_bytes_read(rs->src), "rows",
-                                  (json_int_t)rs->rows_read);
+    json_t *src_props =
+        json_pack("{s:s,s:s,s:I,s:I}", "format", p->jsonl ? "jsonl" : "csv", "sha256", sha, "bytes",
+                  (json_int_t)ingest_source_bytes_read(rs->src), "rows", (json_int_t)rs->rows_read);
     json_t *fs_props = json_pack("{s:s,s:O,s:I}", "entity", p->entity, "features", features,
                                  "feature_count", (json_int_t)p->nmaps);
     json_t *ex_props = json_pack(
         "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "entity", p->entity, "format",
         p->jsonl ? "jsonl" : "csv", "source", p->uri, "job_id", job_id(rs->j), "rows_read",
-        (json_int_t)rs->rows_read, "rows_imported", (json_int_t)rs->rows_imported,
-        "rows_rejected", (json_int_t)rs->rj.n, "values_written", (json_int_t)rs->values_written);
+        (json_int_t)rs->rows_read, "rows_imported", (json_int_t)rs->rows_imported, "rows_rejected",
+        (json_int_t)rs->rj.n, "values_written", (json_int_t)rs->values_written);
     STRATA_ASSERT(src_props && fs_props && ex_props);
     lineage_artifact_ref in = {.type = "SourceFile",
                                .name = srcname,
                                .uri = p->uri,
                                .properties = src_props,
                                .path_key = "source"};
-    lineage_artifact_ref outa = {.type = "FeatureSet",
-                                 .uri = fs_uri,
-                                 .properties = fs_props,
-                                 .path_key = "features"};
-    lineage_context_ref ctx = {.type = p->ctx_type, .name = p->ctx_name, .properties = p->ctx_props};
+    lineage_artifact_ref outa = {
+        .type = "FeatureSet", .uri = fs_uri, .properties = fs_props, .path_key = "features"};
+    lineage_context_ref ctx = {
+        .type = p->ctx_type, .name = p->ctx_name, .properties = p->ctx_props};
     lineage_run run = {.execution_type = "Import",
                        .name = name,
-                       .state = outcome == 0 ? "COMPLETE"
-                                             : job_cancelled(rs->j) ? "CANCELED" : "FAILED",
+                       .state = outcome == 0           ? "COMPLETE"
+                                : job_cancelled(rs->j) ? "CANCELED"
+                                                       : "FAILED",
                        .properties = ex_props,
                        .inputs = &in,
                        .ninputs = 1,
@@ -1646,8 +1673,8 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err)
             p->maps[i].type = f->type;
             p->maps[i].create = false;
         } else if (!p->maps[i].create) {
-            rc = err_set(err, STRATA_NOT_FOUND,
-                         "feature \"%s\" was deleted before the import ran", p->maps[i].feature);
+            rc = err_set(err, STRATA_NOT_FOUND, "feature \"%s\" was deleted before the import ran",
+                         p->maps[i].feature);
         }
     }
     if (rc == 0 && needs_inference(p))
@@ -1663,8 +1690,8 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err)
         rc = cancelled(&rs, err);
     job_progress(j, ingest_source_bytes_read(rs.src), ingest_source_size(rs.src));
     if (rs.rj.f && fflush(rs.rj.f) != 0 && rc == 0)
-        rc = err_set(err, STRATA_IO, "writing the rejects file %s: %s", rs.rj.path,
-                     strerror(errno));
+        rc =
+            err_set(err, STRATA_IO, "writing the rejects file %s: %s", rs.rj.path, strerror(errno));
     strata_err lerr = STRATA_ERR_INIT;
     if (import_record_lineage(&rs, rc, &lerr)) {
         log_warn("job %s: recording the import in lineage failed: %s", job_id(j), lerr.message);

@@ -41,13 +41,13 @@ struct lineage; /* lineage/lineage.h */
 typedef struct import_ctx import_ctx;
 
 typedef struct import_options {
-    store_t *store;             /* required */
-    job_runner *jobs;           /* required */
-    struct lineage *lineage;    /* NULL: imports are not recorded in lineage */
-    const char *import_dir;     /* NULL or "": imports from paths are refused */
-    const char *data_dir;       /* rejects files go to <data_dir>/jobs/ */
-    size_t max_inline_bytes;    /* 0: LIMIT_DEFAULT_MAX_BODY_BYTES */
-    uint32_t max_inline_rows;   /* lines of an inline source; 0: LIMIT_DEFAULT_MAX_VALUES_PER_WRITE */
+    store_t *store;           /* required */
+    job_runner *jobs;         /* required */
+    struct lineage *lineage;  /* NULL: imports are not recorded in lineage */
+    const char *import_dir;   /* NULL or "": imports from paths are refused */
+    const char *data_dir;     /* rejects files go to <data_dir>/jobs/ */
+    size_t max_inline_bytes;  /* 0: LIMIT_DEFAULT_MAX_BODY_BYTES */
+    uint32_t max_inline_rows; /* lines of an inline source; 0: LIMIT_DEFAULT_MAX_VALUES_PER_WRITE */
     uint32_t atomic_max_values; /* on_error=fail cap; 0: LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES */
 } import_options;
 
@@ -61,7 +61,7 @@ void import_ctx_close(import_ctx *ic); /* NULL ok */
 typedef void (*import_done_fn)(void *arg, const char *job_id, job_state state, const json_t *job);
 
 typedef struct import_submit_opts {
-    const char *principal;            /* NULL: "anonymous" */
+    const char *principal; /* NULL: "anonymous" */
     /* A lineage context the Import execution joins (a schedule), found or
      * made by (type, name); NULL type: none. */
     const char *context_type;

@@ -45,7 +45,7 @@ struct job {
     atomic_bool cancel;
     bool shutdown;            /* cancel came from job_runner_close */
     uint64_t last_persist_ns; /* monotonic */
-    job_t *next;                /* queue or running list */
+    job_t *next;              /* queue or running list */
 };
 
 struct job_runner {
@@ -112,7 +112,7 @@ static json_t *render(const json_t *rec)
     const char *key;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe(out, tmp, key, v) {
+    json_object_foreach_safe (out, tmp, key, v) {
         if (key[0] == '_')
             json_object_del(out, key);
     }
@@ -217,9 +217,9 @@ static void finish(job_t *j, int rc, json_t *result, const strata_err *err)
         json_object_set_new(j->rec, "error", error_json("ABORTED", msg));
         set_state(j, JOB_FAILED);
     } else if (atomic_load(&j->cancel)) {
-        json_object_set_new(j->rec, "error",
-                            error_json("CANCELLED", err->message[0] ? err->message
-                                                                    : "cancelled by request"));
+        json_object_set_new(
+            j->rec, "error",
+            error_json("CANCELLED", err->message[0] ? err->message : "cancelled by request"));
         set_state(j, JOB_CANCELLED);
     } else {
         json_object_set_new(j->rec, "error",
@@ -436,13 +436,12 @@ int job_submit(job_runner *r, const job_def *def, json_t **job_out, strata_err *
     char now[TIME_RFC3339_MAX];
     time_format_rfc3339(time_now_us(), now, sizeof now);
     /* "id" first for people reading records; its value is set once allocated. */
-    j->rec = json_pack("{s:s,s:s,s:s,s:{s:i,s:I,s:s},s:n,s:n,s:n,s:s,s:n,s:n,s:o,s:s,s:b}",
-                       "id", "", "kind", def->kind, "state", state_names[JOB_PENDING], "progress",
-                       "done", 0, "total", (json_int_t)def->progress_total, "unit",
-                       def->progress_unit ? def->progress_unit : "items", "result", "error",
-                       "execution_id", "create_time", now, "start_time", "end_time", "spec", spec,
-                       "principal", def->principal ? def->principal : "anonymous",
-                       "cancel_requested", 0);
+    j->rec = json_pack(
+        "{s:s,s:s,s:s,s:{s:i,s:I,s:s},s:n,s:n,s:n,s:s,s:n,s:n,s:o,s:s,s:b}", "id", "", "kind",
+        def->kind, "state", state_names[JOB_PENDING], "progress", "done", 0, "total",
+        (json_int_t)def->progress_total, "unit", def->progress_unit ? def->progress_unit : "items",
+        "result", "error", "execution_id", "create_time", now, "start_time", "end_time", "spec",
+        spec, "principal", def->principal ? def->principal : "anonymous", "cancel_requested", 0);
     STRATA_ASSERT(j->rec != NULL);
 
     pthread_mutex_lock(&r->mu);
@@ -572,8 +571,8 @@ int job_list(job_runner *r, const char *kind, const job_state *state, slice befo
         json_t *rec = json_loadb(val.p, val.n, 0, NULL);
         job_state s;
         if (!rec || state_of(rec, &s) ||
-            (kind && !slice_eq_str(slice_of(json_string_value(json_object_get(rec, "kind"))),
-                                   kind)) ||
+            (kind &&
+             !slice_eq_str(slice_of(json_string_value(json_object_get(rec, "kind"))), kind)) ||
             (state && s != *state)) {
             json_decref(rec);
             continue;

@@ -25,9 +25,9 @@
  * Records live in STORE_SPACE_JOBS (through store/'s generic record API):
  *
  *   key                                   value
- *   OFFSET SIZE FIELD                     
+ *   OFFSET SIZE FIELD
  *   0      1    'J'                       the job as compact JSON (below)
- *   1      8    job number, u64 BE        
+ *   1      8    job number, u64 BE
  *
  *   0      1    'C'                       next job number, u64 BE (8 bytes)
  *
@@ -97,7 +97,7 @@ typedef struct job_def {
     const char *progress_unit; /* what progress counts: "bytes", "rows"; NULL = "items" */
     uint64_t progress_total;   /* known up front (a file's size), else 0 */
     job_run_fn run;
-    void *arg;                 /* handed to run; owned by the runner from submit on */
+    void *arg;                   /* handed to run; owned by the runner from submit on */
     void (*free_arg)(void *arg); /* called once after the run, or at once if submit fails */
     job_done_fn on_done;         /* may be NULL; on_done_arg must outlive the runner */
     void *on_done_arg;

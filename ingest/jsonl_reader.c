@@ -20,7 +20,7 @@ struct jsonl_reader {
     size_t row_max;
     slice chunk;
     size_t pos;
-    bool started, eof;
+    bool eof;
     uint64_t line; /* line of the next byte */
     buf cur;
     json_t *obj;
@@ -72,11 +72,6 @@ static int read_line(jsonl_reader *r, bool *too_long, strata_err *err)
                 r->eof = true;
                 r->chunk = (slice){NULL, 0};
                 continue;
-            }
-            if (!r->started) {
-                r->started = true;
-                if (r->chunk.n >= 3 && memcmp(r->chunk.p, "\xEF\xBB\xBF", 3) == 0)
-                    r->pos = 3;
             }
             continue;
         }

@@ -8,6 +8,7 @@
 #include "ingest/source.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ struct ingest_source {
     const char *mem;
     size_t mem_len, mem_pos;
     uint64_t size, read;
+    bool started; /* the first chunk was handed out (BOM check done) */
     EVP_MD_CTX *md;
     char *chunk; /* files only */
 };
@@ -89,6 +91,15 @@ int ingest_source_next(ingest_source *s, slice *chunk, strata_err *err)
     }
     EVP_DigestUpdate(s->md, chunk->p, chunk->n);
     s->read += chunk->n;
+    if (!s->started) {
+        s->started = true;
+        if (chunk->n >= 3 && memcmp(chunk->p, "\xEF\xBB\xBF", 3) == 0) {
+            chunk->p += 3; /* hashed and counted, not handed out */
+            chunk->n -= 3;
+            if (chunk->n == 0)
+                return ingest_source_next(s, chunk, err);
+        }
+    }
     return 1;
 }
 
@@ -98,6 +109,7 @@ int ingest_source_rewind(ingest_source *s, strata_err *err)
         return err_set(err, STRATA_IO, "rewinding the source file: %s", strerror(errno));
     s->mem_pos = 0;
     s->read = 0;
+    s->started = false;
     STRATA_ASSERT(EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1);
     return 0;
 }

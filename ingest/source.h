@@ -6,6 +6,9 @@
  *
  * The readers (csv_reader.c, jsonl_reader.c) pull chunks and never hold more
  * than one chunk plus the row they are assembling, whatever the file size.
+ *
+ * Sources are text: a UTF-8 byte order mark at the very start is not handed
+ * out (it is still hashed and counted).
  */
 #ifndef STRATA_INGEST_SOURCE_H
 #define STRATA_INGEST_SOURCE_H

@@ -206,11 +206,11 @@ static int add_starts(walk *w, strata_err *err)
     lnode_init(&n);
     if (q->nstart > 0) {
         for (size_t i = 0; i < q->nstart && !rc; i++) {
+            /* Its own message tells "artifact 12 not found" (no such node)
+             * from "did not exist yet at as_of" (created later): the
+             * handler pins as_of to now even when the client gave none. */
             rc = lg_node_read_as_of(w->lg, w->snap, q->start_kind, q->start_ids[i], q->as_of, &n,
                                     err);
-            if (rc == STRATA_NOT_FOUND && q->as_of != INT64_MAX)
-                rc = err_set(err, STRATA_NOT_FOUND, "%s %lld did not exist at as_of",
-                             lineage_kind_name(q->start_kind), (long long)q->start_ids[i]);
             if (!rc)
                 add_node(w, q->start_kind, q->start_ids[i], 0, &added);
         }
@@ -254,14 +254,55 @@ out:
     return rc;
 }
 
+/* The contexts of node g (attributions / associations recorded by as_of) not
+ * yet on this page, appended to `contexts`. Scans the links with the walk's
+ * iterator and reads each context once per page: a page of a pipeline's nodes
+ * shares a handful of contexts, so most links cost one key and no read. */
+static int page_contexts(walk *w, gnode g, u64map *seen, json_t *contexts, lnode *c,
+                         strata_err *err)
+{
+    buf prefix = BUF_INIT;
+    int rc = 0;
+    lkey_pair(&prefix, g.kind == LINEAGE_ARTIFACT ? LK_ATTR_BY_ART : LK_ASSOC_BY_EXEC, g.id, 0, 0);
+    for (store_iter_seek(w->it, buf_slice(&prefix)); store_iter_valid(w->it);
+         store_iter_next(w->it)) {
+        slice kk = store_iter_key(w->it);
+        int64_t a, b, time;
+        int t;
+        if (kk.n < prefix.n || memcmp(kk.p, prefix.p, prefix.n) != 0)
+            break;
+        if (lkey_pair_decode(kk, &a, &b, &t) || llink_decode(store_iter_value(w->it), &time)) {
+            rc = err_set(err, STRATA_CORRUPT, "lineage: a context link is malformed");
+            break;
+        }
+        uint32_t dummy = 0;
+        if (time > w->q->as_of || map_get_or_put(seen, node_key(LINEAGE_CONTEXT, b), &dummy))
+            continue;
+        rc = lg_node_read_as_of(w->lg, w->snap, LINEAGE_CONTEXT, b, w->q->as_of, c, err);
+        if (rc == STRATA_NOT_FOUND) { /* created after as_of: not a context then */
+            err_clear(err);
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
+        json_array_append_new(contexts, lg_node_json(w->lg, c));
+    }
+    if (!rc)
+        rc = store_iter_status(w->it, err);
+    buf_free(&prefix);
+    return rc;
+}
+
 /* Nodes of the page and their contexts, as of as_of. */
 static int page_nodes(walk *w, json_t *artifacts, json_t *executions, json_t *contexts,
                       strata_err *err)
 {
-    lnode n;
+    lnode n, c;
     u64map ctx_seen = {0};
     int rc = 0;
     lnode_init(&n);
+    lnode_init(&c);
     uint64_t end = w->end < w->n ? w->end : w->n;
     for (uint64_t i = w->q->offset; i < end && !rc; i++) {
         gnode g = w->nodes[i];
@@ -277,24 +318,11 @@ static int page_nodes(walk *w, json_t *artifacts, json_t *executions, json_t *co
             break;
         json_array_append_new(g.kind == LINEAGE_ARTIFACT ? artifacts : executions,
                               lg_node_json(w->lg, &n));
-        json_t *cs = NULL;
-        rc = lg_node_contexts(w->lg, w->snap, g.kind, g.id,
-                              g.kind == LINEAGE_ARTIFACT ? LK_ATTR_BY_ART : LK_ASSOC_BY_EXEC,
-                              w->q->as_of, &cs, err);
-        if (rc)
-            break;
-        size_t j;
-        json_t *c;
-        json_array_foreach (cs, j, c) {
-            uint32_t dummy = 0;
-            uint64_t key = node_key(LINEAGE_CONTEXT, json_integer_value(json_object_get(c, "id")));
-            if (!map_get_or_put(&ctx_seen, key, &dummy))
-                json_array_append(contexts, c);
-        }
-        json_decref(cs);
+        rc = page_contexts(w, g, &ctx_seen, contexts, &c, err);
     }
     map_free(&ctx_seen);
     lnode_free(&n);
+    lnode_free(&c);
     return rc;
 }
 

@@ -65,6 +65,10 @@
 #define LINEAGE_GRAPH_PAGE_MAX 10000u
 /* Inputs or outputs of one captured run, and contexts it joins. */
 #define LINEAGE_RUN_REFS_MAX 10000u
+/* Entries per list in a model's provenance (datasets, imports, metrics,
+ * evaluations …): a year of 15-minute scheduled imports is 35k; an auditor
+ * reads the newest, and the answer says the list was cut. */
+#define LINEAGE_PROVENANCE_ITEMS_MAX 1000u
 
 /* ---- handle ------------------------------------------------------------- */
 
@@ -353,5 +357,23 @@ int lineage_artifact_find_or_create(lineage_t *lg, const lineage_artifact_ref *r
  * properties (may be NULL) into its declared properties. */
 int lineage_execution_set_state(lineage_t *lg, int64_t execution_id, const char *state,
                                 const json_t *properties, strata_err *err);
+
+/* ---- model provenance --------------------------------------------------- */
+
+/*
+ * "Where did this model come from?" (GET /v1/models/{name}/provenance).
+ * A model version is the Model artifact named "<model>@<version>" (the name
+ * is authoritative; its `model` and `version` properties carry the same
+ * values); model_version 0 = the highest. *out gets
+ *   {"model":{"name","version","versions","artifact"},
+ *    "training":{"execution","hyperparameters","code_version"},
+ *    "training_data":{"feature_refs","as_of","datasets":[…],"imports":[…],"imports_total"},
+ *    "metrics":[…],"evaluations":[…],"complete","missing":[…],"truncated":[…]}
+ * with what exists so far (docs/lineage.md, "Model provenance"). The caller
+ * owns *out. INVALID_ARGUMENT for a bad model name, NOT_FOUND when the model
+ * or that version does not exist.
+ */
+int lineage_model_provenance(lineage_t *lg, slice model, int64_t model_version, json_t **out,
+                             strata_err *err);
 
 #endif

@@ -59,4 +59,7 @@ void api_execution_contexts(http_req *req, void *ctx);
 /* GET /v1/lineage */
 void api_lineage_graph(http_req *req, void *ctx);
 
+/* GET /v1/models/{name}/provenance[?version=N] (serving/api_provenance.c) */
+void api_model_provenance(http_req *req, void *ctx);
+
 #endif

@@ -22,6 +22,7 @@ struct lineage;    /* lineage/lineage.h */
 struct audit_log;  /* lineage/audit.h */
 struct job_runner; /* ingest/jobs.h */
 struct import_ctx; /* ingest/import.h */
+struct scheduler;  /* ingest/scheduler.h */
 
 typedef struct app {
     store_t *store;
@@ -29,6 +30,7 @@ typedef struct app {
     struct audit_log *audit;
     struct job_runner *jobs;
     struct import_ctx *imports;
+    struct scheduler *scheduler;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -99,6 +101,15 @@ void api_job_list(http_req *req, void *ctx);
 void api_job_get(http_req *req, void *ctx);
 void api_job_cancel(http_req *req, void *ctx);
 void api_import_create(http_req *req, void *ctx);
+
+/* Schedules (api_schedules.c). */
+void api_schedule_create(http_req *req, void *ctx);
+void api_schedule_list(http_req *req, void *ctx);
+void api_schedule_get(http_req *req, void *ctx);
+void api_schedule_patch(http_req *req, void *ctx);
+void api_schedule_delete(http_req *req, void *ctx);
+void api_schedule_run(http_req *req, void *ctx);
+void api_schedule_runs(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

@@ -48,6 +48,15 @@ static const route routes[] = {
     R(GET, "/v1/jobs", api_job_list),
     R(GET, "/v1/jobs/{}", api_job_get),
 
+    /* Schedules (serving/api_schedules.c). */
+    R(POST, "/v1/schedules/{}:run", api_schedule_run),
+    R(POST, "/v1/schedules", api_schedule_create),
+    R(GET, "/v1/schedules", api_schedule_list),
+    R(GET, "/v1/schedules/{}", api_schedule_get),
+    R(PATCH, "/v1/schedules/{}", api_schedule_patch),
+    R(DELETE, "/v1/schedules/{}", api_schedule_delete),
+    R(GET, "/v1/schedules/{}/runs", api_schedule_runs),
+
     /* Audit log (lineage/audit.c). */
     R(GET, "/v1/audit:verify", api_audit_verify),
     R(GET, "/v1/audit", api_audit_list),
@@ -90,6 +99,7 @@ static const route routes[] = {
     R(GET, "/v1/contexts/{}/children", api_context_children),
     R(POST, "/v1/events", api_event_create),
     R(GET, "/v1/lineage", api_lineage_graph),
+    R(GET, "/v1/models/{}/provenance", api_model_provenance),
 };
 #undef R
 

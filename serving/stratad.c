@@ -16,6 +16,7 @@
 #include "base/timeutil.h"
 #include "ingest/import.h"
 #include "ingest/jobs.h"
+#include "ingest/scheduler.h"
 #include "lineage/audit.h"
 #include "lineage/lineage.h"
 #include "serving/app.h"
@@ -86,15 +87,23 @@ int main(int argc, char **argv)
         goto out;
     }
     /* Jobs and imports: opening fails what a previous run left unfinished. */
+    if (job_runner_open(a.store, cfg.job_threads, &a.jobs, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
     import_options io = {.store = a.store,
+                         .jobs = a.jobs,
                          .lineage = a.lineage,
                          .import_dir = cfg.import_dir,
                          .data_dir = cfg.data_dir,
                          .max_inline_bytes = cfg.limits.max_body_bytes,
                          .max_inline_rows = cfg.limits.max_values_per_write,
                          .atomic_max_values = cfg.import_atomic_max_values};
-    if (job_runner_open(a.store, cfg.job_threads, &a.jobs, &err) ||
-        (io.jobs = a.jobs, import_ctx_open(&io, &a.imports, &err))) {
+    if (import_ctx_open(&io, &a.imports, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
+    if (scheduler_open(a.store, a.jobs, a.imports, &a.scheduler, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
@@ -128,8 +137,11 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(a.server);
-    /* Running jobs stop (and are recorded FAILED) before what they use closes. */
+    /* No new scheduled runs; then running jobs stop (and are recorded FAILED,
+     * which the scheduler still hears about) before what they use closes. */
+    scheduler_stop(a.scheduler);
     job_runner_close(a.jobs);
+    scheduler_close(a.scheduler);
     import_ctx_close(a.imports);
     metrics_destroy(a.metrics);
     audit_close(a.audit);

@@ -74,6 +74,9 @@ WRITE_CONNS=4         # concurrent write requests
 WRK_THREADS=1
 WRK_CONNS=32
 LG_CONNS=32           # loadgen connections (a pool like a real client's)
+QUIET_MAX=0.15        # cores others may use during a measurement before it is redone
+QUIET_WAIT_S=60       # longest wait for a quiet second before each measurement
+NOISE_ATTEMPTS=3      # measurements of one point at most, the quietest is kept
 SWEEP_POINTS="1:8 1:32 1:128 2:32 2:64 2:128"   # --sweep: wrk threads:connections
 if [ "$QUICK" = 1 ]; then
   WRK_SECS=2; WARM_SECS=1; LG_SECS=4; LG_WARM=1; REDIS_N=100000; RUNS="${RUNS:-1}"; SWEEP_SECS=2
@@ -145,6 +148,68 @@ kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+# measure TARGET CMD...: runs a load generator command against TARGET's server
+# and sets MEAS to its RESULT line plus what the machine did meanwhile:
+#   server_cpu_s   CPU of the server under test (stratad, nginx workers, redis)
+#   gen_cpu_s      CPU of the generator (`times` in the command substitution's
+#                  subshell: its last line is its children's CPU)
+#   other_cores    CPU of everything else, in cores: colleagues' jobs on a shared
+#                  machine make a run noisy, and this says how much
+# Generator stderr goes to $WORK/gen.log.
+measure() {
+  local target=$1 pids out s0 s1 c0 c1 t0 t1 gen
+  shift
+  case "$target" in
+    strata) pids=$STRATA_PID ;;
+    nginx) pids=$NGINX_WORKERS ;;
+    redis) pids=$REDIS_PID ;;
+  esac
+  s0="$(sys_ticks)"
+  # shellcheck disable=SC2086 # $pids is a list
+  c0="$(cpu_ticks $pids)"
+  t0="$(date +%s%N)"
+  out="$( { "$@" 2>>"$WORK/gen.log" | grep '^RESULT'; times; } )" || true
+  t1="$(date +%s%N)"
+  # shellcheck disable=SC2086
+  c1="$(cpu_ticks $pids)"
+  s1="$(sys_ticks)"
+  gen="$(tail -n 1 <<<"$out" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
+    split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
+  MEAS="$(grep '^RESULT' <<<"$out")" || MEAS=""
+  [ -n "$MEAS" ] || return 1
+  MEAS+=" $(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v g="$gen" -v h="$CLK_TCK" \
+    -v d=$((t1 - t0)) 'BEGIN {o = (s - c) / h - g; if (o < 0) o = 0;
+    printf "server_cpu_s=%.2f gen_cpu_s=%.2f other_cores=%.2f", c / h, g, o * 1e9 / d}')"
+}
+
+# Waits (up to QUIET_WAIT_S) for a second in which the machine is quiet: our
+# servers idle, so any CPU used is someone else's (or stratad's compactions).
+wait_quiet() {
+  local i a b
+  for ((i = 0; i < QUIET_WAIT_S; i++)); do
+    a="$(sys_ticks)"; sleep 1; b="$(sys_ticks)"
+    awk -v t=$((b - a)) -v h="$CLK_TCK" -v m="$QUIET_MAX" 'BEGIN {exit !(t / h <= m)}' && return 0
+  done
+  log "machine still busy after ${QUIET_WAIT_S}s; measuring anyway"
+}
+
+# quiet_measure TARGET CMD...: measure, and repeat (up to NOISE_ATTEMPTS) while
+# other processes used more than QUIET_MAX cores; keeps the quietest attempt.
+quiet_measure() {
+  local best="" best_other=999 a other
+  for ((a = 1; a <= NOISE_ATTEMPTS; a++)); do
+    wait_quiet
+    measure "$@" || return 1
+    other="$(kv "$MEAS" other_cores)"
+    if awk -v o="$other" -v b="$best_other" 'BEGIN {exit !(o < b)}'; then
+      best="$MEAS attempts=$a"; best_other=$other
+    fi
+    awk -v o="$other" -v m="$QUIET_MAX" 'BEGIN {exit !(o <= m)}' && break
+    [ "$a" -lt "$NOISE_ATTEMPTS" ] && log "  noisy (other processes used $other cores); again"
+  done
+  MEAS="$best"
+}
+
 # ---- machine -------------------------------------------------------------------
 NPROC="$(nproc)"
 CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
@@ -207,13 +272,15 @@ BATCH_FILES=("$WORK"/batches/*.json)
 BATCH_BYTES="$(stat -c %s "${BATCH_FILES[0]}")"
 log "writing $ENTITIES rows x 10 features in ${#BATCH_FILES[@]} batches of $BATCH_ROWS rows" \
   "(${BATCH_BYTES} bytes each) on $WRITE_CONNS connections"
-c0="$(cpu_ticks "$STRATA_PID")"
-WRITE_RES="$("$LOADGEN" replay --port "$SPORT" --path /v1/entities/user:write \
-  --connections "$WRITE_CONNS" --header 'Content-Type: application/json' \
-  "${BATCH_FILES[@]}" 2>>"$WORK/loadgen.log")" || {
-  log "write benchmark failed: $WRITE_RES"; tail -n 5 "$WORK/stratad.log" >&2; exit 1; }
-c1="$(cpu_ticks "$STRATA_PID")"
-WRITE_CPU_S="$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')"
+wait_quiet
+measure strata "$LOADGEN" replay --port "$SPORT" --path /v1/entities/user:write \
+  --connections "$WRITE_CONNS" --header 'Content-Type: application/json' "${BATCH_FILES[@]}" || {
+  log "write benchmark printed no result; see $WORK/gen.log"; tail -n 5 "$WORK/stratad.log" >&2; exit 1; }
+WRITE_RES=$MEAS
+if [ "$(kv "$WRITE_RES" errors)" != 0 ] || [ "$(kv "$WRITE_RES" non2xx)" != 0 ]; then
+  log "write benchmark failed: $WRITE_RES"; tail -n 5 "$WORK/stratad.log" >&2; exit 1
+fi
+WRITE_CPU_S="$(kv "$WRITE_RES" server_cpu_s)"
 W_VALUES="$(kv "$WRITE_RES" written_values)"
 if [ "$W_VALUES" != $((ENTITIES * 10)) ]; then
   log "write benchmark: expected $((ENTITIES * 10)) values written, the server said $W_VALUES"
@@ -225,7 +292,8 @@ W_P50="$(kv "$WRITE_RES" p50_us)"
 W_P99="$(kv "$WRITE_RES" p99_us)"
 W_MAX="$(kv "$WRITE_RES" max_us)"
 log "writes: $W_VALUES values in $W_SECS s = $W_VPS values/s; per batch p50 ${W_P50} us," \
-  "p99 ${W_P99} us (of ${#BATCH_FILES[@]} batches); stratad CPU ${WRITE_CPU_S} s"
+  "p99 ${W_P99} us (of ${#BATCH_FILES[@]} batches); stratad CPU ${WRITE_CPU_S} s," \
+  "other processes $(kv "$WRITE_RES" other_cores) cores"
 rm -rf "$WORK/batches"
 # Where the reads will find the data: memtable only, or SST files too.
 STORE_STATE="$(find "$WORK/strata-data" -name '*.sst' -size +0 | wc -l) SST files,"
@@ -329,48 +397,29 @@ declare -A LOAD_NAME=([get_json]="GET JSON" [get_pb]="GET protobuf"
 declare -A LOAD_SIZE=([get_json]=$SIZE_GET_JSON [get_pb]=$SIZE_GET_PB
   [post_json]=$SIZE_POST_JSON [post_pb]=$SIZE_POST_PB)
 
-RAW="$WORK/raw.txt" # target load run RESULT... cpu_ticks=
+RAW="$WORK/raw.txt" # target load run RESULT ... (see measure)
 : >"$RAW"
 
 run_wrk() { # target(strata|nginx) load run secs [threads conns raw-file]
-  local target=$1 load=$2 run=$3 secs=$4 url pids res c0 c1
+  local target=$1 load=$2 run=$3 secs=$4 url
   local threads=${5:-$WRK_THREADS} conns=${6:-$WRK_CONNS} raw=${7:-$RAW}
-  if [ "$target" = strata ]; then url=$SURL; pids=$STRATA_PID; else url=$NURL; pids=$NGINX_WORKERS; fi
-  local s0 s1
-  s0="$(sys_ticks)"
-  # shellcheck disable=SC2086 # $pids is a list
-  c0="$(cpu_ticks $pids)"
-  # `times` in the command substitution's subshell: its last line is the CPU
-  # used by its children, wrk (and grep).
-  # shellcheck disable=SC2086 # LOAD_ARGS holds two words
-  res="$( { wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$HERE/online.lua" "$url" \
-    -- ${LOAD_ARGS[$load]} "$ENTITIES" user 2>>"$WORK/wrk.log" | grep '^RESULT'; times; } )" || true
-  # shellcheck disable=SC2086
-  c1="$(cpu_ticks $pids)"
-  s1="$(sys_ticks)"
-  local gen_cpu
-  gen_cpu="$(tail -n 1 <<<"$res" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
-    split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
-  res="$(grep '^RESULT' <<<"$res")" || res=""
-  if [ -z "$res" ]; then
-    log "wrk against $target ($load) printed no result; see $WORK/wrk.log"
-    exit 1
+  if [ "$target" = strata ]; then url=$SURL; else url=$NURL; fi
+  # shellcheck disable=SC2206 # LOAD_ARGS holds two words
+  local cmd=(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$HERE/online.lua" "$url"
+    -- ${LOAD_ARGS[$load]} "$ENTITIES" user)
+  if [ "$run" = warm ]; then
+    measure "$target" "${cmd[@]}" || { log "wrk against $target printed no result; see $WORK/gen.log"; exit 1; }
+    return 0
   fi
-  [ "$run" = warm ] && return 0
-  # CPU of everything else on the machine meanwhile, in cores: colleagues' jobs
-  # make a run noisy, and this says how much.
-  local other
-  other="$(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v g="$gen_cpu" -v h="$CLK_TCK" \
-    -v d="$(kv "$res" duration_us)" 'BEGIN {o = (s - c) / h - g; if (o < 0) o = 0;
-    printf "%.2f", o * 1e6 / d}')"
-  res+=" cpu_ticks=$((c1 - c0)) gen_cpu_s=$gen_cpu other_cores=$other"
+  quiet_measure "$target" "${cmd[@]}" || {
+    log "wrk against $target ($load) printed no result; see $WORK/gen.log"; exit 1; }
+  local res=$MEAS bad
   echo "$target $load $run $res" >>"$raw"
-  local bad
   bad=$(( $(kv "$res" errors_status) + $(kv "$res" errors_connect) + $(kv "$res" errors_read) \
     + $(kv "$res" errors_write) + $(kv "$res" errors_timeout) ))
-  log "$(printf '%-6s %-10s run %-6s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s' \
+  log "$(printf '%-6s %-10s run %-6s: %8s req/s  p50 %5s us  p99 %6s us  errors %s  CPU s: server %s wrk %s, other %s cores' \
     "$target" "$load" "$run" "$(kv "$res" rps)" "$(kv "$res" p50_us)" "$(kv "$res" p99_us)" "$bad" \
-    "$(awk -v t=$((c1 - c0)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')" "$gen_cpu") other ${other} cores"
+    "$(kv "$res" server_cpu_s)" "$(kv "$res" gen_cpu_s)" "$(kv "$res" other_cores)")"
   if [ "$bad" != 0 ]; then
     log "wrk saw $bad errors or non-2xx answers from $target ($load)"
     exit 1
@@ -396,8 +445,8 @@ stat_of() {
 }
 cpu_us_per_req() { # TARGET LOAD -> median server CPU microseconds per request
   grep "^$1 $2 " "$RAW" | while read -r line; do
-    awk -v t="$(kv "$line" cpu_ticks)" -v n="$(kv "$line" requests)" -v h="$CLK_TCK" \
-      'BEGIN {printf "%.2f\n", t * 1e6 / h / n}'
+    awk -v t="$(kv "$line" server_cpu_s)" -v n="$(kv "$line" requests)" \
+      'BEGIN {printf "%.2f\n", t * 1e6 / n}'
   done | median
 }
 gen_cpu_share() { # TARGET LOAD -> median share of one core used by wrk
@@ -442,19 +491,23 @@ REDIS_KEYS="$(redis-cli -p "$RPORT" dbsize)"
 log "redis pid $REDIS_PID on port $RPORT with $REDIS_KEYS hashes of 10 fields"
 REDIS_RAW="$WORK/redis-raw.txt"
 : >"$REDIS_RAW"
-for run in $(seq "$RUNS"); do
-  c0="$(cpu_ticks "$REDIS_PID")"
+# redis-benchmark's CSV as a RESULT line (latencies in microseconds).
+redis_bench() {
+  local line rps p50 p99
   line="$(redis-benchmark -p "$RPORT" -c "$WRK_CONNS" -n "$REDIS_N" -r "$ENTITIES" -P 1 --csv \
-    HGETALL 'user:__rand_int__' 2>>"$WORK/redis-bench.log" | tail -n 1)"
-  c1="$(cpu_ticks "$REDIS_PID")"
+    HGETALL 'user:__rand_int__' | tail -n 1)"
   # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"$(tr -d '"' <<<"$line")"
-  [ -n "${rps:-}" ] || { log "redis-benchmark printed no result: $line"; exit 1; }
-  echo "rps=$rps p50_us=$(awk -v x="$p50" 'BEGIN {printf "%.0f", x * 1000}')" \
-    "p99_us=$(awk -v x="$p99" 'BEGIN {printf "%.0f", x * 1000}')" \
-    "cpu_us_per_req=$(awk -v t=$((c1 - c0)) -v n="$REDIS_N" -v h="$CLK_TCK" \
-      'BEGIN {printf "%.2f", t * 1e6 / h / n}')" >>"$REDIS_RAW"
-  log "redis  HGETALL    run $run: $(printf '%8.0f' "$rps") req/s  p50 ${p50} ms  p99 ${p99} ms"
+  [ -n "${rps:-}" ] || { echo "redis-benchmark printed no result: $line" >&2; return 1; }
+  awk -v r="$rps" -v a="$p50" -v b="$p99" -v n="$REDIS_N" \
+    'BEGIN {printf "RESULT rps=%.0f requests=%d p50_us=%.0f p99_us=%.0f\n", r, n, a * 1000, b * 1000}'
+}
+for run in $(seq "$RUNS"); do
+  quiet_measure redis redis_bench || { log "redis-benchmark failed; see $WORK/gen.log"; exit 1; }
+  echo "$MEAS" >>"$REDIS_RAW"
+  log "$(printf 'redis  HGETALL    run %-6s: %8s req/s  p50 %5s us  p99 %6s us  CPU s: server %s redis-benchmark %s, other %s cores' \
+    "$run" "$(kv "$MEAS" rps)" "$(kv "$MEAS" p50_us)" "$(kv "$MEAS" p99_us)" \
+    "$(kv "$MEAS" server_cpu_s)" "$(kv "$MEAS" gen_cpu_s)" "$(kv "$MEAS" other_cores)")"
 done
 redis_stat() { while read -r line; do kv "$line" "$1"; done <"$REDIS_RAW" | median; }
 
@@ -478,14 +531,16 @@ LG_RAW="$WORK/loadgen-raw.txt"
 run_lg() { # target run
   local port res
   if [ "$1" = strata ]; then port=$SPORT; else port=$NPORT; fi
-  res="$("$LOADGEN" rate --port "$port" --rate "$HALF" --duration "$LG_SECS" --warmup "$LG_WARM" \
-    --connections "$LG_CONNS" --path-prefix /v1/entities/user/values/u --ids "$ENTITIES" \
-    --header 'Accept: application/json' --seed "$((RANDOM + 1))" 2>>"$WORK/loadgen.log")" || true
-  [ -n "$res" ] || { log "loadgen against $1 printed no result; see $WORK/loadgen.log"; exit 1; }
+  quiet_measure "$1" "$LOADGEN" rate --port "$port" --rate "$HALF" --duration "$LG_SECS" \
+    --warmup "$LG_WARM" --connections "$LG_CONNS" --path-prefix /v1/entities/user/values/u \
+    --ids "$ENTITIES" --header 'Accept: application/json' --seed "$((RANDOM + 1))" || {
+    log "loadgen against $1 printed no result; see $WORK/gen.log"; exit 1; }
+  res=$MEAS
   echo "$1 $2 $res" >>"$LG_RAW"
-  log "$(printf '%-6s open loop %s req/s run %s: p50 %s us  p90 %s us  p99 %s us  p99.9 %s us  (errors %s, not completed %s, non-2xx %s)' \
+  log "$(printf '%-6s open loop %s req/s run %s: p50 %s us  p90 %s us  p99 %s us  p99.9 %s us  (errors %s, not completed %s, non-2xx %s; other %s cores)' \
     "$1" "$HALF" "$2" "$(kv "$res" p50_us)" "$(kv "$res" p90_us)" "$(kv "$res" p99_us)" \
-    "$(kv "$res" p999_us)" "$(kv "$res" errors)" "$(kv "$res" not_completed)" "$(kv "$res" non2xx)")"
+    "$(kv "$res" p999_us)" "$(kv "$res" errors)" "$(kv "$res" not_completed)" "$(kv "$res" non2xx)" \
+    "$(kv "$res" other_cores)")"
 }
 log "open loop at half of Strata's peak GET JSON rate: $HALF req/s, ${LG_SECS}s (${LG_WARM}s warm-up)"
 for run in $(seq "$RUNS"); do
@@ -514,9 +569,10 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo "- stratad: \`$("$STRATAD" --version 2>/dev/null || echo '?')\`, build \`$(basename "$BUILD")\`" \
     "$(grep -m1 CMAKE_BUILD_TYPE:STRING "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2)."
   echo "- Store after the write load: $STORE_STATE."
-  echo "- Other processes on the machine during the wrk runs (CPU, in cores; 0 = quiet):" \
-    "median $(while read -r line; do kv "$line" other_cores; done <"$RAW" | median)," \
-    "max $(while read -r line; do kv "$line" other_cores; done <"$RAW" | sort -g | tail -n 1)."
+  echo "- Other processes on the machine during the measurements (CPU, in cores; 0 = quiet;" \
+    "a point is measured again, up to $NOISE_ATTEMPTS times, when over $QUIET_MAX):" \
+    "median $(cat "$RAW" "$LG_RAW" "$REDIS_RAW" | while read -r line; do kv "$line" other_cores; done | median)," \
+    "max $(cat "$RAW" "$LG_RAW" "$REDIS_RAW" | while read -r line; do kv "$line" other_cores; done | sort -g | tail -n 1)."
   echo "- Reads: wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}') -t$WRK_THREADS -c$WRK_CONNS -d${WRK_SECS}s, keep-alive," \
     "one random id of $ENTITIES per request (bench/online/online.lua); median of $RUNS runs;" \
     "Strata and nginx alternate."
@@ -542,8 +598,8 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo
   echo "Details (medians):"
   echo
-  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request | wrk CPU (cores) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request | wrk CPU (cores) | other (cores) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for load in "${LOADS[@]}"; do
     for target in strata nginx; do
       req="$(stat_of "$target" "$load" requests)"
@@ -552,10 +608,11 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
         "| $(fmt_us "$(stat_of "$target" "$load" p99_us)") | $(fmt_us "$(stat_of "$target" "$load" p999_us)")" \
         "| $(fmt_us "$(stat_of "$target" "$load" max_us)")" \
         "| $(awk -v b="$(stat_of "$target" "$load" bytes)" -v n="$req" 'BEGIN {printf "%.0f", b / n}')" \
-        "| $(cpu_us_per_req "$target" "$load") us | $(gen_cpu_share "$target" "$load") |"
+        "| $(cpu_us_per_req "$target" "$load") us | $(gen_cpu_share "$target" "$load")" \
+        "| $(stat_of "$target" "$load" other_cores) |"
     done
   done
-  echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(redis_stat cpu_us_per_req) us | (redis-benchmark) |"
+  echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(while read -r line; do awk -v t="$(kv "$line" server_cpu_s)" -v n="$(kv "$line" requests)" 'BEGIN {printf "%.2f\n", t * 1e6 / n}'; done <"$REDIS_RAW" | median) us | (redis-benchmark) | $(while read -r line; do kv "$line" other_cores; done <"$REDIS_RAW" | median) |"
   echo
   echo "Open loop (bench/online/loadgen.c, $LG_CONNS connections, ${LG_SECS}s incl. ${LG_WARM}s warm-up, latency from the scheduled send time):"
   echo
@@ -585,7 +642,8 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   fi
   echo "Writes: $W_VALUES values ($ENTITIES rows, ${#BATCH_FILES[@]} requests of $BATCH_ROWS rows, ${BATCH_BYTES} B JSON each)" \
     "in $W_SECS s = **$W_VPS values/s**; per request p50 $(fmt_us "$W_P50"), p99 $(fmt_us "$W_P99")," \
-    "max $(fmt_us "$W_MAX") (p99 of ${#BATCH_FILES[@]} samples); stratad CPU ${WRITE_CPU_S} s."
+    "max $(fmt_us "$W_MAX") (p99 of ${#BATCH_FILES[@]} samples); stratad CPU ${WRITE_CPU_S} s;" \
+    "other processes $(kv "$WRITE_RES" other_cores) cores."
   echo
   get_ratio="$(ratio "$(stat_of strata get_json rps)" "$(stat_of nginx get_json rps)")"
   lg_p99="$(lg_stat strata p99_us)"

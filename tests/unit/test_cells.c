@@ -40,7 +40,8 @@ static void typed_cells(void **state)
     assert_int_equal(v.i, 3);
     assert_int_equal(enc(VT_INT64, "9223372036854775807", &v, &b, why), 0);
     assert_int_equal(enc(VT_INT64, "9223372036854775808", &v, &b, why), -1);
-    assert_non_null(strstr(why, "expected an integer within int64 (INT64), got \"9223372036854775808\""));
+    assert_non_null(
+        strstr(why, "expected an integer within int64 (INT64), got \"9223372036854775808\""));
     assert_int_equal(enc(VT_INT64, "3.5", &v, &b, why), -1);
     assert_int_equal(enc(VT_INT64, " 3", &v, &b, why), -1);
     assert_int_equal(enc(VT_INT64, "12abc", &v, &b, why), -1);

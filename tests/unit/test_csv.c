@@ -100,10 +100,9 @@ static void crlf_bom_and_multiline(void **state)
 static void ragged_and_malformed(void **state)
 {
     (void)state;
-    expect("id,a\n1\n2,x,y\n3,z\n",
-           "2!record has 1 field, the header has 2\n"
-           "3!record has 3 fields, the header has 2\n"
-           "4|3|z\n");
+    expect("id,a\n1\n2,x,y\n3,z\n", "2!record has 1 field, the header has 2\n"
+                                    "3!record has 3 fields, the header has 2\n"
+                                    "4|3|z\n");
     /* A quote inside an unquoted field, text after a closing quote: the
      * record is rejected and reading resumes on the next line. */
     char *got = read_all("id,a\n1,ab\"c\n2,\"x\"y,more\n3,ok\n", NULL, NULL, 0);
@@ -149,7 +148,8 @@ static void oversize_fields_bounded(void **state)
     (void)state;
     /* Small caps: the field and the record limits. */
     csv_reader_options o = {.field_max = 8, .row_max = 18};
-    char *got = read_all("id,a,b\n1,123456789,x\n2,\"12345678\",x\n3,1234567,12345678\n4,a,b\n", &o, NULL, 0);
+    char *got = read_all("id,a,b\n1,123456789,x\n2,\"12345678\",x\n3,1234567,12345678\n4,a,b\n", &o,
+                         NULL, 0);
     assert_string_equal(got, "2!field 2 is longer than 8 bytes\n"
                              "3|2|12345678|x\n"
                              "4!record is longer than 18 bytes\n"
@@ -251,12 +251,9 @@ static void source_digest_and_rewind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(basic_and_quoting),
-        cmocka_unit_test(crlf_bom_and_multiline),
-        cmocka_unit_test(ragged_and_malformed),
-        cmocka_unit_test(empty_and_header_only),
-        cmocka_unit_test(oversize_fields_bounded),
-        cmocka_unit_test(crosses_chunks),
+        cmocka_unit_test(basic_and_quoting),        cmocka_unit_test(crlf_bom_and_multiline),
+        cmocka_unit_test(ragged_and_malformed),     cmocka_unit_test(empty_and_header_only),
+        cmocka_unit_test(oversize_fields_bounded),  cmocka_unit_test(crosses_chunks),
         cmocka_unit_test(source_digest_and_rewind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,8 +90,7 @@ static json_t *wait_done(fx *f, const char *id)
     for (int i = 0; i < 1000; i++) {
         json_t *j = get(f, id);
         const char *s = state_of(j);
-        if (strcmp(s, "SUCCEEDED") == 0 || strcmp(s, "FAILED") == 0 ||
-            strcmp(s, "CANCELLED") == 0)
+        if (strcmp(s, "SUCCEEDED") == 0 || strcmp(s, "FAILED") == 0 || strcmp(s, "CANCELLED") == 0)
             return j;
         json_decref(j);
         sleep_ms(5);
@@ -186,8 +185,8 @@ static void succeed_and_fail(void **state)
     assert_true(json_is_string(json_object_get(j, "start_time")));
     assert_true(json_is_string(json_object_get(j, "end_time")));
     assert_string_equal(json_string_value(json_object_get(j, "principal")), "tester");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "spec"), "entity")), "customer");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "spec"), "entity")),
+                        "customer");
     assert_null(json_object_get(j, "_committed")); /* internal keys never show */
     json_decref(j);
 
@@ -199,8 +198,8 @@ static void succeed_and_fail(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "code")), "INVALID_ARGUMENT");
     assert_string_equal(json_string_value(json_object_get(e, "message")), "line 3: bad number");
     /* Partial figures are kept with the failure. */
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(j, "result"), "rows_read")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "result"), "rows_read")),
+                     3);
     json_decref(j);
     for (int i = 0; i < 100 && atomic_load(&c.done_calls) < 2; i++)
         sleep_ms(5);
@@ -343,8 +342,8 @@ static void shutdown_and_restart(void **state)
     msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
     assert_string_equal(msg, "stratad restarted while the job was running; the good rows up to "
                              "line 500 were committed and stay");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "error"), "code")), "ABORTED");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "ABORTED");
     json_decref(j);
     j = get(f, "8");
     assert_string_equal(state_of(j), "FAILED");
@@ -379,9 +378,9 @@ static void queue_dropped_at_shutdown(void **state)
     assert_int_equal(job_runner_open(f->st, 1, &f->r, &err), 0);
     json_t *j = get(f, "2");
     assert_string_equal(state_of(j), "FAILED");
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"),
-                                                             "message")),
-                           "shut down before the job started"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+               "shut down before the job started"));
     json_decref(j);
     assert_int_equal(atomic_load(&c.done_calls), 2);
     assert_int_equal(atomic_load(&c.runs), 1);
