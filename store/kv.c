@@ -10,10 +10,6 @@
 #include "base/log.h"
 #include "store/store_int.h"
 
-struct store_snapshot {
-    const rocksdb_snapshot_t *snap;
-};
-
 struct store_iter {
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;

@@ -238,6 +238,37 @@ slice store_iter_value(const store_iter *it);
 int store_iter_status(const store_iter *it, strata_err *err);
 void store_iter_close(store_iter *it); /* NULL ok */
 
+/* ---- point-in-time merge scans (exports, training data) -----------------
+ *
+ * The same semantics as store_pit_get, for many (id, time) lookups: one
+ * RocksDB iterator per feature walks forward through the entity's versions,
+ * so lookups that come in scan order cost one Seek per (id, feature) and a
+ * few Next() calls, never one Seek per cell. Scan order: ids ascending by
+ * store_id_cmp, and for one id times DEScending. Lookups out of that order
+ * are still answered correctly (the iterator seeks again), only slower.
+ * All lookups read one consistent view: the snapshot given, or one taken at
+ * open.
+ */
+typedef struct store_pit_feature {
+    uint32_t feature_id;
+    int64_t ttl_us; /* 0 = no TTL window */
+} store_pit_feature;
+
+typedef struct store_pit_scan store_pit_scan;
+
+/* as_of: only versions with created_time <= as_of (INT64_MAX = all). */
+int store_pit_scan_open(store_t *st, uint32_t entity_id, const store_pit_feature *features,
+                        size_t nfeatures, int64_t as_of, const store_snapshot *snap,
+                        store_pit_scan **out, strata_err *err);
+/* For each feature j: found[j] and out[j] (newest version with event_time <= ts,
+ * inside the TTL window, visible at as_of). out[j].value is borrowed until the
+ * next call. */
+int store_pit_scan_get(store_pit_scan *sc, slice id, int64_t ts, version *out, bool *found,
+                       strata_err *err);
+void store_pit_scan_close(store_pit_scan *sc); /* NULL ok */
+/* The order of ids in the store (shorter first, then bytes): sort lookups by it. */
+int store_id_cmp(slice a, slice b);
+
 /* ---- stats -------------------------------------------------------------- */
 
 typedef struct store_stats {

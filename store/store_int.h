@@ -89,6 +89,10 @@ struct store {
     _Atomic uint64_t values_written;
 };
 
+struct store_snapshot {
+    const rocksdb_snapshot_t *snap;
+};
+
 /* ---- store.c helpers ---------------------------------------------------- */
 
 /* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
