@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,26 @@ struct conn {
     /* The request being answered (reused). */
     http_req req;
     bool closing;
+    http_stream *stream; /* a streamed answer in progress */
+};
+
+/*
+ * A streamed answer. The producer thread appends framed chunks to `pending`
+ * under `mu` and activates `flush_ev`; on the worker, the flush moves them to
+ * the connection's output. `out_len` (output bytes not yet sent, updated by
+ * the worker) plus pending gives the backpressure. Two references: the
+ * producer's (dropped by http_stream_end) and the connection's (dropped when
+ * the worker has flushed the end, or when the connection dies).
+ */
+struct http_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    conn *c;                 /* NULL once the connection is gone */
+    struct event *flush_ev;  /* on the connection's worker; NULL once gone */
+    struct evbuffer *pending;
+    size_t out_len;
+    bool dead, ended, ok;
+    int refs;
 };
 
 struct worker {
@@ -218,9 +239,16 @@ int http_query_param(const http_req *req, const char *name, buf *out)
 
 /* ---- connections --------------------------------------------------------- */
 
+static void stream_unref(http_stream *s);
+static void stream_detach(conn *c);
+static void stream_write_cb(struct bufferevent *bev, void *arg);
+static void read_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
 static void conn_free(conn *c)
 {
     worker *w = c->w;
+    stream_detach(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -285,7 +313,7 @@ static void conn_close_after_write(conn *c)
     bufferevent_enable(c->bev, EV_WRITE);
 }
 
-static void send_response(conn *c, http_req *req, bool head_only)
+static void send_response(conn *c, http_req *req, bool head_only, bool chunked)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     bool keep = !c->closing && http_should_keep_alive(&c->parser);
@@ -308,7 +336,10 @@ static void send_response(conn *c, http_req *req, bool head_only)
     head[n++] = (char)('0' + req->status / 10 % 10);
     head[n++] = (char)('0' + req->status % 10);
     head[n++] = ' ';
-    const char *parts[] = {reason, "\r\nContent-Type: ", type, "\r\nContent-Length: "};
+    const char *parts[] = {reason, "\r\nContent-Type: ", type,
+                           chunked ? "\r\nTransfer-Encoding: chunked" : "\r\nContent-Length: "};
+    if (chunked)
+        lp = len + sizeof len; /* no length */
     for (size_t i = 0; i < 4; i++) {
         size_t l = strlen(parts[i]);
         memcpy(head + n, parts[i], l);
@@ -346,7 +377,7 @@ static void reply_and_close(conn *c, int http_status, int code, const char *fmt,
     if (http_status)
         c->req.status = http_status;
     c->closing = true;
-    send_response(c, &c->req, false);
+    send_response(c, &c->req, false, false);
     conn_close_after_write(c);
 }
 
@@ -494,7 +525,19 @@ static int on_message_complete(http_parser *p)
         http_reply_errorf(req, STRATA_NOT_FOUND, "no such route: %.*s",
                           (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
     }
-    send_response(c, req, req->method == HTTP_M_HEAD);
+    if (req->stream) {
+        /* The head now; the body from the producer. No more requests are
+         * read on this connection until the stream ends. */
+        send_response(c, req, true, true);
+        c->stream = req->stream;
+        req->stream = NULL;
+        http_parser_pause(&c->parser, 1);
+        bufferevent_disable(c->bev, EV_READ);
+        bufferevent_setcb(c->bev, read_cb, stream_write_cb, event_cb, c);
+        bufferevent_setwatermark(c->bev, EV_WRITE, HTTP_STREAM_HIGH_WATER / 4, 0);
+    } else {
+        send_response(c, req, req->method == HTTP_M_HEAD, false);
+    }
     if (c->closing)
         conn_close_after_write(c);
     if (srv->opt.observer)
@@ -532,6 +575,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, done);
         if (c->closing)
             return; /* a handler decided to close; the write path frees */
+        if (c->stream)
+            return; /* paused while the answer streams; resumed at its end */
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_OK && done == v.iov_len)
             continue;
@@ -613,6 +658,155 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- streamed answers ---------------------------------------------------- */
+
+static void stream_unref(http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!last)
+        return;
+    evbuffer_free(s->pending);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* The connection is going away (or the stream is over): wake the producer,
+ * drop the flush event, and drop the connection's reference. Worker thread. */
+static void stream_detach(conn *c)
+{
+    http_stream *s = c->stream;
+    if (!s)
+        return;
+    c->stream = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (!s->ended)
+        s->dead = true;
+    s->c = NULL;
+    if (s->flush_ev) {
+        event_free(s->flush_ev);
+        s->flush_ev = NULL;
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+static void stream_write_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    http_stream *s = c->stream;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->out_len = evbuffer_get_length(bufferevent_get_output(bev));
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* After the last chunk: the connection reads requests again. */
+static void stream_resume(conn *c)
+{
+    stream_detach(c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    if (c->closing) {
+        conn_close_after_write(c);
+        return;
+    }
+    http_parser_pause(&c->parser, 0);
+    bufferevent_enable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        read_cb(c->bev, c);
+}
+
+static void stream_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    http_stream *s = arg;
+    pthread_mutex_lock(&s->mu);
+    conn *c = s->c;
+    if (!c) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_buffer(out, s->pending);
+    bool ended = s->ended, ok = s->ok;
+    if (ended && ok)
+        evbuffer_add(out, "0\r\n\r\n", 5);
+    s->out_len = evbuffer_get_length(out);
+    pthread_mutex_unlock(&s->mu);
+    if (!ended)
+        return;
+    if (!ok) {
+        /* Cut the connection: an incomplete chunked body is how HTTP/1.1
+         * says the answer failed after its head was sent. */
+        c->closing = true;
+        stream_detach(c);
+        conn_free(c);
+        return;
+    }
+    stream_resume(c);
+}
+
+http_stream *http_stream_start(http_req *req, int status, const char *content_type)
+{
+    worker *w = req->worker;
+    http_stream *s = calloc(1, sizeof *s);
+    STRATA_ASSERT(s != NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->pending = evbuffer_new();
+    s->flush_ev = event_new(w->base, -1, 0, stream_flush_cb, s);
+    STRATA_ASSERT(s->pending && s->flush_ev);
+    s->refs = 2;
+    /* The flush runs on this worker, so never before the handler returns and
+     * the connection has taken the stream: the pointer is safe to set now. */
+    s->c = (conn *)((char *)req - offsetof(conn, req));
+    req->stream = s;
+    req->status = status;
+    req->resp_type = content_type;
+    buf_reset(&req->resp);
+    return s;
+}
+
+int http_stream_write(http_stream *s, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    char head[24];
+    int hn = snprintf(head, sizeof head, "%zx\r\n", n);
+    pthread_mutex_lock(&s->mu);
+    while (!s->dead && s->out_len + evbuffer_get_length(s->pending) > HTTP_STREAM_HIGH_WATER)
+        pthread_cond_wait(&s->cv, &s->mu);
+    if (s->dead) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    evbuffer_add(s->pending, head, (size_t)hn);
+    evbuffer_add(s->pending, p, n);
+    evbuffer_add(s->pending, "\r\n", 2);
+    /* Under mu: the worker frees flush_ev under mu too. */
+    event_active(s->flush_ev, EV_WRITE, 0);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void http_stream_end(http_stream *s, bool ok)
+{
+    pthread_mutex_lock(&s->mu);
+    s->ended = true;
+    s->ok = ok;
+    if (!s->dead && s->flush_ev)
+        event_active(s->flush_ev, EV_WRITE, 0);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
 }
 
 /* ---- server -------------------------------------------------------------- */

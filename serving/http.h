@@ -52,6 +52,9 @@ typedef struct http_req {
     const char *resp_type; /* static string */
     buf resp;
 
+    /* Set by http_stream_start: the body follows from another thread. */
+    struct http_stream *stream;
+
     /* Scratch owned by the request, freed after the response is sent. */
     buf scratch[HTTP_MAX_PARAMS];
     void *worker; /* opaque: the worker that runs this request */
@@ -105,6 +108,25 @@ void http_reply_error(http_req *req, const strata_err *err);
 /* Shorthand: an error with a status code and message. */
 void http_reply_errorf(http_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Streamed responses (exports): a handler that has validated its request calls
+ * http_stream_start and returns at once; the head goes out with
+ * "Transfer-Encoding: chunked" and the body is written by another thread.
+ * The connection reads no further request until the stream ends.
+ *
+ * http_stream_write may be called from any thread; it blocks while more than
+ * HTTP_STREAM_HIGH_WATER bytes wait for a slow client (so memory stays
+ * bounded) and returns -1 once the client has gone away or the server is
+ * stopping: the producer should stop. http_stream_end(s, true) sends the last
+ * chunk; (s, false) cuts the connection, so a client never mistakes a failed
+ * export for a complete one. After end, s is gone.
+ */
+#define HTTP_STREAM_HIGH_WATER (4u << 20)
+typedef struct http_stream http_stream;
+http_stream *http_stream_start(http_req *req, int status, const char *content_type);
+int http_stream_write(http_stream *s, const void *p, size_t n);
+void http_stream_end(http_stream *s, bool ok);
+
 /* Whether the client asked for / sent protobuf. */
 bool http_wants_protobuf(const http_req *req);
 bool http_sent_protobuf(const http_req *req);
