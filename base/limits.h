@@ -72,6 +72,26 @@
 /* Rejected rows listed in a job result (all of them go to the rejects file). */
 #define LIMIT_IMPORT_REJECTS_IN_RESULT 100u
 
+/* ---- exports (ingest/export*.c) ---- */
+/* Memory one export may hold for its sorts (instance lookups, then output
+ * rows) before spilling sorted runs to <data-dir>/tmp: 64 MiB keeps a dozen
+ * concurrent exports far from the daemon's other memory, and sorts about a
+ * million instance rows without touching a file. */
+#define LIMIT_DEFAULT_EXPORT_MEMORY_MB 64u
+/* Streamed exports running at once (each holds a producer thread and its
+ * memory budget); more are refused with 503 and a hint to use a destination. */
+#define LIMIT_DEFAULT_EXPORT_STREAMS 4u
+/* Feature refs per export: each holds one RocksDB iterator during the scan. */
+#define LIMIT_EXPORT_FEATURES 1000u
+/* Entities per historical export: each is one more sort key and scan. */
+#define LIMIT_EXPORT_ENTITIES 64u
+/* The feature values of one output row: an export of many large values per
+ * row is a bulk copy, not training data. */
+#define LIMIT_EXPORT_ROW_BYTES ((size_t)64 << 20)
+/* Feature sets linked as an Export's inputs in lineage, per entity (the
+ * newest imports before the cut-off; older ones are reachable from them). */
+#define LIMIT_EXPORT_LINEAGE_SETS 100u
+
 typedef struct strata_limits {
     size_t max_body_bytes;
     size_t max_header_bytes;

@@ -144,6 +144,7 @@ extern const cli_command cli_write_command;   /* cli_data.c */
 extern const cli_command cli_get_command;     /* cli_data.c */
 extern const cli_command cli_audit_command;   /* group: cli_audit.c */
 extern const cli_command cli_import_command;  /* cli_import.c */
+extern const cli_command cli_export_command;  /* group: cli_export.c */
 extern const cli_command cli_jobs_command;    /* group: cli_jobs.c */
 extern const cli_command cli_schedule_command; /* group: cli_schedule.c */
 extern const cli_command cli_lineage_command;    /* cli_lineage.c */

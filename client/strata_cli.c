@@ -22,7 +22,7 @@
  * lineage, provenance, audit, train, models, predict, evaluate, jobs here. */
 static const cli_command *const commands[] = {
     &cli_entity_command, &cli_feature_command, &cli_write_command, &cli_get_command,
-    &cli_import_command, &cli_schedule_command, &cli_jobs_command,    &cli_lineage_command, &cli_provenance_command,
+    &cli_import_command, &cli_export_command, &cli_schedule_command, &cli_jobs_command,    &cli_lineage_command, &cli_provenance_command,
     &cli_audit_command,  NULL,
 };
 

@@ -242,93 +242,12 @@ static bool ends_with(slice s, const char *suffix)
     return s.n >= n && memcmp(s.p + s.n - n, suffix, n) == 0;
 }
 
-/* ---- path rules -------------------------------------------------------------- */
-
-static bool inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    if (n == 1 && dir[0] == '/')
-        return path[0] == '/' && path[1] != '\0';
-    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
-}
-
-/* One message whether or not the target exists: outside paths are not probed. */
-static int outside(const char *ex, const char *dir, strata_err *err)
-{
-    return err_set(err, STRATA_PERMISSION_DENIED,
-                   "source.path \"%s\" is outside the import directory %s (absolute paths and "
-                   "symlinks must stay inside it)",
-                   ex, dir);
-}
+/* ---- path rules (ingest/source.h: ingest_source_open_path) ------------------- */
 
 static int open_path(import_ctx *ic, import_plan *p, slice path, strata_err *err)
 {
-    char dir[PATH_MAX], cand[PATH_MAX], real[PATH_MAX], ex[120];
-    struct stat st, fst;
-    text_excerpt(path, ex, sizeof ex);
-    if (!ic->import_dir[0])
-        return err_set(err, STRATA_PERMISSION_DENIED,
-                       "imports from paths are disabled: stratad was started without "
-                       "--import-dir; send the file inline (source.inline) or restart stratad "
-                       "with --import-dir DIR");
-    if (path.n >= PATH_MAX || memchr(path.p, '\0', path.n))
-        return bad(err, "source.path is not a usable path");
-    for (size_t i = 0; i < path.n;) {
-        size_t j = i;
-        while (j < path.n && path.p[j] != '/')
-            j++;
-        if (j - i == 2 && path.p[i] == '.' && path.p[i + 1] == '.')
-            return err_set(err, STRATA_PERMISSION_DENIED,
-                           "source.path \"%s\" contains a \"..\" component; paths must stay "
-                           "inside the import directory",
-                           ex);
-        i = j + 1;
-    }
-    if (!realpath(ic->import_dir, dir))
-        return err_set(err, STRATA_PERMISSION_DENIED,
-                       "the import directory %s is not accessible: %s", ic->import_dir,
-                       strerror(errno));
-    if (path.p[0] == '/')
-        snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
-    else if (snprintf(cand, sizeof cand, "%s/%.*s", dir, (int)path.n, path.p) >= (int)sizeof cand)
-        return bad(err, "source.path is too long");
-    if (!realpath(cand, real)) {
-        int e = errno;
-        if ((e == ENOENT || e == ENOTDIR) && (inside(cand, dir) || inside(cand, ic->import_dir)))
-            return err_set(err, STRATA_NOT_FOUND,
-                           "source file \"%s\" not found in the import "
-                           "directory",
-                           ex);
-        if (!inside(cand, dir) && !inside(cand, ic->import_dir))
-            return outside(ex, ic->import_dir, err);
-        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s", ex,
-                       strerror(e));
-    }
-    if (!inside(real, dir))
-        return outside(ex, ic->import_dir, err);
-    if (stat(real, &st) != 0)
-        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" cannot be opened: %s", ex,
-                       strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return err_set(err, STRATA_PERMISSION_DENIED, "source file \"%s\" is not a regular file",
-                       ex);
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return err_set(err, errno == ENOENT ? STRATA_NOT_FOUND : STRATA_PERMISSION_DENIED,
-                       "source file \"%s\" cannot be opened: %s", ex, strerror(errno));
-    if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
-        fst.st_dev != st.st_dev) {
-        close(fd);
-        return err_set(err, STRATA_PERMISSION_DENIED,
-                       "source file \"%s\" changed while it was opened; try again", ex);
-    }
-    p->fd = fd;
-    p->size = (uint64_t)fst.st_size;
-    size_t ul = strlen(real) + 8;
-    p->uri = malloc(ul);
-    STRATA_ASSERT(p->uri != NULL);
-    snprintf(p->uri, ul, "file://%s", real);
-    return 0;
+    return ingest_source_open_path(ic->import_dir, path, "source", "imports", &p->fd, &p->size,
+                                   &p->uri, err);
 }
 
 static int take_inline(import_ctx *ic, import_plan *p, const json_t *v, strata_err *err)

@@ -8,14 +8,19 @@
 #include "ingest/source.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "base/log.h"
+#include "base/text.h"
 
 struct ingest_source {
     int fd; /* -1 for memory */
@@ -139,4 +144,95 @@ void ingest_source_sha256(const ingest_source *s, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+}
+
+/* ---- path rules ------------------------------------------------------------------ */
+
+bool ingest_path_inside(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/' && path[1] != '\0';
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+/* One message whether or not the target exists: outside paths are not probed. */
+static int outside(const char *field, const char *ex, const char *dir, strata_err *err)
+{
+    return err_set(err, STRATA_PERMISSION_DENIED,
+                   "%s.path \"%s\" is outside the import directory %s (absolute paths and "
+                   "symlinks must stay inside it)",
+                   field, ex, dir);
+}
+
+int ingest_source_open_path(const char *import_dir, slice path, const char *field,
+                            const char *what, int *fd_out, uint64_t *size_out, char **uri_out,
+                            strata_err *err)
+{
+    char dir[PATH_MAX], cand[PATH_MAX], real[PATH_MAX], ex[120];
+    struct stat st, fst;
+    text_excerpt(path, ex, sizeof ex);
+    if (!import_dir || !import_dir[0])
+        return err_set(err, STRATA_PERMISSION_DENIED,
+                       "%s from paths are disabled: stratad was started without "
+                       "--import-dir; send the file inline (%s.inline) or restart stratad "
+                       "with --import-dir DIR",
+                       what, field);
+    if (path.n == 0 || path.n >= PATH_MAX || memchr(path.p, '\0', path.n))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "%s.path is not a usable path", field);
+    for (size_t i = 0; i < path.n;) {
+        size_t j = i;
+        while (j < path.n && path.p[j] != '/')
+            j++;
+        if (j - i == 2 && path.p[i] == '.' && path.p[i + 1] == '.')
+            return err_set(err, STRATA_PERMISSION_DENIED,
+                           "%s.path \"%s\" contains a \"..\" component; paths must stay "
+                           "inside the import directory",
+                           field, ex);
+        i = j + 1;
+    }
+    if (!realpath(import_dir, dir))
+        return err_set(err, STRATA_PERMISSION_DENIED,
+                       "the import directory %s is not accessible: %s", import_dir,
+                       strerror(errno));
+    if (path.p[0] == '/')
+        snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
+    else if (snprintf(cand, sizeof cand, "%s/%.*s", dir, (int)path.n, path.p) >= (int)sizeof cand)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "%s.path is too long", field);
+    if (!realpath(cand, real)) {
+        int e = errno;
+        if ((e == ENOENT || e == ENOTDIR) &&
+            (ingest_path_inside(cand, dir) || ingest_path_inside(cand, import_dir)))
+            return err_set(err, STRATA_NOT_FOUND, "%s file \"%s\" not found in the import directory",
+                           field, ex);
+        if (!ingest_path_inside(cand, dir) && !ingest_path_inside(cand, import_dir))
+            return outside(field, ex, import_dir, err);
+        return err_set(err, STRATA_PERMISSION_DENIED, "%s file \"%s\" cannot be opened: %s", field,
+                       ex, strerror(e));
+    }
+    if (!ingest_path_inside(real, dir))
+        return outside(field, ex, import_dir, err);
+    if (stat(real, &st) != 0)
+        return err_set(err, STRATA_PERMISSION_DENIED, "%s file \"%s\" cannot be opened: %s", field,
+                       ex, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return err_set(err, STRATA_PERMISSION_DENIED, "%s file \"%s\" is not a regular file",
+                       field, ex);
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return err_set(err, errno == ENOENT ? STRATA_NOT_FOUND : STRATA_PERMISSION_DENIED,
+                       "%s file \"%s\" cannot be opened: %s", field, ex, strerror(errno));
+    if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
+        fst.st_dev != st.st_dev) {
+        close(fd);
+        return err_set(err, STRATA_PERMISSION_DENIED,
+                       "%s file \"%s\" changed while it was opened; try again", field, ex);
+    }
+    *fd_out = fd;
+    *size_out = (uint64_t)fst.st_size;
+    size_t ul = strlen(real) + 8;
+    *uri_out = malloc(ul);
+    STRATA_ASSERT(*uri_out != NULL);
+    snprintf(*uri_out, ul, "file://%s", real);
+    return 0;
 }

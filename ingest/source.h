@@ -13,6 +13,7 @@
 #ifndef STRATA_INGEST_SOURCE_H
 #define STRATA_INGEST_SOURCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -39,5 +40,24 @@ uint64_t ingest_source_bytes_read(const ingest_source *s);
 uint64_t ingest_source_size(const ingest_source *s);
 /* Lowercase hex SHA-256 of the bytes read so far (out: 65 bytes). */
 void ingest_source_sha256(const ingest_source *s, char out[65]);
+
+/*
+ * The path rules every file a client names must pass (imports' source.path,
+ * exports' instances.path): the path (relative to import_dir, or absolute)
+ * may not hold a ".." component; its realpath must lie inside import_dir's
+ * realpath (symlinks may point around inside, not out); the target must be a
+ * regular file, opened with O_NOFOLLOW and re-checked with fstat against the
+ * resolved name. A missing file inside the directory is NOT_FOUND; anything
+ * that leaves it is PERMISSION_DENIED without saying whether it exists; no
+ * import_dir at all is PERMISSION_DENIED. `field` names the request member in
+ * messages ("source" → "source.path"), `what` the refused feature ("imports").
+ * On success *fd (caller closes), *size and *uri ("file:///real/path",
+ * malloc'ed, caller frees).
+ */
+int ingest_source_open_path(const char *import_dir, slice path, const char *field,
+                            const char *what, int *fd, uint64_t *size, char **uri,
+                            strata_err *err);
+/* Whether path lies strictly inside dir (both absolute and normalised). */
+bool ingest_path_inside(const char *path, const char *dir);
 
 #endif

@@ -23,6 +23,8 @@ struct audit_log;  /* lineage/audit.h */
 struct job_runner; /* ingest/jobs.h */
 struct import_ctx; /* ingest/import.h */
 struct scheduler;  /* ingest/scheduler.h */
+struct export_ctx; /* ingest/export.h */
+struct export_streams; /* serving/api_exports.c: producer threads of streamed exports */
 
 typedef struct app {
     store_t *store;
@@ -31,6 +33,8 @@ typedef struct app {
     struct job_runner *jobs;
     struct import_ctx *imports;
     struct scheduler *scheduler;
+    struct export_ctx *exports;
+    struct export_streams *export_streams;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -110,6 +114,15 @@ void api_schedule_patch(http_req *req, void *ctx);
 void api_schedule_delete(http_req *req, void *ctx);
 void api_schedule_run(http_req *req, void *ctx);
 void api_schedule_runs(http_req *req, void *ctx);
+
+/* Exports (api_exports.c). Streamed exports run on producer threads of
+ * their own, at most `max` at once (0: LIMIT_DEFAULT_EXPORT_STREAMS); stop
+ * asks them to end and joins them (call it right after http_server_stop). */
+int api_export_streams_open(app *a, unsigned max, strata_err *err);
+void api_export_streams_stop(app *a);
+void api_export_historical(http_req *req, void *ctx);
+void api_export_snapshot(http_req *req, void *ctx);
+void api_export_history(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

@@ -35,6 +35,10 @@ static const option_def options[] = {
       "threads running jobs: imports, exports, training (default 2)"),
     O("import_atomic_max_values", OPT_U32, import_atomic_max_values,
       "values an on_error=fail import may hold: it commits as one batch (default 1000000)"),
+    O("export_memory_mb", OPT_SIZE, export_memory_mb,
+      "memory one export may hold for sorting before it spills to DATA/tmp (default 64)"),
+    O("export_streams", OPT_U32, export_streams,
+      "streamed exports (no destination) running at once (default 4)"),
     O("sync", OPT_SYNC, sync,
       "never|always: fsync the WAL on every write (default never: survives kill -9, not power "
       "loss)"),
@@ -59,6 +63,8 @@ void config_defaults(strata_config *c)
     c->threads = 0;
     c->job_threads = LIMIT_DEFAULT_JOB_THREADS;
     c->import_atomic_max_values = LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
+    c->export_memory_mb = LIMIT_DEFAULT_EXPORT_MEMORY_MB;
+    c->export_streams = LIMIT_DEFAULT_EXPORT_STREAMS;
     c->sync = STORE_SYNC_NEVER;
     c->block_cache_mb = 256;
     c->log_level = LOG_INFO;

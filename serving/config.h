@@ -19,6 +19,8 @@ typedef struct strata_config {
     int threads;
     int job_threads;                  /* job pool workers */
     uint32_t import_atomic_max_values; /* on_error=fail imports: values in the one batch */
+    size_t export_memory_mb;           /* per export, before sort runs spill to disk */
+    uint32_t export_streams;           /* streamed exports at once */
     store_sync sync;
     size_t block_cache_mb;
     int log_level; /* enum log_level */

@@ -89,6 +89,11 @@ struct http_stream {
     size_t out_len;
     bool dead, ended, ok;
     int refs;
+    /* Deferred head (http_stream_defer): the producer names the status. */
+    bool deferred, head_ready, head_sent, is_reply;
+    int head_status;
+    const char *head_type;
+    buf reply; /* http_stream_reply: the whole body */
 };
 
 struct worker {
@@ -526,9 +531,11 @@ static int on_message_complete(http_parser *p)
                           (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
     }
     if (req->stream) {
-        /* The head now; the body from the producer. No more requests are
-         * read on this connection until the stream ends. */
-        send_response(c, req, true, true);
+        /* The head now (unless the producer will name the status later); the
+         * body from the producer. No more requests are read on this
+         * connection until the stream ends. */
+        if (!req->stream->deferred)
+            send_response(c, req, true, true);
         c->stream = req->stream;
         req->stream = NULL;
         http_parser_pause(&c->parser, 1);
@@ -670,6 +677,7 @@ static void stream_unref(http_stream *s)
     if (!last)
         return;
     evbuffer_free(s->pending);
+    buf_free(&s->reply);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -736,6 +744,33 @@ static void stream_flush_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (s->deferred && !s->head_sent) {
+        if (!s->head_ready) {
+            bool cut = s->ended;
+            pthread_mutex_unlock(&s->mu);
+            if (cut) {
+                /* Ended without ever naming a status: nothing to send. */
+                c->closing = true;
+                stream_detach(c);
+                conn_free(c);
+            }
+            return;
+        }
+        s->head_sent = true;
+        c->req.status = s->head_status;
+        c->req.resp_type = s->head_type;
+        buf_reset(&c->req.resp);
+        if (s->is_reply) {
+            /* A whole answer (an error found before any byte was sent). */
+            buf_append(&c->req.resp, s->reply.p, s->reply.n);
+            send_response(c, &c->req, false, false);
+            s->out_len = evbuffer_get_length(out);
+            pthread_mutex_unlock(&s->mu);
+            stream_resume(c);
+            return;
+        }
+        send_response(c, &c->req, true, true);
+    }
     evbuffer_add_buffer(out, s->pending);
     bool ended = s->ended, ok = s->ok;
     if (ended && ok)
@@ -774,6 +809,60 @@ http_stream *http_stream_start(http_req *req, int status, const char *content_ty
     req->resp_type = content_type;
     buf_reset(&req->resp);
     return s;
+}
+
+http_stream *http_stream_defer(http_req *req)
+{
+    http_stream *s = http_stream_start(req, 200, "application/json");
+    s->deferred = true;
+    return s;
+}
+
+int http_stream_head(http_stream *s, int status, const char *content_type)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->dead || !s->deferred || s->head_ready) {
+        bool dead = s->dead;
+        pthread_mutex_unlock(&s->mu);
+        return dead ? -1 : 0;
+    }
+    s->head_status = status;
+    s->head_type = content_type;
+    s->head_ready = true;
+    if (s->flush_ev)
+        event_active(s->flush_ev, EV_WRITE, 0);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void http_stream_reply(http_stream *s, int status, const char *content_type, const void *body,
+                       size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    bool ok = s->deferred && !s->head_ready;
+    if (ok) {
+        s->head_status = status;
+        s->head_type = content_type;
+        s->head_ready = true;
+        s->is_reply = true;
+        buf_append(&s->reply, body, n);
+    }
+    /* As http_stream_end, under the same lock: the flush sees all of it. */
+    s->ended = true;
+    s->ok = ok;
+    if (!s->dead && s->flush_ev)
+        event_active(s->flush_ev, EV_WRITE, 0);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+void http_stream_reply_error(http_stream *s, const strata_err *err)
+{
+    http_req tmp;
+    memset(&tmp, 0, sizeof tmp);
+    http_reply_error(&tmp, err);
+    http_stream_reply(s, tmp.status, "application/json", tmp.resp.p, tmp.resp.n);
+    buf_free(&tmp.resp);
 }
 
 int http_stream_write(http_stream *s, const void *p, size_t n)

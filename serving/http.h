@@ -127,6 +127,24 @@ http_stream *http_stream_start(http_req *req, int status, const char *content_ty
 int http_stream_write(http_stream *s, const void *p, size_t n);
 void http_stream_end(http_stream *s, bool ok);
 
+/*
+ * Deferred head: for answers whose status is known only after work a worker
+ * must not do (an export reads and validates every instance row before it
+ * knows whether it can answer 200). The handler calls http_stream_defer and
+ * returns; nothing is sent and the connection reads nothing until the
+ * producer either calls http_stream_head (a streamed body follows with
+ * http_stream_write / http_stream_end as above), or http_stream_reply /
+ * http_stream_reply_error (one whole, non-streamed answer such as a 400; it
+ * ends the stream and s is gone). http_stream_end(s, false) before any head
+ * closes the connection without an answer. http_stream_head returns -1 when
+ * the client is already gone or the server is stopping.
+ */
+http_stream *http_stream_defer(http_req *req);
+int http_stream_head(http_stream *s, int status, const char *content_type);
+void http_stream_reply(http_stream *s, int status, const char *content_type, const void *body,
+                       size_t n);
+void http_stream_reply_error(http_stream *s, const strata_err *err);
+
 /* Whether the client asked for / sent protobuf. */
 bool http_wants_protobuf(const http_req *req);
 bool http_sent_protobuf(const http_req *req);

@@ -48,6 +48,11 @@ static const route routes[] = {
     R(GET, "/v1/jobs", api_job_list),
     R(GET, "/v1/jobs/{}", api_job_get),
 
+    /* Exports (serving/api_exports.c). */
+    R(POST, "/v1/exports:historical", api_export_historical),
+    R(POST, "/v1/exports:snapshot", api_export_snapshot),
+    R(POST, "/v1/exports:history", api_export_history),
+
     /* Schedules (serving/api_schedules.c). */
     R(POST, "/v1/schedules/{}:run", api_schedule_run),
     R(POST, "/v1/schedules", api_schedule_create),

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "ingest/export.h"
 #include "ingest/import.h"
 #include "ingest/jobs.h"
 #include "ingest/scheduler.h"
@@ -103,6 +104,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
+    /* Exports: destinations under --export-dir (default DATA/exports), spilled
+     * sort runs under DATA/tmp. */
+    char export_dir[4200], tmp_dir[4200];
+    snprintf(export_dir, sizeof export_dir, "%s",
+             cfg.export_dir[0] ? cfg.export_dir : "");
+    if (!cfg.export_dir[0])
+        snprintf(export_dir, sizeof export_dir, "%s/exports", cfg.data_dir);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);
+    export_options eo = {.store = a.store,
+                         .jobs = a.jobs,
+                         .lineage = a.lineage,
+                         .import_dir = cfg.import_dir,
+                         .export_dir = export_dir,
+                         .tmp_dir = tmp_dir,
+                         .memory_bytes = cfg.export_memory_mb << 20,
+                         .max_inline_bytes = cfg.limits.max_body_bytes};
+    if (export_ctx_open(&eo, &a.exports, &err) ||
+        api_export_streams_open(&a, cfg.export_streams, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
     if (scheduler_open(a.store, a.jobs, a.imports, &a.scheduler, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
@@ -137,12 +159,16 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(a.server);
+    /* Streamed exports: their connections are gone; stop and join the
+     * producers before anything they read closes. */
+    api_export_streams_stop(&a);
     /* No new scheduled runs; then running jobs stop (and are recorded FAILED,
      * which the scheduler still hears about) before what they use closes. */
     scheduler_stop(a.scheduler);
     job_runner_close(a.jobs);
     scheduler_close(a.scheduler);
     import_ctx_close(a.imports);
+    export_ctx_close(a.exports);
     metrics_destroy(a.metrics);
     audit_close(a.audit);
     lineage_close(a.lineage);

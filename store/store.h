@@ -269,6 +269,26 @@ void store_pit_scan_close(store_pit_scan *sc); /* NULL ok */
 /* The order of ids in the store (shorter first, then bytes): sort lookups by it. */
 int store_id_cmp(slice a, slice b);
 
+/* ---- entity scans (exports: snapshot and history) ------------------------
+ *
+ * Whole-entity reads for exports, in store order (ids by store_id_cmp), over
+ * one consistent view: the snapshot given, or one taken at open. They do not
+ * fill the block cache, so a bulk export does not evict the online working
+ * set. (store/ids.c)
+ */
+typedef struct store_entity_scan store_entity_scan;
+/* Every id that holds any version of the entity, once each (the `latest` rows). */
+int store_ids_scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap,
+                        store_entity_scan **out, strata_err *err);
+/* 1 with *id (borrowed until the next call), 0 at the end, <0 on error. */
+int store_ids_scan_next(store_entity_scan *sc, slice *id, strata_err *err);
+/* Every version of the entity: by id, then feature id, then newest first. */
+int store_values_scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap,
+                           store_entity_scan **out, strata_err *err);
+/* 1 with *id and *v (both borrowed until the next call), 0 at the end, <0 on error. */
+int store_values_scan_next(store_entity_scan *sc, slice *id, version *v, strata_err *err);
+void store_entity_scan_close(store_entity_scan *sc); /* NULL ok */
+
 /* ---- stats -------------------------------------------------------------- */
 
 typedef struct store_stats {

@@ -535,7 +535,7 @@ static int hpipeline(hclient *c, int j, int v, int64_t *prev)
     int h = c->index;
     for (int f = 0; f < 2; f++) {
         char sha[65];
-        fake_sha(sha, j, v, f);
+        fake_sha(sha, j + h * 1000000, v, f);
         src[f] = hpostf(c, "/v1/artifacts",
                         "{\"type\":\"SourceFile\",\"name\":\"sha256:%s\",\"uri\":"
                         "\"file:///data/h%d/p%d/v%d/%d.csv\",\"state\":\"LIVE\",\"properties\":"

@@ -1,0 +1,964 @@
+/*
+ * export_reader.c - the point-in-time reader behind every export and the
+ * trainer (export.h).
+ *
+ * NOTES ON THE DESIGN
+ *
+ * Historical exports join N instance rows with F features of E entities.
+ * One RocksDB Seek per cell would cost N x F random reads; instead:
+ *
+ *   pass 1  read the instances once (CSV or JSONL, streamed). Every row is
+ *           validated here, before a byte of output exists: a bad timestamp,
+ *           id, ragged row or invalid UTF-8 fails the export with the line.
+ *           Each row becomes one pass-through record in the OUTPUT sorter and
+ *           one lookup record per entity in the LOOKUP sorter.
+ *   pass 2  read the lookups in (entity, id in store order, time descending)
+ *           order and answer them with one store_pit_scan per entity: each
+ *           feature's iterator only moves forward, one Seek per (id, feature).
+ *           Consecutive identical lookups (duplicate rows) reuse the answer.
+ *           Each answer becomes one record in the OUTPUT sorter.
+ *   pass 3  read the OUTPUT sorter in row order: for every row its
+ *           pass-through record, then one answer per entity; hand out cells.
+ *
+ * Sorter records (memcmp order is the order wanted; integers big-endian):
+ *
+ *   LOOKUP key                           LOOKUP value
+ *   OFFSET  SIZE  FIELD                  OFFSET SIZE FIELD
+ *   0       1     entity index           0      8    row number, u64 BE
+ *   1       2     id length L, u16 BE
+ *   3       L     id bytes
+ *   3+L     8     ~(time ^ 2^63), u64 BE: later times first
+ *
+ *   OUTPUT key: row number u64 BE | slot u8 (0 = pass-through, 1+e = entity e)
+ *   OUTPUT value, slot 0, CSV instances:   per column: varint n | n bytes
+ *   OUTPUT value, slot 0, JSONL instances: per key present and not null:
+ *           varint column | kind u8 | payload (TEXT/JSON: varint n | bytes;
+ *           INT, DOUBLE: 8 bytes LE; BOOL: 1 byte)
+ *   OUTPUT value, slot 1+e: per feature of entity e (request order):
+ *           varint n (0 = no version) | n - 1 bytes of the stored value
+ *
+ * The id length before the id bytes makes the byte order the store's id order
+ * (store_id_cmp: shorter first), which is what the merge scan wants.
+ *
+ * Memory: the two sorters share the export's budget half and half; one row's
+ * records and a few scratch buffers come on top. Everything that does not
+ * fit is spilled as sorted runs (sorter.h). One store snapshot, taken at
+ * open, serves every lookup, so the whole export sees one consistent view.
+ *
+ * Snapshot exports walk the entity's ids (store_ids_scan) and answer each with
+ * the same merge scan at snapshot_time; history exports walk every stored
+ * version (store_values_scan) and keep those in the range. Neither sorts.
+ */
+#include "ingest/export_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+#include "ingest/csv_reader.h"
+#include "ingest/jsonl_reader.h"
+#include "ingest/sorter.h"
+
+#define POLL_EVERY 4096u
+/* Distinct JSONL keys kept as pass-through columns, and their names' bytes. */
+#define JSONL_NAMES_MAX_BYTES ((size_t)1 << 20)
+#define WHY_MAX (CELL_WHY_MAX + 256)
+
+enum { PT_TEXT = 1, PT_INT = 2, PT_DOUBLE = 3, PT_BOOL = 4, PT_JSON = 5 };
+
+struct export_reader {
+    export_ctx *x;
+    export_plan *p;
+    export_reader_options o;
+    store_snapshot *snap;
+
+    /* schema */
+    export_schema schema;
+    char **names; /* owned copies */
+    slice *name_slices;
+    size_t nnames, capnames;
+    size_t *feature_col;
+    value_type *feature_type;
+    export_cell *cells;
+
+    uint64_t rows_out;
+    uint64_t polls;
+
+    /* historical */
+    sorter *lookups, *out;
+    uint64_t nrows;
+    size_t npass;
+    json_t *colmap; /* JSONL: key -> column index */
+    size_t names_bytes;
+    buf rowbuf, scratch;
+    size_t *recoff, *reclen; /* this row's records in rowbuf: 1 + nents */
+    char sha[65];
+    uint64_t in_bytes;
+    uint64_t nlookups;
+    sorter_stats lookup_stats; /* kept when the lookup sorter is closed */
+    uint64_t read_ms, join_ms;
+
+    /* snapshot / history */
+    store_entity_scan *scan;
+    store_pit_scan *pit;
+    version *vout;
+    bool *found;
+    char tbuf[2][TIME_RFC3339_MAX];
+    uint32_t *hist_fid; /* history: requested feature ids, sorted */
+    size_t *hist_ix;    /* their feature indexes */
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static size_t put_varint(char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (char)v;
+    return n;
+}
+
+static void buf_varint(buf *b, uint64_t v)
+{
+    char t[10];
+    buf_append(b, t, put_varint(t, v));
+}
+
+/* Decode a varint we wrote; -1 on a truncated or overlong one. */
+static int get_varint(const char **pp, const char *end, uint64_t *v)
+{
+    const unsigned char *c = (const unsigned char *)*pp;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 10 && (const char *)c < end; i++, c++) {
+        r |= (uint64_t)(*c & 0x7f) << (7 * i);
+        if (!(*c & 0x80)) {
+            *pp = (const char *)c + 1;
+            *v = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void add_name(export_reader *r, slice name)
+{
+    if (r->nnames == r->capnames) {
+        size_t cap = r->capnames ? r->capnames * 2 : 16;
+        char **nn = realloc(r->names, cap * sizeof *nn);
+        STRATA_ASSERT(nn != NULL);
+        r->names = nn;
+        r->capnames = cap;
+    }
+    char *c = malloc(name.n + 1);
+    STRATA_ASSERT(c != NULL);
+    memcpy(c, name.p, name.n);
+    c[name.n] = '\0';
+    r->names[r->nnames++] = c;
+}
+
+/* Freeze the schema: names so far, then the feature columns. */
+static void finish_schema(export_reader *r, size_t npass)
+{
+    export_plan *p = r->p;
+    r->schema.npassthrough = npass;
+    for (size_t k = 0; k < p->nfeats; k++) {
+        if (p->kind == EXPORT_HISTORY)
+            break;
+        add_name(r, slice_of(p->feats[k].column));
+    }
+    r->name_slices = calloc(r->nnames ? r->nnames : 1, sizeof *r->name_slices);
+    r->cells = calloc(r->nnames ? r->nnames : 1, sizeof *r->cells);
+    r->feature_col = calloc(p->nfeats ? p->nfeats : 1, sizeof *r->feature_col);
+    r->feature_type = calloc(p->nfeats ? p->nfeats : 1, sizeof *r->feature_type);
+    STRATA_ASSERT(r->name_slices && r->cells && r->feature_col && r->feature_type);
+    for (size_t i = 0; i < r->nnames; i++)
+        r->name_slices[i] = slice_of(r->names[i]);
+    for (size_t k = 0; k < p->nfeats; k++) {
+        r->feature_col[k] = p->kind == EXPORT_HISTORY ? 4 : npass + k;
+        r->feature_type[k] = p->feats[k].type;
+    }
+    r->schema.ncols = r->nnames;
+    r->schema.names = r->name_slices;
+    r->schema.nfeatures = p->nfeats;
+    r->schema.feature_col = r->feature_col;
+    r->schema.feature_type = r->feature_type;
+}
+
+static bool poll_cancel(export_reader *r)
+{
+    return r->o.cancelled && r->o.cancelled(r->o.arg);
+}
+
+static int cancelled_err(strata_err *err)
+{
+    return err_set(err, STRATA_UNAVAILABLE, "the export was cancelled");
+}
+
+static void progress(export_reader *r, uint64_t done, uint64_t total)
+{
+    if (r->o.progress)
+        r->o.progress(r->o.arg, done, total);
+}
+
+static int64_t ttl_us(int64_t ttl_seconds)
+{
+    if (ttl_seconds <= 0)
+        return 0;
+    if (ttl_seconds > INT64_MAX / TIME_US_PER_SEC)
+        return INT64_MAX;
+    return ttl_seconds * TIME_US_PER_SEC;
+}
+
+static int open_pit(export_reader *r, size_t ei, strata_err *err)
+{
+    export_plan *p = r->p;
+    export_entity *e = &p->ents[ei];
+    store_pit_feature pf[LIMIT_EXPORT_FEATURES];
+    for (size_t j = 0; j < e->nfeat; j++) {
+        const export_feature *f = &p->feats[e->feat[j]];
+        pf[j] = (store_pit_feature){f->feature_id, ttl_us(f->ttl_seconds)};
+    }
+    store_pit_scan_close(r->pit);
+    r->pit = NULL;
+    return store_pit_scan_open(r->x->store, e->id, pf, e->nfeat, p->as_of, r->snap, &r->pit,
+                               err);
+}
+
+/* The registry now: features may have been deleted (or TTLs changed) since
+ * the plan was made. */
+static int refresh_features(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    int rc = 0;
+    const registry_t *reg = store_registry_acquire(r->x->store);
+    for (size_t k = 0; k < p->nfeats && rc == 0; k++) {
+        const feature_def *f = registry_feature_by_id(reg, p->feats[k].feature_id);
+        if (!f)
+            rc = err_set(err, STRATA_NOT_FOUND, "feature %s was deleted before the export ran",
+                         p->feats[k].ref);
+        else
+            p->feats[k].ttl_seconds = f->ttl_seconds;
+    }
+    store_registry_release(r->x->store, reg);
+    return rc;
+}
+
+/* ---- pass 1: the instances ------------------------------------------------------------------ */
+
+static int bad_line(strata_err *err, uint64_t line, const char *why)
+{
+    return err_set(err, STRATA_INVALID_ARGUMENT,
+                   "instances line %llu: %s; nothing was exported (fix the row and retry)",
+                   (unsigned long long)line, why);
+}
+
+static int id_why(const export_entity *e, slice id, char *why)
+{
+    char ex[80];
+    text_excerpt(slice_of(e->column), ex, sizeof ex);
+    snprintf(why, WHY_MAX, "the id of entity \"%s\" (column \"%s\") must be 1 to %u bytes of UTF-8%s",
+             e->name, ex, LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
+    return -1;
+}
+
+/* Record one row's lookups (one per entity) and its pass-through record. */
+static int add_row(export_reader *r, const slice *ids, int64_t ts, strata_err *err)
+{
+    int rc;
+    char key[3 + LIMIT_ENTITY_ID_MAX + 8], val[8], okey[9];
+    put_u64be(val, r->nrows);
+    uint64_t tk = ~((uint64_t)ts ^ (UINT64_C(1) << 63));
+    for (size_t e = 0; e < r->p->nents; e++) {
+        key[0] = (char)e;
+        key[1] = (char)(ids[e].n >> 8);
+        key[2] = (char)ids[e].n;
+        memcpy(key + 3, ids[e].p, ids[e].n);
+        put_u64be(key + 3 + ids[e].n, tk);
+        if ((rc = sorter_add(r->lookups, (slice){key, 3 + ids[e].n + 8}, (slice){val, 8}, err)))
+            return rc;
+    }
+    put_u64be(okey, r->nrows);
+    okey[8] = 0;
+    if ((rc = sorter_add(r->out, (slice){okey, 9}, buf_slice(&r->scratch), err)))
+        return rc;
+    r->nrows++;
+    if (r->nrows % POLL_EVERY == 0) {
+        if (poll_cancel(r))
+            return cancelled_err(err);
+        progress(r, r->nrows, 0);
+    }
+    return 0;
+}
+
+static int pass_csv(export_reader *r, ingest_source *src, strata_err *err)
+{
+    export_plan *p = r->p;
+    int rc;
+    csv_reader *cr = NULL;
+    slice *hdr = NULL, *ids = NULL;
+    char why[WHY_MAX], twhy[CELL_WHY_MAX], ex[80];
+    if ((rc = csv_reader_open(src, NULL, &cr, err))) {
+        err_prefix(err, "instances");
+        goto out;
+    }
+    size_t n = csv_reader_ncols(cr), ts_idx = 0;
+    hdr = calloc(n ? n : 1, sizeof *hdr);
+    ids = calloc(p->nents ? p->nents : 1, sizeof *ids);
+    STRATA_ASSERT(hdr && ids);
+    for (size_t i = 0; i < n; i++) {
+        hdr[i] = csv_reader_column(cr, i);
+        if (slice_eq_str(hdr[i], p->ts_col))
+            ts_idx = i;
+        for (size_t k = 0; k < i; k++)
+            if (slice_eq(hdr[k], hdr[i])) {
+                text_excerpt(hdr[i], ex, sizeof ex);
+                rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "the instances' header names column \"%s\" twice", ex);
+                goto out;
+            }
+    }
+    if ((rc = export_bind_columns(p, hdr, n, "header (the file changed?)", err)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        add_name(r, hdr[i]);
+    r->npass = n;
+    csv_row row;
+    while ((rc = csv_reader_next(cr, &row, err)) == 1) {
+        if (row.error) {
+            rc = bad_line(err, row.line, row.error);
+            goto out;
+        }
+        int64_t ts;
+        slice cell = row.fields[ts_idx];
+        text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
+        if (cell.n == 0) {
+            snprintf(why, sizeof why, "the timestamp (column \"%s\") is empty", ex);
+            rc = bad_line(err, row.line, why);
+            goto out;
+        }
+        if (cell_parse_time(cell, p->unit, &ts, twhy)) {
+            snprintf(why, sizeof why, "the timestamp (column \"%s\"): %s", ex, twhy);
+            rc = bad_line(err, row.line, why);
+            goto out;
+        }
+        for (size_t e = 0; e < p->nents; e++) {
+            ids[e] = row.fields[p->ents[e].col];
+            if (!export_valid_id(ids[e]) && id_why(&p->ents[e], ids[e], why)) {
+                rc = bad_line(err, row.line, why);
+                goto out;
+            }
+        }
+        buf_reset(&r->scratch);
+        for (size_t i = 0; i < n; i++) {
+            buf_varint(&r->scratch, row.fields[i].n);
+            buf_append_slice(&r->scratch, row.fields[i]);
+        }
+        if ((rc = add_row(r, ids, ts, err)))
+            goto out;
+    }
+out:
+    free(hdr);
+    free(ids);
+    csv_reader_close(cr);
+    return rc;
+}
+
+static int json_id(const json_t *v, char *tmp, size_t cap, slice *out)
+{
+    if (json_is_string(v)) {
+        *out = (slice){json_string_value(v), json_string_length(v)};
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        int n = snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = (slice){tmp, (size_t)n};
+        return 0;
+    }
+    return -1;
+}
+
+/* The column index of a JSONL key, adding it on first sight. */
+static int jsonl_column(export_reader *r, const char *key, uint64_t line, size_t *ix,
+                        strata_err *err)
+{
+    json_t *v = json_object_get(r->colmap, key);
+    if (v) {
+        *ix = (size_t)json_integer_value(v);
+        return 0;
+    }
+    char ex[80], why[WHY_MAX];
+    size_t kl = strlen(key);
+    text_excerpt(slice_of(key), ex, sizeof ex);
+    for (size_t k = 0; k < r->p->nfeats; k++)
+        if (strcmp(key, r->p->feats[k].column) == 0) {
+            snprintf(why, sizeof why,
+                     "key \"%s\" has the name of the output column of feature %s; rename the key",
+                     ex, r->p->feats[k].ref);
+            return bad_line(err, line, why);
+        }
+    if (r->nnames >= LIMIT_IMPORT_COLUMNS || r->names_bytes + kl > JSONL_NAMES_MAX_BYTES) {
+        snprintf(why, sizeof why,
+                 "the instances hold more than %u distinct keys (or %zu bytes of key names)",
+                 LIMIT_IMPORT_COLUMNS, JSONL_NAMES_MAX_BYTES);
+        return bad_line(err, line, why);
+    }
+    *ix = r->nnames;
+    json_object_set_new(r->colmap, key, json_integer((json_int_t)r->nnames));
+    add_name(r, slice_of(key));
+    r->names_bytes += kl;
+    return 0;
+}
+
+static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
+{
+    export_plan *p = r->p;
+    int rc;
+    jsonl_reader *jr = jsonl_reader_open(src, 0);
+    slice *ids = calloc(p->nents ? p->nents : 1, sizeof *ids);
+    char(*idtmp)[32] = calloc(p->nents ? p->nents : 1, sizeof *idtmp);
+    char why[WHY_MAX], twhy[CELL_WHY_MAX], ex[80];
+    STRATA_ASSERT(ids && idtmp);
+    r->colmap = json_object();
+    jsonl_row row;
+    while ((rc = jsonl_reader_next(jr, &row, err)) == 1) {
+        if (row.error) {
+            rc = bad_line(err, row.line, row.error);
+            goto out;
+        }
+        int64_t ts;
+        const json_t *tv = json_object_get(row.obj, p->ts_col);
+        text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
+        if (!tv || json_is_null(tv)) {
+            snprintf(why, sizeof why, "the timestamp key \"%s\" is missing", ex);
+            rc = bad_line(err, row.line, why);
+            goto out;
+        }
+        if (json_parse_time(tv, p->unit, &ts, twhy)) {
+            snprintf(why, sizeof why, "the timestamp (key \"%s\"): %s", ex, twhy);
+            rc = bad_line(err, row.line, why);
+            goto out;
+        }
+        for (size_t e = 0; e < p->nents; e++) {
+            const json_t *iv = json_object_get(row.obj, p->ents[e].column);
+            if (!iv || json_id(iv, idtmp[e], sizeof idtmp[e], &ids[e])) {
+                text_excerpt(slice_of(p->ents[e].column), ex, sizeof ex);
+                snprintf(why, sizeof why, "the id of entity \"%s\" (key \"%s\") must be a string "
+                                          "(or an integer)%s",
+                         p->ents[e].name, ex, iv ? "" : "; the key is missing");
+                rc = bad_line(err, row.line, why);
+                goto out;
+            }
+            if (!export_valid_id(ids[e]) && id_why(&p->ents[e], ids[e], why)) {
+                rc = bad_line(err, row.line, why);
+                goto out;
+            }
+        }
+        buf_reset(&r->scratch);
+        const char *key;
+        json_t *v;
+        json_object_foreach (row.obj, key, v) {
+            size_t ix = 0;
+            if ((rc = jsonl_column(r, key, row.line, &ix, err)))
+                goto out;
+            if (json_is_null(v))
+                continue;
+            buf_varint(&r->scratch, ix);
+            unsigned char raw[8];
+            if (json_is_string(v)) {
+                buf_putc(&r->scratch, PT_TEXT);
+                buf_varint(&r->scratch, json_string_length(v));
+                buf_append(&r->scratch, json_string_value(v), json_string_length(v));
+            } else if (json_is_integer(v)) {
+                uint64_t u = (uint64_t)json_integer_value(v);
+                buf_putc(&r->scratch, PT_INT);
+                for (int b = 0; b < 8; b++)
+                    raw[b] = (unsigned char)(u >> (8 * b));
+                buf_append(&r->scratch, raw, 8);
+            } else if (json_is_real(v)) {
+                double d = json_real_value(v);
+                uint64_t u;
+                memcpy(&u, &d, 8);
+                buf_putc(&r->scratch, PT_DOUBLE);
+                for (int b = 0; b < 8; b++)
+                    raw[b] = (unsigned char)(u >> (8 * b));
+                buf_append(&r->scratch, raw, 8);
+            } else if (json_is_boolean(v)) {
+                buf_putc(&r->scratch, PT_BOOL);
+                buf_putc(&r->scratch, json_is_true(v) ? 1 : 0);
+            } else {
+                char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                STRATA_ASSERT(s != NULL);
+                size_t sn = strlen(s);
+                buf_putc(&r->scratch, PT_JSON);
+                buf_varint(&r->scratch, sn);
+                buf_append(&r->scratch, s, sn);
+                free(s);
+            }
+        }
+        if ((rc = add_row(r, ids, ts, err)))
+            goto out;
+    }
+out:
+    free(ids);
+    free(idtmp);
+    jsonl_reader_close(jr);
+    return rc;
+}
+
+/* ---- pass 2: the lookups ---------------------------------------------------------------------- */
+
+static int pass_lookups(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    int rc;
+    size_t cur = SIZE_MAX;
+    buf prev = BUF_INIT, block = BUF_INIT;
+    slice k, v;
+    uint64_t done = 0, total = 3 * r->nrows;
+    char okey[9];
+    if ((rc = sorter_finish(r->lookups, err)))
+        goto out;
+    while ((rc = sorter_next(r->lookups, &k, &v, err)) == 1) {
+        if (k.n < 3 + 8 || v.n != 8) {
+            rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
+            goto out;
+        }
+        size_t e = (unsigned char)k.p[0];
+        size_t idn = get_u16be(k.p + 1);
+        if (e >= p->nents || k.n != 3 + idn + 8) {
+            rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
+            goto out;
+        }
+        if (e != cur) {
+            if ((rc = open_pit(r, e, err)))
+                goto out;
+            cur = e;
+            buf_reset(&prev);
+        }
+        if (!slice_eq(buf_slice(&prev), k)) {
+            slice id = {k.p + 3, idn};
+            uint64_t tk = ~get_u64be(k.p + 3 + idn) ^ (UINT64_C(1) << 63);
+            int64_t ts = tk <= (uint64_t)INT64_MAX ? (int64_t)tk : -(int64_t)(~tk) - 1;
+            const export_entity *ent = &p->ents[e];
+            if ((rc = store_pit_scan_get(r->pit, id, ts, r->vout, r->found, err)))
+                goto out;
+            buf_reset(&block);
+            for (size_t j = 0; j < ent->nfeat; j++) {
+                if (!r->found[j]) {
+                    buf_putc(&block, 0);
+                    continue;
+                }
+                buf_varint(&block, r->vout[j].value.n + 1);
+                buf_append_slice(&block, r->vout[j].value);
+            }
+            if (block.n > LIMIT_EXPORT_ROW_BYTES) {
+                rc = err_set(err, STRATA_RESOURCE_EXHAUSTED,
+                             "the feature values of entity \"%s\" for one row hold %zu bytes, "
+                             "over the limit of %zu MiB per row",
+                             ent->name, block.n, LIMIT_EXPORT_ROW_BYTES >> 20);
+                goto out;
+            }
+            buf_reset(&prev);
+            buf_append_slice(&prev, k);
+            r->nlookups++;
+        }
+        memcpy(okey, v.p, 8);
+        okey[8] = (char)(e + 1);
+        if ((rc = sorter_add(r->out, (slice){okey, 9}, buf_slice(&block), err)))
+            goto out;
+        if (++done % POLL_EVERY == 0) {
+            if (poll_cancel(r)) {
+                rc = cancelled_err(err);
+                goto out;
+            }
+            progress(r, r->nrows + done / (p->nents ? p->nents : 1), total);
+        }
+    }
+out:
+    store_pit_scan_close(r->pit);
+    r->pit = NULL;
+    buf_free(&prev);
+    buf_free(&block);
+    return rc;
+}
+
+/* ---- pass 3: the rows ------------------------------------------------------------------------- */
+
+static int corrupt_row(strata_err *err, uint64_t row)
+{
+    return err_set(err, STRATA_INTERNAL, "export row %llu could not be assembled",
+                   (unsigned long long)row);
+}
+
+static int decode_passthrough(export_reader *r, slice rec, uint64_t row, strata_err *err)
+{
+    const char *c = rec.p, *end = rec.p + rec.n;
+    uint64_t n;
+    if (!r->p->jsonl) {
+        for (size_t i = 0; i < r->npass; i++) {
+            if (get_varint(&c, end, &n) || n > (uint64_t)(end - c))
+                return corrupt_row(err, row);
+            r->cells[i] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = {c, (size_t)n}};
+            c += n;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < r->npass; i++)
+        r->cells[i] = (export_cell){.kind = EXPORT_CELL_NONE};
+    while (c < end) {
+        uint64_t col;
+        if (get_varint(&c, end, &col) || col >= r->npass || c >= end)
+            return corrupt_row(err, row);
+        export_cell *cell = &r->cells[col];
+        int kind = (unsigned char)*c++;
+        uint64_t u = 0;
+        switch (kind) {
+        case PT_TEXT:
+        case PT_JSON:
+            if (get_varint(&c, end, &n) || n > (uint64_t)(end - c))
+                return corrupt_row(err, row);
+            *cell = (export_cell){.kind = kind == PT_TEXT ? EXPORT_CELL_TEXT : EXPORT_CELL_JSON,
+                                  .s = {c, (size_t)n}};
+            c += n;
+            break;
+        case PT_INT:
+        case PT_DOUBLE:
+            if (end - c < 8)
+                return corrupt_row(err, row);
+            u = get_u64le(c);
+            c += 8;
+            if (kind == PT_INT) {
+                *cell = (export_cell){.kind = EXPORT_CELL_INT, .i = (int64_t)u};
+            } else {
+                *cell = (export_cell){.kind = EXPORT_CELL_DOUBLE};
+                memcpy(&cell->d, &u, 8);
+            }
+            break;
+        case PT_BOOL:
+            if (end - c < 1)
+                return corrupt_row(err, row);
+            *cell = (export_cell){.kind = EXPORT_CELL_BOOL, .b = *c++ != 0};
+            break;
+        default:
+            return corrupt_row(err, row);
+        }
+    }
+    return 0;
+}
+
+static int decode_entity(export_reader *r, size_t e, slice rec, uint64_t row, strata_err *err)
+{
+    const export_entity *ent = &r->p->ents[e];
+    const char *c = rec.p, *end = rec.p + rec.n;
+    for (size_t j = 0; j < ent->nfeat; j++) {
+        uint64_t n;
+        if (get_varint(&c, end, &n) || (n && n - 1 > (uint64_t)(end - c)))
+            return corrupt_row(err, row);
+        export_cell *cell = &r->cells[r->feature_col[ent->feat[j]]];
+        if (n == 0) {
+            *cell = (export_cell){.kind = EXPORT_CELL_NONE};
+            continue;
+        }
+        *cell = (export_cell){.kind = EXPORT_CELL_VALUE, .s = {c, (size_t)(n - 1)}};
+        c += n - 1;
+    }
+    return 0;
+}
+
+static int next_historical(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    int rc;
+    slice k, v;
+    uint64_t row = r->rows_out;
+    buf_reset(&r->rowbuf);
+    for (size_t slot = 0; slot <= p->nents; slot++) {
+        rc = sorter_next(r->out, &k, &v, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (slot == 0 && row == r->nrows)
+                return 0;
+            return corrupt_row(err, row);
+        }
+        if (k.n != 9 || get_u64be(k.p) != row || (unsigned char)k.p[8] != slot)
+            return corrupt_row(err, row);
+        r->recoff[slot] = r->rowbuf.n;
+        r->reclen[slot] = v.n;
+        buf_append_slice(&r->rowbuf, v);
+    }
+    if ((rc = decode_passthrough(r, (slice){r->rowbuf.p + r->recoff[0], r->reclen[0]}, row, err)))
+        return rc;
+    for (size_t e = 0; e < p->nents; e++)
+        if ((rc = decode_entity(r, e, (slice){r->rowbuf.p + r->recoff[e + 1], r->reclen[e + 1]},
+                                row, err)))
+            return rc;
+    return 1;
+}
+
+static int next_snapshot(export_reader *r, strata_err *err)
+{
+    slice id;
+    int rc = store_ids_scan_next(r->scan, &id, err);
+    if (rc <= 0)
+        return rc;
+    const export_entity *ent = &r->p->ents[0];
+    if ((rc = store_pit_scan_get(r->pit, id, r->p->snapshot_time, r->vout, r->found, err)))
+        return rc;
+    r->cells[0] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = id};
+    for (size_t j = 0; j < ent->nfeat; j++)
+        r->cells[1 + j] = r->found[j] ? (export_cell){.kind = EXPORT_CELL_VALUE,
+                                                      .s = r->vout[j].value}
+                                      : (export_cell){.kind = EXPORT_CELL_NONE};
+    return 1;
+}
+
+static int next_history(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    slice id;
+    version v;
+    for (uint64_t skipped = 1;; skipped++) {
+        int rc = store_values_scan_next(r->scan, &id, &v, err);
+        if (rc <= 0)
+            return rc;
+        if (skipped % (16 * POLL_EVERY) == 0 && poll_cancel(r))
+            return cancelled_err(err);
+        size_t lo = 0, hi = p->nfeats;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (r->hist_fid[mid] < v.feature_id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == p->nfeats || r->hist_fid[lo] != v.feature_id)
+            continue;
+        if (v.event_time < p->start_time || v.event_time >= p->end_time ||
+            v.created_time > p->as_of)
+            continue;
+        const export_feature *f = &p->feats[r->hist_ix[lo]];
+        time_format_rfc3339(v.event_time, r->tbuf[0], sizeof r->tbuf[0]);
+        time_format_rfc3339(v.created_time, r->tbuf[1], sizeof r->tbuf[1]);
+        r->cells[0] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = id};
+        r->cells[1] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = slice_of(f->name)};
+        r->cells[2] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = slice_of(r->tbuf[0])};
+        r->cells[3] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = slice_of(r->tbuf[1])};
+        r->cells[4] = (export_cell){.kind = EXPORT_CELL_VALUE, .s = v.value};
+        return 1;
+    }
+}
+
+int export_reader_next(export_reader *r, const export_cell **row, strata_err *err)
+{
+    int rc;
+    if (r->rows_out && r->rows_out % POLL_EVERY == 0) {
+        if (poll_cancel(r))
+            return cancelled_err(err);
+        progress(r, r->p->kind == EXPORT_HISTORICAL ? 2 * r->nrows + r->rows_out : r->rows_out,
+                 r->p->kind == EXPORT_HISTORICAL ? 3 * r->nrows : 0);
+    }
+    switch (r->p->kind) {
+    case EXPORT_HISTORICAL:
+        rc = next_historical(r, err);
+        break;
+    case EXPORT_SNAPSHOT:
+        rc = next_snapshot(r, err);
+        break;
+    default:
+        rc = next_history(r, err);
+        break;
+    }
+    if (rc == 1) {
+        r->rows_out++;
+        *row = r->cells;
+    } else if (rc == 0 && r->p->kind == EXPORT_HISTORICAL) {
+        progress(r, 3 * r->nrows, 3 * r->nrows);
+    }
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------------------------------ */
+
+static int open_historical(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    export_ctx *x = r->x;
+    int rc;
+    sorter_options so = {.memory_bytes = x->memory_bytes / 2,
+                         .tmp_dir = x->tmp_dir,
+                         .what = "instance lookups"};
+    if ((rc = sorter_open(&so, &r->lookups, err)))
+        return rc;
+    so.what = "export rows";
+    if ((rc = sorter_open(&so, &r->out, err)))
+        return rc;
+    r->recoff = calloc(p->nents + 1, sizeof *r->recoff);
+    r->reclen = calloc(p->nents + 1, sizeof *r->reclen);
+    STRATA_ASSERT(r->recoff && r->reclen);
+    uint64_t t0 = time_mono_ns();
+    ingest_source *src = export_plan_source(p);
+    if (!src)
+        return err_set(err, STRATA_INTERNAL, "cannot reopen the instances: %s", strerror(errno));
+    rc = ingest_source_rewind(src, err);
+    if (rc == 0)
+        rc = p->jsonl ? pass_jsonl(r, src, err) : pass_csv(r, src, err);
+    ingest_source_sha256(src, r->sha);
+    r->in_bytes = ingest_source_bytes_read(src);
+    ingest_source_close(src);
+    if (rc)
+        return rc;
+    r->npass = r->nnames;
+    finish_schema(r, r->nnames);
+    progress(r, r->nrows, 3 * r->nrows);
+    uint64_t t1 = time_mono_ns();
+    r->read_ms = (t1 - t0) / 1000000;
+    rc = pass_lookups(r, err);
+    r->join_ms = (time_mono_ns() - t1) / 1000000;
+    if (rc)
+        return rc;
+    sorter_get_stats(r->lookups, &r->lookup_stats);
+    sorter_close(r->lookups);
+    r->lookups = NULL;
+    return sorter_finish(r->out, err);
+}
+
+static int hist_cmp(const void *a, const void *b, void *arg)
+{
+    const export_plan *p = arg;
+    uint32_t x = p->feats[*(const size_t *)a].feature_id, y = p->feats[*(const size_t *)b].feature_id;
+    return (x > y) - (x < y);
+}
+
+static int open_entity_kind(export_reader *r, strata_err *err)
+{
+    export_plan *p = r->p;
+    const export_entity *e = &p->ents[0];
+    char idcol[LIMIT_NAME_MAX + 4];
+    snprintf(idcol, sizeof idcol, "%s_id", e->name);
+    add_name(r, slice_of(idcol));
+    if (p->kind == EXPORT_SNAPSHOT) {
+        finish_schema(r, 1);
+        int rc = open_pit(r, 0, err);
+        if (rc)
+            return rc;
+        return store_ids_scan_open(r->x->store, e->id, r->snap, &r->scan, err);
+    }
+    static const char *const cols[] = {"feature", "event_time", "created_time", "value"};
+    for (size_t i = 0; i < 4; i++)
+        add_name(r, slice_of(cols[i]));
+    finish_schema(r, 0);
+    r->hist_fid = calloc(p->nfeats ? p->nfeats : 1, sizeof *r->hist_fid);
+    r->hist_ix = calloc(p->nfeats ? p->nfeats : 1, sizeof *r->hist_ix);
+    STRATA_ASSERT(r->hist_fid && r->hist_ix);
+    for (size_t k = 0; k < p->nfeats; k++)
+        r->hist_ix[k] = k;
+    qsort_r(r->hist_ix, p->nfeats, sizeof *r->hist_ix, hist_cmp, p);
+    for (size_t k = 0; k < p->nfeats; k++)
+        r->hist_fid[k] = p->feats[r->hist_ix[k]].feature_id;
+    return store_values_scan_open(r->x->store, e->id, r->snap, &r->scan, err);
+}
+
+int export_reader_open(export_ctx *x, export_plan *p, const export_reader_options *opts,
+                       export_reader **out, strata_err *err)
+{
+    int rc;
+    *out = NULL;
+    export_reader *r = calloc(1, sizeof *r);
+    STRATA_ASSERT(r != NULL);
+    r->x = x;
+    r->p = p;
+    if (opts)
+        r->o = *opts;
+    size_t maxf = 1;
+    for (size_t e = 0; e < p->nents; e++)
+        if (p->ents[e].nfeat > maxf)
+            maxf = p->ents[e].nfeat;
+    r->vout = calloc(maxf, sizeof *r->vout);
+    r->found = calloc(maxf, sizeof *r->found);
+    STRATA_ASSERT(r->vout && r->found);
+    if ((rc = refresh_features(r, err)))
+        goto fail;
+    /* One view for the whole export: taken before the first lookup. */
+    r->snap = store_snapshot_take(x->store);
+    rc = p->kind == EXPORT_HISTORICAL ? open_historical(r, err) : open_entity_kind(r, err);
+    if (rc)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    export_reader_close(r);
+    return rc;
+}
+
+const export_schema *export_reader_schema(const export_reader *r)
+{
+    return &r->schema;
+}
+
+uint64_t export_reader_rows(const export_reader *r)
+{
+    return r->p->kind == EXPORT_HISTORICAL ? r->nrows : r->rows_out;
+}
+
+void export_reader_get_stats(const export_reader *r, export_reader_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->instance_rows = r->nrows;
+    out->lookups = r->nlookups;
+    sorter_stats s;
+    sorter *ss[2] = {r->lookups, r->out};
+    for (int i = 0; i < 2; i++) {
+        if (!ss[i])
+            continue;
+        sorter_get_stats(ss[i], &s);
+        out->spilled_bytes += s.spilled_bytes;
+        out->runs += s.runs;
+        out->peak_memory += s.peak_memory;
+        (void)0;
+    }
+    out->spilled_bytes += r->lookup_stats.spilled_bytes;
+    out->runs += r->lookup_stats.runs;
+    if (r->lookup_stats.peak_memory > out->peak_memory)
+        out->peak_memory = r->lookup_stats.peak_memory;
+    memcpy(out->instances_sha256, r->sha, sizeof r->sha);
+    out->read_ms = r->read_ms;
+    out->join_ms = r->join_ms;
+    out->instances_bytes = r->in_bytes;
+}
+
+void export_reader_close(export_reader *r)
+{
+    if (!r)
+        return;
+    sorter_close(r->lookups);
+    sorter_close(r->out);
+    store_pit_scan_close(r->pit);
+    store_entity_scan_close(r->scan);
+    if (r->snap)
+        store_snapshot_release(r->x->store, r->snap);
+    for (size_t i = 0; i < r->nnames; i++)
+        free(r->names[i]);
+    free(r->names);
+    free(r->name_slices);
+    free(r->feature_col);
+    free(r->feature_type);
+    free(r->cells);
+    json_decref(r->colmap);
+    buf_free(&r->rowbuf);
+    buf_free(&r->scratch);
+    free(r->recoff);
+    free(r->reclen);
+    free(r->vout);
+    free(r->found);
+    free(r->hist_fid);
+    free(r->hist_ix);
+    free(r);
+}

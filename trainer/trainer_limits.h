@@ -1,0 +1,39 @@
+/*
+ * trainer_limits.h - the trainer's limits, with the reason for each.
+ *
+ * They belong with the others in base/limits.h; they live here until the
+ * trainer's API layer lands (base/limits.h is being edited in parallel).
+ * Every count below is checked before anything is allocated from it.
+ */
+#ifndef STRATA_TRAINER_LIMITS_H
+#define STRATA_TRAINER_LIMITS_H
+
+/* Input columns of one preprocessing: an export holds at most 1000 feature
+ * refs (LIMIT_EXPORT_FEATURES) plus instance pass-through columns. */
+#define TRAINER_MAX_INPUT_COLUMNS 4096u
+/* Elements of one numeric array column: a 1 MiB DOUBLE_ARRAY value
+ * (LIMIT_VALUE_BYTES) holds 131072 doubles. */
+#define TRAINER_MAX_ARRAY_WIDTH 131072u
+/* Categories kept per one-hot column: each is one model coefficient; more
+ * than this is an id column, not a category. */
+#define TRAINER_MAX_CATEGORIES 10000u
+/* Bytes of one category value kept in a vocabulary (and in the saved model). */
+#define TRAINER_MAX_CATEGORY_BYTES 1024u
+/* Design-matrix columns after expansion: the coefficient vector, the L-BFGS
+ * history (2 x 10 vectors) and the ridge Gram matrix (p^2 doubles: 8 GiB at
+ * this size would be refused by the Gram limit below) stay bounded. */
+#define TRAINER_MAX_FEATURES (1u << 20)
+/* The ridge closed form builds a p x p Gram matrix: 8192^2 doubles = 512 MiB. */
+#define TRAINER_MAX_GRAM_FEATURES 8192u
+/* Classes of a multinomial model: K coefficient vectors. */
+#define TRAINER_MAX_CLASSES 1000u
+/* Optimizer iterations one fit may ask for. */
+#define TRAINER_MAX_ITERATIONS 1000000u
+/* L-BFGS history pairs: more buys nothing on these problems. */
+#define TRAINER_MAX_LBFGS_MEMORY 100u
+/* Trials of one hyperparameter search (each is a full fit). */
+#define TRAINER_MAX_TRIALS 1000u
+/* Worker threads of one fit. */
+#define TRAINER_MAX_THREADS 64u
+
+#endif
