@@ -162,6 +162,16 @@ static rocksdb_options_t *cf_options(store_t *st, int cf)
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
         rocksdb_options_set_merge_operator(o, store_latest_merge_operator());
         break;
+    case CF_LINEAGE:
+    case CF_JOBS:
+        /* Uniqueness and find-or-create checks are point Gets that mostly
+         * miss (a new name is free): a whole-key bloom answers those without
+         * touching data blocks. Scans use total-order iterators, unaffected. */
+        rocksdb_block_based_options_set_filter_policy(t,
+                                                      rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_options_set_memtable_whole_key_filtering(o, 1);
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
+        break;
     default:
         break;
     }
