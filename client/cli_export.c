@@ -285,7 +285,8 @@ static int stream_to_file(cli_ctx *ctx, strata_client *c, const char *route, con
     if (d.status && !d.ok) {
         strata_err e = STRATA_ERR_INIT;
         json_t *doc = json_loadb(d.errbody.p ? d.errbody.p : "", d.errbody.n, 0, NULL);
-        const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
         int st = status_of_http(d.status);
         e.code = st;
         snprintf(e.message, sizeof e.message, "%s", msg ? msg : "the export was refused");
@@ -364,6 +365,16 @@ static int finish(cli_ctx *ctx, const cli_args *a, const char *route, json_t *bo
     const char *format = cli_opt(a, "format");
     const char *out = cli_opt(a, "out");
     const char *dest = cli_opt(a, "destination");
+    bool wait = cli_flag(a, "wait");
+    if (cli_flag(a, "server-path")) {
+        /* --out names the file on the server: a job, waited for. */
+        if (dest)
+            return cli_usage_error(ctx, "--server-path takes the path from --out; drop "
+                                        "--destination");
+        dest = out;
+        out = NULL;
+        wait = true;
+    }
     if (format && strcmp(format, "csv") && strcmp(format, "jsonl") && strcmp(format, "tfrecord"))
         return cli_usage_error(ctx, "--format takes csv, jsonl or tfrecord, not '%s'", format);
     if ((out != NULL) == (dest != NULL))
@@ -410,7 +421,7 @@ static int finish(cli_ctx *ctx, const cli_args *a, const char *route, json_t *bo
         rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
         goto out;
     }
-    if (!cli_flag(a, "wait")) {
+    if (!wait) {
         if (ctx->json)
             cli_print_json(resp);
         else
@@ -551,18 +562,16 @@ static int run_history(cli_ctx *ctx, const cli_args *a)
     return run_entity_kind(ctx, a, false);
 }
 
-#define COMMON_OPTS                                                                              \
-    {"format", "F", "csv (default), jsonl or tfrecord", false},                                 \
-        {"as-of", "T", "only versions created at or before T (RFC 3339): reproducible output",  \
-         false},                                                                                 \
-        {"out", "FILE", "stream the export into FILE on this machine (FILE.part until done)",  \
-         false},                                                                                 \
-        {"destination", "PATH", "let the server write PATH under its --export-dir (a job)",     \
-         false},                                                                                 \
-        {"overwrite", NULL, "with --destination: replace an existing file", false},             \
-    {                                                                                            \
-        "wait", NULL, "with --destination: wait for the job, with a progress bar", false         \
-    }
+/* clang-format off */
+#define COMMON_OPTS                                                                                \
+    {"format", "F", "csv (default), jsonl or tfrecord", false},                                    \
+    {"as-of", "T", "only versions created at or before T (RFC 3339): reproducible output", false}, \
+    {"out", "FILE", "stream the export into FILE on this machine (FILE.part until done)", false},  \
+    {"destination", "PATH", "let the server write PATH under its --export-dir (a job)", false},    \
+    {"overwrite", NULL, "with --destination: replace an existing file", false},                    \
+    {"server-path", NULL, "--out names a file on the server (as --destination, waited for)", false}, \
+    {"wait", NULL, "with --destination: wait for the job, with a progress bar", false}
+/* clang-format on */
 
 static const cli_option historical_opts[] = {
     {"instances", "FILE", "the instances (label rows): a path under the server's --import-dir",

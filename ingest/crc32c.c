@@ -71,8 +71,8 @@ uint32_t crc32c_sw(uint32_t crc, const void *p, size_t n)
         /* Little-endian load, byte by byte: no alignment or endianness assumptions. */
         uint32_t lo = v ^ ((uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 |
                            (uint32_t)c[3] << 24);
-        uint32_t hi = (uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 |
-                      (uint32_t)c[7] << 24;
+        uint32_t hi =
+            (uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 | (uint32_t)c[7] << 24;
         v = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^
             table[4][lo >> 24] ^ table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
             table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];

@@ -42,8 +42,7 @@ static int make_dir(const char *path, const char *what, char **real_out, strata_
 {
     char real[PATH_MAX];
     if (mkdir(path, 0750) != 0 && errno != EEXIST)
-        return err_set(err, STRATA_IO, "cannot create the %s %s: %s", what, path,
-                       strerror(errno));
+        return err_set(err, STRATA_IO, "cannot create the %s %s: %s", what, path, strerror(errno));
     if (!realpath(path, real))
         return err_set(err, STRATA_IO, "the %s %s is not accessible: %s", what, path,
                        strerror(errno));
@@ -85,10 +84,12 @@ int export_ctx_open(const export_options *opt, export_ctx **out, strata_err *err
     x->lineage = opt->lineage;
     x->import_dir = strdup(opt->import_dir ? opt->import_dir : "");
     STRATA_ASSERT(x->import_dir != NULL);
-    x->memory_bytes = opt->memory_bytes ? opt->memory_bytes
-                                        : (size_t)LIMIT_DEFAULT_EXPORT_MEMORY_MB << 20;
+    x->memory_bytes =
+        opt->memory_bytes ? opt->memory_bytes : (size_t)LIMIT_DEFAULT_EXPORT_MEMORY_MB << 20;
     x->max_inline_bytes =
         opt->max_inline_bytes ? opt->max_inline_bytes : LIMIT_DEFAULT_MAX_BODY_BYTES;
+    x->join = opt->join;
+    x->scan_group_max = opt->scan_group_max ? opt->scan_group_max : (size_t)1 << 18;
     if ((rc = make_dir(opt->export_dir, "export directory", &x->export_dir, err)) ||
         (rc = make_dir(opt->tmp_dir, "temporary directory", &x->tmp_dir, err))) {
         export_ctx_close(x);
@@ -160,8 +161,7 @@ static int opt_string(const json_t *obj, const char *key, slice *out, strata_err
     return 0;
 }
 
-static int opt_time(const json_t *obj, const char *key, int64_t *out, bool *given,
-                    strata_err *err)
+static int opt_time(const json_t *obj, const char *key, int64_t *out, bool *given, strata_err *err)
 {
     const json_t *v = json_object_get(obj, key);
     if (given)
@@ -260,6 +260,7 @@ static size_t add_entity(export_plan *p, const entity_def *e)
     memset(x, 0, sizeof *x);
     snprintf(x->name, sizeof x->name, "%s", e->name);
     x->id = e->id;
+    x->total_features = e->nfeatures;
     return p->nents++;
 }
 
@@ -333,8 +334,7 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
             en = slice_of(only->name);
             fn = ref;
         } else {
-            return bad(err, "features[%zu] \"%s\" is not a feature ref \"entity:feature\"", i,
-                       ex);
+            return bad(err, "features[%zu] \"%s\" is not a feature ref \"entity:feature\"", i, ex);
         }
         if (!text_valid_name(en) || !text_valid_name(fn))
             return bad(err,
@@ -395,8 +395,7 @@ static int outside_export(const char *ex, const char *dir, strata_err *err)
                    ex, dir);
 }
 
-static int parse_destination(export_plan *p, const json_t *spec, slice *dest_path,
-                             strata_err *err)
+static int parse_destination(export_plan *p, const json_t *spec, slice *dest_path, strata_err *err)
 {
     static const char *const fields[] = {"path", "overwrite", NULL};
     const json_t *d = json_object_get(spec, "destination");
@@ -439,8 +438,7 @@ static int parse_destination(export_plan *p, const json_t *spec, slice *dest_pat
     const char *root = p->x->export_dir;
     if (path.p[0] == '/')
         snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
-    else if (snprintf(cand, sizeof cand, "%s/%.*s", root, (int)path.n, path.p) >=
-             (int)sizeof cand)
+    else if (snprintf(cand, sizeof cand, "%s/%.*s", root, (int)path.n, path.p) >= (int)sizeof cand)
         return bad(err, "destination.path is too long");
     char *slash = strrchr(cand, '/');
     const char *base = slash + 1;
@@ -543,8 +541,9 @@ int export_bind_columns(export_plan *p, const slice *names, size_t n, const char
         export_entity *e = &p->ents[i];
         if (!colset_has(&c, slice_of(e->column), &e->col)) {
             text_excerpt(slice_of(e->column), ex, sizeof ex);
-            return bad(err, "the entity column \"%s\" of entity \"%s\" is not in the instances' "
-                            "%s; name it with entity_columns",
+            return bad(err,
+                       "the entity column \"%s\" of entity \"%s\" is not in the instances' "
+                       "%s; name it with entity_columns",
                        ex, e->name, what);
         }
     }
@@ -625,8 +624,17 @@ static int check_instances(export_plan *p, const json_t *given_cols, strata_err 
         if (rc < 0)
             goto out;
         if (rc == 0) {
-            /* No rows: nothing to bind, nothing to export but an empty file. */
-            rc = 0;
+            /* No rows: nothing to check; the columns named (or defaulted)
+             * are used if rows appear before the export runs. */
+            for (size_t i = 0; i < p->nents; i++) {
+                export_entity *e = &p->ents[i];
+                const json_t *g = given_cols ? json_object_get(given_cols, e->name) : NULL;
+                char def[LIMIT_NAME_MAX + 4];
+                snprintf(def, sizeof def, "%s_id", e->name);
+                e->column = g ? xstrndup(json_string_value(g), json_string_length(g))
+                              : strdup(def);
+                STRATA_ASSERT(e->column != NULL);
+            }
             goto out;
         }
         if (row.error) {
@@ -685,8 +693,8 @@ static int parse_instances(export_plan *p, const json_t *spec, strata_err *err)
         p->jsonl = ps.p && (ends_with(ps, ".jsonl") || ends_with(ps, ".ndjson"));
     }
     if (path)
-        return ingest_source_open_path(p->x->import_dir, ps, "instances", "instance files",
-                                       &p->fd, &p->size, &p->uri, err);
+        return ingest_source_open_path(p->x->import_dir, ps, "instances", "instance files", &p->fd,
+                                       &p->size, &p->uri, err);
     return take_inline(p, inl, err);
 }
 
@@ -695,9 +703,9 @@ static int parse_instances(export_plan *p, const json_t *spec, strata_err *err)
 static int parse_historical(export_plan *p, const registry_t *reg, const json_t *spec,
                             strata_err *err)
 {
-    static const char *const fields[] = {"instances", "timestamp_column", "entity_columns",
-                                         "features",  "as_of",            "format",
-                                         "destination", "time_unit",      NULL};
+    static const char *const fields[] = {
+        "instances", "timestamp_column", "entity_columns", "features", "as_of",
+        "format",    "destination",      "time_unit",      NULL};
     int rc;
     slice ts, unit, dest;
     char ex[80];
@@ -732,8 +740,9 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
                            ex);
             if (!json_is_string(v) || json_string_length(v) == 0 ||
                 strlen(json_string_value(v)) != json_string_length(v))
-                return bad(err, "entity_columns: the column of entity \"%s\" must be a non-empty "
-                                "string",
+                return bad(err,
+                           "entity_columns: the column of entity \"%s\" must be a non-empty "
+                           "string",
                            ex);
         }
     }
@@ -746,17 +755,16 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
 static int parse_entity_kind(export_plan *p, const registry_t *reg, const json_t *spec,
                              strata_err *err)
 {
-    static const char *const snap_fields[] = {"entity", "features",    "snapshot_time", "as_of",
-                                              "format", "destination", NULL};
-    static const char *const hist_fields[] = {"entity",   "features", "start_time",
-                                              "end_time", "as_of",    "format",
-                                              "destination", NULL};
+    static const char *const snap_fields[] = {
+        "entity", "features", "snapshot_time", "as_of", "format", "destination", NULL};
+    static const char *const hist_fields[] = {"entity", "features", "start_time",  "end_time",
+                                              "as_of",  "format",   "destination", NULL};
     int rc;
     slice entity, dest;
     char ex[80];
     bool given;
-    if ((rc = check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "",
-                           err)) ||
+    if ((rc =
+             check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "", err)) ||
         (rc = opt_string(spec, "entity", &entity, err)) ||
         (rc = opt_time(spec, "as_of", &p->as_of, &p->has_as_of, err)))
         return rc;

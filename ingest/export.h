@@ -75,6 +75,12 @@ typedef struct export_options {
     const char *tmp_dir;     /* spilled sort runs; created if missing (required) */
     size_t memory_bytes;     /* per export; 0: LIMIT_DEFAULT_EXPORT_MEMORY_MB */
     size_t max_inline_bytes; /* instances.inline; 0: LIMIT_DEFAULT_MAX_BODY_BYTES */
+    /* How historical lookups read the store (docs/export.md "How it works"):
+     * AUTO picks per entity; the others force one way (tests, benchmarks). */
+    enum { EXPORT_JOIN_AUTO, EXPORT_JOIN_SEEK, EXPORT_JOIN_SCAN } join;
+    /* Scan join: lookups x features of one id buffered before that id falls
+     * back to seeks; 0: 2^18. (Tests lower it to reach the fallback.) */
+    size_t scan_group_max;
 } export_options;
 
 /* Strings are copied; store, jobs and lineage must outlive the context.
@@ -150,7 +156,7 @@ uint64_t export_reader_rows(const export_reader *r);
 /* Figures for results and logs: bytes spilled to temporary files, runs. */
 typedef struct export_reader_stats {
     uint64_t instance_rows;
-    uint64_t lookups;        /* point-in-time lookups answered (after duplicates) */
+    uint64_t lookups; /* point-in-time lookups answered (after duplicates) */
     uint64_t spilled_bytes;
     uint64_t runs;
     size_t peak_memory;

@@ -22,6 +22,8 @@ struct export_ctx {
     char *tmp_dir;    /* real path */
     size_t memory_bytes;
     size_t max_inline_bytes;
+    int join; /* export_options.join */
+    size_t scan_group_max;
     _Atomic size_t inline_held; /* inline instance texts held by plans alive */
     _Atomic uint64_t stream_seq;
 };
@@ -42,8 +44,9 @@ typedef struct export_feature {
 typedef struct export_entity {
     char name[LIMIT_NAME_MAX + 1];
     uint32_t id;
-    char *column; /* historical: owned */
-    size_t col;   /* CSV: column index */
+    char *column;          /* historical: owned */
+    size_t col;            /* CSV: column index */
+    size_t total_features; /* the entity's features in the registry */
     size_t nfeat;
     size_t *feat; /* indexes in plan->feats, in slot order */
 } export_entity;

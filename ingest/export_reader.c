@@ -13,10 +13,23 @@
  *           Each row becomes one pass-through record in the OUTPUT sorter and
  *           one lookup record per entity in the LOOKUP sorter.
  *   pass 2  read the lookups in (entity, id in store order, time descending)
- *           order and answer them with one store_pit_scan per entity: each
- *           feature's iterator only moves forward, one Seek per (id, feature).
- *           Consecutive identical lookups (duplicate rows) reuse the answer.
- *           Each answer becomes one record in the OUTPUT sorter.
+ *           order and answer them, in one of two ways per entity:
+ *             seek  one store_pit_scan: each feature's iterator only moves
+ *                   forward, one Seek per (id, feature) — best when few of
+ *                   the entity's features are asked for;
+ *             scan  one forward walk over the entity's versions
+ *                   (store_values_scan), at most one Seek per id (none when
+ *                   the next id asked for is the next id stored), merged with
+ *                   the id's lookups: for each requested feature a pointer
+ *                   into the id's lookups (times descending) meets its
+ *                   versions (newest first) — the same rule as
+ *                   store_pit_scan, a tenth of the Seeks for ten features.
+ *                   One id's lookups are buffered (at most scan_group_max
+ *                   cells and SCAN_VALUES_MAX bytes of answers); a hotter id
+ *                   falls back to the seek way for that id.
+ *           AUTO takes scan when at least half of the entity's features are
+ *           requested. Consecutive identical lookups (duplicate rows) reuse
+ *           the answer. Each answer becomes one record in the OUTPUT sorter.
  *   pass 3  read the OUTPUT sorter in row order: for every row its
  *           pass-through record, then one answer per entity; hand out cells.
  *
@@ -52,6 +65,8 @@
 #include "ingest/export_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +79,62 @@
 #include "ingest/sorter.h"
 
 #define POLL_EVERY 4096u
+/* Scan join: the answers' bytes buffered for one id (the lookups x features
+ * buffered are export_options.scan_group_max, 2^18 by default). */
+#define SCAN_VALUES_MAX ((size_t)16 << 20)
 /* Distinct JSONL keys kept as pass-through columns, and their names' bytes. */
 #define JSONL_NAMES_MAX_BYTES ((size_t)1 << 20)
 #define WHY_MAX (CELL_WHY_MAX + 256)
 
 enum { PT_TEXT = 1, PT_INT = 2, PT_DOUBLE = 3, PT_BOOL = 4, PT_JSON = 5 };
+
+/*
+ * Pass 2 of an export with seek-way entities runs on up to EXPORT_PARTS_MAX
+ * threads (one per CPU): lookups are split by a hash of (entity, id) — every
+ * lookup of one id lands in one part, so each part's merge scans still see
+ * their ids in order — and each part answers its own lookups with its own
+ * scans into its own answer sorter. Pass 3 merges the parts' answers back by
+ * (row, slot). Exports answered only the scan way use one part.
+ */
+#define EXPORT_PARTS_MAX 4
+
+/* One buffered lookup of the scan join. */
+typedef struct glookup {
+    int64_t ts;
+    uint64_t row;
+} glookup;
+
+typedef struct part {
+    struct export_reader *r;
+    size_t ix;
+    sorter *lookups;
+    sorter *answers;
+    sorter_stats lookup_stats; /* kept when the lookup sorter is closed */
+    store_pit_scan *pit;
+    version *vout;
+    bool *found;
+    uint64_t nlookups, done;
+    /* scan join (see "pass 2"): the entity's values scan and one id's group */
+    store_entity_scan *scan;
+    bool scan_have; /* cur_id / cur_v hold the scan's current version */
+    slice cur_id;
+    version cur_v;
+    glookup *grp;
+    size_t ngrp, capgrp;
+    buf grp_id;
+    int64_t *ans_off; /* per lookup and feature: offset in vals, -1 none */
+    size_t cap_ans;
+    buf vals;
+    uint32_t *sfid; /* the entity's requested feature ids, sorted */
+    size_t *sslot;  /* their slots */
+    int rc;
+    strata_err err;
+    pthread_t th;
+    bool started;
+    /* pass 3: the part's next answer (borrowed from its sorter) */
+    slice hk, hv;
+    bool have;
+} part;
 
 struct export_reader {
     export_ctx *x;
@@ -89,7 +155,9 @@ struct export_reader {
     uint64_t polls;
 
     /* historical */
-    sorter *lookups, *out;
+    part parts[EXPORT_PARTS_MAX];
+    size_t nparts;
+    sorter *out; /* pass-through records */
     uint64_t nrows;
     size_t npass;
     json_t *colmap; /* JSONL: key -> column index */
@@ -98,13 +166,11 @@ struct export_reader {
     size_t *recoff, *reclen; /* this row's records in rowbuf: 1 + nents */
     char sha[65];
     uint64_t in_bytes;
-    uint64_t nlookups;
-    sorter_stats lookup_stats; /* kept when the lookup sorter is closed */
     uint64_t read_ms, join_ms;
 
     /* snapshot / history */
     store_entity_scan *scan;
-    store_pit_scan *pit;
+    store_pit_scan *pit; /* snapshot */
     version *vout;
     bool *found;
     char tbuf[2][TIME_RFC3339_MAX];
@@ -216,7 +282,7 @@ static int64_t ttl_us(int64_t ttl_seconds)
     return ttl_seconds * TIME_US_PER_SEC;
 }
 
-static int open_pit(export_reader *r, size_t ei, strata_err *err)
+static int open_pit(export_reader *r, size_t ei, store_pit_scan **pit, strata_err *err)
 {
     export_plan *p = r->p;
     export_entity *e = &p->ents[ei];
@@ -225,10 +291,9 @@ static int open_pit(export_reader *r, size_t ei, strata_err *err)
         const export_feature *f = &p->feats[e->feat[j]];
         pf[j] = (store_pit_feature){f->feature_id, ttl_us(f->ttl_seconds)};
     }
-    store_pit_scan_close(r->pit);
-    r->pit = NULL;
-    return store_pit_scan_open(r->x->store, e->id, pf, e->nfeat, p->as_of, r->snap, &r->pit,
-                               err);
+    store_pit_scan_close(*pit);
+    *pit = NULL;
+    return store_pit_scan_open(r->x->store, e->id, pf, e->nfeat, p->as_of, r->snap, pit, err);
 }
 
 /* The registry now: features may have been deleted (or TTLs changed) since
@@ -263,8 +328,9 @@ static int id_why(const export_entity *e, slice id, char *why)
 {
     char ex[80];
     text_excerpt(slice_of(e->column), ex, sizeof ex);
-    snprintf(why, WHY_MAX, "the id of entity \"%s\" (column \"%s\") must be 1 to %u bytes of UTF-8%s",
-             e->name, ex, LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
+    snprintf(why, WHY_MAX,
+             "the id of entity \"%s\" (column \"%s\") must be 1 to %u bytes of UTF-8%s", e->name,
+             ex, LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
     return -1;
 }
 
@@ -281,7 +347,12 @@ static int add_row(export_reader *r, const slice *ids, int64_t ts, strata_err *e
         key[2] = (char)ids[e].n;
         memcpy(key + 3, ids[e].p, ids[e].n);
         put_u64be(key + 3 + ids[e].n, tk);
-        if ((rc = sorter_add(r->lookups, (slice){key, 3 + ids[e].n + 8}, (slice){val, 8}, err)))
+        /* FNV-1a of (entity, id): all lookups of one id in one part. */
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < 3 + ids[e].n; i++)
+            h = (h ^ (unsigned char)key[i]) * 16777619u;
+        sorter *dst = r->parts[h % r->nparts].lookups;
+        if ((rc = sorter_add(dst, (slice){key, 3 + ids[e].n + 8}, (slice){val, 8}, err)))
             return rc;
     }
     put_u64be(okey, r->nrows);
@@ -449,8 +520,9 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
             const json_t *iv = json_object_get(row.obj, p->ents[e].column);
             if (!iv || json_id(iv, idtmp[e], sizeof idtmp[e], &ids[e])) {
                 text_excerpt(slice_of(p->ents[e].column), ex, sizeof ex);
-                snprintf(why, sizeof why, "the id of entity \"%s\" (key \"%s\") must be a string "
-                                          "(or an integer)%s",
+                snprintf(why, sizeof why,
+                         "the id of entity \"%s\" (key \"%s\") must be a string "
+                         "(or an integer)%s",
                          p->ents[e].name, ex, iv ? "" : "; the key is missing");
                 rc = bad_line(err, row.line, why);
                 goto out;
@@ -512,20 +584,233 @@ out:
     return rc;
 }
 
-/* ---- pass 2: the lookups ---------------------------------------------------------------------- */
+/* ---- pass 2: the lookups ----------------------------------------------------------------------
+ */
 
-static int pass_lookups(export_reader *r, strata_err *err)
+/* Append one lookup's answer block (per feature: varint n+1 and the bytes). */
+static int emit_answer(part *pt, size_t e, uint64_t row, slice block, strata_err *err)
 {
+    char okey[9];
+    put_u64be(okey, row);
+    okey[8] = (char)(e + 1);
+    return sorter_add(pt->answers, (slice){okey, 9}, block, err);
+}
+
+static int check_block(const export_entity *ent, const buf *block, strata_err *err)
+{
+    if (block->n <= LIMIT_EXPORT_ROW_BYTES)
+        return 0;
+    return err_set(err, STRATA_RESOURCE_EXHAUSTED,
+                   "the feature values of entity \"%s\" for one row hold %zu bytes, over the "
+                   "limit of %zu MiB per row",
+                   ent->name, block->n, LIMIT_EXPORT_ROW_BYTES >> 20);
+}
+
+/* The seek way: one lookup through the entity's pit scan. */
+static int seek_lookup(part *pt, size_t e, slice id, int64_t ts, buf *block, strata_err *err)
+{
+    export_reader *r = pt->r;
+    const export_entity *ent = &r->p->ents[e];
+    int rc;
+    if (!pt->pit && (rc = open_pit(r, e, &pt->pit, err)))
+        return rc;
+    if ((rc = store_pit_scan_get(pt->pit, id, ts, pt->vout, pt->found, err)))
+        return rc;
+    buf_reset(block);
+    for (size_t j = 0; j < ent->nfeat; j++) {
+        if (!pt->found[j]) {
+            buf_putc(block, 0);
+            continue;
+        }
+        buf_varint(block, pt->vout[j].value.n + 1);
+        buf_append_slice(block, pt->vout[j].value);
+    }
+    pt->nlookups++;
+    return check_block(ent, block, err);
+}
+
+static int scan_advance(part *pt, strata_err *err)
+{
+    int rc = store_values_scan_next(pt->scan, &pt->cur_id, &pt->cur_v, err);
+    pt->scan_have = rc == 1;
+    return rc < 0 ? rc : 0;
+}
+
+/* The slot of feature id f among the requested ones, or SIZE_MAX. */
+static size_t scan_slot(const part *pt, size_t nf, uint32_t f)
+{
+    size_t lo = 0, hi = nf;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pt->sfid[mid] < f)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < nf && pt->sfid[lo] == f ? pt->sslot[lo] : SIZE_MAX;
+}
+
+/* Answer the buffered lookups of one id (pt->grp, times descending) by
+ * walking its versions once. 1 when the group is too big for the buffers
+ * (the caller answers it the seek way), 0 done, <0 error. */
+static int scan_group(part *pt, size_t e, buf *block, strata_err *err)
+{
+    export_reader *r = pt->r;
+    export_plan *p = r->p;
+    const export_entity *ent = &p->ents[e];
+    size_t nf = ent->nfeat, m = pt->ngrp;
+    slice id = buf_slice(&pt->grp_id);
+    int rc;
+    if (m * nf > r->x->scan_group_max)
+        return 1;
+    if (pt->cap_ans < m * nf) {
+        free(pt->ans_off);
+        pt->cap_ans = m * nf;
+        pt->ans_off = malloc(pt->cap_ans * sizeof *pt->ans_off);
+        STRATA_ASSERT(pt->ans_off != NULL);
+    }
+    for (size_t i = 0; i < m * nf; i++)
+        pt->ans_off[i] = -1;
+    size_t ptr[LIMIT_EXPORT_FEATURES];
+    memset(ptr, 0, nf * sizeof *ptr);
+    buf_reset(&pt->vals);
+    /* Position the scan at the id: a Seek only when it is behind. */
+    if (pt->scan_have && store_id_cmp(pt->cur_id, id) < 0) {
+        store_values_scan_seek(pt->scan, id);
+        if ((rc = scan_advance(pt, err)))
+            return rc;
+    }
+    while (pt->scan_have && slice_eq(pt->cur_id, id)) {
+        const version *v = &pt->cur_v;
+        size_t j = scan_slot(pt, nf, v->feature_id);
+        if (j != SIZE_MAX && v->created_time <= p->as_of && ptr[j] < m &&
+            pt->grp[ptr[j]].ts >= v->event_time) {
+            int64_t ttl = ttl_us(p->feats[ent->feat[j]].ttl_seconds);
+            int64_t off = -1;
+            size_t i = ptr[j];
+            for (; i < m && pt->grp[i].ts >= v->event_time; i++) {
+                int64_t ts = pt->grp[i].ts;
+                if (ttl > 0 && ts >= INT64_MIN + ttl && v->event_time < ts - ttl)
+                    continue; /* outside the TTL window: none */
+                if (off < 0) {
+                    if (pt->vals.n + v->value.n > SCAN_VALUES_MAX)
+                        return 1;
+                    off = (int64_t)pt->vals.n;
+                    buf_varint(&pt->vals, v->value.n + 1);
+                    buf_append_slice(&pt->vals, v->value);
+                }
+                pt->ans_off[i * nf + j] = off;
+            }
+            ptr[j] = i;
+        }
+        if ((rc = scan_advance(pt, err)))
+            return rc;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (i == 0 || pt->grp[i].ts != pt->grp[i - 1].ts) {
+            buf_reset(block);
+            for (size_t j = 0; j < nf; j++) {
+                int64_t off = pt->ans_off[i * nf + j];
+                if (off < 0) {
+                    buf_putc(block, 0);
+                    continue;
+                }
+                const char *c = pt->vals.p + off;
+                uint64_t n = 1;
+                get_varint(&c, pt->vals.p + pt->vals.n, &n);
+                buf_varint(block, n);
+                buf_append(block, c, (size_t)(n - 1));
+            }
+            if ((rc = check_block(ent, block, err)))
+                return rc;
+            pt->nlookups++;
+        }
+        if ((rc = emit_answer(pt, e, pt->grp[i].row, buf_slice(block), err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Answer the buffered group one way or the other. */
+static int flush_group(part *pt, size_t e, buf *block, strata_err *err)
+{
+    int rc;
+    if (pt->ngrp == 0)
+        return 0;
+    rc = scan_group(pt, e, block, err);
+    if (rc == 1) {
+        /* Too hot an id for the buffers: the seek way, lookup by lookup. */
+        slice id = buf_slice(&pt->grp_id);
+        rc = 0;
+        for (size_t i = 0; i < pt->ngrp && rc == 0; i++) {
+            if (i == 0 || pt->grp[i].ts != pt->grp[i - 1].ts)
+                rc = seek_lookup(pt, e, id, pt->grp[i].ts, block, err);
+            if (rc == 0)
+                rc = emit_answer(pt, e, pt->grp[i].row, buf_slice(block), err);
+        }
+    }
+    pt->ngrp = 0;
+    return rc;
+}
+
+static bool use_scan(const export_reader *r, const export_entity *ent)
+{
+    if (r->x->join == EXPORT_JOIN_SCAN)
+        return true;
+    if (r->x->join == EXPORT_JOIN_SEEK)
+        return false;
+    return ent->nfeat * 2 >= ent->total_features;
+}
+
+static int start_entity(part *pt, size_t e, bool scan, strata_err *err)
+{
+    export_reader *r = pt->r;
+    const export_entity *ent = &r->p->ents[e];
+    store_pit_scan_close(pt->pit);
+    pt->pit = NULL;
+    store_entity_scan_close(pt->scan);
+    pt->scan = NULL;
+    pt->scan_have = false;
+    pt->ngrp = 0;
+    if (!scan)
+        return 0;
+    free(pt->sfid);
+    free(pt->sslot);
+    pt->sfid = calloc(ent->nfeat ? ent->nfeat : 1, sizeof *pt->sfid);
+    pt->sslot = calloc(ent->nfeat ? ent->nfeat : 1, sizeof *pt->sslot);
+    STRATA_ASSERT(pt->sfid && pt->sslot);
+    /* Sorted by feature id (insertion sort: at most LIMIT_EXPORT_FEATURES). */
+    for (size_t j = 0; j < ent->nfeat; j++) {
+        uint32_t f = r->p->feats[ent->feat[j]].feature_id;
+        size_t k = j;
+        while (k > 0 && pt->sfid[k - 1] > f) {
+            pt->sfid[k] = pt->sfid[k - 1];
+            pt->sslot[k] = pt->sslot[k - 1];
+            k--;
+        }
+        pt->sfid[k] = f;
+        pt->sslot[k] = j;
+    }
+    int rc = store_values_scan_open(r->x->store, ent->id, r->snap, &pt->scan, err);
+    if (rc)
+        return rc;
+    return scan_advance(pt, err);
+}
+
+/* Answer one part's lookups in order; runs on its own thread (part 0 on the
+ * reader's). Only part 0 reports progress; every part polls cancel. */
+static int lookup_part(part *pt, strata_err *err)
+{
+    export_reader *r = pt->r;
     export_plan *p = r->p;
     int rc;
     size_t cur = SIZE_MAX;
+    bool scan = false;
     buf prev = BUF_INIT, block = BUF_INIT;
     slice k, v;
-    uint64_t done = 0, total = 3 * r->nrows;
-    char okey[9];
-    if ((rc = sorter_finish(r->lookups, err)))
+    if ((rc = sorter_finish(pt->lookups, err)))
         goto out;
-    while ((rc = sorter_next(r->lookups, &k, &v, err)) == 1) {
+    while ((rc = sorter_next(pt->lookups, &k, &v, err)) == 1) {
         if (k.n < 3 + 8 || v.n != 8) {
             rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
             goto out;
@@ -536,60 +821,124 @@ static int pass_lookups(export_reader *r, strata_err *err)
             rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
             goto out;
         }
+        slice id = {k.p + 3, idn};
+        uint64_t tk = ~get_u64be(k.p + 3 + idn) ^ (UINT64_C(1) << 63);
+        int64_t ts = tk <= (uint64_t)INT64_MAX ? (int64_t)tk : -(int64_t)(~tk) - 1;
+        uint64_t row = get_u64be(v.p);
         if (e != cur) {
-            if ((rc = open_pit(r, e, err)))
+            if (scan && (rc = flush_group(pt, cur, &block, err)))
+                goto out;
+            scan = use_scan(r, &p->ents[e]);
+            if ((rc = start_entity(pt, e, scan, err)))
                 goto out;
             cur = e;
             buf_reset(&prev);
         }
-        if (!slice_eq(buf_slice(&prev), k)) {
-            slice id = {k.p + 3, idn};
-            uint64_t tk = ~get_u64be(k.p + 3 + idn) ^ (UINT64_C(1) << 63);
-            int64_t ts = tk <= (uint64_t)INT64_MAX ? (int64_t)tk : -(int64_t)(~tk) - 1;
-            const export_entity *ent = &p->ents[e];
-            if ((rc = store_pit_scan_get(r->pit, id, ts, r->vout, r->found, err)))
+        if (scan) {
+            if (pt->ngrp && !slice_eq(buf_slice(&pt->grp_id), id) &&
+                (rc = flush_group(pt, e, &block, err)))
                 goto out;
-            buf_reset(&block);
-            for (size_t j = 0; j < ent->nfeat; j++) {
-                if (!r->found[j]) {
-                    buf_putc(&block, 0);
-                    continue;
-                }
-                buf_varint(&block, r->vout[j].value.n + 1);
-                buf_append_slice(&block, r->vout[j].value);
+            if (pt->ngrp == 0) {
+                buf_reset(&pt->grp_id);
+                buf_append_slice(&pt->grp_id, id);
             }
-            if (block.n > LIMIT_EXPORT_ROW_BYTES) {
-                rc = err_set(err, STRATA_RESOURCE_EXHAUSTED,
-                             "the feature values of entity \"%s\" for one row hold %zu bytes, "
-                             "over the limit of %zu MiB per row",
-                             ent->name, block.n, LIMIT_EXPORT_ROW_BYTES >> 20);
+            if (pt->ngrp == pt->capgrp) {
+                size_t cap = pt->capgrp ? pt->capgrp * 2 : 256;
+                glookup *ng = realloc(pt->grp, cap * sizeof *ng);
+                STRATA_ASSERT(ng != NULL);
+                pt->grp = ng;
+                pt->capgrp = cap;
+            }
+            pt->grp[pt->ngrp++] = (glookup){ts, row};
+            /* A hot id: past the buffer's worth, answer what is held the
+             * seek way and go on with the rest the same way. */
+            if (pt->ngrp * p->ents[e].nfeat > r->x->scan_group_max &&
+                (rc = flush_group(pt, e, &block, err)))
                 goto out;
+        } else {
+            if (!slice_eq(buf_slice(&prev), k)) {
+                if ((rc = seek_lookup(pt, e, id, ts, &block, err)))
+                    goto out;
+                buf_reset(&prev);
+                buf_append_slice(&prev, k);
             }
-            buf_reset(&prev);
-            buf_append_slice(&prev, k);
-            r->nlookups++;
+            if ((rc = emit_answer(pt, e, row, buf_slice(&block), err)))
+                goto out;
         }
-        memcpy(okey, v.p, 8);
-        okey[8] = (char)(e + 1);
-        if ((rc = sorter_add(r->out, (slice){okey, 9}, buf_slice(&block), err)))
-            goto out;
-        if (++done % POLL_EVERY == 0) {
+        if (++pt->done % POLL_EVERY == 0) {
             if (poll_cancel(r)) {
                 rc = cancelled_err(err);
                 goto out;
             }
-            progress(r, r->nrows + done / (p->nents ? p->nents : 1), total);
+            if (pt->ix == 0)
+                progress(r, r->nrows + pt->done * r->nparts / (p->nents ? p->nents : 1),
+                         3 * r->nrows);
         }
     }
+    if (rc == 0 && scan)
+        rc = flush_group(pt, cur, &block, err);
+    if (rc == 0)
+        rc = sorter_finish(pt->answers, err);
 out:
-    store_pit_scan_close(r->pit);
-    r->pit = NULL;
+    store_pit_scan_close(pt->pit);
+    pt->pit = NULL;
+    store_entity_scan_close(pt->scan);
+    pt->scan = NULL;
+    sorter_get_stats(pt->lookups, &pt->lookup_stats);
+    sorter_close(pt->lookups);
+    pt->lookups = NULL;
     buf_free(&prev);
     buf_free(&block);
     return rc;
 }
 
-/* ---- pass 3: the rows ------------------------------------------------------------------------- */
+static void *lookup_thread(void *arg)
+{
+    part *pt = arg;
+    pt->rc = lookup_part(pt, &pt->err);
+    return NULL;
+}
+
+static int pass_lookups(export_reader *r, strata_err *err)
+{
+    int rc = 0;
+    for (size_t i = 1; i < r->nparts; i++) {
+        part *pt = &r->parts[i];
+        if (pthread_create(&pt->th, NULL, lookup_thread, pt) == 0) {
+            pt->started = true;
+        } else {
+            /* No thread: answer this part here, after part 0. */
+            pt->started = false;
+        }
+    }
+    rc = lookup_part(&r->parts[0], err);
+    for (size_t i = 1; i < r->nparts; i++) {
+        part *pt = &r->parts[i];
+        if (pt->started)
+            pthread_join(pt->th, NULL);
+        else if (rc == 0)
+            pt->rc = lookup_part(pt, &pt->err);
+        pt->started = false;
+        if (rc == 0 && pt->rc) {
+            rc = pt->rc;
+            *err = pt->err;
+            pt->err.details = NULL;
+        }
+        err_clear(&pt->err);
+    }
+    /* Every part's first answer, for the merge of pass 3. */
+    for (size_t i = 0; i < r->nparts && rc == 0; i++) {
+        part *pt = &r->parts[i];
+        rc = sorter_next(pt->answers, &pt->hk, &pt->hv, err);
+        pt->have = rc == 1;
+        if (rc == 1)
+            rc = 0;
+    }
+    return rc;
+}
+
+/* ---- pass 3: the rows -------------------------------------------------------------------------
+ */
 
 static int corrupt_row(strata_err *err, uint64_t row)
 {
@@ -672,6 +1021,18 @@ static int decode_entity(export_reader *r, size_t e, slice rec, uint64_t row, st
     return 0;
 }
 
+/* The smallest head among the parts' answers, or NULL when all are done. */
+static part *min_head(export_reader *r)
+{
+    part *best = NULL;
+    for (size_t i = 0; i < r->nparts; i++) {
+        part *pt = &r->parts[i];
+        if (pt->have && (!best || slice_cmp(pt->hk, best->hk) < 0))
+            best = pt;
+    }
+    return best;
+}
+
 static int next_historical(export_reader *r, strata_err *err)
 {
     export_plan *p = r->p;
@@ -679,20 +1040,28 @@ static int next_historical(export_reader *r, strata_err *err)
     slice k, v;
     uint64_t row = r->rows_out;
     buf_reset(&r->rowbuf);
-    for (size_t slot = 0; slot <= p->nents; slot++) {
-        rc = sorter_next(r->out, &k, &v, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            if (slot == 0 && row == r->nrows)
-                return 0;
-            return corrupt_row(err, row);
-        }
-        if (k.n != 9 || get_u64be(k.p) != row || (unsigned char)k.p[8] != slot)
+    rc = sorter_next(r->out, &k, &v, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return row == r->nrows && !min_head(r) ? 0 : corrupt_row(err, row);
+    if (k.n != 9 || get_u64be(k.p) != row || k.p[8] != 0)
+        return corrupt_row(err, row);
+    r->recoff[0] = 0;
+    r->reclen[0] = v.n;
+    buf_append_slice(&r->rowbuf, v);
+    for (size_t slot = 1; slot <= p->nents; slot++) {
+        part *pt = min_head(r);
+        if (!pt || pt->hk.n != 9 || get_u64be(pt->hk.p) != row ||
+            (unsigned char)pt->hk.p[8] != slot)
             return corrupt_row(err, row);
         r->recoff[slot] = r->rowbuf.n;
-        r->reclen[slot] = v.n;
-        buf_append_slice(&r->rowbuf, v);
+        r->reclen[slot] = pt->hv.n;
+        buf_append_slice(&r->rowbuf, pt->hv);
+        rc = sorter_next(pt->answers, &pt->hk, &pt->hv, err);
+        if (rc < 0)
+            return rc;
+        pt->have = rc == 1;
     }
     if ((rc = decode_passthrough(r, (slice){r->rowbuf.p + r->recoff[0], r->reclen[0]}, row, err)))
         return rc;
@@ -714,9 +1083,9 @@ static int next_snapshot(export_reader *r, strata_err *err)
         return rc;
     r->cells[0] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = id};
     for (size_t j = 0; j < ent->nfeat; j++)
-        r->cells[1 + j] = r->found[j] ? (export_cell){.kind = EXPORT_CELL_VALUE,
-                                                      .s = r->vout[j].value}
-                                      : (export_cell){.kind = EXPORT_CELL_NONE};
+        r->cells[1 + j] = r->found[j]
+                              ? (export_cell){.kind = EXPORT_CELL_VALUE, .s = r->vout[j].value}
+                              : (export_cell){.kind = EXPORT_CELL_NONE};
     return 1;
 }
 
@@ -785,21 +1154,51 @@ int export_reader_next(export_reader *r, const export_cell **row, strata_err *er
     return rc;
 }
 
-/* ---- open / close ------------------------------------------------------------------------------ */
+/* ---- open / close ------------------------------------------------------------------------------
+ */
 
 static int open_historical(export_reader *r, strata_err *err)
 {
     export_plan *p = r->p;
     export_ctx *x = r->x;
     int rc;
-    sorter_options so = {.memory_bytes = x->memory_bytes / 2,
-                         .tmp_dir = x->tmp_dir,
-                         .what = "instance lookups"};
-    if ((rc = sorter_open(&so, &r->lookups, err)))
-        return rc;
-    so.what = "export rows";
+    /* Seek-way lookups are CPU-bound Seeks: split them over the CPUs. The
+     * scan way wants each part to see consecutive ids (a hash split makes
+     * every part Seek per id and read every block), so an export answered
+     * only by scans stays in one part. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    bool any_seek = false;
+    for (size_t e = 0; e < p->nents; e++)
+        any_seek |= !use_scan(r, &p->ents[e]);
+    r->nparts = !any_seek || cpus < 1     ? 1
+                : cpus > EXPORT_PARTS_MAX ? EXPORT_PARTS_MAX
+                                          : (size_t)cpus;
+    /* The budget: half for the lookups, a sixth for the pass-through rows, a
+     * third for the answers (the biggest records), split over the parts. */
+    size_t b = x->memory_bytes;
+    sorter_options so = {.tmp_dir = x->tmp_dir, .what = "export rows", .memory_bytes = b / 6};
     if ((rc = sorter_open(&so, &r->out, err)))
         return rc;
+    size_t maxf = 1;
+    for (size_t e = 0; e < p->nents; e++)
+        if (p->ents[e].nfeat > maxf)
+            maxf = p->ents[e].nfeat;
+    for (size_t i = 0; i < r->nparts; i++) {
+        part *pt = &r->parts[i];
+        pt->r = r;
+        pt->ix = i;
+        pt->vout = calloc(maxf, sizeof *pt->vout);
+        pt->found = calloc(maxf, sizeof *pt->found);
+        STRATA_ASSERT(pt->vout && pt->found);
+        so.what = "instance lookups";
+        so.memory_bytes = b / 2 / r->nparts;
+        if ((rc = sorter_open(&so, &pt->lookups, err)))
+            return rc;
+        so.what = "export answers";
+        so.memory_bytes = b / 3 / r->nparts;
+        if ((rc = sorter_open(&so, &pt->answers, err)))
+            return rc;
+    }
     r->recoff = calloc(p->nents + 1, sizeof *r->recoff);
     r->reclen = calloc(p->nents + 1, sizeof *r->reclen);
     STRATA_ASSERT(r->recoff && r->reclen);
@@ -818,22 +1217,20 @@ static int open_historical(export_reader *r, strata_err *err)
     r->npass = r->nnames;
     finish_schema(r, r->nnames);
     progress(r, r->nrows, 3 * r->nrows);
+    if ((rc = sorter_finish(r->out, err)))
+        return rc;
     uint64_t t1 = time_mono_ns();
     r->read_ms = (t1 - t0) / 1000000;
     rc = pass_lookups(r, err);
     r->join_ms = (time_mono_ns() - t1) / 1000000;
-    if (rc)
-        return rc;
-    sorter_get_stats(r->lookups, &r->lookup_stats);
-    sorter_close(r->lookups);
-    r->lookups = NULL;
-    return sorter_finish(r->out, err);
+    return rc;
 }
 
 static int hist_cmp(const void *a, const void *b, void *arg)
 {
     const export_plan *p = arg;
-    uint32_t x = p->feats[*(const size_t *)a].feature_id, y = p->feats[*(const size_t *)b].feature_id;
+    uint32_t x = p->feats[*(const size_t *)a].feature_id,
+             y = p->feats[*(const size_t *)b].feature_id;
     return (x > y) - (x < y);
 }
 
@@ -846,7 +1243,7 @@ static int open_entity_kind(export_reader *r, strata_err *err)
     add_name(r, slice_of(idcol));
     if (p->kind == EXPORT_SNAPSHOT) {
         finish_schema(r, 1);
-        int rc = open_pit(r, 0, err);
+        int rc = open_pit(r, 0, &r->pit, err);
         if (rc)
             return rc;
         return store_ids_scan_open(r->x->store, e->id, r->snap, &r->scan, err);
@@ -912,33 +1309,58 @@ void export_reader_get_stats(const export_reader *r, export_reader_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->instance_rows = r->nrows;
-    out->lookups = r->nlookups;
     sorter_stats s;
-    sorter *ss[2] = {r->lookups, r->out};
-    for (int i = 0; i < 2; i++) {
-        if (!ss[i])
-            continue;
-        sorter_get_stats(ss[i], &s);
+    if (r->out) {
+        sorter_get_stats(r->out, &s);
         out->spilled_bytes += s.spilled_bytes;
         out->runs += s.runs;
         out->peak_memory += s.peak_memory;
-        (void)0;
     }
-    out->spilled_bytes += r->lookup_stats.spilled_bytes;
-    out->runs += r->lookup_stats.runs;
-    if (r->lookup_stats.peak_memory > out->peak_memory)
-        out->peak_memory = r->lookup_stats.peak_memory;
+    for (size_t i = 0; i < r->nparts; i++) {
+        const part *pt = &r->parts[i];
+        out->lookups += pt->nlookups;
+        if (pt->lookups)
+            sorter_get_stats(pt->lookups, &s);
+        else
+            s = pt->lookup_stats;
+        out->spilled_bytes += s.spilled_bytes;
+        out->runs += s.runs;
+        out->peak_memory += s.peak_memory;
+        if (pt->answers) {
+            sorter_get_stats(pt->answers, &s);
+            out->spilled_bytes += s.spilled_bytes;
+            out->runs += s.runs;
+            out->peak_memory += s.peak_memory;
+        }
+    }
     memcpy(out->instances_sha256, r->sha, sizeof r->sha);
+    out->instances_bytes = r->in_bytes;
     out->read_ms = r->read_ms;
     out->join_ms = r->join_ms;
-    out->instances_bytes = r->in_bytes;
 }
 
 void export_reader_close(export_reader *r)
 {
     if (!r)
         return;
-    sorter_close(r->lookups);
+    for (size_t i = 0; i < r->nparts; i++) {
+        part *pt = &r->parts[i];
+        if (pt->started)
+            pthread_join(pt->th, NULL);
+        sorter_close(pt->lookups);
+        sorter_close(pt->answers);
+        store_pit_scan_close(pt->pit);
+        store_entity_scan_close(pt->scan);
+        free(pt->vout);
+        free(pt->found);
+        free(pt->grp);
+        free(pt->ans_off);
+        free(pt->sfid);
+        free(pt->sslot);
+        buf_free(&pt->grp_id);
+        buf_free(&pt->vals);
+        err_clear(&pt->err);
+    }
     sorter_close(r->out);
     store_pit_scan_close(r->pit);
     store_entity_scan_close(r->scan);

@@ -74,7 +74,8 @@ static int drive_run(drive *d, strata_err *err)
     writer_begin(d->w, &d->out);
     while ((rc = export_reader_next(d->r, &row, err)) == 1) {
         if (writer_row(d->w, row, &d->out))
-            return err_set(err, STRATA_CORRUPT, "row %llu holds a stored value that does not decode",
+            return err_set(err, STRATA_CORRUPT,
+                           "row %llu holds a stored value that does not decode",
                            (unsigned long long)d->rows + 1);
         d->rows++;
         (void)s;
@@ -139,9 +140,8 @@ static void feature_set_inputs(export_ctx *x, const export_plan *p, lineage_arti
     time_format_rfc3339(cutoff, when, sizeof when);
     for (size_t e = 0; e < p->nents; e++) {
         char text[256];
-        snprintf(text, sizeof text,
-                 "properties.entity.string_value = '%s' AND create_time <= '%s'", p->ents[e].name,
-                 when);
+        snprintf(text, sizeof text, "properties.entity.string_value = '%s' AND create_time <= '%s'",
+                 p->ents[e].name, when);
         lfilter *f = NULL;
         strata_err ferr = STRATA_ERR_INIT;
         json_t *items = json_array();
@@ -162,9 +162,9 @@ static void feature_set_inputs(export_ctx *x, const export_plan *p, lineage_arti
             lineage_artifact_ref *nr = realloc(*refs, (*n + 1) * sizeof *nr);
             STRATA_ASSERT(nr != NULL);
             *refs = nr;
-            nr[*n] = (lineage_artifact_ref){
-                .id = (int64_t)json_integer_value(json_object_get(it, "id")),
-                .path_key = "features"};
+            nr[*n] =
+                (lineage_artifact_ref){.id = (int64_t)json_integer_value(json_object_get(it, "id")),
+                                       .path_key = "features"};
             (*n)++;
         }
         lfilter_free(f);
@@ -219,9 +219,8 @@ static int record_lineage(export_ctx *x, const export_plan *p, const outcome *o,
     if (p->kind == EXPORT_HISTORICAL && st.instances_sha256[0]) {
         json_object_set_new(custom, "instances_sha256", json_string(st.instances_sha256));
         json_object_set_new(custom, "instance_rows", json_integer((json_int_t)st.instance_rows));
-        src_props = json_pack("{s:s,s:s,s:I,s:I}", "format", p->jsonl ? "jsonl" : "csv",
-                              "sha256", st.instances_sha256, "bytes",
-                              (json_int_t)st.instances_bytes, "rows",
+        src_props = json_pack("{s:s,s:s,s:I,s:I}", "format", p->jsonl ? "jsonl" : "csv", "sha256",
+                              st.instances_sha256, "bytes", (json_int_t)st.instances_bytes, "rows",
                               (json_int_t)st.instance_rows);
         snprintf(srcname, sizeof srcname, "sha256:%s", st.instances_sha256);
         ins = calloc(1, sizeof *ins);
@@ -404,8 +403,7 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     snprintf(name, sizeof name, "export-%s", job_id(j));
     snprintf(uri, sizeof uri, "file://%s", p->dest);
 
-    export_reader_options ro = {
-        .cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
+    export_reader_options ro = {.cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
     if ((rc = export_reader_open(x, p, &ro, &r, err)))
         goto out;
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -443,8 +441,8 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
                                "%s appeared while the export ran; it was left alone (set "
                                "destination.overwrite to replace it)",
                                p->dest)
-                     : err_set(err, STRATA_IO, "moving the export into place at %s: %s",
-                               p->dest, strerror(errno));
+                     : err_set(err, STRATA_IO, "moving the export into place at %s: %s", p->dest,
+                               strerror(errno));
             goto out;
         }
         unlink(tmp);
@@ -461,7 +459,9 @@ out:
     export_reader_stats st = {0};
     if (r)
         export_reader_get_stats(r, &st);
-    outcome o = {.state = rc == 0 ? "COMPLETE" : job_cancelled(j) ? "CANCELED" : "FAILED",
+    outcome o = {.state = rc == 0            ? "COMPLETE"
+                          : job_cancelled(j) ? "CANCELED"
+                                             : "FAILED",
                  .name = name,
                  .uri = uri,
                  .job_id = job_id(j),
@@ -473,17 +473,16 @@ out:
     strata_err lerr = STRATA_ERR_INIT;
     if (r || rc == 0) {
         if (record_lineage(x, p, &o, &exec_id, &lerr))
-            log_warn("job %s: recording the export in lineage failed: %s", job_id(j),
-                     lerr.message);
+            log_warn("job %s: recording the export in lineage failed: %s", job_id(j), lerr.message);
         else if (exec_id)
             job_set_execution_id(j, exec_id);
     }
-    json_t *res = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "kind",
-                            kind_name(p->kind), "format", export_format_name(p->format), "path",
-                            p->dest, "rows", (json_int_t)d.rows, "bytes", (json_int_t)d.bytes,
-                            "lookups", (json_int_t)st.lookups, "spilled_bytes",
-                            (json_int_t)st.spilled_bytes, "sort_runs", (json_int_t)st.runs,
-                            "duration_ms", (json_int_t)((time_mono_ns() - t0) / 1000000));
+    json_t *res =
+        json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", kind_name(p->kind), "format",
+                  export_format_name(p->format), "path", p->dest, "rows", (json_int_t)d.rows,
+                  "bytes", (json_int_t)d.bytes, "lookups", (json_int_t)st.lookups, "spilled_bytes",
+                  (json_int_t)st.spilled_bytes, "sort_runs", (json_int_t)st.runs, "duration_ms",
+                  (json_int_t)((time_mono_ns() - t0) / 1000000));
     STRATA_ASSERT(res != NULL);
     if (rc == 0) {
         json_object_set_new(res, "uri", json_string(uri));
@@ -492,6 +491,8 @@ out:
     if (p->kind == EXPORT_HISTORICAL && r) {
         json_object_set_new(res, "instance_rows", json_integer((json_int_t)st.instance_rows));
         json_object_set_new(res, "instances_sha256", json_string(st.instances_sha256));
+        json_object_set_new(res, "instances_ms", json_integer((json_int_t)st.read_ms));
+        json_object_set_new(res, "lookups_ms", json_integer((json_int_t)st.join_ms));
     }
     if (r) {
         json_t *cols = json_array();

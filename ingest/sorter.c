@@ -343,8 +343,9 @@ static int open_tmp(sorter *s, int *fd, strata_err *err)
     snprintf(path, sizeof path, "%s/strata-sort-XXXXXX", s->tmp_dir);
     int f = mkostemp(path, O_CLOEXEC);
     if (f < 0)
-        return err_set(err, STRATA_IO, "cannot create a temporary file in %s for sorting the %s: %s",
-                       s->tmp_dir, s->what, strerror(errno));
+        return err_set(err, STRATA_IO,
+                       "cannot create a temporary file in %s for sorting the %s: %s", s->tmp_dir,
+                       s->what, strerror(errno));
     unlink(path);
     *fd = f;
     return 0;

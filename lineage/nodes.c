@@ -840,6 +840,8 @@ static int cand_qcmp(const void *a, const void *b, void *arg)
 static void sort_cands(cand *c, size_t n, lineage_order order, bool desc)
 {
     sort_ctx sc = {order, desc};
+    if (n < 2)
+        return; /* c may be NULL when nothing matched: qsort_r must not see it */
     qsort_r(c, n, sizeof *c, cand_qcmp, &sc);
 }
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Strata builds, tests and runs with, if missing.
 # Usage: scripts/deps.sh [build|bench]   (bench adds the peers the benchmarks
-# measure against: wrk, nginx, redis, rocksdb-tools, ...)
+# measure against: wrk, nginx, redis, rocksdb-tools, scikit-learn, LIBLINEAR, ...)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
   libcsv-dev)
-bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools)
+# bench/train's peers (scikit-learn, LIBLINEAR); python3-sklearn also regenerates
+# tests/fixtures/trainer (bench/train/make_fixtures.py), which make test does not need.
+bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools
+  python3-sklearn liblinear-tools liblinear-dev)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = bench ]; then

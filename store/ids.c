@@ -21,6 +21,7 @@ struct store_entity_scan {
     char upper[4]; /* entity id + 1 as a bound */
     bool has_upper;
     bool started;
+    bool pending; /* positioned by a seek: the next call returns this key */
 };
 
 static int scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap, bool values,
@@ -80,7 +81,9 @@ void store_entity_scan_close(store_entity_scan *sc)
 
 static int step(store_entity_scan *sc, strata_err *err)
 {
-    if (!sc->started) {
+    if (sc->pending) {
+        sc->pending = false;
+    } else if (!sc->started) {
         char k[4];
         put_u32be(k, sc->entity_id);
         rocksdb_iter_seek(sc->it, k, 4);
@@ -122,8 +125,7 @@ int store_values_scan_next(store_entity_scan *sc, slice *id, version *v, strata_
     const char *k = rocksdb_iter_key(sc->it, &kn);
     value_key vk;
     if (store_key_value_decode((slice){k, kn}, &vk) || vk.entity != sc->entity_id)
-        return err_set(err, STRATA_CORRUPT, "a value key of entity %u is malformed",
-                       sc->entity_id);
+        return err_set(err, STRATA_CORRUPT, "a value key of entity %u is malformed", sc->entity_id);
     const char *val = rocksdb_iter_value(sc->it, &vn);
     *id = vk.id;
     v->feature_id = vk.feature;
@@ -132,4 +134,13 @@ int store_values_scan_next(store_entity_scan *sc, slice *id, version *v, strata_
     v->seq = vk.seq;
     v->value = (slice){val, vn};
     return 1;
+}
+
+void store_values_scan_seek(store_entity_scan *sc, slice id)
+{
+    char key[STORE_KEY_MAX];
+    size_t n = store_key_id_to(key, sc->entity_id, id);
+    rocksdb_iter_seek(sc->it, key, n);
+    sc->started = true;
+    sc->pending = true;
 }

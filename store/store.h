@@ -287,6 +287,9 @@ int store_values_scan_open(store_t *st, uint32_t entity_id, const store_snapshot
                            store_entity_scan **out, strata_err *err);
 /* 1 with *id and *v (both borrowed until the next call), 0 at the end, <0 on error. */
 int store_values_scan_next(store_entity_scan *sc, slice *id, version *v, strata_err *err);
+/* Skip ahead: the next store_values_scan_next returns the first version of the
+ * first id >= id (store order). id must be a valid entity id (1..256 bytes). */
+void store_values_scan_seek(store_entity_scan *sc, slice id);
 void store_entity_scan_close(store_entity_scan *sc); /* NULL ok */
 
 /* ---- stats -------------------------------------------------------------- */

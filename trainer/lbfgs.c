@@ -21,12 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/la.h"
 #include "trainer/trainer_limits.h"
 
-#define LS_XTOL 1e-12    /* relative width of the bracketing interval */
+#define LS_XTOL 1e-12 /* relative width of the bracketing interval */
 #define LS_STPMIN 0.0
 #define LS_STPMAX 1e20
-#define XTRAPL 1.1       /* extrapolation bounds before a bracket exists */
+#define XTRAPL 1.1 /* extrapolation bounds before a bracket exists */
 #define XTRAPU 4.0
 
 void lbfgs_defaults(lbfgs_params *p)
@@ -433,7 +434,9 @@ static int search_orthant(lb_state *st, double fx, double stp, double *ft_out)
         double dgtest = 0;
         for (size_t i = 0; i < n; i++)
             dgtest += (st->xt[i] - st->x[i]) * st->pg[i];
-        if (ft <= fx + P->wolfe_c1 * dgtest) {
+        /* Strict decrease too: near the optimum fx + c1 * dgtest rounds to fx,
+         * and accepting steps that change nothing would loop. */
+        if (ft < fx && ft <= fx + P->wolfe_c1 * dgtest) {
             *ft_out = ft;
             return 0;
         }
@@ -450,10 +453,9 @@ static int search_orthant(lb_state *st, double fx, double stp, double *ft_out)
 static int params_ok(size_t n, const lbfgs_params *p)
 {
     return n > 0 && p->m >= 1 && (unsigned)p->m <= TRAINER_MAX_LBFGS_MEMORY &&
-           p->max_iterations >= 0 && p->max_linesearch >= 1 && p->gtol >= 0 &&
-           p->ftol >= 0 && p->wolfe_c1 > 0 && p->wolfe_c1 < p->wolfe_c2 && p->wolfe_c2 < 1 &&
-           p->l1 >= 0 && isfinite(p->l1) && p->l1_begin <= p->l1_end && p->l1_end <= n &&
-           n <= (size_t)INT32_MAX;
+           p->max_iterations >= 0 && p->max_linesearch >= 1 && p->gtol >= 0 && p->ftol >= 0 &&
+           p->wolfe_c1 > 0 && p->wolfe_c1 < p->wolfe_c2 && p->wolfe_c2 < 1 && p->l1 >= 0 &&
+           isfinite(p->l1) && p->l1_begin <= p->l1_end && p->l1_end <= n && n <= (size_t)INT32_MAX;
 }
 
 int lbfgs_minimize(size_t n, double *x0, lbfgs_eval_fn eval, lbfgs_iter_fn iter, void *arg,

@@ -55,7 +55,7 @@ typedef struct lbfgs_params {
 enum lbfgs_stop {
     LBFGS_CONVERGED_GRADIENT = 0,
     LBFGS_CONVERGED_OBJECTIVE,
-    LBFGS_ROUNDING,  /* no representable decrease left: converged as far as doubles go */
+    LBFGS_ROUNDING, /* no representable decrease left: converged as far as doubles go */
     LBFGS_MAX_ITERATIONS,
     LBFGS_STOPPED,   /* the iteration callback asked to stop */
     LBFGS_NONFINITE, /* f or its gradient was not finite at a trial point */

@@ -61,7 +61,7 @@ int prep_options_from_json(const json_t *spec, prep_options *o, strata_err *err)
 
 /* One input column, borrowed for the duration of a call. */
 typedef struct prep_column {
-    const char *name;       /* NUL-terminated */
+    const char *name; /* NUL-terminated */
     prep_kind kind;
     size_t width;           /* NUMERIC_ARRAY: elements per row (>= 1); else ignored */
     const double *num;      /* NUMERIC: n_rows values; NUMERIC_ARRAY: n_rows * width,

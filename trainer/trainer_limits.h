@@ -19,12 +19,13 @@
 #define TRAINER_MAX_CATEGORIES 10000u
 /* Bytes of one category value kept in a vocabulary (and in the saved model). */
 #define TRAINER_MAX_CATEGORY_BYTES 1024u
-/* Design-matrix columns after expansion: the coefficient vector, the L-BFGS
- * history (2 x 10 vectors) and the ridge Gram matrix (p^2 doubles: 8 GiB at
- * this size would be refused by the Gram limit below) stay bounded. */
+/* Design-matrix columns after expansion, and coefficients of one model
+ * (features x classes for multiclass): the L-BFGS history holds 2 x 10
+ * vectors of them, 160 MiB at this size. */
 #define TRAINER_MAX_FEATURES (1u << 20)
-/* The ridge closed form builds a p x p Gram matrix: 8192^2 doubles = 512 MiB. */
-#define TRAINER_MAX_GRAM_FEATURES 8192u
+/* The ridge closed form holds the p x p Gram matrix and its Cholesky factor:
+ * 2 x 4096^2 doubles = 256 MiB. Wider regressions without l1 use L-BFGS. */
+#define TRAINER_MAX_GRAM_FEATURES 4096u
 /* Classes of a multinomial model: K coefficient vectors. */
 #define TRAINER_MAX_CLASSES 1000u
 /* Optimizer iterations one fit may ask for. */

@@ -28,13 +28,22 @@
 #     thread, LZ4, 10-bit bloom: the storage ceiling. Also, as context, the
 #     same bytes Strata writes per row (5 value keys + the latest-row operand,
 #     here as 6 puts);
-#  4. PostgreSQL (Debian postgresql, default settings: fsync on,
+#  4. bench/ingest/rawwrite.c (compiled here against librocksdb): Strata's
+#     import writes without Strata. `batches`: the very WriteBatches a skip_row
+#     import commits (5 Puts into `values` + 1 Merge into `latest` per row, keys
+#     and values in Strata's layouts, store/store.c's column family options),
+#     built in memory before the clock starts: the ceiling of today's write path.
+#     `sst`: the same data sorted, written with SstFileWriter and ingested with
+#     IngestExternalFile: what a bulk-load path (not in Strata) could reach;
+#  5. PostgreSQL (Debian postgresql, default settings: fsync on,
 #     synchronous_commit on, wal_level replica, shared_buffers 128MB): a fresh
 #     cluster, `COPY events FROM 'file' WITH (FORMAT csv, HEADER)` into a table
 #     without indexes (the target peer), and, as context, into one with a
 #     primary key (user_id, event_time);
-#  5. prints a results table and the targets, and writes them as markdown to --out.
+#  6. prints a results table and the targets, and writes them as markdown to --out.
 set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
   sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -82,6 +91,9 @@ if [ "$QUICK" = 1 ]; then
 else
   ROWS="${ROWS:-1000000}"; RUNS="${RUNS:-3}"
 fi
+if ! [ "$ROWS" -ge 1 ] 2>/dev/null || [ "$ROWS" -gt 10000000 ]; then
+  echo "bench: --rows must be 1..10000000 (ids are u + 7 digits)" >&2; exit 2
+fi
 VALUES=$((ROWS * FEATURES))
 # Strata's `values` key: entity u32 | len u16 | id | feature u32 | ~event | ~created | ~seq.
 KEY_BYTES=$((4 + 2 + ID_LEN + 4 + 8 + 8 + 8))
@@ -95,7 +107,7 @@ BM_KEYS=$((ROWS * (FEATURES + 1)))
 BM_KEY_BYTES=$(( (FEATURES * KEY_BYTES + LATEST_KEY_BYTES + FEATURES / 2) / (FEATURES + 1) ))
 BM_VALUE_BYTES=$(( (FEATURES * VALUE_BYTES + LATEST_ROW_BYTES + FEATURES / 2) / (FEATURES + 1) ))
 
-for t in curl python3 awk db_bench; do
+for t in curl python3 awk cc db_bench; do
   command -v "$t" >/dev/null || { echo "bench: $t is missing (make bench installs it)" >&2; exit 1; }
 done
 PG_BIN=""
@@ -201,6 +213,9 @@ log "machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB, $KERNEL, $WORK on $DISK, load a
 if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
   log "WARNING: the machine is not idle (load average $LOAD_BEFORE); numbers will be noisy"
 fi
+
+# ---- Strata's writes without Strata ----------------------------------------------------
+cc -O2 -std=c11 -Wall -Wextra -o "$WORK/rawwrite" "$HERE/rawwrite.c" -lrocksdb
 
 # ---- the CSV ---------------------------------------------------------------------
 IMPORT_DIR="$WORK/import"
@@ -327,6 +342,28 @@ db_bench_run() {
   rm -rf "$WORK/db_bench"
 }
 
+# raw_run MODE RUN: rawwrite in a fresh directory.
+raw_run() {
+  local mode=$1 run=$2 out line cpu s0 s1 t0 t1
+  wait_quiet
+  s0="$(sys_ticks)"; t0="$(now_ns)"
+  out="$( { "$WORK/rawwrite" "$mode" "$WORK/rawwrite-db" "$ROWS" 2>&1; times; } )" \
+    || { log "rawwrite $mode failed: $out"; exit 1; }
+  t1="$(now_ns)"; s1="$(sys_ticks)"
+  line="$(grep '^RESULT' <<<"$out")" || { log "rawwrite printed no result: $out"; exit 1; }
+  cpu="$(tail -n 1 <<<"$out" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
+    split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.2f", s }')"
+  line="raw-$mode run=$run ${line#RESULT mode="$mode" }"
+  line+=" $(awk -v s=$((s1 - s0)) -v c="$cpu" -v h="$CLK_TCK" -v d=$((t1 - t0)) 'BEGIN {
+    o = s / h - c; if (o < 0) o = 0; printf "cpu_s=%.2f other_cores=%.2f", c, o * 1e9 / d}')"
+  line+=" disk_mib=$(du -sm "$WORK/rawwrite-db" | cut -f1)"
+  echo "$line" >>"$RAW"
+  log "rawwrite $mode run $run: $(kv "$line" rows_per_s) rows/s, $(kv "$line" values_per_s) values/s" \
+    "($(kv "$line" seconds) s); process CPU $(kv "$line" cpu_s) s (with building the rows)," \
+    "other processes $(kv "$line" other_cores) cores"
+  rm -rf "$WORK/rawwrite-db"
+}
+
 # ---- PostgreSQL ---------------------------------------------------------------------
 PG_VERSION="$("$PG_BIN/postgres" --version | awk '{print $3}')"
 # Cluster, socket and log in one directory the server's user owns.
@@ -361,7 +398,7 @@ log "postgres $PG_VERSION pid $PG_PID on $PGSOCK port $PGPORT: $PG_SETTINGS"
 
 # pg_run NAME RUN WITH_KEY: a fresh table, one COPY of the CSV.
 pg_run() {
-  local name=$1 run=$2 pk=$3 t0 t1 c0 c1 s0 s1 out ms n
+  local name=$1 run=$2 pk=$3 t0 t1 c0 c1 s0 s1 out ms n bpid
   local ddl="drop table if exists events; create table events (user_id text not null,
     event_time timestamptz not null, f0 double precision, f1 double precision,
     f2 double precision, f3 bigint, f4 text"
@@ -370,9 +407,17 @@ pg_run() {
   wait_quiet
   s0="$(sys_ticks)"; c0="$(pg_ticks)"
   t0="$(now_ns)"
-  out="$(pg -c '\timing on' -c "copy events from '$CSV' with (format csv, header)" 2>&1)" \
-    || { log "COPY failed: $out"; exit 1; }
+  out="$(pg -f - 2>&1 <<SQL
+select pg_backend_pid() as bpid \\gset
+\\echo BPID :bpid
+\\timing on
+copy events from '$CSV' with (format csv, header);
+SQL
+)" || { log "COPY failed: $out"; exit 1; }
   t1="$(now_ns)"
+  # The backend's CPU is in the postmaster's cutime once it has been reaped.
+  bpid="$(sed -n 's/^BPID //p' <<<"$out")"
+  for _ in $(seq 100); do [ -e "/proc/$bpid" ] || break; sleep 0.05; done
   c1="$(pg_ticks)"; s1="$(sys_ticks)"
   ms="$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out" | tail -n 1)"
   n="$(pg -At -c 'select count(*) from events')"
@@ -387,7 +432,7 @@ pg_run() {
 }
 
 # ---- the runs: alternate who goes first so drift on a shared machine hits all alike ---
-log "$RUNS run(s) of: strata skip_row$([ "$FAIL_MODE" = 1 ] && echo ', strata fail'), db_bench, postgres COPY"
+log "$RUNS run(s) of: strata skip_row$([ "$FAIL_MODE" = 1 ] && echo ', strata fail'), db_bench, rawwrite, postgres COPY"
 for run in $(seq "$RUNS"); do
   steps=(strata dbb pg)
   [ $((run % 3)) = 2 ] && steps=(dbb pg strata)
@@ -401,6 +446,8 @@ for run in $(seq "$RUNS"); do
       dbb)
         db_bench_run db_bench "$run" "$VALUES" "$KEY_BYTES" "$VALUE_BYTES"
         db_bench_run db_bench_bytes "$run" "$BM_KEYS" "$BM_KEY_BYTES" "$BM_VALUE_BYTES"
+        raw_run batches "$run"
+        raw_run sst "$run"
         ;;
       pg)
         pg_run pg_copy "$run" 0
@@ -473,6 +520,13 @@ REPRO="bench/ingest/run.sh $(basename "$BUILD")"
   echo "| db_bench, Strata's bytes per row | $(k "$(awk -v o="$DB_OPS" -v f="$FEATURES" 'BEGIN {print o / (f + 1)}')")" \
     "| $(k "$DB_OPS") | $DB_SECS | context: $BM_KEYS keys of $BM_KEY_BYTES + $BM_VALUE_BYTES bytes" \
     "($((FEATURES + 1)) puts per row carrying the bytes of $FEATURES value keys and the ${LATEST_ROW_BYTES}-byte latest-row operand) |"
+  R_RPS="$(stat_of raw-batches rows_per_s)"
+  echo "| RocksDB alone, Strata's WriteBatches (rawwrite batches) | $(k "$R_RPS") | $(k "$(stat_of raw-batches values_per_s)")" \
+    "| $(stat_of raw-batches seconds) | the same 5 Puts + 1 Merge per row, keys and options as Strata's," \
+    "batches of $BATCH_VALUES values, WAL on, no fsync; no CSV, no HTTP, no checks: today's write path's ceiling |"
+  echo "| RocksDB bulk load: sort + SstFileWriter + IngestExternalFile (rawwrite sst) | $(k "$(stat_of raw-sst rows_per_s)")" \
+    "| $(k "$(stat_of raw-sst values_per_s)") | $(stat_of raw-sst seconds) | context: the same data the way Strata does not write today" \
+    "(no memtable, no WAL; not atomic across the 2 column families) |"
   echo "| PostgreSQL COPY, no index | $(k "$P_RPS") | $(k "$(per_s "$VALUES" "$P_MS")") | $(secs "$P_MS") (wall $(secs "$P_WALL"))" \
     "| \`COPY events FROM file (FORMAT csv, HEADER)\`, one transaction, default durability;" \
     "postgres CPU $(stat_of pg_copy server_cpu_s) s; table $(stat_of pg_copy table_mib) MiB |"
@@ -487,6 +541,8 @@ REPRO="bench/ingest/run.sh $(basename "$BUILD")"
   echo "- Strata >= 50% of db_bench's batched write rate: $(k "$S_VPS") values/s vs $(k "$D_OPS") keys/s" \
     "= $(awk -v r="$r_db" 'BEGIN {printf "%.0f%%", r * 100}') ->" \
     "$(awk -v r="$r_db" 'BEGIN {print (r >= 0.50) ? "met" : "NOT met"}')"
+  echo "- (context) Strata vs RocksDB alone with Strata's own batches: $(k "$S_RPS") vs $(k "$R_RPS") rows/s" \
+    "= $(awk -v a="$S_RPS" -v b="$R_RPS" 'BEGIN {printf "%.0f%%", a / b * 100}')"
   echo "- Strata faster than PostgreSQL COPY: $(k "$S_RPS") vs $(k "$P_RPS") rows/s = ${r_pg}x ->" \
     "$(awk -v r="$r_pg" 'BEGIN {print (r > 1) ? "met" : "NOT met"}')"
   echo

@@ -444,6 +444,32 @@ class JobTest(ExportBase):
         self.assertEqual(done["state"], "CANCELLED", done)
         self.assertEqual(os.listdir(self.exports), [])
 
+    def test_shutdown_during_streams(self):
+        """SIGTERM while one stream is still reading its instances and another
+        is sending rows: the daemon joins both producers and exits cleanly."""
+        import http.client
+        self.write("customer", [{"entity_id": f"c{i}", "event_time": "2024-03-01T00:00:00Z",
+                                 "values": {"age": i}} for i in range(100)])
+        name = self.big_instances("s.csv", 400000)
+        body = json.dumps({"instances": {"path": name}, "timestamp_column": "ts",
+                           "features": ["customer:age"]})
+        sending = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+        sending.request("POST", "/v1/exports:historical", body,
+                        {"Content-Type": "application/json"})
+        resp = sending.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.read(1000))  # rows are flowing; the client stops reading
+        reading = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+        reading.request("POST", "/v1/exports:historical", body,
+                        {"Content-Type": "application/json"})
+        time.sleep(0.05)
+        t0 = time.time()
+        self.d.stop(timeout=60)
+        self.assertLess(time.time() - t0, 30)
+        sending.close()
+        reading.close()
+        self.d.start()  # tearDown stops it again
+
     def test_streamed_export_lineage(self):
         self.write("customer", [{"entity_id": "c1", "event_time": T, "values": {"age": 4}}])
         inst = "customer_id,ts\nc1," + at(SEC) + "\n"
@@ -508,6 +534,13 @@ class CliTest(ExportBase):
         self.assertEqual(job["state"], "SUCCEEDED")
         with open(os.path.join(self.exports, "snap.csv")) as f:
             self.assertEqual(f.read(), "customer_id,customer__age\nc1,4\n")
+        # --server-path: --out names the file on the server (a job, waited for).
+        p = self.cli("export", "snapshot", "customer", "--out", "snap2.jsonl", "--server-path")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.exports, "snap2.jsonl")) as f:
+            self.assertEqual(json.loads(f.read()),
+                             {"customer_id": "c1", "customer__age": 4, "customer__score": None,
+                              "customer__tags": None, "customer__blob": None})
         p = self.cli("export", "historical", "--features", "customer:age", "--out", out)
         self.assertEqual(p.returncode, 2, p.stderr)
 

@@ -144,17 +144,26 @@ static int teardown(void **state)
     return 0;
 }
 
-static export_ctx *ctx_open(fixture *fx, size_t memory)
+static export_ctx *ctx_open_join(fixture *fx, size_t memory, int join, size_t group_max)
 {
     char ed[128], td[128];
     snprintf(ed, sizeof ed, "%s/exports", fx->dir);
     snprintf(td, sizeof td, "%s/tmp", fx->dir);
-    export_options o = {
-        .store = fx->st, .export_dir = ed, .tmp_dir = td, .memory_bytes = memory};
+    export_options o = {.store = fx->st,
+                        .export_dir = ed,
+                        .tmp_dir = td,
+                        .memory_bytes = memory,
+                        .join = join,
+                        .scan_group_max = group_max};
     export_ctx *x = NULL;
     strata_err err = STRATA_ERR_INIT;
     assert_int_equal(export_ctx_open(&o, &x, &err), 0);
     return x;
+}
+
+static export_ctx *ctx_open(fixture *fx, size_t memory)
+{
+    return ctx_open_join(fx, memory, EXPORT_JOIN_AUTO, 0);
 }
 
 /* Instances: n rows over random user and item ids and times, some repeated. */
@@ -179,8 +188,8 @@ static char *instances(size_t n)
 }
 
 /* Run a historical export to CSV bytes; check every cell against store_pit_get. */
-static void run_and_check(fixture *fx, export_ctx *x, const char *inst, const char *as_of,
-                          buf *csv, uint64_t *spilled)
+static void run_and_check(fixture *fx, export_ctx *x, const char *inst, const char *as_of, buf *csv,
+                          uint64_t *spilled)
 {
     strata_err err = STRATA_ERR_INIT;
     json_t *spec = json_pack("{s:{s:s,s:s},s:s,s:[sss],s:{s:s}}", "instances", "inline", inst,
@@ -218,8 +227,8 @@ static void run_and_check(fixture *fx, export_ctx *x, const char *inst, const ch
             slice id = row[k == 1 ? 1 : 0].s;
             version want;
             buf vb = BUF_INIT;
-            int prc = store_pit_get(fx->st, ents[k], id, fids[k], ts, ttls[k], asof_us, &want,
-                                    &vb, &err);
+            int prc =
+                store_pit_get(fx->st, ents[k], id, fids[k], ts, ttls[k], asof_us, &want, &vb, &err);
             const export_cell *c = &row[4 + k];
             if (prc == STRATA_NOT_FOUND) {
                 assert_int_equal(c->kind, EXPORT_CELL_NONE);
@@ -253,15 +262,36 @@ static void historical_matches_reference(void **state)
     uint64_t sa, sb, sc;
     run_and_check(fx, big, inst, NULL, &a, &sa);
     run_and_check(fx, tiny, inst, NULL, &b, &sb);
-    assert_int_equal(sa, 0);  /* fits: no file touched */
-    assert_true(sb > 0);      /* spilled */
+    assert_int_equal(sa, 0); /* fits: no file touched */
+    assert_true(sb > 0);     /* spilled */
     assert_int_equal(a.n, b.n);
     assert_memory_equal(a.p, b.p, a.n); /* same bytes either way */
+    /* Both ways of reading the store, and the scan's fallback for hot ids
+     * (a group limit of 6 cells: two lookups of one id already pass it). */
+    export_ctx *modes[3] = {ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SEEK, 0),
+                            ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 0),
+                            ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 6)};
+    for (int m = 0; m < 3; m++) {
+        buf d = BUF_INIT;
+        uint64_t sd;
+        run_and_check(fx, modes[m], inst, NULL, &d, &sd);
+        assert_int_equal(d.n, a.n);
+        assert_memory_equal(d.p, a.p, a.n);
+        buf_free(&d);
+        export_ctx_close(modes[m]);
+    }
     /* as_of: the second wave is invisible. */
     char asof[TIME_RFC3339_MAX];
     time_format_rfc3339(fx->mid_created, asof, sizeof asof);
     run_and_check(fx, tiny, inst, asof, &c, &sc);
     assert_true(c.n != a.n || memcmp(c.p, a.p, a.n) != 0);
+    export_ctx *seek = ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SEEK, 0);
+    buf c2 = BUF_INIT;
+    run_and_check(fx, seek, inst, asof, &c2, &sc);
+    assert_int_equal(c2.n, c.n);
+    assert_memory_equal(c2.p, c.p, c.n);
+    buf_free(&c2);
+    export_ctx_close(seek);
     buf_free(&a);
     buf_free(&b);
     buf_free(&c);
@@ -284,9 +314,9 @@ static void bad_rows_refused(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         strata_err err = STRATA_ERR_INIT;
-        json_t *spec = json_pack("{s:{s:s%},s:s,s:[s]}", "instances", "inline", cases[i].text,
-                                 strlen(cases[i].text), "timestamp_column", "ts", "features",
-                                 "user:a");
+        json_t *spec =
+            json_pack("{s:{s:s%},s:s,s:[s]}", "instances", "inline", cases[i].text,
+                      strlen(cases[i].text), "timestamp_column", "ts", "features", "user:a");
         export_plan *p = NULL;
         export_reader *r = NULL;
         assert_int_equal(export_plan_parse(x, EXPORT_HISTORICAL, spec, &p, &err), 0);

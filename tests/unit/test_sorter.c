@@ -198,10 +198,8 @@ static void empty_and_no_tmp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(in_memory),
-        cmocka_unit_test(spilled_runs),
-        cmocka_unit_test(multi_level_merge),
-        cmocka_unit_test(sorted_input_and_big_records),
+        cmocka_unit_test(in_memory),         cmocka_unit_test(spilled_runs),
+        cmocka_unit_test(multi_level_merge), cmocka_unit_test(sorted_input_and_big_records),
         cmocka_unit_test(empty_and_no_tmp),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

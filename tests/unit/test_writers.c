@@ -115,10 +115,9 @@ static void every_cell(export_cell *c, buf enc[8])
         c[6 + i] = (export_cell){.kind = EXPORT_CELL_VALUE, .s = buf_slice(&enc[i])};
 }
 
-static const slice names[14] = {SLICE_LIT("t"),  SLICE_LIT("n"),  SLICE_LIT("i"),
-                                SLICE_LIT("d"),  SLICE_LIT("b"),  SLICE_LIT("j"),
-                                SLICE_LIT("v0"), SLICE_LIT("v1"), SLICE_LIT("v2"),
-                                SLICE_LIT("v3"), SLICE_LIT("v4"), SLICE_LIT("v5"),
+static const slice names[14] = {SLICE_LIT("t"),  SLICE_LIT("n"),  SLICE_LIT("i"),  SLICE_LIT("d"),
+                                SLICE_LIT("b"),  SLICE_LIT("j"),  SLICE_LIT("v0"), SLICE_LIT("v1"),
+                                SLICE_LIT("v2"), SLICE_LIT("v3"), SLICE_LIT("v4"), SLICE_LIT("v5"),
                                 SLICE_LIT("v6"), SLICE_LIT("a,b")};
 
 static void csv_and_jsonl_rows(void **state)
@@ -142,9 +141,10 @@ static void csv_and_jsonl_rows(void **state)
     writer_begin(w, &out);
     assert_int_equal(out.n, 0);
     assert_int_equal(writer_row(w, c, &out), 0);
-    assert_string_equal(out.p, "{\"t\":\"t\",\"n\":null,\"i\":7,\"d\":1.25,\"b\":false,\"j\":[1,\"a\"],"
-                               "\"v0\":-42,\"v1\":0.5,\"v2\":\"x,\\\"y\\\"\",\"v3\":\"AP8=\","
-                               "\"v4\":[1,2],\"v5\":null,\"v6\":true,\"a,b\":[\"p\",\"q\"]}\n");
+    assert_string_equal(out.p,
+                        "{\"t\":\"t\",\"n\":null,\"i\":7,\"d\":1.25,\"b\":false,\"j\":[1,\"a\"],"
+                        "\"v0\":-42,\"v1\":0.5,\"v2\":\"x,\\\"y\\\"\",\"v3\":\"AP8=\","
+                        "\"v4\":[1,2],\"v5\":null,\"v6\":true,\"a,b\":[\"p\",\"q\"]}\n");
     writer_close(w);
 
     /* A value that does not decode is corruption, not an empty cell. */
