@@ -34,10 +34,13 @@ test-asan: deps
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
-# Benchmarks against their peers (installs wrk, nginx, redis, rocksdb-tools).
+# Benchmarks against their peers, one after the other so none disturbs another
+# (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
+# LIBLINEAR). One of them: make bench BENCH=online
+BENCH ?= online ingest export lineage train
 bench: build
 	@scripts/deps.sh bench
-	@bench/online/run.sh $(BUILD)
+	@for b in $(BENCH); do echo "== bench/$$b"; bench/$$b/run.sh $(BUILD) || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

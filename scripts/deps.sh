@@ -10,8 +10,8 @@ build_pkgs=(build-essential cmake pkg-config git python3
   libcsv-dev)
 # bench/train's peers (scikit-learn, LIBLINEAR); python3-sklearn also regenerates
 # tests/fixtures/trainer (bench/train/make_fixtures.py), which make test does not need.
-bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools
-  python3-sklearn liblinear-tools liblinear-dev)
+bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools postgresql
+  python3-pandas python3-sklearn liblinear-tools liblinear-dev time)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = bench ]; then
