@@ -130,6 +130,12 @@ void cli_table_add(cli_table *t, const char *const *cells);
 void cli_table_print(const cli_table *t, FILE *out);
 void cli_table_free(cli_table *t);
 
+/* GET path (its own query may follow '?') page after page, appending the items
+ * of each answer's `list_key` array to `all` until the last page or `limit`
+ * items. 0, or the exit code with ctx->msg set. */
+int cli_fetch_pages(cli_ctx *ctx, const char *path, const char *list_key, uint64_t limit,
+                    json_t *all);
+
 /* Print an object's fields as "key: value" lines (skipping `skip`, may be NULL). */
 void cli_print_fields(FILE *out, const json_t *obj, const char *skip);
 

@@ -15,10 +15,8 @@
 static int run_log(cli_ctx *ctx, const cli_args *a)
 {
     int rc = 0;
-    strata_client *c = NULL;
-    strata_err err = STRATA_ERR_INIT;
-    json_t *resp = NULL, *all = json_array();
-    buf path = BUF_INIT, tok = BUF_INIT;
+    json_t *all = json_array();
+    buf path = BUF_INIT;
     const char *since = cli_opt(a, "since");
     const char *limit_s = cli_opt(a, "limit");
     uint64_t limit = UINT64_MAX, v;
@@ -33,37 +31,9 @@ static int run_log(cli_ctx *ctx, const cli_args *a)
         rc = cli_usage_error(ctx, "--limit takes a positive number");
         goto out;
     }
-    if ((rc = cli_client(ctx, &c)))
+    buf_printf(&path, "/v1/audit?since_seq=%s", since ? since : "1");
+    if ((rc = cli_fetch_pages(ctx, path.p, "records", limit, all)))
         goto out;
-    /* Follow pages until the end or --limit records. */
-    for (;;) {
-        buf_reset(&path);
-        buf_printf(&path, "/v1/audit?page_size=%u&since_seq=%s",
-                   (unsigned)(limit < 1000 ? limit : 1000), since ? since : "1");
-        if (tok.n) {
-            buf_append_str(&path, "&page_token=");
-            strata_escape(&path, buf_slice(&tok));
-        }
-        json_decref(resp);
-        resp = NULL;
-        int st = strata_request_json(c, "GET", path.p, NULL, &resp, &err);
-        if (st) {
-            rc = cli_fail_status(ctx, st, &err);
-            goto out;
-        }
-        json_t *recs = json_object_get(resp, "records");
-        size_t i;
-        json_t *r;
-        json_array_foreach (recs, i, r) {
-            if (json_array_size(all) < limit)
-                json_array_append(all, r);
-        }
-        const char *next = json_string_value(json_object_get(resp, "next_page_token"));
-        if (!next || !*next || json_array_size(all) >= limit)
-            break;
-        buf_reset(&tok);
-        buf_append_str(&tok, next);
-    }
     if (ctx->json) {
         json_t *doc = json_pack("{s:O}", "records", all);
         cli_print_json(doc);
@@ -89,11 +59,8 @@ static int run_log(cli_ctx *ctx, const cli_args *a)
     cli_table_print(t, stdout);
 out:
     cli_table_free(t);
-    json_decref(resp);
     json_decref(all);
     buf_free(&path);
-    buf_free(&tok);
-    err_clear(&err);
     return rc;
 }
 

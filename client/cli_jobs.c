@@ -221,10 +221,8 @@ static void summary(buf *b, const json_t *job)
 static int run_list(cli_ctx *ctx, const cli_args *a)
 {
     int rc = CLI_EXIT_OK;
-    strata_client *c = NULL;
-    strata_err err = STRATA_ERR_INIT;
-    json_t *resp = NULL, *all = json_array();
-    buf path = BUF_INIT, tok = BUF_INIT;
+    json_t *all = json_array();
+    buf path = BUF_INIT;
     const char *kind = cli_opt(a, "kind"), *state = cli_opt(a, "state");
     const char *limit_s = cli_opt(a, "limit");
     uint64_t limit = 100;
@@ -234,42 +232,17 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
         rc = cli_usage_error(ctx, "--limit takes a positive number");
         goto out;
     }
-    if ((rc = cli_client(ctx, &c)))
-        goto out;
-    for (;;) {
-        buf_reset(&path);
-        buf_printf(&path, "/v1/jobs?page_size=%u", (unsigned)(limit < 1000 ? limit : 1000));
-        if (kind) {
-            buf_append_str(&path, "&kind=");
-            strata_escape(&path, slice_of(kind));
-        }
-        if (state) {
-            buf_append_str(&path, "&state=");
-            strata_escape(&path, slice_of(state));
-        }
-        if (tok.n) {
-            buf_append_str(&path, "&page_token=");
-            strata_escape(&path, buf_slice(&tok));
-        }
-        json_decref(resp);
-        resp = NULL;
-        int st = strata_request_json(c, "GET", path.p, NULL, &resp, &err);
-        if (st) {
-            rc = cli_fail_status(ctx, st, &err);
-            goto out;
-        }
-        size_t i;
-        json_t *j;
-        json_array_foreach (json_object_get(resp, "jobs"), i, j) {
-            if (json_array_size(all) < limit)
-                json_array_append(all, j);
-        }
-        const char *next = json_string_value(json_object_get(resp, "next_page_token"));
-        if (!next || !*next || json_array_size(all) >= limit)
-            break;
-        buf_reset(&tok);
-        buf_append_str(&tok, next);
+    buf_append_str(&path, "/v1/jobs?");
+    if (kind) {
+        buf_append_str(&path, "&kind=");
+        strata_escape(&path, slice_of(kind));
     }
+    if (state) {
+        buf_append_str(&path, "&state=");
+        strata_escape(&path, slice_of(state));
+    }
+    if ((rc = cli_fetch_pages(ctx, path.p, "jobs", limit, all)))
+        goto out;
     if (ctx->json) {
         json_t *doc = json_pack("{s:O,s:s}", "jobs", all, "next_page_token", "");
         cli_print_json(doc);
@@ -308,11 +281,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
     cli_table_print(t, stdout);
 out:
     cli_table_free(t);
-    json_decref(resp);
     json_decref(all);
     buf_free(&path);
-    buf_free(&tok);
-    err_clear(&err);
     return rc;
 }
 

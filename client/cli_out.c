@@ -233,3 +233,47 @@ void cli_table_free(cli_table *t)
     free(t->cells);
     free(t);
 }
+
+int cli_fetch_pages(cli_ctx *ctx, const char *path, const char *list_key, uint64_t limit,
+                    json_t *all)
+{
+    int rc = 0;
+    strata_client *c = NULL;
+    strata_err err = STRATA_ERR_INIT;
+    json_t *resp = NULL;
+    buf url = BUF_INIT, tok = BUF_INIT;
+    if ((rc = cli_client(ctx, &c)))
+        return rc;
+    for (;;) {
+        buf_reset(&url);
+        buf_printf(&url, "%s%spage_size=%u", path, strchr(path, '?') ? "&" : "?",
+                   (unsigned)(limit < 1000 ? limit : 1000));
+        if (tok.n) {
+            buf_append_str(&url, "&page_token=");
+            strata_escape(&url, buf_slice(&tok));
+        }
+        json_decref(resp);
+        resp = NULL;
+        int st = strata_request_json(c, "GET", url.p, NULL, &resp, &err);
+        if (st) {
+            rc = cli_fail_status(ctx, st, &err);
+            break;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get(resp, list_key), i, item) {
+            if (json_array_size(all) < limit)
+                json_array_append(all, item);
+        }
+        const char *next = json_string_value(json_object_get(resp, "next_page_token"));
+        if (!next || !*next || json_array_size(all) >= limit)
+            break;
+        buf_reset(&tok);
+        buf_append_str(&tok, next);
+    }
+    json_decref(resp);
+    buf_free(&url);
+    buf_free(&tok);
+    err_clear(&err);
+    return rc;
+}
