@@ -130,6 +130,38 @@ static void plan_row_error(write_plan *p, size_t row, const char *fmt, ...)
     err_add_detail(&p->err, d);
 }
 
+/* The feature a value names; NULL with the row's error recorded when unknown. */
+static const feature_def *plan_feature(write_plan *p, size_t row, const entity_def *e, slice name)
+{
+    const feature_def *f = registry_feature(e, name);
+    if (!f) {
+        char ex[80];
+        text_excerpt(name, ex, sizeof ex);
+        plan_row_error(p, row, "unknown feature \"%s\" in entity \"%s\"", ex, e->name);
+    }
+    return f;
+}
+
+/* Take the value just encoded at p->enc[off..] as a cell of wr, or, when the
+ * encoding failed (rc != 0), record the row's error and drop the bytes.
+ * Returns rc. */
+static int plan_cell(write_plan *p, write_row *wr, size_t row, const feature_def *f, size_t off,
+                     int rc, strata_err *verr)
+{
+    if (rc) {
+        plan_row_error(p, row, "feature \"%s\": %s", f->name, verr->message);
+        err_clear(verr);
+        p->enc.n = off;
+        return rc;
+    }
+    p->cells[p->ncells] = (write_cell){f->id, {NULL, 0}};
+    p->cell_off[p->ncells] = off;
+    p->cell_len[p->ncells] = p->enc.n - off;
+    p->ncells++;
+    wr->ncells++;
+    return 0;
+}
+
 /* Slices for the cells and rows once every value is encoded. */
 static void plan_finish(write_plan *p)
 {
@@ -276,27 +308,11 @@ static void write_json(http_req *req, app *a, const entity_def *e)
         }
         wr->cells = &p.cells[p.ncells];
         json_object_foreach(vals, key, jv) {
-            const feature_def *f = registry_feature(e, slice_of(key));
-            if (!f) {
-                char ex[80];
-                text_excerpt(slice_of(key), ex, sizeof ex);
-                plan_row_error(&p, i, "unknown feature \"%s\" in entity \"%s\"", ex, e->name);
-                bad = 1;
-                break;
-            }
+            const feature_def *f = plan_feature(&p, i, e, slice_of(key));
             size_t off = p.enc.n;
-            if (value_encode_json(f->type, jv, &p.enc, &verr)) {
-                plan_row_error(&p, i, "feature \"%s\": %s", f->name, verr.message);
-                err_clear(&verr);
-                p.enc.n = off;
-                bad = 1;
+            if (!f || plan_cell(&p, wr, i, f, off, value_encode_json(f->type, jv, &p.enc, &verr),
+                                &verr))
                 break;
-            }
-            p.cells[p.ncells] = (write_cell){f->id, {NULL, 0}};
-            p.cell_off[p.ncells] = off;
-            p.cell_len[p.ncells] = p.enc.n - off;
-            p.ncells++;
-            wr->ncells++;
         }
     }
     if (plan_commit(req, a, e, &p) == 0)
@@ -355,25 +371,12 @@ static void write_protobuf(http_req *req, app *a, const entity_def *e)
         wr->cells = &p.cells[p.ncells];
         for (size_t k = 0; k < row->n_values; k++) {
             const char *name = row->values[k]->key ? row->values[k]->key : "";
-            const feature_def *f = registry_feature(e, slice_of(name));
-            if (!f) {
-                char ex[80];
-                text_excerpt(slice_of(name), ex, sizeof ex);
-                plan_row_error(&p, i, "unknown feature \"%s\" in entity \"%s\"", ex, e->name);
-                break;
-            }
+            const feature_def *f = plan_feature(&p, i, e, slice_of(name));
             size_t off = p.enc.n;
-            if (pb_value_encode(f->type, row->values[k]->value, &p.enc, &verr)) {
-                plan_row_error(&p, i, "feature \"%s\": %s", f->name, verr.message);
-                err_clear(&verr);
-                p.enc.n = off;
+            if (!f ||
+                plan_cell(&p, wr, i, f, off,
+                          pb_value_encode(f->type, row->values[k]->value, &p.enc, &verr), &verr))
                 break;
-            }
-            p.cells[p.ncells] = (write_cell){f->id, {NULL, 0}};
-            p.cell_off[p.ncells] = off;
-            p.cell_len[p.ncells] = p.enc.n - off;
-            p.ncells++;
-            wr->ncells++;
         }
     }
     if (plan_commit(req, a, e, &p) == 0)
