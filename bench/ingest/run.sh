@@ -41,6 +41,11 @@
 #     without indexes (the target peer), and, as context, into one with a
 #     primary key (user_id, event_time);
 #  6. prints a results table and the targets, and writes them as markdown to --out.
+#
+# CPU seconds (the measured process with all its threads, RocksDB's flushes and
+# compactions included; for PostgreSQL the whole cluster) are printed beside
+# every time: on a shared machine they move less than wall clock does, and
+# "other_cores" in the raw lines says how busy the rest of the machine was.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -516,17 +521,20 @@ REPRO="bench/ingest/run.sh $(basename "$BUILD")"
   fi
   echo "| RocksDB db_bench fillrandom (the ceiling) | $(k "$(awk -v o="$D_OPS" -v f="$FEATURES" 'BEGIN {print o / f}')")" \
     "| $(k "$D_OPS") | $D_SECS | $VALUES keys of $KEY_BYTES + $VALUE_BYTES bytes (Strata's value keys)," \
-    "WriteBatch of $BATCH_VALUES, WAL on, no fsync, 1 thread, LZ4; rows/s = keys/s / $FEATURES |"
+    "WriteBatch of $BATCH_VALUES, WAL on, no fsync, 1 thread, LZ4; rows/s = keys/s / $FEATURES;" \
+    "CPU $(stat_of db_bench server_cpu_s) s |"
   echo "| db_bench, Strata's bytes per row | $(k "$(awk -v o="$DB_OPS" -v f="$FEATURES" 'BEGIN {print o / (f + 1)}')")" \
     "| $(k "$DB_OPS") | $DB_SECS | context: $BM_KEYS keys of $BM_KEY_BYTES + $BM_VALUE_BYTES bytes" \
-    "($((FEATURES + 1)) puts per row carrying the bytes of $FEATURES value keys and the ${LATEST_ROW_BYTES}-byte latest-row operand) |"
+    "($((FEATURES + 1)) puts per row carrying the bytes of $FEATURES value keys and the ${LATEST_ROW_BYTES}-byte latest-row operand);" \
+    "CPU $(stat_of db_bench_bytes server_cpu_s) s |"
   R_RPS="$(stat_of raw-batches rows_per_s)"
   echo "| RocksDB alone, Strata's WriteBatches (rawwrite batches) | $(k "$R_RPS") | $(k "$(stat_of raw-batches values_per_s)")" \
     "| $(stat_of raw-batches seconds) | the same 5 Puts + 1 Merge per row, keys and options as Strata's," \
-    "batches of $BATCH_VALUES values, WAL on, no fsync; no CSV, no HTTP, no checks: today's write path's ceiling |"
+    "batches of $BATCH_VALUES values, WAL on, no fsync; no CSV, no HTTP, no checks: today's write path's ceiling;" \
+    "CPU $(stat_of raw-batches cpu_s) s |"
   echo "| RocksDB bulk load: sort + SstFileWriter + IngestExternalFile (rawwrite sst) | $(k "$(stat_of raw-sst rows_per_s)")" \
     "| $(k "$(stat_of raw-sst values_per_s)") | $(stat_of raw-sst seconds) | context: the same data the way Strata does not write today" \
-    "(no memtable, no WAL; not atomic across the 2 column families) |"
+    "(no memtable, no WAL; not atomic across the 2 column families); CPU $(stat_of raw-sst cpu_s) s |"
   echo "| PostgreSQL COPY, no index | $(k "$P_RPS") | $(k "$(per_s "$VALUES" "$P_MS")") | $(secs "$P_MS") (wall $(secs "$P_WALL"))" \
     "| \`COPY events FROM file (FORMAT csv, HEADER)\`, one transaction, default durability;" \
     "postgres CPU $(stat_of pg_copy server_cpu_s) s; table $(stat_of pg_copy table_mib) MiB |"
