@@ -155,6 +155,9 @@ extern const cli_command cli_jobs_command;    /* group: cli_jobs.c */
 extern const cli_command cli_schedule_command; /* group: cli_schedule.c */
 extern const cli_command cli_lineage_command;    /* cli_lineage.c */
 extern const cli_command cli_provenance_command; /* cli_lineage.c */
+extern const cli_command cli_train_command;      /* cli_train.c */
+extern const cli_command cli_models_command;     /* group: cli_train.c */
+extern const cli_command cli_predict_command;    /* cli_train.c */
 
 /* ---- jobs (cli_jobs.c), for every command that starts one ---- */
 

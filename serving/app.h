@@ -25,6 +25,7 @@ struct import_ctx; /* ingest/import.h */
 struct scheduler;  /* ingest/scheduler.h */
 struct export_ctx; /* ingest/export.h */
 struct export_streams; /* serving/api_exports.c: producer threads of streamed exports */
+struct train_ctx;      /* trainer/train_job.h */
 
 typedef struct app {
     store_t *store;
@@ -35,6 +36,7 @@ typedef struct app {
     struct scheduler *scheduler;
     struct export_ctx *exports;
     struct export_streams *export_streams;
+    struct train_ctx *training;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -123,6 +125,14 @@ void api_export_streams_stop(app *a);
 void api_export_historical(http_req *req, void *ctx);
 void api_export_snapshot(http_req *req, void *ctx);
 void api_export_history(http_req *req, void *ctx);
+
+/* Training and models (api_models.c). */
+void api_training_create(http_req *req, void *ctx);
+void api_model_list(http_req *req, void *ctx);
+void api_model_get(http_req *req, void *ctx);
+void api_model_alias_put(http_req *req, void *ctx);
+void api_model_version_get(http_req *req, void *ctx);
+void api_model_predict(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

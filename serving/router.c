@@ -53,6 +53,14 @@ static const route routes[] = {
     R(POST, "/v1/exports:snapshot", api_export_snapshot),
     R(POST, "/v1/exports:history", api_export_history),
 
+    /* Training and models (serving/api_models.c); the provenance route is below. */
+    R(POST, "/v1/trainings", api_training_create),
+    R(POST, "/v1/models/{}:predict", api_model_predict),
+    R(GET, "/v1/models", api_model_list),
+    R(GET, "/v1/models/{}", api_model_get),
+    R(GET, "/v1/models/{}/versions/{}", api_model_version_get),
+    R(PUT, "/v1/models/{}/aliases/{}", api_model_alias_put),
+
     /* Schedules (serving/api_schedules.c). */
     R(POST, "/v1/schedules/{}:run", api_schedule_run),
     R(POST, "/v1/schedules", api_schedule_create),

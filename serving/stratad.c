@@ -20,6 +20,7 @@
 #include "ingest/scheduler.h"
 #include "lineage/audit.h"
 #include "lineage/lineage.h"
+#include "trainer/train_job.h"
 #include "serving/app.h"
 #include "serving/config.h"
 
@@ -125,6 +126,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
+    /* Training: jobs read through the export reader and record in lineage. */
+    static train_ctx training;
+    training = (train_ctx){.store = a.store, .lineage = a.lineage, .exports = a.exports,
+                           .jobs = a.jobs};
+    a.training = &training;
     if (scheduler_open(a.store, a.jobs, a.imports, &a.scheduler, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
@@ -168,6 +174,7 @@ out:
     job_runner_close(a.jobs);
     scheduler_close(a.scheduler);
     import_ctx_close(a.imports);
+    a.training = NULL; /* its jobs ended with the runner */
     export_ctx_close(a.exports);
     metrics_destroy(a.metrics);
     audit_close(a.audit);
