@@ -51,6 +51,25 @@ void api_training_create(http_req *req, void *ctx)
     err_clear(&err);
 }
 
+void api_prediction_batch(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    strata_err err = STRATA_ERR_INIT;
+    json_t *job = NULL;
+    json_t *body = api_parse_object(req);
+    if (!body)
+        return;
+    if (!a->training) {
+        http_reply_errorf(req, STRATA_UNAVAILABLE, "prediction is not available");
+    } else if (batch_predict_submit(a->training, body, "anonymous", &job, &err)) {
+        http_reply_error(req, &err);
+    } else {
+        reply_doc(req, json_pack("{s:o}", "job", job), 202);
+    }
+    json_decref(body);
+    err_clear(&err);
+}
+
 static json_t *version_summary(const json_t *d, const json_t *aliases)
 {
     json_t *v = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "version",

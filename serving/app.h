@@ -133,6 +133,7 @@ void api_model_get(http_req *req, void *ctx);
 void api_model_alias_put(http_req *req, void *ctx);
 void api_model_version_get(http_req *req, void *ctx);
 void api_model_predict(http_req *req, void *ctx);
+void api_prediction_batch(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

@@ -55,6 +55,7 @@ static const route routes[] = {
 
     /* Training and models (serving/api_models.c); the provenance route is below. */
     R(POST, "/v1/trainings", api_training_create),
+    R(POST, "/v1/predictions:batch", api_prediction_batch),
     R(POST, "/v1/models/{}:predict", api_model_predict),
     R(GET, "/v1/models", api_model_list),
     R(GET, "/v1/models/{}", api_model_get),

@@ -21,6 +21,7 @@
 #include "trainer/registry.h"
 #include "trainer/trainer_limits.h"
 #include "trainer/train_job.h"
+#include "trainer/tune.h"
 
 typedef struct train_arg {
     train_ctx *tc;
@@ -35,6 +36,15 @@ typedef struct train_arg {
     char *key_column;
     job_t *job;
     int64_t last_ck;
+    /* tuning (NULL tuning: none) */
+    json_t *tuning;
+    tune_dim dims[2];
+    double *dim_values[2];
+    size_t n_dims;
+    tune_spec tspec;
+    json_t *trials;          /* [{"params","metric"}] as the job result shows them */
+    json_t *best;            /* the best trial's entry */
+    const char *metric_name;
 } train_arg;
 
 static void train_arg_free(void *p)
@@ -46,6 +56,11 @@ static void train_arg_free(void *p)
     json_decref(a->spec);
     free(a->class_weight_values);
     free(a->key_column);
+    json_decref(a->tuning);
+    json_decref(a->trials);
+    json_decref(a->best);
+    free(a->dim_values[0]);
+    free(a->dim_values[1]);
     free(a);
 }
 
@@ -111,6 +126,155 @@ static int parse_hyper(const json_t *h, train_arg *a, strata_err *err)
                            k);
         }
     }
+    return 0;
+}
+
+/* The contract's "tuning": {"parameters":{"l1"|"l2": {"min","max","scale"} | [v, …]},
+ * "trials", "metric", "method", "seed"}. Lists only: grid (unless method is
+ * "random"); any range: random search of `trials` draws. */
+static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
+{
+    static const char *const fields[] = {"parameters", "trials", "metric", "method", "seed", NULL};
+    const char *k;
+    json_t *v;
+    if (!json_is_object(t))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "tuning must be an object");
+    json_object_foreach ((json_t *)t, k, v) {
+        bool ok = false;
+        for (const char *const *f = fields; *f; f++)
+            ok |= !strcmp(*f, k);
+        if (!ok)
+            return err_set(err, STRATA_INVALID_ARGUMENT, "tuning: unknown field \"%.64s\"", k);
+    }
+    json_t *ps = json_object_get(t, "parameters");
+    if (!json_is_object(ps) || json_object_size(ps) == 0)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "tuning.parameters must be a non-empty object of l1/l2 ranges or lists");
+    bool any_range = false;
+    size_t grid = 1;
+    json_object_foreach (ps, k, v) {
+        if (!strcmp(k, "learning_rate"))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning: learning_rate does not apply: the solvers (L-BFGS, OWL-QN, "
+                           "closed form) choose their own steps");
+        if (strcmp(k, "l1") && strcmp(k, "l2"))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.parameters: unknown parameter \"%.64s\" (l1 or l2)", k);
+        tune_dim *d = &a->dims[a->n_dims];
+        d->param = !strcmp(k, "l1") ? TUNE_L1 : TUNE_L2;
+        if (json_is_array(v)) {
+            size_t n = json_array_size(v);
+            if (n == 0 || n > TRAINER_MAX_TRIALS)
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "tuning.parameters.%s: a list of 1 to %u values", k,
+                               TRAINER_MAX_TRIALS);
+            double *vals = calloc(n, sizeof *vals);
+            STRATA_ASSERT(vals);
+            a->dim_values[a->n_dims] = vals;
+            for (size_t i = 0; i < n; i++) {
+                json_t *x = json_array_get(v, i);
+                if (!json_is_number(x) || !isfinite(json_number_value(x)) ||
+                    json_number_value(x) < 0)
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "tuning.parameters.%s[%zu] must be a non-negative number", k,
+                                   i);
+                vals[i] = json_number_value(x);
+            }
+            d->values = vals;
+            d->n_values = n;
+            grid *= n;
+        } else if (json_is_object(v)) {
+            json_t *mn = json_object_get(v, "min"), *mx = json_object_get(v, "max"),
+                   *sc = json_object_get(v, "scale");
+            const char *kk;
+            json_t *vv;
+            json_object_foreach (v, kk, vv)
+                if (strcmp(kk, "min") && strcmp(kk, "max") && strcmp(kk, "scale"))
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "tuning.parameters.%s: unknown field \"%.64s\"", k, kk);
+            if (!json_is_number(mn) || !json_is_number(mx) ||
+                !isfinite(json_number_value(mn)) || !isfinite(json_number_value(mx)) ||
+                json_number_value(mn) < 0 || json_number_value(mn) > json_number_value(mx))
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "tuning.parameters.%s needs numbers 0 <= min <= max", k);
+            const char *scs = sc ? json_string_value(sc) : "linear";
+            if (!scs || (strcmp(scs, "log") && strcmp(scs, "linear")))
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "tuning.parameters.%s.scale must be \"log\" or \"linear\"", k);
+            d->min = json_number_value(mn);
+            d->max = json_number_value(mx);
+            d->log_scale = !strcmp(scs, "log");
+            if (d->log_scale && d->min <= 0)
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "tuning.parameters.%s: a log scale needs min > 0", k);
+            any_range = true;
+        } else {
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.parameters.%s must be {\"min\",\"max\",\"scale\"} or a "
+                           "list of values",
+                           k);
+        }
+        a->n_dims++;
+    }
+    const char *method = json_string_value(json_object_get(t, "method"));
+    if (json_object_get(t, "method") && (!method || (strcmp(method, "grid") && strcmp(method, "random"))))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "tuning.method must be grid or random");
+    a->tspec.method = (method && !strcmp(method, "random")) || any_range ? TUNE_RANDOM : TUNE_GRID;
+    if (method && !strcmp(method, "grid") && any_range)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "tuning: a grid search needs lists of values, not ranges");
+    json_t *tr = json_object_get(t, "trials");
+    a->tspec.trials = 20;
+    if (tr) {
+        if (!json_is_integer(tr) || json_integer_value(tr) < 1 ||
+            json_integer_value(tr) > (json_int_t)TRAINER_MAX_TRIALS)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.trials must be an integer in 1..%u", TRAINER_MAX_TRIALS);
+        a->tspec.trials = (size_t)json_integer_value(tr);
+    }
+    if (a->tspec.method == TUNE_GRID && grid > TRAINER_MAX_TRIALS)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "tuning: the grid has %zu trials, over %u",
+                       grid, TRAINER_MAX_TRIALS);
+    json_t *seed = json_object_get(t, "seed");
+    a->tspec.seed = 1;
+    if (seed) {
+        if (!json_is_integer(seed) || json_integer_value(seed) < 0)
+            return err_set(err, STRATA_INVALID_ARGUMENT, "tuning.seed must be a non-negative integer");
+        a->tspec.seed = (uint64_t)json_integer_value(seed);
+    }
+    json_t *mj = json_object_get(t, "metric");
+    a->tspec.metric = TUNE_METRIC_DEFAULT;
+    if (mj) {
+        const char *m = json_string_value(mj);
+        static const struct {
+            const char *name;
+            tune_metric m;
+        } names[] = {{"auc", TUNE_METRIC_ROC_AUC},       {"roc_auc", TUNE_METRIC_ROC_AUC},
+                     {"log_loss", TUNE_METRIC_LOG_LOSS}, {"accuracy", TUNE_METRIC_ACCURACY},
+                     {"rmse", TUNE_METRIC_RMSE},         {"mae", TUNE_METRIC_MAE},
+                     {"r2", TUNE_METRIC_R2}};
+        bool found = false;
+        for (size_t i = 0; m && i < sizeof names / sizeof names[0]; i++)
+            if (!strcmp(m, names[i].name)) {
+                a->tspec.metric = names[i].m;
+                found = true;
+            }
+        if (!found)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.metric must be one of auc, roc_auc, log_loss, accuracy, rmse, "
+                           "mae, r2");
+        tune_metric tm = a->tspec.metric;
+        bool fits = tm == TUNE_METRIC_ROC_AUC   ? a->task == TRAINER_BINARY
+                    : tm == TUNE_METRIC_LOG_LOSS || tm == TUNE_METRIC_ACCURACY
+                        ? a->task != TRAINER_REGRESSION
+                        : a->task == TRAINER_REGRESSION;
+        if (!fits)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.metric %s does not apply to task %s", m, task_name(a->task));
+    }
+    a->tspec.dims = a->dims;
+    a->tspec.n_dims = a->n_dims;
+    a->tuning = json_deep_copy(t);
     return 0;
 }
 
@@ -180,11 +344,12 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
         goto fail;
     }
     json_t *tun = json_object_get(body, "tuning"), *fair = json_object_get(body, "fairness");
-    if ((tun && !json_is_null(tun)) || (fair && !json_is_null(fair))) {
-        rc = err_set(err, STRATA_INVALID_ARGUMENT, "\"%s\" is not supported by this build yet",
-                     tun && !json_is_null(tun) ? "tuning" : "fairness");
+    if (fair && !json_is_null(fair)) {
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "\"fairness\" is not supported by this build yet");
         goto fail;
     }
+    if (tun && !json_is_null(tun) && (rc = parse_tuning(tun, a, err)))
+        goto fail;
     json_t *feats = json_object_get(body, "features");
     if (!json_is_array(feats) || json_array_size(feats) == 0) {
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
@@ -273,6 +438,45 @@ static int on_progress(void *arg, int iteration, double loss, double eval_loss)
         job_checkpoint(a->job, "nothing of it was committed", p);
         json_decref(p);
     }
+    return job_cancelled(a->job) ? 1 : 0;
+}
+
+/* The searched parameters of a trial, as {"l1":…,"l2":…}. */
+static json_t *trial_params(const train_arg *a, double l1, double l2)
+{
+    json_t *o = json_object();
+    for (size_t d = 0; d < a->n_dims; d++)
+        json_object_set_new(o, a->dims[d].param == TUNE_L1 ? "l1" : "l2",
+                            json_real(a->dims[d].param == TUNE_L1 ? l1 : l2));
+    return o;
+}
+
+/* The request's hyperparameters with a trial's searched ones in place. */
+static json_t *effective_hp(const train_arg *a, double l1, double l2)
+{
+    json_t *hp = json_object_get(a->spec, "hyperparameters");
+    json_t *o = json_is_object(hp) ? json_deep_copy(hp) : json_object();
+    json_t *tp = trial_params(a, l1, l2);
+    json_object_update(o, tp);
+    json_decref(tp);
+    return o;
+}
+
+static int on_trial(void *arg, const tune_trial *t, const trainer_model *m)
+{
+    train_arg *a = arg;
+    (void)m;
+    json_t *e = json_pack("{s:I,s:o,s:o,s:i,s:b}", "trial", (json_int_t)t->index, "params",
+                          trial_params(a, t->l1, t->l2), "metric",
+                          t->status || !isfinite(t->metric) ? json_null() : json_real(t->metric),
+                          "iterations", t->iterations, "converged", t->converged);
+    if (t->status)
+        json_object_set_new(e, "error", json_string(t->message));
+    json_array_append_new(a->trials, e);
+    json_t *p = json_pack("{s:s,s:I,s:I}", "phase", "tuning", "trial", (json_int_t)t->index + 1,
+                          "trials", (json_int_t)json_array_size(a->trials));
+    job_checkpoint(a->job, "nothing of it was committed", p);
+    json_decref(p);
     return job_cancelled(a->job) ? 1 : 0;
 }
 
@@ -418,8 +622,50 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
     json_decref(ds_props);
     if (rc)
         return rc;
+    lineage_context_ref study = {.type = "Study", .name = a->model};
+    const json_t *asplit =
+        json_object_get(a->spec, "split") ? json_object_get(a->spec, "split") : json_null();
+    const char *alg = a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression";
+    /* 1b. Each tuning trial: a Train execution in the Study context. */
+    size_t ti;
+    json_t *te;
+    json_array_foreach (a->trials, ti, te) {
+        json_t *params = json_object_get(te, "params");
+        json_t *thp = json_object_get(a->spec, "hyperparameters");
+        thp = json_is_object(thp) ? json_deep_copy(thp) : json_object();
+        json_object_update(thp, params);
+        json_t *props = json_pack("{s:o,s:O,s:s,s:s,s:s,s:s,s:O}", "hyperparameters", thp,
+                                  "feature_refs", refs, "job_id", job_id(a->job), "task",
+                                  task_name(a->task), "model", a->model, "algorithm", alg,
+                                  "split", asplit);
+        if (json_is_string(asof))
+            json_object_set(props, "as_of", (json_t *)asof);
+        json_t *custom = json_pack("{s:O,s:s,s:O,s:s}", "trial", json_object_get(te, "trial"),
+                                   "metric", a->metric_name, "metric_value",
+                                   json_object_get(te, "metric"), "dataset_sha256", ds->sha256);
+        char tname[240];
+        snprintf(tname, sizeof tname, "%s-trial-%zu", name, ti);
+        lineage_artifact_ref din = {.id = ds_id, .path_key = "dataset"};
+        lineage_run trun = {.execution_type = "Train",
+                            .name = tname,
+                            .state = json_object_get(te, "error") ? "FAILED" : NULL,
+                            .properties = props,
+                            .custom_properties = custom,
+                            .inputs = &din,
+                            .ninputs = 1,
+                            .contexts = &study,
+                            .ncontexts = 1};
+        lineage_run_ids trids = {0};
+        rc = lineage_record_run(lg, &trun, &trids, err);
+        json_decref(props);
+        json_decref(custom);
+        if (rc)
+            return rc;
+        json_object_set_new(te, "execution_id", json_integer(trids.execution_id));
+    }
     /* 2. Train: Dataset -> Model, Metrics. */
-    json_t *hp = json_object_get(a->spec, "hyperparameters");
+    json_t *hp_eff = a->tuning ? effective_hp(a, a->params.l1, a->params.l2) : NULL;
+    json_t *hp = hp_eff ? hp_eff : json_object_get(a->spec, "hyperparameters");
     json_t *tprops = json_pack("{s:O,s:O,s:s,s:s,s:s,s:I,s:s,s:O}", "hyperparameters",
                                hp ? hp : json_null(), "feature_refs", refs, "job_id",
                                job_id(a->job), "task", task_name(a->task), "model", a->model,
@@ -435,6 +681,11 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
         json_object_set(tprops, "as_of", (json_t *)asof);
     json_t *tcustom = json_pack("{s:s,s:I}", "dataset_sha256", ds->sha256, "rows",
                                 (json_int_t)ds->rows);
+    if (a->best) {
+        json_object_set_new(tcustom, "metric", json_string(a->metric_name));
+        json_object_set(tcustom, "metric_value", json_object_get(a->best, "metric"));
+        json_object_set(tcustom, "best_trial", json_object_get(a->best, "trial"));
+    }
     char mname[100];
     snprintf(mname, sizeof mname, "%s@%lld", a->model, (long long)ver);
     json_t *mprops = json_pack(
@@ -451,8 +702,6 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
         {.type = "Model", .name = mname, .uri = muri, .properties = mprops, .path_key = "model"},
         {.type = "Metrics", .properties = tmp, .path_key = "train_metrics"},
         {.type = "Metrics", .properties = emp, .path_key = "eval_metrics"}};
-    lineage_context_ref ctx = {.type = "Model", .name = a->model};
-    (void)ctx;
     lineage_run tr = {.execution_type = "Train",
                       .name = name,
                       .properties = tprops,
@@ -460,12 +709,15 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
                       .inputs = &tin,
                       .ninputs = 1,
                       .outputs = outs,
-                      .noutputs = neval ? 3 : 2};
+                      .noutputs = neval ? 3 : 2,
+                      .contexts = a->tuning ? &study : NULL,
+                      .ncontexts = a->tuning ? 1 : 0};
     lineage_run_ids tids = {0};
     rc = lineage_record_run(lg, &tr, &tids, err);
     if (rc == 0)
         *exec_id = tids.execution_id;
     json_decref(tprops);
+    json_decref(hp_eff);
     json_decref(tcustom);
     json_decref(mprops);
     json_decref(tmp);
@@ -537,8 +789,28 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
     a->params.progress = on_progress;
     a->params.progress_arg = a;
     trainer_data dt = {ntr, p, xt, ytr, NULL, NULL}, de = {nev, p, xe, yev, NULL, NULL};
-    if ((rc = trainer_fit(a->task, K, &dt, nev ? &de : NULL, &a->params, &m, err)))
+    if (a->tuning) {
+        if (!nev) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "tuning needs eval rows to compare trials: the split left none");
+            goto out;
+        }
+        a->trials = json_array();
+        a->tspec.on_trial = on_trial;
+        a->tspec.arg = a;
+        tune_result tres = {0};
+        if ((rc = trainer_tune(a->task, K, &dt, &de, &a->params, &a->tspec, &tres, err)))
+            goto out;
+        m = tres.best_model;
+        tres.best_model = NULL;
+        a->params.l1 = tres.trials[tres.best].l1;
+        a->params.l2 = tres.trials[tres.best].l2;
+        a->metric_name = tune_metric_name(tres.metric);
+        a->best = json_incref(json_array_get(a->trials, tres.best));
+        tune_result_free(&tres);
+    } else if ((rc = trainer_fit(a->task, K, &dt, nev ? &de : NULL, &a->params, &m, err))) {
         goto out;
+    }
     size_t k = trainer_model_outputs(m);
     st = malloc((ntr * k + 1) * sizeof *st);
     se = malloc((nev * k + 1) * sizeof *se);
@@ -587,6 +859,11 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
         json_object_set(*result, "fit", json_object_get(doc, "fit"));
     if (*result && exec_id)
         json_object_set_new(*result, "execution_id", json_integer(exec_id));
+    if (*result && a->tuning)
+        json_object_set_new(*result, "tuning",
+                            json_pack("{s:s,s:O,s:O,s:o}", "metric", a->metric_name, "trials",
+                                      a->trials, "best", a->best, "hyperparameters",
+                                      effective_hp(a, a->params.l1, a->params.l2)));
 out:
     export_reader_close(r);
     dataset_free(&ds);

@@ -29,6 +29,11 @@ typedef struct train_ctx {
 int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_t **job_out,
                  strata_err *err);
 
+/* Check a batch prediction request (POST /v1/predictions:batch) and submit
+ * the job (kind "batch_prediction"), trainer/batch_predict.c. */
+int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principal,
+                         json_t **job_out, strata_err *err);
+
 /* A stored model version, ready to score. */
 typedef struct loaded_model {
     json_t *doc; /* the registry record */

@@ -185,6 +185,52 @@ class TrainingTest(harness.DaemonTest):
         self.assertIn("single class", job["error"]["message"])
         self.assertError(self.call("GET", "/v1/models/credit"), 404, "NOT_FOUND", "credit")
 
+    def test_tuning_grid_in_study(self):
+        grid = [0.001, 1.0, 1000.0]
+        job = self.train(tuning={"parameters": {"l2": grid}, "metric": "auc"})
+        self.assertEqual(job["state"], "SUCCEEDED", job.get("error"))
+        res = job["result"]
+        tun = res["tuning"]
+        self.assertEqual(tun["metric"], "roc_auc")
+        self.assertEqual([t["params"] for t in tun["trials"]], [{"l2": v} for v in grid])
+        aucs = [t["metric"] for t in tun["trials"]]
+        best = max(range(3), key=lambda i: (aucs[i], -i))  # ties: the earlier trial
+        self.assertEqual(tun["best"]["trial"], best)
+        self.assertEqual(tun["best"]["params"], {"l2": grid[best]})
+        self.assertEqual(tun["hyperparameters"]["l2"], grid[best])
+        # the registered version is the best trial's model: its eval AUC is the trial's
+        self.assertAlmostEqual(res["eval_metrics"]["roc_auc"], aucs[best], places=12)
+        # 3 trial executions + the final Train, all in the Study context "credit"
+        s, doc = self.call("GET", "/v1/executions/%d/contexts" % res["execution_id"])
+        self.assertEqual(s, 200, doc)
+        ctxs = [c for c in doc["contexts"] if c["type"] == "Study"]
+        self.assertEqual([c["name"] for c in ctxs], ["credit"], doc)
+        s, doc = self.call("GET", "/v1/contexts/%d/executions" % ctxs[0]["id"])
+        self.assertEqual(s, 200, doc)
+        ex = doc["executions"]
+        self.assertEqual(len(ex), 4, ex)
+        self.assertTrue(all(e["type"] == "Train" for e in ex), ex)
+        ids = sorted(e["id"] for e in ex)
+        self.assertEqual(ids, sorted([t["execution_id"] for t in tun["trials"]] +
+                                     [res["execution_id"]]))
+        by_id = {e["id"]: e for e in ex}
+        for t in tun["trials"]:
+            e = by_id[t["execution_id"]]
+            self.assertEqual(e["properties"]["hyperparameters"]["l2"], t["params"]["l2"], e)
+            self.assertAlmostEqual(e["custom_properties"]["metric_value"], t["metric"],
+                                   places=12)
+        final = by_id[res["execution_id"]]
+        self.assertEqual(final["properties"]["hyperparameters"]["l2"], grid[best])
+        # bad tuning specs are refused before any job
+        for bad, word in [({"parameters": {"learning_rate": [0.1]}}, "learning_rate"),
+                          ({"parameters": {"l2": {"min": 0, "max": 1, "scale": "log"}}},
+                           "log"),
+                          ({"parameters": {"l2": [1]}, "metric": "rmse"}, "rmse"),
+                          ({"parameters": {"l2": [1]}, "trials": 0}, "trials"),
+                          ({"parameters": {}}, "parameters")]:
+            self.assertError(self.call("POST", "/v1/trainings", self.spec(tuning=bad)),
+                             400, "INVALID_ARGUMENT", word)
+
     def test_regression_and_multiclass(self):
         job = self.train(model="price", task="regression", algorithm="linear_regression",
                          label_column="target", split={"method": "random", "seed": 3,
