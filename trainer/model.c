@@ -366,6 +366,7 @@ typedef struct fit_ctx {
     int separable;
     int cancelled;
     int early_stopped;
+    int stalled; /* consecutive steps below min_rel_progress */
     int best_iteration;
     double best_loss;
     double *best; /* dim doubles */
@@ -405,7 +406,11 @@ static int fit_step(fit_ctx *c, int it, const double *x, double fx)
         double rel = (c->best_loss - cur) / fmax(fabs(c->best_loss), DBL_MIN);
         if (cur < c->best_loss)
             c->best_loss = cur;
-        if (rel < c->P->min_rel_progress) {
+        /* Quasi-Newton steps are uneven: one step of little progress (or a
+         * small rise in eval loss) is common early on. Stop only after
+         * TRAINER_EARLY_STOP_PATIENCE such steps in a row. */
+        c->stalled = rel < c->P->min_rel_progress ? c->stalled + 1 : 0;
+        if (c->stalled >= TRAINER_EARLY_STOP_PATIENCE) {
             c->early_stopped = 1;
             return 1;
         }

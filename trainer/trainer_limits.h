@@ -34,6 +34,9 @@
 #define TRAINER_MAX_LBFGS_MEMORY 100u
 /* Trials of one hyperparameter search (each is a full fit). */
 #define TRAINER_MAX_TRIALS 1000u
+/* Early stopping: consecutive iterations below min_rel_progress before a fit
+ * stops. One slow quasi-Newton step is normal; five in a row is a plateau. */
+#define TRAINER_EARLY_STOP_PATIENCE 5
 /* Worker threads of one fit. */
 #define TRAINER_MAX_THREADS 64u
 
