@@ -81,6 +81,7 @@ LG_CONNS=$WRK_CONNS   # loadgen: the same pool size as the peak it is half of
 QUIET_MAX=0.15        # cores others may use during a measurement before it is redone
 QUIET_WAIT_S=60       # longest wait for a quiet second before each measurement
 NOISE_ATTEMPTS=3      # measurements of one point at most, the quietest is kept
+LG_EXTRA_PCTS="25 10" # open loop: also these % of the peak, one run each
 SWEEP_POINTS="1:8 1:32 1:64 2:16 2:32 2:64 2:128"   # --sweep: wrk threads:connections
 if [ "$QUICK" = 1 ]; then
   WRK_SECS=2; WARM_SECS=1; LG_SECS=4; LG_WARM=1; REDIS_N=100000; RUNS="${RUNS:-1}"; SWEEP_SECS=2
@@ -143,6 +144,22 @@ cpu_ticks() {
   echo "$sum"
 }
 
+# "tid ticks" for every thread of a process.
+thread_ticks() {
+  local t f
+  for t in /proc/"$1"/task/*; do
+    f="$(sed 's/^.*) //' "$t/stat" 2>/dev/null)" || continue
+    read -r -a f <<<"$f"
+    echo "${t##*/} $((f[11] + f[12]))"
+  done
+}
+
+# "pid ticks" for every nginx worker.
+worker_ticks() {
+  local p
+  for p in $NGINX_WORKERS; do echo "$p $(cpu_ticks "$p")"; done
+}
+
 # user+nice+system ticks of the whole machine (softirq excluded: loopback
 # networking is accounted there, for our own processes too).
 sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
@@ -168,6 +185,11 @@ measure() {
     nginx) pids=$NGINX_WORKERS ;;
     redis) pids=$REDIS_PID ;;
   esac
+  local th0=""
+  case "$target" in
+    strata) th0="$(thread_ticks "$STRATA_PID")" ;;
+    nginx) th0="$(worker_ticks)" ;;
+  esac
   s0="$(sys_ticks)"
   # shellcheck disable=SC2086 # $pids is a list
   c0="$(cpu_ticks $pids)"
@@ -181,6 +203,15 @@ measure() {
     split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }')"
   MEAS="$(grep '^RESULT' <<<"$out")" || MEAS=""
   [ -n "$MEAS" ] || return 1
+  if [ -n "$th0" ]; then
+    # The two busiest stratad threads (its HTTP workers under read load) or
+    # nginx workers: how evenly the connections landed on them.
+    local th1
+    if [ "$target" = strata ]; then th1="$(thread_ticks "$STRATA_PID")"; else th1="$(worker_ticks)"; fi
+    MEAS+=" busiest_threads_cpu_s=$(join <(sort <<<"$th0") <(sort <<<"$th1") |
+      awk -v h="$CLK_TCK" '{print $3 - $2}' | sort -rn | awk 'NR <= 2' |
+      awk -v h="$CLK_TCK" '{printf "%s%.2f", (NR > 1 ? "/" : ""), $1 / h}')"
+  fi
   MEAS+=" $(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v g="$gen" -v h="$CLK_TCK" \
     -v d=$((t1 - t0)) 'BEGIN {o = (s - c) / h - g; if (o < 0) o = 0;
     printf "server_cpu_s=%.2f gen_cpu_s=%.2f other_cores=%.2f", c / h, g, o * 1e9 / d}')"
@@ -216,7 +247,7 @@ quiet_measure() {
 
 # ---- machine -------------------------------------------------------------------
 NPROC="$(nproc)"
-CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+CPU_MODEL="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 KERNEL="$(uname -sr)"
 MEM_GIB="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -394,7 +425,7 @@ NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 wait_http "$NURL/v1/entities/user/values/$TYPICAL" nginx
 for _ in $(seq 50); do
-  NGINX_WORKERS="$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+  NGINX_WORKERS="$(pgrep -P "$NGINX_PID" | tr '\n' ' ' || true)"
   [ "$(wc -w <<<"$NGINX_WORKERS")" -ge "$NPROC" ] && break
   sleep 0.1
 done
@@ -541,26 +572,33 @@ PEAK="$(stat_of strata get_json rps)"
 HALF="$(awk -v p="$PEAK" 'BEGIN {printf "%.0f", p / 2}')"
 LG_RAW="$WORK/loadgen-raw.txt"
 : >"$LG_RAW"
-run_lg() { # target run
-  local port res
+run_lg() { # target pct-of-peak run
+  local port res rate
   if [ "$1" = strata ]; then port=$SPORT; else port=$NPORT; fi
-  quiet_measure "$1" "$LOADGEN" rate --port "$port" --rate "$HALF" --duration "$LG_SECS" \
+  rate="$(awk -v p="$PEAK" -v f="$2" 'BEGIN {printf "%.0f", p * f / 100}')"
+  quiet_measure "$1" "$LOADGEN" rate --port "$port" --rate "$rate" --duration "$LG_SECS" \
     --warmup "$LG_WARM" --connections "$LG_CONNS" --path-prefix /v1/entities/user/values/u \
     --ids "$ENTITIES" --header 'Accept: application/json' --seed "$((RANDOM + 1))" || {
     log "loadgen against $1 printed no result; see $WORK/gen.log"; exit 1; }
   res=$MEAS
-  echo "$1 $2 $res" >>"$LG_RAW"
-  log "$(printf '%-6s open loop %s req/s run %s: p50 %s us  p90 %s us  p99 %s us  p99.9 %s us  (errors %s, not completed %s, non-2xx %s; other %s cores)' \
-    "$1" "$HALF" "$2" "$(kv "$res" p50_us)" "$(kv "$res" p90_us)" "$(kv "$res" p99_us)" \
+  echo "$1 $2 $3 $res" >>"$LG_RAW"
+  log "$(printf '%-6s open loop %s%% = %s req/s run %s: p50 %s us  p90 %s us  p99 %s us  p99.9 %s us  (errors %s, not completed %s, non-2xx %s; other %s cores%s)' \
+    "$1" "$2" "$rate" "$3" "$(kv "$res" p50_us)" "$(kv "$res" p90_us)" "$(kv "$res" p99_us)" \
     "$(kv "$res" p999_us)" "$(kv "$res" errors)" "$(kv "$res" not_completed)" "$(kv "$res" non2xx)" \
-    "$(kv "$res" other_cores)")"
+    "$(kv "$res" other_cores)" "; busiest threads $(kv "$res" busiest_threads_cpu_s) CPU s")"
 }
-log "open loop at half of Strata's peak GET JSON rate: $HALF req/s, ${LG_SECS}s (${LG_WARM}s warm-up)"
+log "open loop at half of Strata's peak GET JSON rate: $HALF req/s, ${LG_SECS}s (${LG_WARM}s warm-up);" \
+  "then at $LG_EXTRA_PCTS% of the peak, one run each"
 for run in $(seq "$RUNS"); do
   if [ $((run % 2)) = 1 ]; then order="strata nginx"; else order="nginx strata"; fi
-  for target in $order; do run_lg "$target" "$run"; done
+  for target in $order; do run_lg "$target" 50 "$run"; done
 done
-lg_stat() { grep "^$1 " "$LG_RAW" | while read -r line; do kv "$line" "$2"; done | median; }
+for pct in $LG_EXTRA_PCTS; do
+  for target in strata nginx; do run_lg "$target" "$pct" 1; done
+done
+lg_stat() { # target pct field -> median over runs
+  grep "^$1 $2 " "$LG_RAW" | while read -r line; do kv "$line" "$3"; done | median
+}
 
 # ---- results -------------------------------------------------------------------------
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -604,9 +642,9 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo "| GET JSON vs key-value | $(k "$(stat_of strata get_json rps)") req/s | $(fmt_us "$(stat_of strata get_json p50_us)")" \
     "| $(fmt_us "$(stat_of strata get_json p99_us)") | redis HGETALL 10 fields (redis-benchmark --threads $WRK_THREADS -c$WRK_CONNS -P1)" \
     "| $(k "$r_rps") req/s | $(ratio "$(stat_of strata get_json rps)" "$r_rps") |"
-  echo "| open loop at 50% of peak GET JSON ($HALF req/s) | $(k "$(lg_stat strata achieved_rps)") req/s" \
-    "| $(fmt_us "$(lg_stat strata p50_us)") | $(fmt_us "$(lg_stat strata p99_us)")" \
-    "| nginx, same rate | $(k "$(lg_stat nginx achieved_rps)") req/s | p99 $(fmt_us "$(lg_stat nginx p99_us)") |"
+  echo "| open loop at 50% of peak GET JSON ($HALF req/s) | $(k "$(lg_stat strata 50 achieved_rps)") req/s" \
+    "| $(fmt_us "$(lg_stat strata 50 p50_us)") | $(fmt_us "$(lg_stat strata 50 p99_us)")" \
+    "| nginx, same rate | $(k "$(lg_stat nginx 50 achieved_rps)") req/s | p99 $(fmt_us "$(lg_stat nginx 50 p99_us)") |"
   echo "| batched writes, $BATCH_ROWS rows x 10 features, $WRITE_CONNS connections | $(k "$W_VPS") values/s" \
     "| $(fmt_us "$W_P50") | $(fmt_us "$W_P99") | — | — | — |"
   echo
@@ -614,8 +652,8 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   for load in "${LOADS[@]}"; do
     pairs=""
     for run in $(seq "$RUNS"); do
-      sr="$(grep "^strata $load $run " "$RAW" | head -n 1)"
-      nr="$(grep "^nginx $load $run " "$RAW" | head -n 1)"
+      sr="$(grep -m1 "^strata $load $run " "$RAW" || true)"
+      nr="$(grep -m1 "^nginx $load $run " "$RAW" || true)"
       pairs+=" $(ratio "$(kv "$sr" rps)" "$(kv "$nr" rps)")"
     done
     echo "${LOAD_NAME[$load]}:$pairs;"
@@ -623,8 +661,8 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo
   echo "Details (medians):"
   echo
-  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request | wrk CPU (cores) | other (cores) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| load | target | req/s | p50 | p90 | p99 | p99.9 | max | bytes/response (with headers) | server CPU per request | wrk CPU (cores) | other (cores) | two busiest server threads, CPU s per run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for load in "${LOADS[@]}"; do
     for target in strata nginx; do
       req="$(stat_of "$target" "$load" requests)"
@@ -634,21 +672,29 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
         "| $(fmt_us "$(stat_of "$target" "$load" max_us)")" \
         "| $(awk -v b="$(stat_of "$target" "$load" bytes)" -v n="$req" 'BEGIN {printf "%.0f", b / n}')" \
         "| $(cpu_us_per_req "$target" "$load") us | $(gen_cpu_share "$target" "$load")" \
-        "| $(stat_of "$target" "$load" other_cores) |"
+        "| $(stat_of "$target" "$load" other_cores)" \
+        "| $(grep "^$target $load " "$RAW" | while read -r line; do kv "$line" busiest_threads_cpu_s; done | paste -sd' ') |"
     done
   done
   echo "| HGETALL | redis | $(redis_stat rps) | $(fmt_us "$(redis_stat p50_us)") | | $(fmt_us "$(redis_stat p99_us)") | | | | $(while read -r line; do awk -v t="$(kv "$line" server_cpu_s)" -v n="$(kv "$line" requests)" 'BEGIN {printf "%.2f\n", t * 1e6 / n}'; done <"$REDIS_RAW" | median) us | (redis-benchmark) | $(while read -r line; do kv "$line" other_cores; done <"$REDIS_RAW" | median) |"
   echo
-  echo "Open loop (bench/online/loadgen.c, $LG_CONNS connections, ${LG_SECS}s incl. ${LG_WARM}s warm-up, latency from the scheduled send time):"
+  echo "Open loop (bench/online/loadgen.c, $LG_CONNS connections, ${LG_SECS}s incl. ${LG_WARM}s warm-up, latency from the scheduled send time; medians over runs):"
   echo
-  echo "| target | rate | achieved | p50 | p90 | p99 | p99.9 | max | errors | not completed |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
-  for target in strata nginx; do
-    echo "| $target | $HALF | $(lg_stat "$target" achieved_rps) | $(fmt_us "$(lg_stat "$target" p50_us)")" \
-      "| $(fmt_us "$(lg_stat "$target" p90_us)") | $(fmt_us "$(lg_stat "$target" p99_us)")" \
-      "| $(fmt_us "$(lg_stat "$target" p999_us)") | $(fmt_us "$(lg_stat "$target" max_us)")" \
-      "| $(lg_stat "$target" errors) | $(lg_stat "$target" not_completed) |"
+  echo "| target | % of peak | rate | runs | achieved | p50 | p90 | p99 | p99.9 | max | errors | not completed | two busiest server threads, CPU s per run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for pct in 50 $LG_EXTRA_PCTS; do
+    for target in strata nginx; do
+      echo "| $target | $pct% | $(lg_stat "$target" "$pct" target_rps) | $(grep -c "^$target $pct " "$LG_RAW")" \
+        "| $(lg_stat "$target" "$pct" achieved_rps) | $(fmt_us "$(lg_stat "$target" "$pct" p50_us)")" \
+        "| $(fmt_us "$(lg_stat "$target" "$pct" p90_us)") | $(fmt_us "$(lg_stat "$target" "$pct" p99_us)")" \
+        "| $(fmt_us "$(lg_stat "$target" "$pct" p999_us)") | $(fmt_us "$(lg_stat "$target" "$pct" max_us)")" \
+        "| $(lg_stat "$target" "$pct" errors) | $(lg_stat "$target" "$pct" not_completed)" \
+        "| $(grep "^$target $pct " "$LG_RAW" | while read -r line; do kv "$line" busiest_threads_cpu_s; done | paste -sd' ') |"
+    done
   done
+  echo
+  echo "Strata p99 at 50% of peak, run by run: $(grep '^strata 50 ' "$LG_RAW" | while read -r line; do
+    echo "$(fmt_us "$(kv "$line" p99_us)") (threads $(kv "$line" busiest_threads_cpu_s) CPU s)"; done | paste -sd';' | sed 's/;/; /g')."
   echo
   if [ "$SWEEP" = 1 ]; then
     echo "Sweep, GET JSON, one ${SWEEP_SECS}s run per point (wrk threads x connections):"
@@ -656,8 +702,8 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
     echo "| wrk | Strata req/s | Strata p99 | nginx req/s | nginx p99 | ratio | wrk CPU vs Strata / nginx (cores) | other (cores) |"
     echo "|---|---|---|---|---|---|---|---|"
     for tc in $SWEEP_POINTS; do
-      sl="$(grep "^strata get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW")"
-      nl="$(grep "^nginx get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW")"
+      sl="$(grep "^strata get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW" || true)"
+      nl="$(grep "^nginx get_json t${tc%:*}c${tc#*:} " "$SWEEP_RAW" || true)"
       gs() { awk -v c="$(kv "$1" gen_cpu_s)" -v d="$(kv "$1" duration_us)" 'BEGIN {printf "%.2f", c * 1e6 / d}'; }
       echo "| -t${tc%:*} -c${tc#*:} | $(kv "$sl" rps) | $(fmt_us "$(kv "$sl" p99_us)") | $(kv "$nl" rps)" \
         "| $(fmt_us "$(kv "$nl" p99_us)") | $(ratio "$(kv "$sl" rps)" "$(kv "$nl" rps)")" \
@@ -671,15 +717,15 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
     "other processes $(kv "$WRITE_RES" other_cores) cores."
   echo
   get_ratio="$(ratio "$(stat_of strata get_json rps)" "$(stat_of nginx get_json rps)")"
-  lg_p99="$(lg_stat strata p99_us)"
+  lg_p99="$(lg_stat strata 50 p99_us)"
   echo "Targets:"
   echo
   echo "- online GET throughput >= 60% of nginx: $get_ratio ->" \
-    "$(awk -v r="$get_ratio" 'BEGIN {print (r >= 0.60) ? "met" : "NOT met"}')"
+    "$(awk -v r="$get_ratio" 'BEGIN {print ((r >= 0.60) ? "met" : "NOT met")}')"
   echo "- p99 < 1 ms at half of peak ($HALF req/s): $(fmt_us "$lg_p99") ->" \
-    "$(awk -v p="$lg_p99" 'BEGIN {print (p < 1000) ? "met" : "NOT met"}')"
+    "$(awk -v p="$lg_p99" 'BEGIN {print ((p < 1000) ? "met" : "NOT met")}')"
   echo "- batched writes >= 300k values/s: $W_VPS ->" \
-    "$(awk -v v="$W_VPS" 'BEGIN {print (v >= 300000) ? "met" : "NOT met"}')"
+    "$(awk -v v="$W_VPS" 'BEGIN {print ((v >= 300000) ? "met" : "NOT met")}')"
   echo
   echo "stratad log: $STRATA_ERRS WARN/ERROR lines."
   echo
