@@ -31,7 +31,8 @@
 #     --export-memory-mb 64 (the default), after it is idle:
 #     a. job: POST /v1/exports:historical {instances.path, timestamp_column ts,
 #        the 10 feature refs, format csv, destination.path} under --export-dir,
-#        polling GET /v1/jobs/{id} every 20 ms; wall time from the POST to seeing
+#        polling GET /v1/jobs/{id} every 20 ms from one process on one keep-alive
+#        connection (bench/export/job.py); wall time from the POST to seeing
 #        SUCCEEDED (the file is written, fsynced and renamed by then), and the job's
 #        own result.duration_ms; then VmHWM from /proc/PID/status;
 #     b. streamed: another fresh stratad, the same request without destination,
@@ -284,15 +285,12 @@ stop_strata() {
   STRATA_PID=""
 }
 api() { curl -fsS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$STRATA_URL$2"; }
-# poll_job ID FILE: until the job ends; prints its state.
-poll_job() {
-  local state
-  while :; do
-    curl -fsS "$STRATA_URL/v1/jobs/$1" >"$2"
-    state="$(jget "$2" 'd["job"]["state"]')"
-    case "$state" in PENDING|RUNNING) sleep "$POLL_S" ;; *) break ;; esac
-  done
-  echo "$state"
+# run_job PATH BODY FILE: POST a job and wait for it (bench/export/job.py: one
+# process, one keep-alive connection, a poll every POLL_S); the final job, with
+# wall_ms from the POST to the answer showing it ended, goes to FILE. Prints its state.
+run_job() {
+  "$PY" "$HERE/job.py" "$STRATA_URL" "$1" "$2" "$3" "$POLL_S" || exit 1
+  jget "$3" 'd["job"]["state"]'
 }
 
 # ---- load the store (untimed) ------------------------------------------------------
@@ -305,11 +303,9 @@ api POST /v1/entities/user/features '{"features":[
   {"name":"f6","type":"DOUBLE"},{"name":"f7","type":"DOUBLE"},
   {"name":"f8","type":"INT64"},{"name":"f9","type":"INT64"}]}' >/dev/null
 t0="$(now_ns)"
-api POST /v1/imports '{"entity":"user","format":"csv","source":{"path":"values.csv"},
+state="$(run_job /v1/imports '{"entity":"user","format":"csv","source":{"path":"values.csv"},
   "entity_id_column":"user_id","event_time_column":"event_time","time_unit":"rfc3339",
-  "on_error":"skip_row"}' >"$WORK/import-job.json"
-IMPORT_ID="$(jget "$WORK/import-job.json" 'd["job"]["id"]')"
-state="$(poll_job "$IMPORT_ID" "$WORK/import-job.json")"
+  "on_error":"skip_row"}' "$WORK/import-job.json")"
 IMPORT_MS=$(( ($(now_ns) - t0) / 1000000 ))
 [ "$state" = SUCCEEDED ] || { log "import ended $state: $(jget "$WORK/import-job.json" 'd["job"]["error"]')"; exit 1; }
 IMPORT_RES="$(jget "$WORK/import-job.json" '" ".join("%s=%s" % (k, d["job"]["result"][k]) for k in ("rows_imported","rows_rejected","values_written","duration_ms"))')"
@@ -344,23 +340,21 @@ fresh_strata() {
 }
 
 strata_job() { # RUN
-  local run=$1 pre job id state t0 t1 c0 c1 s0 s1 hwm f line
+  local run=$1 pre job state t0 t1 c0 c1 s0 s1 hwm f line
   fresh_strata "job-$run"
   pre="$FRESH"
   job="$WORK/export-job-$run.json"
   wait_quiet
   s0="$(sys_ticks)"; c0="$(cpu_ticks "$STRATA_PID")"
   t0="$(now_ns)"
-  api POST /v1/exports:historical "$(HIST_BODY "train-$run.csv")" >"$job"
-  id="$(jget "$job" 'd["job"]["id"]')"
-  state="$(poll_job "$id" "$job")"
+  state="$(run_job /v1/exports:historical "$(HIST_BODY "train-$run.csv")" "$job")"
   t1="$(now_ns)"
   c1="$(cpu_ticks "$STRATA_PID")"; s1="$(sys_ticks)"
   hwm="$(vm_kib "$STRATA_PID" VmHWM)"
   [ "$state" = SUCCEEDED ] || { log "export job ended $state: $(jget "$job" 'd["job"]["error"]')"; exit 1; }
   f="$(jget "$job" '" ".join("%s=%s" % (k, d["job"]["result"][k]) for k in ("rows","bytes","lookups","spilled_bytes","sort_runs","instances_ms","lookups_ms","duration_ms"))')"
   [ "$(kv "$f" rows)" = "$INSTANCES" ] || { log "export job: expected $INSTANCES rows, the job says $f"; exit 1; }
-  line="strata-job run=$run $f wall_ms=$(( (t1 - t0) / 1000000 )) $pre"
+  line="strata-job run=$run $f wall_ms=$(jget "$job" 'd["wall_ms"]') $pre"
   line+=" $(awk -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v h="$CLK_TCK" -v d=$((t1 - t0)) 'BEGIN {
     o = (s - c) / h; if (o < 0) o = 0; printf "cpu_s=%.2f other_cores=%.2f", c / h, o * 1e9 / d}')"
   line+=" peak_rss_mib=$((hwm / 1024)) compactions=$(compactions_between "$DATA" "$t0" "$t1")"
@@ -460,9 +454,7 @@ if [ "$PERF" = 1 ]; then
   PERF_PID=$!
   PIDS+=("$PERF_PID")
   sleep 1
-  api POST /v1/exports:historical "$(HIST_BODY train-perf.csv)" >"$WORK/export-job-perf.json"
-  id="$(jget "$WORK/export-job-perf.json" 'd["job"]["id"]')"
-  state="$(poll_job "$id" "$WORK/export-job-perf.json")"
+  run_job /v1/exports:historical "$(HIST_BODY train-perf.csv)" "$WORK/export-job-perf.json" >/dev/null
   kill -INT "$PERF_PID" 2>/dev/null || true
   wait "$PERF_PID" 2>/dev/null || true
   stop_strata
