@@ -60,7 +60,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-  sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
