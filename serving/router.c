@@ -124,9 +124,17 @@ size_t app_route_count(void)
     return NROUTES;
 }
 
+/* POST routes that only read: never audited (the contract audits changes). */
+static const http_handler read_only_posts[] = {api_online_read, api_model_predict};
+
 bool app_route_mutates(int id)
 {
-    return id >= 0 && (size_t)id < NROUTES && routes[id].method != HTTP_M_GET;
+    if (id < 0 || (size_t)id >= NROUTES || routes[id].method == HTTP_M_GET)
+        return false;
+    for (size_t i = 0; i < sizeof read_only_posts / sizeof read_only_posts[0]; i++)
+        if (routes[id].handler == read_only_posts[i])
+            return false;
+    return true;
 }
 
 const char *app_route_name(int id)

@@ -25,11 +25,14 @@
 #     ceiling (a different generator and protocol; context, not a ratio target);
 #  5. runs loadgen (open loop, latency from the scheduled send time) at half of
 #     Strata's peak GET JSON rate against Strata, and at the same rate against
-#     nginx for context;
-#  6. prints a results table and writes it as markdown to --out.
+#     nginx for context, then at LG_EXTRA_PCTS of the peak once each;
+#  6. prints a results table and writes it as markdown to --out, raw runs included.
 #
 # The load generators share the machine's cores with the servers under test;
-# every number here is "server + generator on the same box".
+# every number here is "server + generator on the same box". Each measurement
+# records the server's CPU (all threads), the generator's, and what every other
+# process used meanwhile; a measurement disturbed by others (> QUIET_MAX cores)
+# is repeated, up to NOISE_ATTEMPTS times, and the quietest attempt kept.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,7 +73,7 @@ ENTITIES=100000       # ids loaded and read
 BATCH_ROWS=1000       # rows per write request (x 10 features = 10k values)
 WRITE_CONNS=4         # concurrent write requests
 # wrk: identical for Strata and nginx. One scripted wrk thread tops out near
-# 80-90k req/s on this class of machine, below what nginx serves, so -t1 would
+# 70-90k req/s on this class of machine, below what nginx serves, so -t1 would
 # measure wrk rather than the HTTP ceiling (see --sweep); two threads (one per
 # core) lift that cap. 64 connections = 32 per wrk thread and per server
 # worker: enough in flight to keep every worker busy, not so many that the
@@ -729,7 +732,7 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo
   echo "stratad log: $STRATA_ERRS WARN/ERROR lines."
   echo
-  echo "Reproduce: \`$REPRO\` (or \`make bench\`)."
+  echo "Reproduce: \`$REPRO\` (or \`make bench BENCH=online\`)."
   echo
   echo "Raw runs:"
   echo

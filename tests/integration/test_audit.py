@@ -22,6 +22,9 @@ class AuditTest(DaemonTest):
         self.assertEqual(self.call("POST", "/v1/entities/customer:write",
                                    {"rows": [{"entity_id": "c1", "values": {"age": "x"}}]})[0], 400)
         self.assertEqual(self.call("GET", "/v1/entities/customer")[0], 200)
+        # A POST that only reads is not a change either.
+        self.assertEqual(self.call("POST", "/v1/online:read",
+                                   {"entity": "customer", "ids": ["c1"]})[0], 200)
         self.assertEqual(self.call("POST", "/v1/entities/customer:delete",
                                    {"entity_ids": ["c1"]})[0], 200)
 
