@@ -133,77 +133,18 @@ fi
 
 # ---- processes and cleanup -----------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-ingest.XXXXXX")"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 # PostgreSQL (another user when we are root) reads the CSV and owns its cluster here.
 chmod 711 "$WORK"
-PIDS=()
 PGDATA=""
-cleanup() {
-  local rc=$?
+# cleanup (bench/lib.sh) calls this first: PostgreSQL is not one of our PIDS.
+bench_before_cleanup() {
   if [ -n "$PGDATA" ] && [ -f "$PGDATA/postmaster.pid" ]; then
     "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
   fi
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then
-    echo "bench: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_http() { # URL what
-  for _ in $(seq 200); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $2 did not come up; see $WORK" >&2
-  return 1
-}
-
-now_ns() { date +%s%N; }
-
-# CPU time (user+system, in ticks) of processes and their threads, summed over PIDs.
-CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() {
-  local sum=0 p f
-  for p in "$@"; do
-    f="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" || continue
-    read -r -a f <<<"$f"
-    sum=$((sum + f[11] + f[12]))
-  done
-  echo "$sum"
-}
-# user+nice+system ticks of the whole machine.
-sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
-
-# Waits (up to QUIET_WAIT_S) for a second in which the machine is quiet.
-wait_quiet() {
-  local i a b
-  for ((i = 0; i < QUIET_WAIT_S; i++)); do
-    a="$(sys_ticks)"; sleep 1; b="$(sys_ticks)"
-    awk -v t=$((b - a)) -v h="$CLK_TCK" -v m="$QUIET_MAX" 'BEGIN {exit !(t / h <= m)}' && return 0
-  done
-  log "machine still busy after ${QUIET_WAIT_S}s; measuring anyway"
-}
-
-# kv LINE KEY: value of KEY=... in a result line.
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # jget FILE EXPR: a field of a JSON document (python3 expression on `d`).
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
 
@@ -471,8 +412,6 @@ f0() { awk -v x="$1" 'BEGIN {printf "%.0f", x}'; }
 k() { awk -v x="$1" 'BEGIN {printf "%.1fk", x / 1000}'; }
 secs() { awk -v x="$1" 'BEGIN {printf "%.2f", x / 1000}'; }
 per_s() { awk -v n="$1" -v ms="$2" 'BEGIN {printf "%.0f", n * 1000 / ms}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-
 S_MS="$(stat_of strata-skip_row duration_ms)"
 S_WALL="$(stat_of strata-skip_row wall_ms)"
 S_RPS="$(per_s "$ROWS" "$S_MS")"

@@ -91,47 +91,9 @@ python3 -c 'import sqlite3' || { echo "bench: python3 lacks sqlite3" >&2; exit 1
 
 # ---- processes and cleanup ----------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-lineage.XXXXXX")"
-PIDS=()
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then
-    echo "bench: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_http() { # URL what
-  for _ in $(seq 600); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $2 did not come up; see $WORK" >&2
-  return 1
-}
-CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { # PID -> user+system ticks of the process and its threads
-  local f
-  f="$(sed 's/^.*) //' "/proc/$1/stat")"
-  read -r -a f <<<"$f"
-  echo $((f[11] + f[12]))
-}
 start_stratad() { # DATA_DIR LOG -> sets SPID, SURL
   local port
   port="$(free_port)"

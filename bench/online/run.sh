@@ -98,54 +98,10 @@ done
 
 # ---- processes and cleanup -----------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then
-    echo "bench: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # URL what
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $2 did not come up; see $WORK" >&2
-  return 1
-}
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 
 # CPU time (user+system, in ticks) of a process and its threads, summed over PIDs.
-CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() {
-  local sum=0 p f
-  for p in "$@"; do
-    # Fields after the ")" closing comm: utime is the 12th, stime the 13th.
-    f="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" || continue
-    read -r -a f <<<"$f"
-    sum=$((sum + f[11] + f[12]))
-  done
-  echo "$sum"
-}
 
 # "tid ticks" for every thread of a process.
 thread_ticks() {
@@ -162,15 +118,6 @@ worker_ticks() {
   local p
   for p in $NGINX_WORKERS; do echo "$p $(cpu_ticks "$p")"; done
 }
-
-# user+nice+system ticks of the whole machine (softirq excluded: loopback
-# networking is accounted there, for our own processes too).
-sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
-
-# kv LINE KEY: value of KEY=... in a RESULT line.
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # measure TARGET CMD...: runs a load generator command against TARGET's server
 # and sets MEAS to its RESULT line plus what the machine did meanwhile:
@@ -222,14 +169,6 @@ measure() {
 
 # Waits (up to QUIET_WAIT_S) for a second in which the machine is quiet: our
 # servers idle, so any CPU used is someone else's (or stratad's compactions).
-wait_quiet() {
-  local i a b
-  for ((i = 0; i < QUIET_WAIT_S; i++)); do
-    a="$(sys_ticks)"; sleep 1; b="$(sys_ticks)"
-    awk -v t=$((b - a)) -v h="$CLK_TCK" -v m="$QUIET_MAX" 'BEGIN {exit !(t / h <= m)}' && return 0
-  done
-  log "machine still busy after ${QUIET_WAIT_S}s; measuring anyway"
-}
 
 # quiet_measure TARGET CMD...: measure, and repeat (up to NOISE_ATTEMPTS) while
 # other processes used more than QUIET_MAX cores; keeps the quietest attempt.
@@ -607,7 +546,6 @@ lg_stat() { # target pct field -> median over runs
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 STRATA_ERRS="$(grep -c -E ' (ERROR|WARN) ' "$WORK/stratad.log" || true)"
 fmt_us() { awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f ms", x / 1000; else printf "%d us", x }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 k() { awk -v x="$1" 'BEGIN {printf "%.1fk", x / 1000}'; }
 
 REPRO="bench/online/run.sh $(basename "$BUILD")"
