@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/jsoncheck.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "ingest/csv_reader.h"
@@ -126,24 +127,6 @@ static int bad(strata_err *err, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return err_set(err, STRATA_INVALID_ARGUMENT, "%s", msg);
-}
-
-static int check_fields(const json_t *obj, const char *const *allowed, const char *where,
-                        strata_err *err)
-{
-    const char *key;
-    const json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, key) == 0;
-        if (!ok) {
-            char ex[80];
-            text_excerpt(slice_of(key), ex, sizeof ex);
-            return bad(err, "unknown field \"%s%s\"", where, ex);
-        }
-    }
-    return 0;
 }
 
 /* An optional non-empty string member. */
@@ -406,7 +389,7 @@ static int parse_destination(export_plan *p, const json_t *spec, slice *dest_pat
         return 0;
     if (!json_is_object(d))
         return bad(err, "field \"destination\" must be an object {\"path\": \"...\"}");
-    if ((rc = check_fields(d, fields, "destination.", err)))
+    if ((rc = json_check_fields(d, fields, "destination.", err)))
         return rc;
     const json_t *pv = json_object_get(d, "path");
     if (!json_is_string(pv) || json_string_length(pv) == 0)
@@ -670,7 +653,7 @@ static int parse_instances(export_plan *p, const json_t *spec, strata_err *err)
     if (!json_is_object(in))
         return bad(err, "field \"instances\" is required: {\"path\": \"...\"} or {\"inline\": "
                         "\"...\"}, with \"format\": \"csv\" or \"jsonl\"");
-    if ((rc = check_fields(in, fields, "instances.", err)))
+    if ((rc = json_check_fields(in, fields, "instances.", err)))
         return rc;
     const json_t *path = json_object_get(in, "path");
     const json_t *inl = json_object_get(in, "inline");
@@ -709,7 +692,7 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
     int rc;
     slice ts, unit, dest;
     char ex[80];
-    if ((rc = check_fields(spec, fields, "", err)) ||
+    if ((rc = json_check_fields(spec, fields, "", err)) ||
         (rc = opt_string(spec, "timestamp_column", &ts, err)) ||
         (rc = opt_string(spec, "time_unit", &unit, err)) ||
         (rc = opt_time(spec, "as_of", &p->as_of, &p->has_as_of, err)))
@@ -764,7 +747,7 @@ static int parse_entity_kind(export_plan *p, const registry_t *reg, const json_t
     char ex[80];
     bool given;
     if ((rc =
-             check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "", err)) ||
+             json_check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "", err)) ||
         (rc = opt_string(spec, "entity", &entity, err)) ||
         (rc = opt_time(spec, "as_of", &p->as_of, &p->has_as_of, err)))
         return rc;

@@ -44,6 +44,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/jsoncheck.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "ingest/cells.h"
@@ -215,24 +216,6 @@ static int opt_string(const json_t *obj, const char *key, slice *out, strata_err
     *out = (slice){json_string_value(v), json_string_length(v)};
     if (!text_valid_utf8(*out) || memchr(out->p, '\0', out->n))
         return bad(err, "field \"%s\" must be UTF-8 text without NUL", key);
-    return 0;
-}
-
-static int check_fields(const json_t *obj, const char *const *allowed, const char *where,
-                        strata_err *err)
-{
-    const char *key;
-    const json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, key) == 0;
-        if (!ok) {
-            char ex[80];
-            text_excerpt(slice_of(key), ex, sizeof ex);
-            return bad(err, "unknown field \"%s%s\"", where, ex);
-        }
-    }
     return 0;
 }
 
@@ -650,7 +633,7 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         rc = bad(err, "an import spec must be a JSON object");
         goto out;
     }
-    if ((rc = check_fields(spec, fields, "", err)))
+    if ((rc = json_check_fields(spec, fields, "", err)))
         goto out;
     slice entity, format, id_col, ev_col, cr_col, unit, on_error;
     if ((rc = opt_string(spec, "entity", &entity, err)) ||
@@ -726,7 +709,7 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         rc = bad(err, "field \"source\" is required: {\"path\": \"...\"} or {\"inline\": \"...\"}");
         goto out;
     }
-    if ((rc = check_fields(source, source_fields, "source.", err)))
+    if ((rc = json_check_fields(source, source_fields, "source.", err)))
         goto out;
     const json_t *spath = json_object_get(source, "path");
     const json_t *sinline = json_object_get(source, "inline");

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/jsoncheck.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "ingest/cron.h"
@@ -236,20 +237,9 @@ static int check_fields(const json_t *body, bool create, strata_err *err)
                                           "import",   "enabled",     "max_retries",
                                           "retry_backoff_seconds", "catch_up", "description",
                                           NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach ((json_t *)body, key, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, key) == 0;
-        if (!ok || (!create && strcmp(key, "name") == 0)) {
-            char ex[80];
-            text_excerpt(slice_of(key), ex, sizeof ex);
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           ok ? "a schedule's name never changes" : "unknown field \"%s\"", ex);
-        }
-    }
-    return 0;
+    if (!create && json_object_get(body, "name"))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "a schedule's name never changes");
+    return json_check_fields(body, allowed, "", err);
 }
 
 /* ---- runs -------------------------------------------------------------- */

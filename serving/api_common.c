@@ -1,6 +1,7 @@
 /* api_common.c - request-body helpers shared by every handler. */
 #include <string.h>
 
+#include "base/jsoncheck.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "serving/app.h"
@@ -91,21 +92,12 @@ int api_get_time(http_req *req, json_t *obj, const char *key, int64_t *out)
 
 int api_check_fields(http_req *req, json_t *obj, const char *const *allowed)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0)
-                ok = 1;
-        if (!ok) {
-            char ex[80];
-            text_excerpt(slice_of(key), ex, sizeof ex);
-            http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "unknown field \"%s\"", ex);
-            return -1;
-        }
-    }
-    return 0;
+    strata_err err = STRATA_ERR_INIT;
+    if (json_check_fields(obj, allowed, "", &err) == 0)
+        return 0;
+    http_reply_error(req, &err);
+    err_clear(&err);
+    return -1;
 }
 
 int api_page_size(http_req *req, size_t *out)
