@@ -104,6 +104,10 @@
 #define EVAL_MAX_INTERSECTIONS 10000 /* combinations listed */
 #define EVAL_MAX_REPLICATES 10000    /* bootstrap replicates */
 #define EVAL_MAX_THRESHOLDS 1001     /* points of a threshold sweep */
+#define EVAL_MAX_CALIBRATION_BINS 1000 /* a bin per 0.001 of probability is already noise */
+#define EVAL_MAX_CLASSES 1000        /* as TRAINER_MAX_CLASSES */
+/* Rows: twice the Mann-Whitney count (at most n^2 / 2) must fit in 64 bits. */
+#define EVAL_MAX_ROWS (1ull << 32)
 
 typedef enum eval_task {
     EVAL_BINARY = 0,
