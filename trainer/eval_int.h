@@ -61,8 +61,6 @@ extern const char *const eval_rate_names[EVAL_N_RATES];
  * time (32 MiB); more slots are done in several passes that redraw the same
  * replicates from their seeds. */
 #define EVAL_BOOT_CHUNK_VALUES (4u << 20)
-/* Rows of the threshold sweep (groups x thresholds): ~100 bytes of JSON each. */
-#define EVAL_MAX_SWEEP_ROWS 200000u
 
 /* One attribute, or one combination of two or more (an "attribute set"). */
 typedef struct eval_set {
