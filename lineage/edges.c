@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "lineage/lineage_int.h"
@@ -51,40 +52,34 @@ static int path_canonical(const json_t *path, buf *out, strata_err *err)
     if (json_array_size(path) > LINEAGE_PATH_STEPS_MAX)
         return err_set(err, STRATA_INVALID_ARGUMENT, "\"path\" has more than %u steps",
                        LINEAGE_PATH_STEPS_MAX);
-    json_t *canon = json_array();
     size_t i;
     json_t *step;
-    int rc = 0;
+    buf_putc(out, '[');
     json_array_foreach (path, i, step) {
         json_t *idx = json_is_object(step) ? json_object_get(step, "index") : NULL;
         json_t *key = json_is_object(step) ? json_object_get(step, "key") : NULL;
-        if (!json_is_object(step) || json_object_size(step) != 1 || (!idx && !key)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                         "path[%zu] must be {\"index\":n} or {\"key\":\"s\"}", i);
-            break;
+        if (!json_is_object(step) || json_object_size(step) != 1 || (!idx && !key))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "path[%zu] must be {\"index\":n} or {\"key\":\"s\"}", i);
+        if (idx && !json_is_integer(idx))
+            return err_set(err, STRATA_INVALID_ARGUMENT, "path[%zu].index must be an integer", i);
+        if (key && (!json_is_string(key) || json_string_length(key) > LINEAGE_PATH_KEY_MAX))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "path[%zu].key must be a string of at most %u bytes", i,
+                           LINEAGE_PATH_KEY_MAX);
+        if (i)
+            buf_putc(out, ',');
+        if (idx) {
+            buf_append_str(out, "{\"index\":");
+            jsonw_i64(out, (int64_t)json_integer_value(idx));
+        } else {
+            buf_append_str(out, "{\"key\":");
+            jsonw_str(out, (slice){json_string_value(key), json_string_length(key)});
         }
-        if (idx && !json_is_integer(idx)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT, "path[%zu].index must be an integer", i);
-            break;
-        }
-        if (key && (!json_is_string(key) || json_string_length(key) > LINEAGE_PATH_KEY_MAX)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                         "path[%zu].key must be a string of at most %u bytes", i,
-                         LINEAGE_PATH_KEY_MAX);
-            break;
-        }
-        json_t *c = json_object();
-        json_object_set(c, idx ? "index" : "key", idx ? idx : key);
-        json_array_append_new(canon, c);
+        buf_putc(out, '}');
     }
-    if (!rc) {
-        char *s = json_dumps(canon, JSON_COMPACT);
-        STRATA_ASSERT(s != NULL);
-        buf_append_str(out, s);
-        free(s);
-    }
-    json_decref(canon);
-    return rc;
+    buf_putc(out, ']');
+    return 0;
 }
 
 static int check_exists(lg_txn *tx, lineage_kind k, int64_t id, strata_err *err)
@@ -110,7 +105,11 @@ int lg_stage_event(lg_txn *tx, int64_t artifact_id, int64_t execution_id, lineag
         (rc = check_exists(tx, LINEAGE_EXECUTION, execution_id, err)))
         goto out;
     lkey_pair(&key, LK_EVENT_BY_EXEC, execution_id, artifact_id, (int)t);
-    rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
+    if (lg_txn_created(tx, LINEAGE_EXECUTION, execution_id) ||
+        lg_txn_created(tx, LINEAGE_ARTIFACT, artifact_id))
+        rc = lg_txn_lookup_claims(tx, buf_slice(&key), &dummy);
+    else
+        rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
     if (rc < 0)
         goto out;
     if (rc == 1) {
@@ -246,12 +245,25 @@ out:
 
 /* ---- links ------------------------------------------------------------------------ */
 
+/* The kind of a link's second end (the first is always a context). */
+static lineage_kind link_b_kind(int tag_fwd)
+{
+    return tag_fwd == LK_ATTR_BY_CTX    ? LINEAGE_ARTIFACT
+           : tag_fwd == LK_ASSOC_BY_CTX ? LINEAGE_EXECUTION
+                                        : LINEAGE_CONTEXT;
+}
+
 int lg_stage_link(lg_txn *tx, int tag_fwd, int64_t a, int64_t b, bool *created, strata_err *err)
 {
     buf key = BUF_INIT, val = BUF_INIT;
     int64_t dummy;
+    int rc;
     lkey_pair(&key, tag_fwd, a, b, 0);
-    int rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
+    /* A link to a node made in this transaction cannot be stored yet. */
+    if (lg_txn_created(tx, LINEAGE_CONTEXT, a) || lg_txn_created(tx, link_b_kind(tag_fwd), b))
+        rc = lg_txn_lookup_claims(tx, buf_slice(&key), &dummy);
+    else
+        rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
     if (rc < 0)
         goto out;
     *created = rc == 0;

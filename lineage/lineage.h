@@ -63,6 +63,10 @@
 #define LINEAGE_MAX_HOPS_CAP 100u
 #define LINEAGE_GRAPH_PAGE_DEFAULT 1000u
 #define LINEAGE_GRAPH_PAGE_MAX 10000u
+/* Entries of the write path's cache of committed (type, name) -> id: every
+ * captured run finds its contexts and shared artifacts by name; 64k entries
+ * of ~60 bytes keep the names a busy pipeline repeats without a store read. */
+#define LINEAGE_NAME_CACHE_MAX 65536u
 /* Inputs or outputs of one captured run, and contexts it joins. */
 #define LINEAGE_RUN_REFS_MAX 10000u
 /* Entries per list in a model's provenance (datasets, imports, metrics,
