@@ -501,3 +501,106 @@ out:
     store_snapshot_release(lg->st, snap);
     return rc;
 }
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+static const char *const kind_plural[LINEAGE_KINDS] = {"artifacts", "executions", "contexts"};
+
+/* The id a batch entry names; made[k] holds the batch's new nodes. */
+static int batch_ref(lg_txn *tx, lineage_batch_ref r, lineage_kind k, int64_t *const made[],
+                     const size_t nmade[], const char *where, size_t i, int64_t *out,
+                     strata_err *err)
+{
+    if (r.id > 0) {
+        *out = r.id;
+        int rc = check_exists(tx, k, r.id, err);
+        if (rc)
+            err_prefix(err, "%s[%zu]", where, i);
+        return rc;
+    }
+    if (r.index >= nmade[k])
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "%s[%zu]: %s_index %zu is past the batch's %zu %s", where, i,
+                       lineage_kind_name(k), r.index, nmade[k], kind_plural[k]);
+    *out = made[k][r.index];
+    return 0;
+}
+
+static int batch_links(lg_txn *tx, const lineage_batch_link *links, size_t n, int tag,
+                       lineage_kind other, int64_t *const made[], const size_t nmade[],
+                       const char *where, size_t *created, strata_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t c, x;
+        bool fresh = false;
+        int rc = batch_ref(tx, links[i].context, LINEAGE_CONTEXT, made, nmade, where, i, &c, err);
+        if (!rc)
+            rc = batch_ref(tx, links[i].node, other, made, nmade, where, i, &x, err);
+        if (!rc && (rc = lg_stage_link(tx, tag, c, x, &fresh, err)))
+            err_prefix(err, "%s[%zu]", where, i);
+        if (rc)
+            return rc;
+        *created += fresh;
+    }
+    return 0;
+}
+
+int lineage_batch_put(lineage_t *lg, const lineage_batch *b, int64_t *const ids[LINEAGE_KINDS],
+                      size_t *links_created, strata_err *err)
+{
+    int64_t *made[LINEAGE_KINDS] = {NULL};
+    size_t total = b->nevents + b->nattributions + b->nassociations, created = 0;
+    lg_txn tx;
+    lnode n;
+    int rc = 0;
+    for (int k = 0; k < LINEAGE_KINDS; k++)
+        total += b->nnodes[k];
+    if (total > LINEAGE_BATCH_ITEMS_MAX)
+        return err_set(err, STRATA_RESOURCE_EXHAUSTED,
+                       "a batch holds at most %u nodes, events and links in all, not %zu",
+                       LINEAGE_BATCH_ITEMS_MAX, total);
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        made[k] = calloc(b->nnodes[k] + 1, sizeof *made[k]);
+        STRATA_ASSERT(made[k] != NULL);
+    }
+    lnode_init(&n);
+    lg_txn_begin(lg, &tx);
+    for (int k = 0; k < LINEAGE_KINDS && !rc; k++)
+        for (size_t i = 0; i < b->nnodes[k] && !rc; i++) {
+            if ((rc = lg_stage_node_create(&tx, (lineage_kind)k, &b->nodes[k][i], &n, err)))
+                err_prefix(err, "%s[%zu]", kind_plural[k], i);
+            made[k][i] = n.id;
+        }
+    for (size_t i = 0; i < b->nevents && !rc; i++) {
+        const lineage_batch_event *e = &b->events[i];
+        int64_t a, x;
+        if ((rc = batch_ref(&tx, e->artifact, LINEAGE_ARTIFACT, made, b->nnodes, "events", i, &a,
+                            err)) ||
+            (rc = batch_ref(&tx, e->execution, LINEAGE_EXECUTION, made, b->nnodes, "events", i,
+                            &x, err)))
+            break;
+        if ((rc = lg_stage_event(&tx, a, x, e->type, e->path, err)))
+            err_prefix(err, "events[%zu]", i);
+    }
+    if (!rc)
+        rc = batch_links(&tx, b->attributions, b->nattributions, LK_ATTR_BY_CTX, LINEAGE_ARTIFACT,
+                         made, b->nnodes, "attributions", &created, err);
+    if (!rc)
+        rc = batch_links(&tx, b->associations, b->nassociations, LK_ASSOC_BY_CTX,
+                         LINEAGE_EXECUTION, made, b->nnodes, "associations", &created, err);
+    if (rc)
+        lg_txn_abort(&tx);
+    else
+        rc = lg_txn_commit(&tx, err);
+    if (!rc) {
+        for (int k = 0; k < LINEAGE_KINDS; k++)
+            if (ids && ids[k] && b->nnodes[k])
+                memcpy(ids[k], made[k], b->nnodes[k] * sizeof *made[k]);
+        if (links_created)
+            *links_created = created;
+    }
+    lnode_free(&n);
+    for (int k = 0; k < LINEAGE_KINDS; k++)
+        free(made[k]);
+    return rc;
+}

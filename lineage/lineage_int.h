@@ -8,7 +8,9 @@
  *
  *   tag   key after the tag                         value
  *   0x00  "format"                                  u32 LE format version (1)
- *   0x01  kind | 0x7f (types)                       u64 LE last id allocated
+ *   0x01  0x7f (types)                              u64 LE last type id allocated
+ *   0x01  kind                                      u64 LE last node id (earlier builds;
+ *                                                   read at open, no longer written)
  *   0x02  kind | type name                          type record (compact JSON)
  *   0x10  kind | id                                 node record (current version)
  *   0x11  kind | id | version u32 BE                node record (superseded version)
