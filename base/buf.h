@@ -115,5 +115,13 @@ static inline void put_u64be(void *p, uint64_t v)
     put_u32be(p, (uint32_t)(v >> 32));
     put_u32be((char *)p + 4, (uint32_t)v);
 }
+static inline void put_u32le(void *p, uint32_t v)
+{
+    unsigned char *c = p;
+    c[0] = (unsigned char)v;
+    c[1] = (unsigned char)(v >> 8);
+    c[2] = (unsigned char)(v >> 16);
+    c[3] = (unsigned char)(v >> 24);
+}
 
 #endif

@@ -1,9 +1,12 @@
 /* jsonw.c - JSON output helpers; base64 via OpenSSL's EVP block codec. */
 #include "base/jsonw.h"
 
+#include "base/log.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
@@ -157,4 +160,78 @@ int base64_decode(slice in, buf *out)
     out->n += (size_t)n - pad;
     out->p[out->n] = '\0';
     return 0;
+}
+
+typedef struct jsonw_member {
+    slice key;
+    const json_t *val;
+} jsonw_member;
+
+static int member_cmp(const void *a, const void *b)
+{
+    return slice_cmp(((const jsonw_member *)a)->key, ((const jsonw_member *)b)->key);
+}
+
+static void write_object(buf *b, const json_t *j, bool sort_keys)
+{
+    jsonw_member small[16], *m = small;
+    size_t n = json_object_size(j), i = 0;
+    if (n > sizeof small / sizeof small[0]) {
+        m = malloc(n * sizeof *m);
+        STRATA_ASSERT(m != NULL);
+    }
+    for (void *it = json_object_iter((json_t *)j); it && i < n;
+         it = json_object_iter_next((json_t *)j, it), i++) {
+        m[i].key = (slice){json_object_iter_key(it), json_object_iter_key_len(it)};
+        m[i].val = json_object_iter_value(it);
+    }
+    if (sort_keys)
+        qsort(m, i, sizeof *m, member_cmp);
+    buf_putc(b, '{');
+    for (size_t k = 0; k < i; k++) {
+        if (k)
+            buf_putc(b, ',');
+        jsonw_str(b, m[k].key);
+        buf_putc(b, ':');
+        jsonw_value(b, m[k].val, sort_keys);
+    }
+    buf_putc(b, '}');
+    if (m != small)
+        free(m);
+}
+
+void jsonw_value(buf *b, const json_t *j, bool sort_keys)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        write_object(b, j, sort_keys);
+        return;
+    case JSON_ARRAY:
+        buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                buf_putc(b, ',');
+            jsonw_value(b, json_array_get(j, i), sort_keys);
+        }
+        buf_putc(b, ']');
+        return;
+    case JSON_STRING:
+        jsonw_str(b, (slice){json_string_value(j), json_string_length(j)});
+        return;
+    case JSON_INTEGER:
+        jsonw_i64(b, (int64_t)json_integer_value(j));
+        return;
+    case JSON_REAL:
+        jsonw_double(b, json_real_value(j));
+        return;
+    case JSON_TRUE:
+        buf_append(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        buf_append(b, "false", 5);
+        return;
+    case JSON_NULL:
+        break;
+    }
+    buf_append(b, "null", 4);
 }

@@ -9,7 +9,10 @@
 #ifndef STRATA_BASE_JSONW_H
 #define STRATA_BASE_JSONW_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "base/buf.h"
 
@@ -26,6 +29,15 @@ void jsonw_double(buf *b, double v);
 void jsonw_base64(buf *b, slice bytes);
 /* "key": — with the separating comma when `first` is 0. */
 void jsonw_key(buf *b, const char *key, int first);
+
+/*
+ * A jansson value as compact JSON, reals in jsonw_double's shortest
+ * round-trip form, without building a string per value. With sort_keys every
+ * object's keys are in byte order: the canonical text of json_dumps(
+ * JSON_COMPACT | JSON_SORT_KEYS), which stored records use; without, in the
+ * object's own order.
+ */
+void jsonw_value(buf *b, const json_t *j, bool sort_keys);
 
 /* Decode standard padded base64; -1 on any other character or bad length. */
 int base64_decode(slice in, buf *out);

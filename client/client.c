@@ -226,49 +226,7 @@ static void path_seg(buf *b, const char *seg)
 
 void client_json_write(buf *b, const json_t *j)
 {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        const char *key;
-        const json_t *v;
-        int first = 1;
-        buf_putc(b, '{');
-        /* json_object_foreach takes a non-const object; iteration does not modify it. */
-        json_object_foreach ((json_t *)j, key, v) {
-            jsonw_key(b, key, first);
-            client_json_write(b, v);
-            first = 0;
-        }
-        buf_putc(b, '}');
-        break;
-    }
-    case JSON_ARRAY:
-        buf_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            if (i)
-                buf_putc(b, ',');
-            client_json_write(b, json_array_get(j, i));
-        }
-        buf_putc(b, ']');
-        break;
-    case JSON_STRING:
-        jsonw_str(b, (slice){json_string_value(j), json_string_length(j)});
-        break;
-    case JSON_INTEGER:
-        jsonw_i64(b, (int64_t)json_integer_value(j));
-        break;
-    case JSON_REAL:
-        jsonw_double(b, json_real_value(j));
-        break;
-    case JSON_TRUE:
-        buf_append_str(b, "true");
-        break;
-    case JSON_FALSE:
-        buf_append_str(b, "false");
-        break;
-    case JSON_NULL:
-        buf_append_str(b, "null");
-        break;
-    }
+    jsonw_value(b, j, false);
 }
 
 /* ---- requests -------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "base/timeutil.h"
@@ -510,17 +511,20 @@ static void put_str(buf *out, bool present, const buf *s)
         buf_append(out, s->p, n);
 }
 
-static void put_json(buf *out, const json_t *j)
+/* A u32 length, then the object as canonical compact JSON written in place
+ * (nothing for NULL); returns the JSON's length. */
+static size_t put_json(buf *out, const json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    size_t n = s ? strlen(s) : 0;
-    buf_put_u32le(out, (uint32_t)n);
-    if (n)
-        buf_append(out, s, n);
-    free(s);
+    size_t at = out->n;
+    buf_put_u32le(out, 0);
+    if (j)
+        jsonw_value(out, j, true);
+    size_t n = out->n - at - 4;
+    put_u32le(out->p + at, (uint32_t)n);
+    return n;
 }
 
-void lnode_encode(const lnode *n, buf *out)
+size_t lnode_encode(const lnode *n, buf *out)
 {
     buf_reset(out);
     buf_putc(out, 1);
@@ -533,8 +537,8 @@ void lnode_encode(const lnode *n, buf *out)
     put_str(out, n->has_name, &n->name);
     put_str(out, n->has_uri, &n->uri);
     put_str(out, n->has_extid, &n->extid);
-    put_json(out, n->props);
-    put_json(out, n->custom);
+    size_t json = put_json(out, n->props);
+    return json + put_json(out, n->custom);
 }
 
 /* Read a u32 length and that many bytes at *off. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "lineage/lineage_int.h"
@@ -51,40 +52,34 @@ static int path_canonical(const json_t *path, buf *out, strata_err *err)
     if (json_array_size(path) > LINEAGE_PATH_STEPS_MAX)
         return err_set(err, STRATA_INVALID_ARGUMENT, "\"path\" has more than %u steps",
                        LINEAGE_PATH_STEPS_MAX);
-    json_t *canon = json_array();
     size_t i;
     json_t *step;
-    int rc = 0;
+    buf_putc(out, '[');
     json_array_foreach (path, i, step) {
         json_t *idx = json_is_object(step) ? json_object_get(step, "index") : NULL;
         json_t *key = json_is_object(step) ? json_object_get(step, "key") : NULL;
-        if (!json_is_object(step) || json_object_size(step) != 1 || (!idx && !key)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                         "path[%zu] must be {\"index\":n} or {\"key\":\"s\"}", i);
-            break;
+        if (!json_is_object(step) || json_object_size(step) != 1 || (!idx && !key))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "path[%zu] must be {\"index\":n} or {\"key\":\"s\"}", i);
+        if (idx && !json_is_integer(idx))
+            return err_set(err, STRATA_INVALID_ARGUMENT, "path[%zu].index must be an integer", i);
+        if (key && (!json_is_string(key) || json_string_length(key) > LINEAGE_PATH_KEY_MAX))
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "path[%zu].key must be a string of at most %u bytes", i,
+                           LINEAGE_PATH_KEY_MAX);
+        if (i)
+            buf_putc(out, ',');
+        if (idx) {
+            buf_append_str(out, "{\"index\":");
+            jsonw_i64(out, (int64_t)json_integer_value(idx));
+        } else {
+            buf_append_str(out, "{\"key\":");
+            jsonw_str(out, (slice){json_string_value(key), json_string_length(key)});
         }
-        if (idx && !json_is_integer(idx)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT, "path[%zu].index must be an integer", i);
-            break;
-        }
-        if (key && (!json_is_string(key) || json_string_length(key) > LINEAGE_PATH_KEY_MAX)) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                         "path[%zu].key must be a string of at most %u bytes", i,
-                         LINEAGE_PATH_KEY_MAX);
-            break;
-        }
-        json_t *c = json_object();
-        json_object_set(c, idx ? "index" : "key", idx ? idx : key);
-        json_array_append_new(canon, c);
+        buf_putc(out, '}');
     }
-    if (!rc) {
-        char *s = json_dumps(canon, JSON_COMPACT);
-        STRATA_ASSERT(s != NULL);
-        buf_append_str(out, s);
-        free(s);
-    }
-    json_decref(canon);
-    return rc;
+    buf_putc(out, ']');
+    return 0;
 }
 
 static int check_exists(lg_txn *tx, lineage_kind k, int64_t id, strata_err *err)
@@ -110,7 +105,11 @@ int lg_stage_event(lg_txn *tx, int64_t artifact_id, int64_t execution_id, lineag
         (rc = check_exists(tx, LINEAGE_EXECUTION, execution_id, err)))
         goto out;
     lkey_pair(&key, LK_EVENT_BY_EXEC, execution_id, artifact_id, (int)t);
-    rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
+    if (lg_txn_created(tx, LINEAGE_EXECUTION, execution_id) ||
+        lg_txn_created(tx, LINEAGE_ARTIFACT, artifact_id))
+        rc = lg_txn_lookup_claims(tx, buf_slice(&key), &dummy);
+    else
+        rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
     if (rc < 0)
         goto out;
     if (rc == 1) {
@@ -246,12 +245,25 @@ out:
 
 /* ---- links ------------------------------------------------------------------------ */
 
+/* The kind of a link's second end (the first is always a context). */
+static lineage_kind link_b_kind(int tag_fwd)
+{
+    return tag_fwd == LK_ATTR_BY_CTX    ? LINEAGE_ARTIFACT
+           : tag_fwd == LK_ASSOC_BY_CTX ? LINEAGE_EXECUTION
+                                        : LINEAGE_CONTEXT;
+}
+
 int lg_stage_link(lg_txn *tx, int tag_fwd, int64_t a, int64_t b, bool *created, strata_err *err)
 {
     buf key = BUF_INIT, val = BUF_INIT;
     int64_t dummy;
+    int rc;
     lkey_pair(&key, tag_fwd, a, b, 0);
-    int rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
+    /* A link to a node made in this transaction cannot be stored yet. */
+    if (lg_txn_created(tx, LINEAGE_CONTEXT, a) || lg_txn_created(tx, link_b_kind(tag_fwd), b))
+        rc = lg_txn_lookup_claims(tx, buf_slice(&key), &dummy);
+    else
+        rc = lg_txn_lookup(tx, buf_slice(&key), &dummy, err);
     if (rc < 0)
         goto out;
     *created = rc == 0;
@@ -487,5 +499,108 @@ out:
     buf_free(&prefix);
     buf_free(&seek);
     store_snapshot_release(lg->st, snap);
+    return rc;
+}
+
+/* ---- batches ------------------------------------------------------------------------ */
+
+static const char *const kind_plural[LINEAGE_KINDS] = {"artifacts", "executions", "contexts"};
+
+/* The id a batch entry names; made[k] holds the batch's new nodes. */
+static int batch_ref(lg_txn *tx, lineage_batch_ref r, lineage_kind k, int64_t *const made[],
+                     const size_t nmade[], const char *where, size_t i, int64_t *out,
+                     strata_err *err)
+{
+    if (r.id > 0) {
+        *out = r.id;
+        int rc = check_exists(tx, k, r.id, err);
+        if (rc)
+            err_prefix(err, "%s[%zu]", where, i);
+        return rc;
+    }
+    if (r.index >= nmade[k])
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "%s[%zu]: %s_index %zu is past the batch's %zu %s", where, i,
+                       lineage_kind_name(k), r.index, nmade[k], kind_plural[k]);
+    *out = made[k][r.index];
+    return 0;
+}
+
+static int batch_links(lg_txn *tx, const lineage_batch_link *links, size_t n, int tag,
+                       lineage_kind other, int64_t *const made[], const size_t nmade[],
+                       const char *where, size_t *created, strata_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t c, x;
+        bool fresh = false;
+        int rc = batch_ref(tx, links[i].context, LINEAGE_CONTEXT, made, nmade, where, i, &c, err);
+        if (!rc)
+            rc = batch_ref(tx, links[i].node, other, made, nmade, where, i, &x, err);
+        if (!rc && (rc = lg_stage_link(tx, tag, c, x, &fresh, err)))
+            err_prefix(err, "%s[%zu]", where, i);
+        if (rc)
+            return rc;
+        *created += fresh;
+    }
+    return 0;
+}
+
+int lineage_batch_put(lineage_t *lg, const lineage_batch *b, int64_t *const ids[LINEAGE_KINDS],
+                      size_t *links_created, strata_err *err)
+{
+    int64_t *made[LINEAGE_KINDS] = {NULL};
+    size_t total = b->nevents + b->nattributions + b->nassociations, created = 0;
+    lg_txn tx;
+    lnode n;
+    int rc = 0;
+    for (int k = 0; k < LINEAGE_KINDS; k++)
+        total += b->nnodes[k];
+    if (total > LINEAGE_BATCH_ITEMS_MAX)
+        return err_set(err, STRATA_RESOURCE_EXHAUSTED,
+                       "a batch holds at most %u nodes, events and links in all, not %zu",
+                       LINEAGE_BATCH_ITEMS_MAX, total);
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        made[k] = calloc(b->nnodes[k] + 1, sizeof *made[k]);
+        STRATA_ASSERT(made[k] != NULL);
+    }
+    lnode_init(&n);
+    lg_txn_begin(lg, &tx);
+    for (int k = 0; k < LINEAGE_KINDS && !rc; k++)
+        for (size_t i = 0; i < b->nnodes[k] && !rc; i++) {
+            if ((rc = lg_stage_node_create(&tx, (lineage_kind)k, &b->nodes[k][i], &n, err)))
+                err_prefix(err, "%s[%zu]", kind_plural[k], i);
+            made[k][i] = n.id;
+        }
+    for (size_t i = 0; i < b->nevents && !rc; i++) {
+        const lineage_batch_event *e = &b->events[i];
+        int64_t a, x;
+        if ((rc = batch_ref(&tx, e->artifact, LINEAGE_ARTIFACT, made, b->nnodes, "events", i, &a,
+                            err)) ||
+            (rc = batch_ref(&tx, e->execution, LINEAGE_EXECUTION, made, b->nnodes, "events", i,
+                            &x, err)))
+            break;
+        if ((rc = lg_stage_event(&tx, a, x, e->type, e->path, err)))
+            err_prefix(err, "events[%zu]", i);
+    }
+    if (!rc)
+        rc = batch_links(&tx, b->attributions, b->nattributions, LK_ATTR_BY_CTX, LINEAGE_ARTIFACT,
+                         made, b->nnodes, "attributions", &created, err);
+    if (!rc)
+        rc = batch_links(&tx, b->associations, b->nassociations, LK_ASSOC_BY_CTX,
+                         LINEAGE_EXECUTION, made, b->nnodes, "associations", &created, err);
+    if (rc)
+        lg_txn_abort(&tx);
+    else
+        rc = lg_txn_commit(&tx, err);
+    if (!rc) {
+        for (int k = 0; k < LINEAGE_KINDS; k++)
+            if (ids && ids[k] && b->nnodes[k])
+                memcpy(ids[k], made[k], b->nnodes[k] * sizeof *made[k]);
+        if (links_created)
+            *links_created = created;
+    }
+    lnode_free(&n);
+    for (int k = 0; k < LINEAGE_KINDS; k++)
+        free(made[k]);
     return rc;
 }

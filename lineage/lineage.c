@@ -96,6 +96,82 @@ static void publish_type(lineage_t *lg, ltype *t, ltype *retire)
     pthread_rwlock_unlock(&lg->types_mu);
 }
 
+/* ---- the name cache ---------------------------------------------------------
+ *
+ * By-name keys of committed nodes and their ids. A node's name never changes
+ * and nodes are never deleted, so an entry never goes stale and needs no
+ * invalidation: it is filled from by-name lookups that found a node, and from
+ * the names a transaction claimed once it has committed. Read and written
+ * under write_mu only (every lookup runs inside a transaction).
+ */
+
+static uint64_t name_hash(slice key)
+{
+    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+    for (size_t i = 0; i < key.n; i++)
+        h = (h ^ (unsigned char)key.p[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+static void names_clear(lineage_t *lg)
+{
+    for (size_t i = 0; i < lg->names_cap; i++)
+        free(lg->names[i].key);
+    if (lg->names)
+        memset(lg->names, 0, lg->names_cap * sizeof *lg->names);
+    lg->names_used = 0;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static lg_name_slot *names_slot(lineage_t *lg, slice key, uint64_t h)
+{
+    size_t mask = lg->names_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        lg_name_slot *s = &lg->names[i];
+        if (!s->key || (s->hash == h && s->n == key.n && memcmp(s->key, key.p, key.n) == 0))
+            return s;
+    }
+}
+
+static bool names_get(lineage_t *lg, slice key, int64_t *id)
+{
+    if (!lg->names_used)
+        return false;
+    lg_name_slot *s = names_slot(lg, key, name_hash(key));
+    if (!s->key)
+        return false;
+    *id = s->id;
+    return true;
+}
+
+static void names_put(lineage_t *lg, slice key, int64_t id)
+{
+    if (!lg->names) {
+        /* Twice the entries: probes stay short at the fullest. */
+        lg->names_cap = 2 * (size_t)LINEAGE_NAME_CACHE_MAX;
+        lg->names = calloc(lg->names_cap, sizeof *lg->names);
+        STRATA_ASSERT(lg->names != NULL);
+    }
+    if (lg->names_used >= LINEAGE_NAME_CACHE_MAX)
+        names_clear(lg);
+    uint64_t h = name_hash(key);
+    lg_name_slot *s = names_slot(lg, key, h);
+    if (s->key)
+        return;
+    s->key = malloc(key.n ? key.n : 1);
+    STRATA_ASSERT(s->key != NULL);
+    memcpy(s->key, key.p, key.n);
+    s->n = key.n;
+    s->hash = h;
+    s->id = id;
+    lg->names_used++;
+}
+
+static bool is_name_key(slice key)
+{
+    return key.n > 0 && (unsigned char)key.p[0] == LK_BY_NAME;
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 void lg_txn_begin(lineage_t *lg, lg_txn *tx)
@@ -137,13 +213,13 @@ static void put_counter(store_batch *b, int which, int64_t v)
     buf_free(&val);
 }
 
+/* Node ids need no stored counter: node records are never deleted, so the
+ * greatest node key of a kind is its last id allocated (load_counter). Only
+ * type ids are persisted, as types are rare. */
 int lg_txn_commit(lg_txn *tx, strata_err *err)
 {
     lineage_t *lg = tx->lg;
     int rc = 0;
-    for (int k = 0; k < LINEAGE_KINDS; k++)
-        if (tx->last_id[k] != lg->last_id[k])
-            put_counter(tx->b, k, tx->last_id[k]);
     if (tx->last_type_id != lg->last_type_id)
         put_counter(tx->b, LK_COUNTER_TYPES, tx->last_type_id);
     if (store_batch_count(tx->b) > 0) {
@@ -153,6 +229,9 @@ int lg_txn_commit(lg_txn *tx, strata_err *err)
     }
     memcpy(lg->last_id, tx->last_id, sizeof lg->last_id);
     lg->last_type_id = tx->last_type_id;
+    for (size_t i = 0; i < tx->nclaims; i++)
+        if (tx->claims[i].id > 0 && is_name_key(buf_slice(&tx->claims[i].key)))
+            names_put(lg, buf_slice(&tx->claims[i].key), tx->claims[i].id);
     if (tx->publish) {
         publish_type(lg, tx->publish, tx->retire);
         tx->publish = NULL;
@@ -162,19 +241,41 @@ out:
     return rc;
 }
 
-int lg_txn_lookup(lg_txn *tx, slice key, int64_t *id, strata_err *err)
+/* 1 claimed (*id), 0 known free, -1 not seen in this transaction. */
+static int find_claim(const lg_txn *tx, slice key, int64_t *id)
 {
     for (size_t i = tx->nclaims; i-- > 0;)
         if (slice_eq(buf_slice(&tx->claims[i].key), key)) {
+            if (tx->claims[i].id == LG_CLAIM_FREE)
+                return 0;
             *id = tx->claims[i].id;
             return 1;
         }
+    return -1;
+}
+
+int lg_txn_lookup_claims(const lg_txn *tx, slice key, int64_t *id)
+{
+    return find_claim(tx, key, id) == 1;
+}
+
+int lg_txn_lookup(lg_txn *tx, slice key, int64_t *id, strata_err *err)
+{
+    int rc = find_claim(tx, key, id);
+    if (rc >= 0)
+        return rc;
+    bool name = is_name_key(key);
+    if (name && names_get(tx->lg, key, id))
+        return 1;
     buf v = BUF_INIT;
-    int rc = store_kv_get(tx->lg->st, STORE_SPACE_LINEAGE, NULL, key, &v, err);
+    rc = store_kv_get(tx->lg->st, STORE_SPACE_LINEAGE, NULL, key, &v, err);
     if (rc == STRATA_NOT_FOUND) {
+        lg_txn_claim(tx, key, LG_CLAIM_FREE);
         rc = 0;
     } else if (rc == 0) {
         *id = v.n == 8 ? (int64_t)get_u64be(v.p) : 0;
+        if (name && *id > 0)
+            names_put(tx->lg, key, *id);
         rc = 1;
     }
     buf_free(&v);
@@ -202,6 +303,8 @@ int lg_txn_node_exists(lg_txn *tx, lineage_kind k, int64_t id, strata_err *err)
         return 0;
     if (id > tx->lg->last_id[k])
         return id <= tx->last_id[k];
+    if (id > tx->lg->sparse_to[k])
+        return 1;
     buf key = BUF_INIT, v = BUF_INIT;
     lkey_node(&key, k, id);
     int rc = store_kv_get(tx->lg->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&key), &v, err);
@@ -418,12 +521,13 @@ static int check_format(lineage_t *lg, strata_err *err)
     return rc;
 }
 
-/* The counter, or the greatest id stored when that is larger (defence against
- * a counter lost to corruption: ids must never be reused). */
+/* The greatest id stored of a kind, or its counter when that is larger: node
+ * counters are no longer written (lg_txn_commit), but data directories from
+ * earlier builds hold them. For types, the type counter. */
 static int load_counter(lineage_t *lg, int which, int64_t *out, strata_err *err)
 {
     buf k = BUF_INIT, v = BUF_INIT;
-    int64_t c = 0;
+    int64_t c = 0, last = 0;
     lkey_counter(&k, which);
     int rc = store_kv_get(lg->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&k), &v, err);
     if (rc == 0 && v.n == 8)
@@ -442,14 +546,14 @@ static int load_counter(lineage_t *lg, int which, int64_t *out, strata_err *err)
         store_iter_seek_prev(it, buf_slice(&k));
         if (store_iter_valid(it)) {
             slice key = store_iter_key(it);
-            if (key.n == 10 && key.p[0] == LK_NODE && key.p[1] == (char)which) {
-                int64_t last = (int64_t)get_u64be(key.p + 2);
-                if (last > c)
-                    c = last;
-            }
+            if (key.n == 10 && key.p[0] == LK_NODE && key.p[1] == (char)which)
+                last = (int64_t)get_u64be(key.p + 2);
         }
         rc = store_iter_status(it, err);
         store_iter_close(it);
+        lg->sparse_to[which] = c > last ? c : 0;
+        if (last > c)
+            c = last;
     }
     *out = c;
     buf_free(&k);
@@ -529,6 +633,8 @@ void lineage_close(lineage_t *lg)
         ltype_free(lg->retired[i]);
     free(lg->types);
     free(lg->retired);
+    names_clear(lg);
+    free(lg->names);
     pthread_mutex_destroy(&lg->write_mu);
     pthread_rwlock_destroy(&lg->types_mu);
     free(lg->build_id);

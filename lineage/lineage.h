@@ -12,7 +12,9 @@
  *   - writes are serialised by one mutex, so uniqueness checks ((type, name),
  *     external_id, duplicate events) and id allocation cannot race;
  *   - ids are positive, unique per kind, allocated monotonically and never
- *     reused (the counters are persisted in the same batch as the node);
+ *     reused: each id is written in the same batch as its node record, and
+ *     node records are never deleted, so the last node key is the last id and
+ *     every id up to it is a node;
  *   - a node's update_time strictly increases with every update, and each
  *     update keeps the previous version in the node's history;
  *   - a type's properties only ever grow (ML Metadata's evolution rules).
@@ -63,6 +65,13 @@
 #define LINEAGE_MAX_HOPS_CAP 100u
 #define LINEAGE_GRAPH_PAGE_DEFAULT 1000u
 #define LINEAGE_GRAPH_PAGE_MAX 10000u
+/* Entries of the write path's cache of committed (type, name) -> id: every
+ * captured run finds its contexts and shared artifacts by name; 64k entries
+ * of ~60 bytes keep the names a busy pipeline repeats without a store read. */
+#define LINEAGE_NAME_CACHE_MAX 65536u
+/* Entries (nodes, events and links together) in one lineage_batch_put: one
+ * transaction holds the write lock for its whole length. */
+#define LINEAGE_BATCH_ITEMS_MAX 10000u
 /* Inputs or outputs of one captured run, and contexts it joins. */
 #define LINEAGE_RUN_REFS_MAX 10000u
 /* Entries per list in a model's provenance (datasets, imports, metrics,
@@ -252,6 +261,49 @@ typedef enum lineage_relation {
 /* Related nodes (full node JSON) in id order; NOT_FOUND if `id` is unknown. */
 int lineage_related_list(lineage_t *lg, lineage_relation rel, int64_t id, slice cursor,
                          size_t limit, json_t *items, buf *next, strata_err *err);
+
+/* ---- batches: nodes, events and links in one transaction ------------------ */
+
+/* A node named by a batch entry: an existing one (id > 0), or the batch's own
+ * new node of that kind at position `index` (id == 0). */
+typedef struct lineage_batch_ref {
+    int64_t id;
+    size_t index;
+} lineage_batch_ref;
+
+typedef struct lineage_batch_event {
+    lineage_batch_ref artifact, execution;
+    lineage_event_type type;
+    const json_t *path; /* may be NULL */
+} lineage_batch_event;
+
+/* An attribution (node = an artifact) or an association (node = an execution). */
+typedef struct lineage_batch_link {
+    lineage_batch_ref context, node;
+} lineage_batch_link;
+
+typedef struct lineage_batch {
+    const lineage_node_spec *nodes[LINEAGE_KINDS]; /* new nodes per kind */
+    size_t nnodes[LINEAGE_KINDS];
+    const lineage_batch_event *events;
+    size_t nevents;
+    const lineage_batch_link *attributions;
+    size_t nattributions;
+    const lineage_batch_link *associations;
+    size_t nassociations;
+} lineage_batch;
+
+/*
+ * Everything in the batch or nothing, with the checks of the single calls:
+ * nodes as lineage_node_create (names unique, also within the batch), events
+ * as lineage_event_put (a duplicate → ALREADY_EXISTS), links idempotent. An
+ * error's message starts with the entry it is about ("events[2]: …").
+ * RESOURCE_EXHAUSTED over LINEAGE_BATCH_ITEMS_MAX entries. ids[k] (may be
+ * NULL; nnodes[k] entries, the caller's) get the new nodes' ids;
+ * *links_created (may be NULL) the links that did not exist before.
+ */
+int lineage_batch_put(lineage_t *lg, const lineage_batch *b, int64_t *const ids[LINEAGE_KINDS],
+                      size_t *links_created, strata_err *err);
 
 /* ---- lineage traversal -------------------------------------------------- */
 

@@ -8,7 +8,9 @@
  *
  *   tag   key after the tag                         value
  *   0x00  "format"                                  u32 LE format version (1)
- *   0x01  kind | 0x7f (types)                       u64 LE last id allocated
+ *   0x01  0x7f (types)                              u64 LE last type id allocated
+ *   0x01  kind                                      u64 LE last node id (earlier builds;
+ *                                                   read at open, no longer written)
  *   0x02  kind | type name                          type record (compact JSON)
  *   0x10  kind | id                                 node record (current version)
  *   0x11  kind | id | version u32 BE                node record (superseded version)
@@ -162,7 +164,10 @@ typedef struct lnode {
 
 void lnode_init(lnode *n);
 void lnode_free(lnode *n); /* keeps the struct reusable */
-void lnode_encode(const lnode *n, buf *out);
+/* Returns the bytes of properties plus custom properties as stored JSON (what
+ * LINEAGE_PROPERTIES_BYTES_MAX limits), so the limit is checked on the one
+ * serialisation. */
+size_t lnode_encode(const lnode *n, buf *out);
 int lnode_decode(lineage_kind k, int64_t id, slice val, lnode *n, strata_err *err);
 
 /* ---- key codecs ------------------------------------------------------------ */
@@ -190,6 +195,14 @@ int llink_decode(slice val, int64_t *time);
 
 /* ---- the handle ------------------------------------------------------------ */
 
+/* A by-name key of a committed node and its id (lineage.c, the name cache). */
+typedef struct lg_name_slot {
+    char *key; /* NULL: empty */
+    size_t n;
+    uint64_t hash;
+    int64_t id;
+} lg_name_slot;
+
 struct lineage {
     store_t *st;
     char *build_id;
@@ -200,7 +213,15 @@ struct lineage {
     ltype **retired;
     size_t nretired, retired_cap;
     int64_t last_id[LINEAGE_KINDS]; /* committed; read/written under write_mu */
+    /* Every id in (sparse_to, last_id] has its node: ids are allocated in
+     * order, each with its node in the same batch, and nodes are never
+     * deleted. Below sparse_to (an id counter from an earlier build that ran
+     * ahead of the last node stored) existence is read from the store. */
+    int64_t sparse_to[LINEAGE_KINDS];
     int64_t last_type_id;
+    /* The name cache, under write_mu: open addressing, emptied when full. */
+    lg_name_slot *names;
+    size_t names_cap, names_used;
 };
 
 /* The type of a kind by name / by id; NULL when unknown. Never freed before
@@ -211,11 +232,16 @@ const ltype *lg_type_by_id(lineage_t *lg, int64_t id);
 /* ---- write transactions ------------------------------------------------------ */
 
 /* Unique keys claimed in this transaction (node names, external ids, events,
- * links), so a second claim inside one batch is seen before commit. */
+ * links), so a second claim inside one batch is seen before commit; and keys
+ * a lookup found free in the store (id LG_CLAIM_FREE), so asking again — find
+ * a named node, then create it — costs no second read. The write lock is held
+ * for the whole transaction, so a key found free stays free until a claim in
+ * this transaction (newer entries are searched first) takes it. */
 typedef struct lg_claim {
     buf key;
     int64_t id;
 } lg_claim;
+#define LG_CLAIM_FREE INT64_C(-1)
 
 typedef struct lg_txn {
     lineage_t *lg;
@@ -242,6 +268,15 @@ void lg_txn_abort(lg_txn *tx);
  * transaction, 0 when free, <0 on a read error. */
 int lg_txn_lookup(lg_txn *tx, slice key, int64_t *id, strata_err *err);
 void lg_txn_claim(lg_txn *tx, slice key, int64_t id);
+/* The same lookup among this transaction's claims only: for a key that names
+ * a node created in this transaction (lg_txn_created), which nothing
+ * committed can hold — a new execution has no events or links yet. */
+int lg_txn_lookup_claims(const lg_txn *tx, slice key, int64_t *id);
+/* Whether node (k, id) was created in this transaction. */
+static inline bool lg_txn_created(const lg_txn *tx, lineage_kind k, int64_t id)
+{
+    return id > tx->lg->last_id[k] && id <= tx->last_id[k];
+}
 
 /* Whether node (k, id) exists for this transaction (committed or created in
  * it): 1, 0, or <0 on a read error. */

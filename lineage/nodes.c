@@ -158,13 +158,9 @@ static int check_object(const json_t *j, const char *what, strata_err *err)
     return err_set(err, STRATA_INVALID_ARGUMENT, "\"%s\" must be a JSON object", what);
 }
 
-static int check_size(const lnode *n, strata_err *err)
+/* total: what lnode_encode returned for the node. */
+static int check_size(size_t total, strata_err *err)
 {
-    size_t total = 0;
-    char *a = json_dumps(n->props, JSON_COMPACT), *b = json_dumps(n->custom, JSON_COMPACT);
-    total = (a ? strlen(a) : 0) + (b ? strlen(b) : 0);
-    free(a);
-    free(b);
     if (total > LINEAGE_PROPERTIES_BYTES_MAX)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                        "properties and custom_properties take %zu bytes as JSON; the limit is %u",
@@ -259,7 +255,7 @@ static int claim_unique(lg_txn *tx, const buf *key, int64_t self, const char *wh
 int lg_stage_node_create(lg_txn *tx, lineage_kind k, const lineage_node_spec *spec, lnode *n,
                          strata_err *err)
 {
-    buf key = BUF_INIT, val = BUF_INIT;
+    buf key = BUF_INIT, val = BUF_INIT, rec = BUF_INIT;
     const ltype *t = NULL;
     int rc = 0;
     lnode_free(n);
@@ -301,14 +297,15 @@ int lg_stage_node_create(lg_txn *tx, lineage_kind k, const lineage_node_spec *sp
     if ((rc = check_object(spec->properties, "properties", err)) ||
         (rc = check_object(spec->custom_properties, "custom_properties", err)) ||
         (rc = apply_props(t, spec->properties, n->props, err)) ||
-        (rc = apply_props(NULL, spec->custom_properties, n->custom, err)) ||
-        (rc = check_size(n, err)))
+        (rc = apply_props(NULL, spec->custom_properties, n->custom, err)))
         goto out;
 
     n->id = tx->last_id[k] + 1;
     n->type_id = t->id;
     n->version = 1;
     n->create_time = n->update_time = tx->now;
+    if ((rc = check_size(lnode_encode(n, &rec), err)))
+        goto out;
     if (n->has_name) {
         lkey_by_name(&key, k, t->id, spec->name);
         int64_t other = 0;
@@ -342,12 +339,12 @@ int lg_stage_node_create(lg_txn *tx, lineage_kind k, const lineage_node_spec *sp
     lkey_by_type(&key, k, t->id, n->id);
     stage_put(tx, &key, (slice){"", 0});
     lkey_node(&key, k, n->id);
-    lnode_encode(n, &val);
-    stage_put(tx, &key, buf_slice(&val));
+    stage_put(tx, &key, buf_slice(&rec));
     tx->last_id[k] = n->id;
 out:
     buf_free(&key);
     buf_free(&val);
+    buf_free(&rec);
     return rc;
 }
 
@@ -370,7 +367,7 @@ int lg_stage_node_update(lg_txn *tx, lnode *n, const lineage_node_patch *p, bool
     lineage_kind k = n->kind;
     const ltype *t = lg_type_by_id(tx->lg, n->type_id);
     lnode nw;
-    buf key = BUF_INIT, val = BUF_INIT;
+    buf key = BUF_INIT, val = BUF_INIT, rec = BUF_INIT;
     int rc = 0;
     lnode_init(&nw);
     *changed = false;
@@ -433,8 +430,11 @@ int lg_stage_node_update(lg_txn *tx, lnode *n, const lineage_node_patch *p, bool
     if ((rc = check_object(p->properties, "properties", err)) ||
         (rc = check_object(p->custom_properties, "custom_properties", err)) ||
         (rc = apply_props(t, p->properties, nw.props, err)) ||
-        (rc = apply_props(NULL, p->custom_properties, nw.custom, err)) ||
-        (rc = check_size(&nw, err)))
+        (rc = apply_props(NULL, p->custom_properties, nw.custom, err)))
+        goto out;
+    nw.version = n->version + 1;
+    nw.update_time = tx->now > n->update_time ? tx->now : n->update_time + 1;
+    if ((rc = check_size(lnode_encode(&nw, &rec), err)))
         goto out;
 
     bool uri_changed = nw.has_uri != n->has_uri ||
@@ -473,11 +473,8 @@ int lg_stage_node_update(lg_txn *tx, lnode *n, const lineage_node_patch *p, bool
     lkey_history(&key, k, n->id, n->version);
     lnode_encode(n, &val);
     stage_put(tx, &key, buf_slice(&val));
-    nw.version = n->version + 1;
-    nw.update_time = tx->now > n->update_time ? tx->now : n->update_time + 1;
     lkey_node(&key, k, n->id);
-    lnode_encode(&nw, &val);
-    stage_put(tx, &key, buf_slice(&val));
+    stage_put(tx, &key, buf_slice(&rec));
     /* Hand the new version back in n. */
     lnode_free(n);
     *n = nw;
@@ -487,6 +484,7 @@ out:
     lnode_free(&nw);
     buf_free(&key);
     buf_free(&val);
+    buf_free(&rec);
     return rc;
 }
 

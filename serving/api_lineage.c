@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsoncheck.h"
+#include "base/log.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "lineage/lineage.h"
@@ -223,28 +225,43 @@ static void type_get(http_req *req, void *ctx, lineage_kind k)
 
 /* ---- nodes ------------------------------------------------------------------------------- */
 
-static void node_create(http_req *req, void *ctx, lineage_kind k)
+/* A node spec from its JSON object (slices borrowed from obj). `where` ("" or
+ * "artifacts[2].") goes before field names in messages. */
+static int node_spec_parse(json_t *obj, const char *where, lineage_node_spec *spec,
+                           strata_err *err)
 {
     static const char *const fields[] = {
         "type", "name", "uri", "state", "external_id", "properties", "custom_properties", NULL};
+    slice *strs[] = {&spec->type, &spec->name, &spec->uri, &spec->state, &spec->external_id};
+    memset(spec, 0, sizeof *spec);
+    int rc = json_check_fields(obj, fields, where, err);
+    for (size_t i = 0; !rc && i < sizeof strs / sizeof strs[0]; i++) {
+        json_t *v = json_object_get(obj, fields[i]);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v))
+            return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%s%s\" must be a string", where,
+                           fields[i]);
+        *strs[i] = (slice){json_string_value(v), json_string_length(v)};
+    }
+    spec->properties = json_object_get(obj, "properties");
+    spec->custom_properties = json_object_get(obj, "custom_properties");
+    if (spec->properties && json_is_null(spec->properties))
+        spec->properties = NULL;
+    if (spec->custom_properties && json_is_null(spec->custom_properties))
+        spec->custom_properties = NULL;
+    return rc;
+}
+
+static void node_create(http_req *req, void *ctx, lineage_kind k)
+{
     strata_err err = STRATA_ERR_INIT;
     json_t *body = api_parse_object(req), *node = NULL;
-    lineage_node_spec spec = {{0}};
+    lineage_node_spec spec;
     if (!body)
         return;
-    if (api_check_fields(req, body, fields) || api_get_string(req, body, "type", &spec.type) ||
-        api_get_string(req, body, "name", &spec.name) ||
-        api_get_string(req, body, "uri", &spec.uri) ||
-        api_get_string(req, body, "state", &spec.state) ||
-        api_get_string(req, body, "external_id", &spec.external_id))
-        goto out;
-    spec.properties = json_object_get(body, "properties");
-    spec.custom_properties = json_object_get(body, "custom_properties");
-    if (spec.properties && json_is_null(spec.properties))
-        spec.properties = NULL;
-    if (spec.custom_properties && json_is_null(spec.custom_properties))
-        spec.custom_properties = NULL;
-    if (lineage_node_create(lg_of(ctx), k, &spec, NULL, &node, &err)) {
+    if (node_spec_parse(body, "", &spec, &err) ||
+        lineage_node_create(lg_of(ctx), k, &spec, NULL, &node, &err)) {
         http_reply_error(req, &err);
         goto out;
     }
@@ -511,33 +528,39 @@ out:
 
 /* ---- events and links ----------------------------------------------------------------- */
 
+static int event_type_parse(json_t *obj, const char *where, lineage_event_type *t,
+                            strata_err *err)
+{
+    json_t *v = json_object_get(obj, "type");
+    if (!v || json_is_null(v))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%stype\" is required", where);
+    if (!json_is_string(v))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%stype\" must be a string", where);
+    slice type = {json_string_value(v), json_string_length(v)};
+    if (lineage_event_type_parse(type, t) == 0)
+        return 0;
+    char ex[80];
+    text_excerpt(type, ex, sizeof ex);
+    return err_set(err, STRATA_INVALID_ARGUMENT,
+                   "unknown event type \"%s\": expected INPUT, OUTPUT, DECLARED_INPUT or "
+                   "DECLARED_OUTPUT",
+                   ex);
+}
+
 void api_event_create(http_req *req, void *ctx)
 {
     static const char *const fields[] = {"artifact_id", "execution_id", "type", "path", NULL};
     strata_err err = STRATA_ERR_INIT;
     json_t *body = api_parse_object(req), *event = NULL;
     int64_t art, exe;
-    slice type = {NULL, 0};
     lineage_event_type t;
     if (!body)
         return;
     if (api_check_fields(req, body, fields) || body_id(req, body, "artifact_id", &art) ||
-        body_id(req, body, "execution_id", &exe) || api_get_string(req, body, "type", &type))
+        body_id(req, body, "execution_id", &exe))
         goto out;
-    if (!type.p) {
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "field \"type\" is required");
-        goto out;
-    }
-    if (lineage_event_type_parse(type, &t)) {
-        char ex[80];
-        text_excerpt(type, ex, sizeof ex);
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "unknown event type \"%s\": expected INPUT, OUTPUT, DECLARED_INPUT or "
-                          "DECLARED_OUTPUT",
-                          ex);
-        goto out;
-    }
-    if (lineage_event_put(lg_of(ctx), art, exe, t, json_object_get(body, "path"), &event, &err)) {
+    if (event_type_parse(body, "", &t, &err) ||
+        lineage_event_put(lg_of(ctx), art, exe, t, json_object_get(body, "path"), &event, &err)) {
         http_reply_error(req, &err);
         goto out;
     }
@@ -704,6 +727,186 @@ void api_artifact_contexts(http_req *req, void *ctx)
 void api_execution_contexts(http_req *req, void *ctx)
 {
     related(req, ctx, LINEAGE_EXECUTION, LINEAGE_REL_EXECUTION_CONTEXTS, "contexts", "contexts");
+}
+
+/* ---- batches ------------------------------------------------------------------------------
+ *
+ * POST /v1/lineage:batch: new nodes, events, attributions and associations in
+ * one transaction (docs/api.md). Entries name nodes by id ("artifact_id") or
+ * by their position among the batch's new nodes ("artifact_index").
+ */
+
+/* One end of an event or link: exactly one of <kind>_id and <kind>_index. */
+static int batch_ref_parse(json_t *obj, lineage_kind k, const char *where, lineage_batch_ref *r,
+                           strata_err *err)
+{
+    char idk[32], ixk[32];
+    snprintf(idk, sizeof idk, "%s_id", names_of[k].one);
+    snprintf(ixk, sizeof ixk, "%s_index", names_of[k].one);
+    json_t *id = json_object_get(obj, idk), *ix = json_object_get(obj, ixk);
+    memset(r, 0, sizeof *r);
+    if (!id == !ix)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "%s: exactly one of \"%s\" and \"%s\" is required", where, idk, ixk);
+    if (id && (!json_is_integer(id) || json_integer_value(id) <= 0))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%s.%s\" must be a positive integer",
+                       where, idk);
+    if (ix && (!json_is_integer(ix) || json_integer_value(ix) < 0 ||
+               json_integer_value(ix) >= (json_int_t)LINEAGE_BATCH_ITEMS_MAX))
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"%s.%s\" must be an integer from 0 to %u", where, ixk,
+                       LINEAGE_BATCH_ITEMS_MAX - 1);
+    if (id)
+        r->id = json_integer_value(id);
+    else
+        r->index = (size_t)json_integer_value(ix);
+    return 0;
+}
+
+/* The member `key` of body: an array (absent or null: empty). */
+static int batch_array(json_t *body, const char *key, json_t **out, strata_err *err)
+{
+    json_t *a = json_object_get(body, key);
+    *out = a && !json_is_null(a) ? a : NULL;
+    if (*out && !json_is_array(*out))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%s\" must be an array", key);
+    return 0;
+}
+
+/* Entry i of array a, an object; where = "key[i]", prefix = "key[i]." */
+static int batch_entry(json_t *a, size_t i, const char *key, char *where, char *prefix,
+                       json_t **obj, strata_err *err)
+{
+    snprintf(where, 48, "%s[%zu]", key, i);
+    snprintf(prefix, 52, "%s.", where);
+    *obj = json_array_get(a, i);
+    if (!json_is_object(*obj))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "%s must be an object", where);
+    return 0;
+}
+
+static int batch_links_parse(json_t *a, const char *key, lineage_kind other,
+                             lineage_batch_link *links, strata_err *err)
+{
+    static const char *const f_art[] = {"context_id", "context_index", "artifact_id",
+                                        "artifact_index", NULL};
+    static const char *const f_exe[] = {"context_id", "context_index", "execution_id",
+                                        "execution_index", NULL};
+    char where[48], prefix[52];
+    json_t *o;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        int rc;
+        if ((rc = batch_entry(a, i, key, where, prefix, &o, err)) ||
+            (rc = json_check_fields(o, other == LINEAGE_ARTIFACT ? f_art : f_exe, prefix, err)) ||
+            (rc = batch_ref_parse(o, LINEAGE_CONTEXT, where, &links[i].context, err)) ||
+            (rc = batch_ref_parse(o, other, where, &links[i].node, err)))
+            return rc;
+    }
+    return 0;
+}
+
+static json_t *batch_answer(const lineage_batch *b, int64_t *const ids[], size_t links)
+{
+    json_t *inner = json_object();
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        char key[32];
+        json_t *list = json_array();
+        for (size_t i = 0; i < b->nnodes[k]; i++)
+            json_array_append_new(list, json_integer(ids[k][i]));
+        snprintf(key, sizeof key, "%s_ids", names_of[k].one);
+        json_object_set_new(inner, key, list);
+    }
+    json_object_set_new(inner, "events", json_integer((json_int_t)b->nevents));
+    json_object_set_new(inner, "links_created", json_integer((json_int_t)links));
+    return inner;
+}
+
+void api_lineage_batch(http_req *req, void *ctx)
+{
+    static const char *const fields[] = {"artifacts", "executions",   "contexts",    "events",
+                                         "attributions", "associations", NULL};
+    static const char *const f_event[] = {"artifact_id",     "artifact_index", "execution_id",
+                                          "execution_index", "type",           "path",
+                                          NULL};
+    strata_err err = STRATA_ERR_INIT;
+    json_t *body = api_parse_object(req), *arr[LINEAGE_KINDS] = {NULL}, *ev = NULL, *at = NULL,
+           *as = NULL, *o = NULL;
+    lineage_node_spec *specs[LINEAGE_KINDS] = {NULL};
+    int64_t *ids[LINEAGE_KINDS] = {NULL};
+    lineage_batch_event *events = NULL;
+    lineage_batch_link *attrs = NULL, *assocs = NULL;
+    lineage_batch b = {{NULL}};
+    size_t links = 0, total = 0;
+    char where[48], prefix[52];
+    int rc;
+    if (!body)
+        return;
+    if ((rc = json_check_fields(body, fields, "", &err)) ||
+        (rc = batch_array(body, "events", &ev, &err)) ||
+        (rc = batch_array(body, "attributions", &at, &err)) ||
+        (rc = batch_array(body, "associations", &as, &err)))
+        goto out;
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        if ((rc = batch_array(body, names_of[k].many, &arr[k], &err)))
+            goto out;
+        b.nnodes[k] = json_array_size(arr[k]);
+        total += b.nnodes[k];
+    }
+    b.nevents = json_array_size(ev);
+    b.nattributions = json_array_size(at);
+    b.nassociations = json_array_size(as);
+    total += b.nevents + b.nattributions + b.nassociations;
+    /* Checked before allocating anything sized by the body. */
+    if (total > LINEAGE_BATCH_ITEMS_MAX) {
+        rc = err_set(&err, STRATA_RESOURCE_EXHAUSTED,
+                     "a batch holds at most %u nodes, events and links in all, not %zu",
+                     LINEAGE_BATCH_ITEMS_MAX, total);
+        goto out;
+    }
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        specs[k] = calloc(b.nnodes[k] + 1, sizeof *specs[k]);
+        ids[k] = calloc(b.nnodes[k] + 1, sizeof *ids[k]);
+        STRATA_ASSERT(specs[k] && ids[k]);
+        for (size_t i = 0; i < b.nnodes[k]; i++)
+            if ((rc = batch_entry(arr[k], i, names_of[k].many, where, prefix, &o, &err)) ||
+                (rc = node_spec_parse(o, prefix, &specs[k][i], &err)))
+                goto out;
+        b.nodes[k] = specs[k];
+    }
+    events = calloc(b.nevents + 1, sizeof *events);
+    attrs = calloc(b.nattributions + 1, sizeof *attrs);
+    assocs = calloc(b.nassociations + 1, sizeof *assocs);
+    STRATA_ASSERT(events && attrs && assocs);
+    for (size_t i = 0; i < b.nevents; i++) {
+        if ((rc = batch_entry(ev, i, "events", where, prefix, &o, &err)) ||
+            (rc = json_check_fields(o, f_event, prefix, &err)) ||
+            (rc = batch_ref_parse(o, LINEAGE_ARTIFACT, where, &events[i].artifact, &err)) ||
+            (rc = batch_ref_parse(o, LINEAGE_EXECUTION, where, &events[i].execution, &err)) ||
+            (rc = event_type_parse(o, prefix, &events[i].type, &err)))
+            goto out;
+        events[i].path = json_object_get(o, "path");
+    }
+    if ((rc = batch_links_parse(at, "attributions", LINEAGE_ARTIFACT, attrs, &err)) ||
+        (rc = batch_links_parse(as, "associations", LINEAGE_EXECUTION, assocs, &err)))
+        goto out;
+    b.events = events;
+    b.attributions = attrs;
+    b.associations = assocs;
+    if ((rc = lineage_batch_put(lg_of(ctx), &b, ids, &links, &err)))
+        goto out;
+    reply_one(req, 200, "batch", batch_answer(&b, ids, links));
+out:
+    if (rc)
+        http_reply_error(req, &err);
+    for (int k = 0; k < LINEAGE_KINDS; k++) {
+        free(specs[k]);
+        free(ids[k]);
+    }
+    free(events);
+    free(attrs);
+    free(assocs);
+    err_clear(&err);
+    json_decref(body);
 }
 
 /* ---- lineage traversal --------------------------------------------------------------- */

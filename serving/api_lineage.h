@@ -41,6 +41,7 @@ void api_context_history(http_req *req, void *ctx);
 
 /* Events: POST /v1/events; GET /v1/artifacts/{id}/events, /v1/executions/{id}/events */
 void api_event_create(http_req *req, void *ctx);
+void api_lineage_batch(http_req *req, void *ctx);
 void api_artifact_events(http_req *req, void *ctx);
 void api_execution_events(http_req *req, void *ctx);
 

@@ -112,6 +112,7 @@ static const route routes[] = {
     R(GET, "/v1/contexts/{}/parents", api_context_parents),
     R(GET, "/v1/contexts/{}/children", api_context_children),
     R(POST, "/v1/events", api_event_create),
+    R(POST, "/v1/lineage:batch", api_lineage_batch),
     R(GET, "/v1/lineage", api_lineage_graph),
     R(GET, "/v1/models/{}/provenance", api_model_provenance),
 };

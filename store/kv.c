@@ -26,18 +26,37 @@ static rocksdb_column_family_handle_t *space_cf(store_t *st, store_space sp)
     return NULL;
 }
 
+/*
+ * RocksDB keeps per-thread perf-context counters, on by default
+ * (kEnableCount): every key comparison in a memtable insert or lookup bumps
+ * one, and through Debian's shared librocksdb each bump costs two
+ * __tls_get_addr calls — 15% of a lineage write. Strata reads no perf
+ * context, so each thread turns the counting off before its first call here.
+ */
+static _Thread_local bool perf_quiet;
+
+static void quiet_perf_context(void)
+{
+    if (!perf_quiet) {
+        rocksdb_set_perf_level(1); /* rocksdb::kDisable */
+        perf_quiet = true;
+    }
+}
+
 /* Batches are built before the store is known (and may be built by code that
- * has none), so they record the space and resolve the column family at commit. */
+ * has none), so they record the space and resolve the column family at commit.
+ * Keys and values are appended to one arena; ops hold offsets into it. */
 typedef struct staged {
     store_space sp;
     bool del;
-    char *key, *val;
-    size_t klen, vlen;
+    size_t ord; /* staging position */
+    size_t koff, klen, voff, vlen;
 } staged;
 
 struct store_batch {
     staged *ops;
     size_t n, cap;
+    buf bytes;
 };
 
 store_batch *store_batch_new(void)
@@ -59,15 +78,13 @@ static void stage(store_batch *b, store_space sp, bool del, slice key, slice val
     staged *o = &b->ops[b->n++];
     o->sp = sp;
     o->del = del;
+    o->ord = b->n - 1;
+    o->koff = b->bytes.n;
     o->klen = key.n;
+    buf_append_slice(&b->bytes, key);
+    o->voff = b->bytes.n;
     o->vlen = val.n;
-    o->key = malloc(key.n ? key.n : 1);
-    o->val = malloc(val.n ? val.n : 1);
-    STRATA_ASSERT(o->key && o->val);
-    if (key.n)
-        memcpy(o->key, key.p, key.n);
-    if (val.n)
-        memcpy(o->val, val.p, val.n);
+    buf_append_slice(&b->bytes, val);
 }
 
 void store_batch_put(store_batch *b, store_space sp, slice key, slice val)
@@ -85,18 +102,46 @@ size_t store_batch_count(const store_batch *b)
     return b->n;
 }
 
+/* (space, key), then staging order: a stable order, so when one key is
+ * staged twice the later op is still applied last and wins. */
+static int staged_cmp(const void *x, const void *y, void *arg)
+{
+    const staged *a = x, *b = y;
+    const char *bytes = arg;
+    if (a->sp != b->sp)
+        return a->sp < b->sp ? -1 : 1;
+    int c = slice_cmp((slice){bytes + a->koff, a->klen}, (slice){bytes + b->koff, b->klen});
+    if (c)
+        return c;
+    return a->ord < b->ord ? -1 : a->ord > b->ord;
+}
+
+/*
+ * The ops go to RocksDB in key order. A memtable insert starts from where the
+ * previous one landed (its "splice") when the new key sorts right after it,
+ * and from the top of the skiplist otherwise; a batch of keys staged in
+ * arbitrary order pays the full search for nearly every key. Sorting makes
+ * neighbours (a node's record and the next id's, the events of one new
+ * execution) cheap. qsort_r is not stable, hence the tie-break on staging order;
+ * the ops are sorted in place, which the batch's owner never observes.
+ */
 int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err)
 {
     int rc = store_check_writable(st, err);
     if (rc)
         return rc;
+    quiet_perf_context();
+    if (b->n > 1)
+        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (size_t i = 0; i < b->n; i++) {
-        staged *o = &b->ops[i];
+        const staged *o = &b->ops[i];
+        const char *k = b->bytes.p + o->koff;
         if (o->del)
-            rocksdb_writebatch_delete_cf(wb, space_cf(st, o->sp), o->key, o->klen);
+            rocksdb_writebatch_delete_cf(wb, space_cf(st, o->sp), k, o->klen);
         else
-            rocksdb_writebatch_put_cf(wb, space_cf(st, o->sp), o->key, o->klen, o->val, o->vlen);
+            rocksdb_writebatch_put_cf(wb, space_cf(st, o->sp), k, o->klen,
+                                      b->bytes.p + o->voff, o->vlen);
     }
     char *rerr = NULL;
     rocksdb_write(st->db, sync ? st->wo_sync : st->wo_data, wb, &rerr);
@@ -108,11 +153,8 @@ void store_batch_free(store_batch *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->ops[i].key);
-        free(b->ops[i].val);
-    }
     free(b->ops);
+    buf_free(&b->bytes);
     free(b);
 }
 
@@ -137,6 +179,7 @@ int store_kv_get(store_t *st, store_space sp, const store_snapshot *snap, slice 
 {
     rocksdb_readoptions_t *ro = st->ro_get;
     rocksdb_readoptions_t *own = NULL;
+    quiet_perf_context();
     if (snap) {
         own = rocksdb_readoptions_create();
         rocksdb_readoptions_set_snapshot(own, snap->snap);
@@ -159,6 +202,7 @@ store_iter *store_iter_open(store_t *st, store_space sp, const store_snapshot *s
 {
     store_iter *it = calloc(1, sizeof *it);
     STRATA_ASSERT(it != NULL);
+    quiet_perf_context();
     it->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_total_order_seek(it->ro, 1);
     if (snap)

@@ -368,6 +368,85 @@ class LineageTest(DaemonTest):
         self.assertEqual(len(evs), 2)
         self.assertError(self.call("GET", "/v1/executions/42/events"), 404, "NOT_FOUND")
 
+    def test_batch(self):
+        src = self.artifact("SourceFile", "s.csv")
+        study = self.context("Study", "batch-study")
+        body = {
+            "executions": [{"type": "Import", "name": "imp-b", "state": "COMPLETE",
+                            "properties": {"rows_read": 10}}],
+            "artifacts": [{"type": "FeatureSet", "uri": "strata://fs/1"},
+                          {"type": "Dataset", "name": "batch-ds", "properties": {"rows": 3}}],
+            "contexts": [{"type": "Study", "name": "batch-new"}],
+            "events": [
+                {"artifact_id": src["id"], "execution_index": 0, "type": "INPUT",
+                 "path": [{"key": "source"}]},
+                {"artifact_index": 0, "execution_index": 0, "type": "OUTPUT"},
+                {"artifact_index": 1, "execution_index": 0, "type": "OUTPUT"}],
+            "attributions": [{"context_id": study["id"], "artifact_index": 0},
+                             {"context_index": 0, "artifact_id": src["id"]},
+                             {"context_id": study["id"], "artifact_index": 0}],
+            "associations": [{"context_id": study["id"], "execution_index": 0}],
+        }
+        b = self.ok("POST", "/v1/lineage:batch", body, 200)["batch"]
+        self.assertEqual(len(b["artifact_ids"]), 2)
+        self.assertEqual(len(b["execution_ids"]), 1)
+        self.assertEqual(len(b["context_ids"]), 1)
+        self.assertEqual(b["events"], 3)
+        self.assertEqual(b["links_created"], 3)  # the repeated attribution is one link
+        ex = b["execution_ids"][0]
+        evs = self.ok("GET", f"/v1/executions/{ex}/events", None, 200)["events"]
+        self.assertEqual(sorted((e["artifact_id"], e["type"]) for e in evs),
+                         sorted([(src["id"], "INPUT"), (b["artifact_ids"][0], "OUTPUT"),
+                                 (b["artifact_ids"][1], "OUTPUT")]))
+        self.assertEqual([e["path"] for e in evs if e["type"] == "INPUT"], [[{"key": "source"}]])
+        ds = self.ok("GET", f"/v1/artifacts/{b['artifact_ids'][1]}", None, 200)["artifact"]
+        self.assertEqual((ds["name"], ds["properties"]), ("batch-ds", {"rows": 3}))
+        ctxs = self.ok("GET", f"/v1/artifacts/{src['id']}/contexts", None, 200)["contexts"]
+        self.assertEqual([c["name"] for c in ctxs], ["batch-new"])
+        up = self.graph(f"artifact_id={b['artifact_ids'][1]}&direction=upstream")
+        self.assertEqual(self.graph_ids(up), (sorted([src["id"], b["artifact_ids"][1]]), [ex]))
+
+        # Every bad batch is refused whole, naming the entry; nothing is stored.
+        before = self.list_all("/v1/artifacts", "artifacts", page_size=100)
+        bad = [
+            ({"artifacts": [{"type": "Dataset", "name": "x1"}, {"type": "Dataset", "nme": "y"}]},
+             400, "artifacts[1].nme"),
+            ({"artifacts": [{"type": "Dataset", "name": "x2"}, {"type": "Dataset", "name": "x2"}]},
+             409, "artifacts[1]"),
+            ({"artifacts": [{"type": "Dataset", "name": "x3", "properties": {"rows": "3"}}]},
+             400, "artifacts[0]"),
+            ({"artifacts": [{"type": "Dataset", "name": "x4"}],
+              "events": [{"artifact_index": 0, "execution_id": ex, "type": "INPUT"},
+                         {"artifact_index": 0, "execution_id": ex, "type": "INPUT"}]},
+             409, "events[1]"),
+            ({"artifacts": [{"type": "Dataset", "name": "x5"}],
+              "events": [{"artifact_index": 1, "execution_id": ex, "type": "INPUT"}]},
+             400, "events[0]: artifact_index 1"),
+            ({"artifacts": [{"type": "Dataset", "name": "x6"}],
+              "events": [{"artifact_index": 0, "execution_id": 99999, "type": "INPUT"}]},
+             404, "execution 99999"),
+            ({"artifacts": [{"type": "Dataset", "name": "x7"}],
+              "events": [{"artifact_index": 0, "artifact_id": 1, "execution_id": ex,
+                          "type": "INPUT"}]}, 400, "exactly one"),
+            ({"artifacts": [{"type": "Dataset", "name": "x8"}],
+              "attributions": [{"context_id": 99999, "artifact_index": 0}]},
+             404, "attributions[0]: context 99999"),
+            ({"artifacts": [{"type": "Dataset", "name": "x9"}], "events": [{"type": "INPUT",
+              "artifact_index": 0, "execution_id": ex, "path": [{"step": 1}]}]},
+             400, "path[0]"),
+            ({"artifacts": {"type": "Dataset"}}, 400, "artifacts"),
+            ({"artifacts": [{"type": "Dataset"}] * 10001}, 413, "at most 10000"),
+            ({"nodes": []}, 400, "nodes"),
+        ]
+        for body, status, word in bad:
+            with self.subTest(word=word):
+                code = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                        413: "RESOURCE_EXHAUSTED"}[status]
+                self.assertError(self.call("POST", "/v1/lineage:batch", body), status, code, word)
+        self.assertEqual(self.list_all("/v1/artifacts", "artifacts", page_size=100), before)
+        evs2 = self.ok("GET", f"/v1/executions/{ex}/events", None, 200)["events"]
+        self.assertEqual(len(evs2), 3)
+
     def test_attributions_associations_parents(self):
         c1, c2, c3 = (self.context("Study", n) for n in ("c1", "c2", "c3"))
         a = self.artifact("Dataset", "d")

@@ -183,6 +183,47 @@ static void json_writer(void **state)
     buf_free(&b);
 }
 
+/* jsonw_value writes what json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes
+ * (keys in byte order, at every depth, more than fit its stack array too),
+ * except reals, which are shortest round-trip and read back equal. */
+static void json_writer_values(void **state)
+{
+    (void)state;
+    const char *docs[] = {
+        "{}", "[]", "null", "true", "-7", "\"x\\ny\"",
+        "{\"b\":1,\"a\":[true,false,null,{\"z\":\"\\u0001\",\"y\":{}}],\"\":\"e\",\"aa\":-9}",
+        "{\"p17\":1,\"p16\":2,\"p15\":3,\"p14\":4,\"p13\":5,\"p12\":6,\"p11\":7,\"p10\":8,"
+        "\"p9\":9,\"p8\":10,\"p7\":11,\"p6\":12,\"p5\":13,\"p4\":14,\"p3\":15,\"p2\":16,"
+        "\"p1\":17,\"p0\":{\"\\u00e9\":\"\\u00e9\",\"e\":[]}}",
+    };
+    buf b = BUF_INIT;
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        json_t *j = json_loads(docs[i], JSON_DECODE_ANY, NULL);
+        assert_non_null(j);
+        char *want = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        buf_reset(&b);
+        jsonw_value(&b, j, true);
+        assert_string_equal(b.p, want);
+        free(want);
+        /* Unsorted: the object's own order, as json_dumps without the flag. */
+        want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_reset(&b);
+        jsonw_value(&b, j, false);
+        assert_string_equal(b.p, want);
+        free(want);
+        json_decref(j);
+    }
+    json_t *r = json_pack("{s:f,s:[f,f]}", "x", 0.1, "y", 3.0, -1e-300);
+    buf_reset(&b);
+    jsonw_value(&b, r, true);
+    assert_string_equal(b.p, "{\"x\":0.1,\"y\":[3.0,-1e-300]}");
+    json_t *back = json_loads(b.p, 0, NULL);
+    assert_true(json_equal(back, r));
+    json_decref(back);
+    json_decref(r);
+    buf_free(&b);
+}
+
 static void buffers_and_status(void **state)
 {
     (void)state;
@@ -212,7 +253,7 @@ int main(void)
         cmocka_unit_test(rfc3339_valid),   cmocka_unit_test(rfc3339_invalid),
         cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(names_and_ids),
         cmocka_unit_test(utf8),            cmocka_unit_test(numbers),
-        cmocka_unit_test(json_writer),     cmocka_unit_test(buffers_and_status),
+        cmocka_unit_test(json_writer), cmocka_unit_test(json_writer_values),     cmocka_unit_test(buffers_and_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

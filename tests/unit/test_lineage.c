@@ -424,6 +424,16 @@ static void test_record_run_and_atomicity(void **state)
     assert_int_equal(lineage_node_list(f->lg, LINEAGE_ARTIFACT, &q, items, &next, NULL), 0);
     assert_int_equal(json_array_size(items), 0);
     json_decref(items);
+    /* The rolled-back run's name claim left nothing behind (not even in the
+     * write path's name cache): "fresh" is made now, then found. */
+    lineage_artifact_ref fresh = {.type = "Dataset", .name = "fresh"};
+    int64_t fresh_id = 0, fresh_again = 0;
+    assert_int_equal(lineage_artifact_find_or_create(f->lg, &fresh, &fresh_id, &created, NULL), 0);
+    assert_true(created);
+    assert_int_equal(lineage_artifact_find_or_create(f->lg, &fresh, &fresh_again, &created, NULL),
+                     0);
+    assert_false(created);
+    assert_int_equal(fresh_again, fresh_id);
 
     /* Ids continue where the committed run left them, also after a reopen. */
     fx_close(f);
@@ -431,7 +441,7 @@ static void test_record_run_and_atomicity(void **state)
     int64_t nid = 0;
     lineage_node_spec spec = {.type = slice_of("Dataset"), .name = slice_of("after")};
     assert_int_equal(lineage_node_create(f->lg, LINEAGE_ARTIFACT, &spec, &nid, NULL, NULL), 0);
-    assert_int_equal(nid, out_ids[1] + 1);
+    assert_int_equal(nid, out_ids[1] + 2); /* "fresh" took out_ids[1] + 1 */
 
     assert_int_equal(lineage_execution_set_state(f->lg, 1, "FAILED", NULL, NULL), 0);
     assert_int_equal(lineage_node_get(f->lg, LINEAGE_EXECUTION, 1, &e, NULL), 0);
@@ -552,6 +562,118 @@ static void test_graph_paging_covers_everything_once(void **state)
     json_decref(all);
 }
 
+
+/* Inside one transaction: a key looked up free and then claimed is taken; an
+ * event or link of a node made in the transaction (checked among the claims
+ * only, no store read) is still refused or found the second time. */
+static void test_txn_claims_and_new_node_edges(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    lineage_node_spec ctx_spec = {.type = slice_of("Study"), .name = slice_of("s")};
+    int64_t ctx_id = 0;
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_CONTEXT, &ctx_spec, &ctx_id, NULL, NULL),
+                     0);
+
+    lg_txn tx;
+    lnode a, x;
+    lnode_init(&a);
+    lnode_init(&x);
+    lg_txn_begin(f->lg, &tx);
+    buf key = BUF_INIT;
+    int64_t got = 0;
+    lkey_by_name(&key, LINEAGE_ARTIFACT, type_id(f->lg, LINEAGE_ARTIFACT, "Dataset"),
+                 slice_of("d"));
+    assert_int_equal(lg_txn_lookup(&tx, buf_slice(&key), &got, NULL), 0);
+    assert_int_equal(lg_txn_lookup(&tx, buf_slice(&key), &got, NULL), 0); /* cached free */
+    lineage_node_spec as = {.type = slice_of("Dataset"), .name = slice_of("d")};
+    assert_int_equal(lg_stage_node_create(&tx, LINEAGE_ARTIFACT, &as, &a, NULL), 0);
+    assert_int_equal(lg_txn_lookup(&tx, buf_slice(&key), &got, NULL), 1);
+    assert_int_equal(got, a.id);
+    /* The same name again in the same transaction is taken. */
+    lnode dup;
+    lnode_init(&dup);
+    assert_int_equal(lg_stage_node_create(&tx, LINEAGE_ARTIFACT, &as, &dup, &err),
+                     STRATA_ALREADY_EXISTS);
+    err_clear(&err);
+    lnode_free(&dup);
+    lineage_node_spec xs = {.type = slice_of("Train")};
+    assert_int_equal(lg_stage_node_create(&tx, LINEAGE_EXECUTION, &xs, &x, NULL), 0);
+    assert_true(lg_txn_created(&tx, LINEAGE_EXECUTION, x.id));
+    assert_false(lg_txn_created(&tx, LINEAGE_CONTEXT, ctx_id));
+    assert_int_equal(lg_stage_event(&tx, a.id, x.id, LINEAGE_EVENT_OUTPUT, NULL, NULL), 0);
+    assert_int_equal(lg_stage_event(&tx, a.id, x.id, LINEAGE_EVENT_OUTPUT, NULL, &err),
+                     STRATA_ALREADY_EXISTS);
+    err_clear(&err);
+    bool made = false;
+    assert_int_equal(lg_stage_link(&tx, LK_ATTR_BY_CTX, ctx_id, a.id, &made, NULL), 0);
+    assert_true(made);
+    assert_int_equal(lg_stage_link(&tx, LK_ATTR_BY_CTX, ctx_id, a.id, &made, NULL), 0);
+    assert_false(made);
+    assert_int_equal(lg_txn_commit(&tx, NULL), 0);
+
+    /* Committed: the event is refused again through the store read. */
+    assert_int_equal(lineage_event_put(f->lg, a.id, x.id, LINEAGE_EVENT_OUTPUT, NULL, NULL, &err),
+                     STRATA_ALREADY_EXISTS);
+    err_clear(&err);
+    assert_int_equal(lineage_attribution_put(f->lg, ctx_id, a.id, &made, NULL), 0);
+    assert_false(made);
+    json_t *items = json_array();
+    buf next = BUF_INIT;
+    assert_int_equal(lineage_event_list(f->lg, LINEAGE_EXECUTION, x.id, (slice){NULL, 0}, 10, items,
+                                        &next, NULL),
+                     0);
+    assert_int_equal(json_array_size(items), 1);
+    json_decref(items);
+    buf_free(&next);
+    buf_free(&key);
+    lnode_free(&a);
+    lnode_free(&x);
+}
+
+/* Node counters are no longer written, but a data directory from an earlier
+ * build holds them: a counter above the last stored node is still honoured,
+ * so no id it handed out is reused. */
+static void test_legacy_counter_is_honoured(void **state)
+{
+    fx *f = *state;
+    int64_t id = 0;
+    lineage_node_spec spec = {.type = slice_of("Dataset")};
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_ARTIFACT, &spec, &id, NULL, NULL), 0);
+    assert_int_equal(id, 1);
+    buf k = BUF_INIT, v = BUF_INIT;
+    lkey_counter(&k, LINEAGE_ARTIFACT);
+    assert_int_equal(store_kv_get(f->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&k), &v, NULL),
+                     STRATA_NOT_FOUND);
+    store_batch *b = store_batch_new();
+    buf_put_u64le(&v, 40);
+    store_batch_put(b, STORE_SPACE_LINEAGE, buf_slice(&k), buf_slice(&v));
+    assert_int_equal(store_batch_commit(f->st, b, false, NULL), 0);
+    store_batch_free(b);
+    fx_close(f);
+    fx_open(f);
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_ARTIFACT, &spec, &id, NULL, NULL), 0);
+    assert_int_equal(id, 41);
+    /* Ids in the gap were never nodes: still unknown, read from the store. */
+    strata_err err = STRATA_ERR_INIT;
+    assert_int_equal(lineage_attribution_put(f->lg, 1, 20, NULL, &err), STRATA_NOT_FOUND);
+    err_clear(&err);
+    lineage_artifact_ref in[] = {{.id = 20}};
+    lineage_run run = {.execution_type = "Export", .inputs = in, .ninputs = 1};
+    assert_int_equal(lineage_record_run(f->lg, &run, NULL, &err), STRATA_NOT_FOUND);
+    assert_non_null(strstr(err.message, "artifact 20 not found"));
+    err_clear(&err);
+    in[0].id = 41;
+    assert_int_equal(lineage_record_run(f->lg, &run, NULL, NULL), 0);
+    /* And without a counter, the last node: 42 next, also after a reopen. */
+    fx_close(f);
+    fx_open(f);
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_ARTIFACT, &spec, &id, NULL, NULL), 0);
+    assert_int_equal(id, 42);
+    buf_free(&k);
+    buf_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +690,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_run_and_atomicity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_and_as_of, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_paging_covers_everything_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_claims_and_new_node_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_counter_is_honoured, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1091,6 +1091,41 @@ static void test_read_only(void **state)
     latest_row_free(&row);
 }
 
+/* A batch reaches RocksDB sorted by (space, key) for cheap memtable inserts;
+ * ops on one key keep their staging order, so the last one still wins. */
+static void test_batch_last_op_on_a_key_wins(void **state)
+{
+    fx *f = *state;
+    store_batch *b = store_batch_new();
+    const store_space sp = STORE_SPACE_LINEAGE;
+    store_batch_put(b, sp, SLICE_LIT("k2"), SLICE_LIT("first"));
+    store_batch_put(b, sp, SLICE_LIT("k1"), SLICE_LIT("one"));
+    store_batch_put(b, STORE_SPACE_JOBS, SLICE_LIT("k2"), SLICE_LIT("jobs"));
+    store_batch_put(b, sp, SLICE_LIT("k2"), SLICE_LIT("second"));
+    store_batch_put(b, sp, SLICE_LIT("k3"), SLICE_LIT("gone"));
+    store_batch_delete(b, sp, SLICE_LIT("k3"));
+    store_batch_delete(b, sp, SLICE_LIT("k4"));
+    store_batch_put(b, sp, SLICE_LIT("k4"), (slice){NULL, 0});
+    assert_int_equal(store_batch_count(b), 8);
+    assert_int_equal(store_batch_commit(f->st, b, false, NULL), 0);
+    store_batch_free(b);
+    buf v = BUF_INIT;
+    assert_int_equal(store_kv_get(f->st, sp, NULL, SLICE_LIT("k2"), &v, NULL), 0);
+    assert_int_equal(v.n, 6);
+    assert_memory_equal(v.p, "second", 6);
+    buf_reset(&v);
+    assert_int_equal(store_kv_get(f->st, STORE_SPACE_JOBS, NULL, SLICE_LIT("k2"), &v, NULL), 0);
+    assert_memory_equal(v.p, "jobs", 4);
+    buf_reset(&v);
+    assert_int_equal(store_kv_get(f->st, sp, NULL, SLICE_LIT("k1"), &v, NULL), 0);
+    assert_memory_equal(v.p, "one", 3);
+    assert_int_equal(store_kv_get(f->st, sp, NULL, SLICE_LIT("k3"), &v, NULL), STRATA_NOT_FOUND);
+    buf_reset(&v);
+    assert_int_equal(store_kv_get(f->st, sp, NULL, SLICE_LIT("k4"), &v, NULL), 0);
+    assert_int_equal(v.n, 0);
+    buf_free(&v);
+}
+
 static void test_stats(void **state)
 {
     fx *f = *state;
@@ -1212,6 +1247,7 @@ int main(void)
         T(test_seq_monotonic_across_reopen),
         T(test_open_errors),
         T(test_read_only),
+        T(test_batch_last_op_on_a_key_wins),
         T(test_stats),
         T(test_concurrent_writes_and_deletes),
     };
