@@ -17,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "base/log.h"
 
@@ -63,12 +64,14 @@ int tls_server_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **ou
                      ssl_reason(why, sizeof why));
         goto out;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    int key_ok = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+    if (!key_ok && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         rc = err_set(err, STRATA_INVALID_ARGUMENT, "cannot load TLS key %s: %s", key,
                      ssl_reason(why, sizeof why));
         goto out;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    /* The key of another certificate: refused by the load or by this check. */
+    if (!key_ok || SSL_CTX_check_private_key(ctx) != 1) {
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
                      "TLS key %s does not match the certificate in %s: %s", key, cert,
                      ssl_reason(why, sizeof why));
