@@ -92,6 +92,22 @@
  * newest imports before the cut-off; older ones are reachable from them). */
 #define LIMIT_EXPORT_LINEAGE_SETS 100u
 
+/* ---- authentication (auth/) ---- */
+/* Tokens in one token file: every request compares its hash with all of them
+ * with CRYPTO_memcmp (constant time, no early exit), measured at 70-150 ns a
+ * comparison on the shared 2-core dev machine, so the list must stay short:
+ * 100 tokens cost ~10 us per request at the worst and give every service
+ * and person of a team its own token. */
+#define LIMIT_TOKENS 100u
+/* The token file: 100 lines of ~150 bytes, with ample room for comments. */
+#define LIMIT_TOKEN_FILE_BYTES ((size_t)1 << 20)
+/* A bearer token as sent: ours are 50 bytes; anything past this is not one
+ * of ours and is refused before it is hashed. */
+#define LIMIT_TOKEN_BYTES 256u
+/* Seconds between checks of the token file for changes (one stat() on the
+ * main thread, never on a request): a revocation takes effect within this. */
+#define LIMIT_TOKEN_RELOAD_S 1u
+
 typedef struct strata_limits {
     size_t max_body_bytes;
     size_t max_header_bytes;

@@ -139,3 +139,40 @@ void text_excerpt(slice s, char *out, size_t cap)
     }
     out[j] = '\0';
 }
+
+int text_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void text_hex_append(buf *out, const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    buf_reserve(out, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        out->p[out->n++] = hex[b[i] >> 4];
+        out->p[out->n++] = hex[b[i] & 15];
+    }
+    out->p[out->n] = '\0';
+}
+
+int text_hex_decode(slice s, void *out, size_t n)
+{
+    unsigned char *o = out;
+    if (s.n != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = text_hex_digit(s.p[2 * i]), lo = text_hex_digit(s.p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        o[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}

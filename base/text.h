@@ -22,6 +22,13 @@ int text_parse_i64(slice s, int64_t *out);
 int text_parse_u64(slice s, uint64_t *out); /* no sign accepted */
 int text_parse_bool(slice s, bool *out);    /* true/false/1/0 */
 
+/* Hex: the value of one digit (either case) or -1; n bytes appended as
+ * lowercase hex; exactly 2*n digits decoded into out (-1 on a wrong length
+ * or a non-hex digit, out then unspecified). */
+int text_hex_digit(char c);
+void text_hex_append(buf *out, const void *p, size_t n);
+int text_hex_decode(slice s, void *out, size_t n);
+
 /* Write s as a printable, bounded excerpt for error messages ("abc…"). */
 void text_excerpt(slice s, char *out, size_t cap);
 

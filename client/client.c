@@ -301,17 +301,28 @@ static int set_http_error(strata_client *c, strata_err *err, long http, const ch
 static int set_transport_error(strata_client *c, strata_err *err, CURLcode cc)
 {
     const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+    bool plain = strncasecmp(c->url, "http://", 7) == 0;
     switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        /* Certificate or host name not trusted: say how to trust it. */
+        return err_set(err, STRATA_IO,
+                       "cannot reach stratad at %s: %s (TLS certificate not verified: pass the "
+                       "CA that signed it with --cacert FILE or STRATA_CACERT)",
+                       c->url, why);
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
         return err_set(err, STRATA_IO, "cannot reach stratad at %s: %s", c->url, why);
     case CURLE_OPERATION_TIMEDOUT:
         return err_set(err, STRATA_IO, "no answer in time from stratad at %s: %s", c->url, why);
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+        /* What a TLS port does to a plaintext request: it hangs up. */
+        return err_set(err, STRATA_IO, "lost connection to stratad at %s: %s%s", c->url, why,
+                       plain ? " (if stratad serves TLS, use an https:// URL)" : "");
     default:
         return err_set(err, STRATA_IO, "lost connection to stratad at %s: %s", c->url, why);
     }
@@ -400,6 +411,12 @@ int strata_request(strata_client *c, const char *method, const char *path, const
                      c->timeout_ms < CONNECT_TIMEOUT_MS ? c->timeout_ms : CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "libstrata/" STRATA_BUILD_ID);
+    /* https: always verify the chain and the host name (libcurl's default,
+     * stated so a reset cannot lose it). There is no switch to turn this off:
+     * a self-signed or private CA is trusted with --cacert instead. */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (c->cacert)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

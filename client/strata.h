@@ -53,7 +53,10 @@ typedef struct strata_client strata_client;
 typedef struct strata_client_options {
     const char *url;           /* NULL: $STRATA_URL, else STRATA_DEFAULT_URL; http:// or https:// */
     const char *token;         /* NULL: $STRATA_TOKEN, else none; sent as "Authorization: Bearer" */
-    const char *cacert;        /* CA bundle for https; NULL: $STRATA_CACERT, else the system's */
+    /* CA bundle (PEM) for https; NULL: $STRATA_CACERT, else the system's. https
+     * always verifies the server's chain and host name, TLS 1.2 or newer; there
+     * is no option to skip that (trust a private CA with this instead). */
+    const char *cacert;
     long timeout_ms;           /* whole request; 0: STRATA_DEFAULT_TIMEOUT_MS */
     size_t max_response_bytes; /* 0: STRATA_DEFAULT_MAX_RESPONSE_BYTES */
 } strata_client_options;

@@ -4,10 +4,11 @@
 # measure against: wrk, nginx, redis, rocksdb-tools, scikit-learn, LIBLINEAR, ...)
 set -euo pipefail
 
+# openssl: the TLS integration tests make their CA and certificates with it.
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
-  libcsv-dev python3-numpy python3-pandas python3-sklearn)
+  libcsv-dev python3-numpy python3-pandas python3-sklearn openssl)
 # make test checks the evaluator against scikit-learn and pandas
 # (tests/tools/eval_sklearn.py), so those are build packages. bench/train's
 # peers: scikit-learn, LIBLINEAR; python3-sklearn also regenerates

@@ -4,8 +4,9 @@
  * Every request to a state-changing route that succeeded (2xx) is appended to
  * the hash-chained log before its answer is sent: action = the route
  * ("POST /v1/entities/{}:write"), target = its path parameters joined by '/'
- * (or the path when it has none). Failed requests changed nothing and are not
- * recorded.
+ * (or the path when it has none), principal = the name of the bearer token
+ * that sent it ("anonymous" without a token file). Failed requests changed
+ * nothing and are not recorded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +16,10 @@
 #include "lineage/audit.h"
 #include "serving/app.h"
 
-/* Until tokens exist (roles land with the security work) every caller is
- * "anonymous"; the record format already carries the principal. */
+/* The token's name, set by the router's check; "anonymous" in open mode. */
 static const char *principal_of(const http_req *req)
 {
-    (void)req;
-    return "anonymous";
+    return req->principal[0] ? req->principal : "anonymous";
 }
 
 void app_after_request(http_req *req, void *ctx)

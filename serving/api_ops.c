@@ -1,4 +1,5 @@
 /* api_ops.c - /healthz, /readyz and /metrics. */
+#include "serving/auth/gate.h"
 #include "base/timeutil.h"
 #include "ingest/jobs.h"
 #include "serving/app.h"
@@ -56,6 +57,28 @@ void api_metrics(http_req *req, void *ctx)
         for (int s = 0; s < JOB_NSTATES; s++)
             buf_printf(o, "strata_jobs{state=\"%s\"} %llu\n", job_state_name((job_state)s),
                        (unsigned long long)jobs[s]);
+    }
+    if (auth_gate_enforcing(a->auth)) {
+        auth_counts ac;
+        auth_gate_counts(a->auth, &ac);
+        buf_printf(o,
+                   "# HELP strata_auth_failures_total Requests refused by the token check: "
+                   "missing (no bearer token), invalid (unknown or revoked token), forbidden "
+                   "(the role may not).\n"
+                   "# TYPE strata_auth_failures_total counter\n"
+                   "strata_auth_failures_total{reason=\"missing\"} %llu\n"
+                   "strata_auth_failures_total{reason=\"invalid\"} %llu\n"
+                   "strata_auth_failures_total{reason=\"forbidden\"} %llu\n"
+                   "# HELP strata_auth_tokens Tokens in force.\n"
+                   "# TYPE strata_auth_tokens gauge\n"
+                   "strata_auth_tokens %llu\n"
+                   "# HELP strata_auth_reloads_total Token file reloads, by outcome.\n"
+                   "# TYPE strata_auth_reloads_total counter\n"
+                   "strata_auth_reloads_total{outcome=\"ok\"} %llu\n"
+                   "strata_auth_reloads_total{outcome=\"failed\"} %llu\n",
+                   (unsigned long long)ac.missing, (unsigned long long)ac.invalid,
+                   (unsigned long long)ac.forbidden, (unsigned long long)ac.tokens,
+                   (unsigned long long)ac.reloads, (unsigned long long)ac.reload_failures);
     }
     metrics_render(a->metrics, o, app_route_name);
     req->status = 200;

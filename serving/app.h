@@ -11,9 +11,11 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
+#include "serving/auth/roles.h"
 #include "serving/http.h"
 #include "serving/metrics.h"
 #include "store/store.h"
@@ -26,6 +28,7 @@ struct scheduler;  /* ingest/scheduler.h */
 struct export_ctx; /* ingest/export.h */
 struct export_streams; /* serving/api_exports.c: producer threads of streamed exports */
 struct train_ctx;      /* trainer/train_job.h */
+struct auth_gate;      /* auth/gate.h: bearer tokens; NULL or open without a token file */
 
 typedef struct app {
     store_t *store;
@@ -37,6 +40,7 @@ typedef struct app {
     struct export_ctx *exports;
     struct export_streams *export_streams;
     struct train_ctx *training;
+    struct auth_gate *auth;
     strata_limits limits;
     metrics *metrics;
     http_server *server;
@@ -51,8 +55,14 @@ void app_after_request(http_req *req, void *ctx);
 /* Whether a route changes state (every method but GET/HEAD). */
 bool app_route_mutates(int id);
 
-/* The route table (router.c): resolves a request to a handler. */
+/* The route table (router.c): resolves a request to a handler and checks its
+ * bearer token and role (a 401/403 is answered by the router itself, with
+ * route_id set when the path matched). Sets req->principal. */
 http_handler app_route(http_req *req, void *ctx, int *status);
+/* The permission route `id` declares (AUTH_PERM_UNDECLARED for a bad id). */
+auth_perm app_route_perm(int id);
+/* Every route as "METHOD PATTERN PERMISSION ROLES" lines (stratad --routes). */
+void app_route_print(FILE *out);
 /* Route names for metrics, e.g. "GET /v1/entities/{}"; count and name by id. */
 size_t app_route_count(void);
 const char *app_route_name(int id);

@@ -30,6 +30,10 @@ static const option_def options[] = {
     O("listen", OPT_STR, listen, "HOST:PORT to listen on (default 127.0.0.1:7070)"),
     O("import_dir", OPT_STR, import_dir, "directory imports may read files from (default: none)"),
     O("export_dir", OPT_STR, export_dir, "directory exports may write to (default DATA/exports)"),
+    O("token_file", OPT_STR, token_file,
+      "bearer tokens (hashes) and their roles; none: the daemon is open (see docs/security.md)"),
+    O("tls_cert", OPT_STR, tls_cert, "PEM certificate chain: serve HTTPS (needs tls_key)"),
+    O("tls_key", OPT_STR, tls_key, "PEM private key of tls_cert"),
     O("threads", OPT_INT, threads, "HTTP worker threads (default: number of CPUs)"),
     O("job_threads", OPT_INT, job_threads,
       "threads running jobs: imports, exports, training (default 2)"),
@@ -84,9 +88,10 @@ void config_usage(FILE *out)
                 *p = '-';
         fprintf(out, "  %-24s %s\n", flag, options[i].help);
     }
-    fprintf(out, "  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
-            "read options from FILE", "--version", "print the build id", "--help",
-            "print this help");
+    fprintf(out, "  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
+            "read options from FILE", "--version", "print the build id", "--routes",
+            "print every route with the permission it needs and the roles holding it",
+            "--help", "print this help");
 }
 
 int config_set(strata_config *c, const char *key, const char *value, strata_err *err)

@@ -16,6 +16,9 @@ typedef struct strata_config {
     char listen[256];
     char import_dir[4096]; /* empty: imports from paths are refused */
     char export_dir[4096]; /* empty: <data_dir>/exports */
+    char token_file[4096]; /* empty: no tokens, the daemon is open */
+    char tls_cert[4096];   /* PEM chain; with tls_key: serve HTTPS only */
+    char tls_key[4096];
     int threads;
     int job_threads;                  /* job pool workers */
     uint32_t import_atomic_max_values; /* on_error=fail imports: values in the one batch */

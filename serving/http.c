@@ -15,6 +15,11 @@
  *   reading and is freed once its output has drained.
  * - Per-connection buffers (url, headers, body, response) are reused across
  *   keep-alive requests, so a steady stream of reads allocates nothing.
+ * - TLS (opt.tls): the accepted socket is wrapped in a libevent OpenSSL
+ *   bufferevent that handshakes as it reads; the parser and handlers see
+ *   plaintext either way. The one place that touches the socket itself is
+ *   the lingering close: with TLS it sends close_notify before half-closing,
+ *   so the client can tell a complete answer from a cut connection.
  */
 #include "serving/http.h"
 
@@ -37,13 +42,17 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <http_parser.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timeutil.h"
 
 typedef struct worker worker;
@@ -190,17 +199,6 @@ bool http_sent_protobuf(const http_req *req)
 
 /* ---- query strings ------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int http_percent_decode(slice in, buf *out)
 {
     buf_reset(out);
@@ -210,7 +208,7 @@ int http_percent_decode(slice in, buf *out)
         if (c == '%') {
             if (i + 2 >= in.n)
                 return -1;
-            int hi = hexval(in.p[i + 1]), lo = hexval(in.p[i + 2]);
+            int hi = text_hex_digit(in.p[i + 1]), lo = text_hex_digit(in.p[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);
@@ -285,7 +283,8 @@ static void linger_read_cb(struct bufferevent *bev, void *arg)
 static void linger_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    (void)what;
+    if (what & BEV_EVENT_CONNECTED)
+        return;
     conn_free(arg);
 }
 
@@ -300,6 +299,11 @@ static void write_drained_cb(struct bufferevent *bev, void *arg)
     conn *c = arg;
     if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
         return;
+    /* TLS: close_notify first (best effort: the socket is non-blocking and
+     * the alert is a few dozen bytes), then the TCP half-close. */
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl && SSL_is_init_finished(ssl))
+        SSL_shutdown(ssl);
     shutdown(bufferevent_getfd(bev), SHUT_WR);
     struct timeval linger = {2, 0};
     bufferevent_set_timeouts(bev, &linger, NULL);
@@ -323,7 +327,7 @@ static void send_response(conn *c, http_req *req, bool head_only, bool chunked)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     bool keep = !c->closing && http_should_keep_alive(&c->parser);
     /* Built by hand into one buffer: a printf per response showed in profiles. */
-    char head[256];
+    char head[512];
     size_t n = 0;
     const char *reason = reason_phrase(req->status);
     const char *type = req->resp_type ? req->resp_type : "application/json";
@@ -357,6 +361,12 @@ static void send_response(conn *c, http_req *req, bool head_only, bool chunked)
     size_t cl = strlen(conn_hdr);
     memcpy(head + n, conn_hdr, cl);
     n += cl;
+    if (req->resp_headers) {
+        size_t hl = strlen(req->resp_headers);
+        STRATA_ASSERT(hl < sizeof head - n - 2);
+        memcpy(head + n, req->resp_headers, hl);
+        n += hl;
+    }
     memcpy(head + n, "\r\n", 2);
     n += 2;
     evbuffer_add(out, head, n);
@@ -512,6 +522,8 @@ static int on_message_complete(http_parser *p)
     req->route_id = -1;
     req->status = 500;
     req->resp_type = "application/json";
+    req->resp_headers = NULL;
+    req->principal[0] = '\0';
     req->worker = c->w;
     buf_reset(&req->resp);
 
@@ -612,6 +624,17 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return; /* TLS: the handshake is done; requests follow */
+    if ((what & BEV_EVENT_ERROR) && c->w->srv->opt.tls) {
+        /* Handshake failures (plaintext to the TLS port, an untrusting
+         * client) are the client's business: debug level only. */
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        char why[160] = "connection error";
+        if (e)
+            ERR_error_string_n(e, why, sizeof why);
+        log_debug("TLS connection closed: %s", why);
+    }
     if ((what & BEV_EVENT_TIMEOUT) && c->in_request && !c->closing) {
         reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
                         "request not completed within %u s (request_timeout_s)",
@@ -628,6 +651,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     worker *w = arg;
     http_server *srv = w->srv;
     if (atomic_fetch_add(&srv->nconns, 1) >= srv->opt.limits.max_connections) {
+        if (srv->opt.tls) {
+            /* A TLS client cannot read a plaintext answer: just close. */
+            atomic_fetch_sub(&srv->nconns, 1);
+            evutil_closesocket(fd);
+            return;
+        }
         static const char busy[] =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             "Connection: close\r\nContent-Length: 96\r\n\r\n"
@@ -648,7 +677,21 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     c->w = w;
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (srv->opt.tls) {
+        SSL *ssl = SSL_new(srv->opt.tls);
+        c->bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!c->bev && ssl) {
+            /* Out of memory. libevent 2.1 may already have freed the SSL and
+             * closed the socket, or not: leaking both beats a double free. */
+            atomic_fetch_sub(&srv->nconns, 1);
+            free(c);
+            return;
+        }
+    } else {
+        c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!c->bev) {
         atomic_fetch_sub(&srv->nconns, 1);
         evutil_closesocket(fd);

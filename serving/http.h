@@ -9,6 +9,9 @@
  * as soon as it passes the limit, and a request that is not complete within
  * request_timeout_s is cut off (slowloris).
  *
+ * With a TLS context every accepted socket is wrapped in a libevent OpenSSL
+ * bufferevent; the rest of the server sees the same bytes either way.
+ *
  * Lifetime: an http_req and everything it points to (path params, body, query)
  * lives until the handler returns; handlers copy what they keep.
  */
@@ -46,10 +49,16 @@ typedef struct http_req {
     size_t nparams;
     slice params[HTTP_MAX_PARAMS];
     int route_id; /* index in the route table, -1 if none matched */
+    /* Who sent it: set by the router's token check ("anonymous" when the
+     * daemon is open, "" before the check or when it failed). */
+    char principal[LIMIT_NAME_MAX + 1];
 
     /* The response. */
     int status;
     const char *resp_type; /* static string */
+    /* Extra response header lines, each ending in "\r\n" (static; NULL: none),
+     * e.g. the WWW-Authenticate of a 401. */
+    const char *resp_headers;
     buf resp;
 
     /* Set by http_stream_start: the body follows from another thread. */
@@ -75,6 +84,10 @@ typedef struct http_server_options {
     http_handler after; /* runs after every handler, before the response is sent */
     http_observer observer;
     void *ctx; /* handed to router, handlers and observer */
+    /* TLS: every connection is a TLS server session on this context
+     * (serving/tls.h); NULL serves plaintext. Borrowed: it must outlive the
+     * server. */
+    struct ssl_ctx_st *tls;
 } http_server_options;
 
 typedef struct http_server http_server;

@@ -7,9 +7,19 @@
  * are tried in order; the first whose path and method match wins, and a path
  * that matches only under other methods answers 405. Verb routes come before
  * plain "{}" ones so "customer:write" is never read as an entity name.
+ *
+ * Every route declares the permission it needs (auth/roles.h); the last
+ * argument of R is an AUTH_PERM_ name without its prefix. Resolving a route
+ * also authenticates: with a token file, every request but an OPEN route
+ * (/healthz) must carry a valid bearer token (else 401, also for paths that
+ * match no route), and the token's role must hold the route's permission
+ * (else 403). tests/unit/test_auth.c checks every route against the
+ * contract's role table.
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "serving/auth/gate.h"
 #include "serving/api_lineage.h"
 #include "serving/app.h"
 
@@ -18,103 +28,104 @@ typedef struct route {
     const char *pattern;
     http_handler handler;
     const char *name;
+    auth_perm perm;
 } route;
 
-#define R(m, p, h) {HTTP_M_##m, p, h, #m " " p}
+#define R(m, p, h, perm) {HTTP_M_##m, p, h, #m " " p, AUTH_PERM_##perm}
 static const route routes[] = {
-    R(GET, "/healthz", api_healthz),
-    R(GET, "/readyz", api_readyz),
-    R(GET, "/metrics", api_metrics),
+    R(GET, "/healthz", api_healthz, OPEN),
+    R(GET, "/readyz", api_readyz, OPS),
+    R(GET, "/metrics", api_metrics, OPS),
 
-    R(POST, "/v1/entities/{}:write", api_write),
-    R(POST, "/v1/entities/{}:delete", api_delete_values),
-    R(POST, "/v1/online:read", api_online_read),
-    R(GET, "/v1/features:search", api_feature_search),
+    R(POST, "/v1/entities/{}:write", api_write, VALUES_WRITE),
+    R(POST, "/v1/entities/{}:delete", api_delete_values, VALUES_WRITE),
+    R(POST, "/v1/online:read", api_online_read, ONLINE_READ),
+    R(GET, "/v1/features:search", api_feature_search, REGISTRY_READ),
 
-    R(POST, "/v1/entities", api_entity_create),
-    R(GET, "/v1/entities", api_entity_list),
-    R(GET, "/v1/entities/{}", api_entity_get),
-    R(DELETE, "/v1/entities/{}", api_entity_delete),
-    R(POST, "/v1/entities/{}/features", api_feature_create),
-    R(GET, "/v1/entities/{}/features", api_feature_list),
-    R(GET, "/v1/entities/{}/features/{}", api_feature_get),
-    R(PATCH, "/v1/entities/{}/features/{}", api_feature_patch),
-    R(DELETE, "/v1/entities/{}/features/{}", api_feature_delete),
-    R(GET, "/v1/entities/{}/values/{}", api_online_get),
+    R(POST, "/v1/entities", api_entity_create, REGISTRY_WRITE),
+    R(GET, "/v1/entities", api_entity_list, REGISTRY_READ),
+    R(GET, "/v1/entities/{}", api_entity_get, REGISTRY_READ),
+    R(DELETE, "/v1/entities/{}", api_entity_delete, REGISTRY_WRITE),
+    R(POST, "/v1/entities/{}/features", api_feature_create, REGISTRY_WRITE),
+    R(GET, "/v1/entities/{}/features", api_feature_list, REGISTRY_READ),
+    R(GET, "/v1/entities/{}/features/{}", api_feature_get, REGISTRY_READ),
+    R(PATCH, "/v1/entities/{}/features/{}", api_feature_patch, REGISTRY_WRITE),
+    R(DELETE, "/v1/entities/{}/features/{}", api_feature_delete, REGISTRY_WRITE),
+    R(GET, "/v1/entities/{}/values/{}", api_online_get, ONLINE_READ),
 
     /* Jobs and imports (serving/api_jobs.c, api_imports.c). */
-    R(POST, "/v1/imports", api_import_create),
-    R(POST, "/v1/jobs/{}:cancel", api_job_cancel),
-    R(GET, "/v1/jobs", api_job_list),
-    R(GET, "/v1/jobs/{}", api_job_get),
+    R(POST, "/v1/imports", api_import_create, IMPORT),
+    R(POST, "/v1/jobs/{}:cancel", api_job_cancel, JOB_CANCEL),
+    R(GET, "/v1/jobs", api_job_list, JOB_READ),
+    R(GET, "/v1/jobs/{}", api_job_get, JOB_READ),
 
     /* Exports (serving/api_exports.c). */
-    R(POST, "/v1/exports:historical", api_export_historical),
-    R(POST, "/v1/exports:snapshot", api_export_snapshot),
-    R(POST, "/v1/exports:history", api_export_history),
+    R(POST, "/v1/exports:historical", api_export_historical, EXPORT),
+    R(POST, "/v1/exports:snapshot", api_export_snapshot, EXPORT),
+    R(POST, "/v1/exports:history", api_export_history, EXPORT),
 
     /* Training and models (serving/api_models.c); the provenance route is below. */
-    R(POST, "/v1/trainings", api_training_create),
-    R(POST, "/v1/predictions:batch", api_prediction_batch),
-    R(POST, "/v1/models/{}:predict", api_model_predict),
-    R(GET, "/v1/models", api_model_list),
-    R(GET, "/v1/models/{}", api_model_get),
-    R(GET, "/v1/models/{}/versions/{}", api_model_version_get),
-    R(PUT, "/v1/models/{}/aliases/{}", api_model_alias_put),
+    R(POST, "/v1/trainings", api_training_create, TRAIN),
+    R(POST, "/v1/predictions:batch", api_prediction_batch, TRAIN),
+    R(POST, "/v1/models/{}:predict", api_model_predict, PREDICT),
+    R(GET, "/v1/models", api_model_list, REGISTRY_READ),
+    R(GET, "/v1/models/{}", api_model_get, REGISTRY_READ),
+    R(GET, "/v1/models/{}/versions/{}", api_model_version_get, REGISTRY_READ),
+    R(PUT, "/v1/models/{}/aliases/{}", api_model_alias_put, REGISTRY_WRITE),
 
     /* Schedules (serving/api_schedules.c). */
-    R(POST, "/v1/schedules/{}:run", api_schedule_run),
-    R(POST, "/v1/schedules", api_schedule_create),
-    R(GET, "/v1/schedules", api_schedule_list),
-    R(GET, "/v1/schedules/{}", api_schedule_get),
-    R(PATCH, "/v1/schedules/{}", api_schedule_patch),
-    R(DELETE, "/v1/schedules/{}", api_schedule_delete),
-    R(GET, "/v1/schedules/{}/runs", api_schedule_runs),
+    R(POST, "/v1/schedules/{}:run", api_schedule_run, SCHEDULE),
+    R(POST, "/v1/schedules", api_schedule_create, SCHEDULE),
+    R(GET, "/v1/schedules", api_schedule_list, SCHEDULE),
+    R(GET, "/v1/schedules/{}", api_schedule_get, SCHEDULE),
+    R(PATCH, "/v1/schedules/{}", api_schedule_patch, SCHEDULE),
+    R(DELETE, "/v1/schedules/{}", api_schedule_delete, SCHEDULE),
+    R(GET, "/v1/schedules/{}/runs", api_schedule_runs, SCHEDULE),
 
     /* Audit log (lineage/audit.c). */
-    R(GET, "/v1/audit:verify", api_audit_verify),
-    R(GET, "/v1/audit", api_audit_list),
+    R(GET, "/v1/audit:verify", api_audit_verify, AUDIT),
+    R(GET, "/v1/audit", api_audit_list, AUDIT),
 
     /* Lineage and ML metadata (serving/api_lineage.c): keep verb routes first. */
-    R(POST, "/v1/artifact-types", api_artifact_type_put),
-    R(GET, "/v1/artifact-types", api_artifact_type_list),
-    R(GET, "/v1/artifact-types/{}", api_artifact_type_get),
-    R(POST, "/v1/execution-types", api_execution_type_put),
-    R(GET, "/v1/execution-types", api_execution_type_list),
-    R(GET, "/v1/execution-types/{}", api_execution_type_get),
-    R(POST, "/v1/context-types", api_context_type_put),
-    R(GET, "/v1/context-types", api_context_type_list),
-    R(GET, "/v1/context-types/{}", api_context_type_get),
-    R(POST, "/v1/artifacts", api_artifact_create),
-    R(GET, "/v1/artifacts", api_artifact_list),
-    R(GET, "/v1/artifacts/{}", api_artifact_get),
-    R(PATCH, "/v1/artifacts/{}", api_artifact_patch),
-    R(GET, "/v1/artifacts/{}/history", api_artifact_history),
-    R(GET, "/v1/artifacts/{}/events", api_artifact_events),
-    R(GET, "/v1/artifacts/{}/contexts", api_artifact_contexts),
-    R(POST, "/v1/executions", api_execution_create),
-    R(GET, "/v1/executions", api_execution_list),
-    R(GET, "/v1/executions/{}", api_execution_get),
-    R(PATCH, "/v1/executions/{}", api_execution_patch),
-    R(GET, "/v1/executions/{}/history", api_execution_history),
-    R(GET, "/v1/executions/{}/events", api_execution_events),
-    R(GET, "/v1/executions/{}/contexts", api_execution_contexts),
-    R(POST, "/v1/contexts", api_context_create),
-    R(GET, "/v1/contexts", api_context_list),
-    R(GET, "/v1/contexts/{}", api_context_get),
-    R(PATCH, "/v1/contexts/{}", api_context_patch),
-    R(GET, "/v1/contexts/{}/history", api_context_history),
-    R(POST, "/v1/contexts/{}/artifacts", api_context_artifact_add),
-    R(GET, "/v1/contexts/{}/artifacts", api_context_artifacts),
-    R(POST, "/v1/contexts/{}/executions", api_context_execution_add),
-    R(GET, "/v1/contexts/{}/executions", api_context_executions),
-    R(POST, "/v1/contexts/{}/parents", api_context_parent_add),
-    R(GET, "/v1/contexts/{}/parents", api_context_parents),
-    R(GET, "/v1/contexts/{}/children", api_context_children),
-    R(POST, "/v1/events", api_event_create),
-    R(POST, "/v1/lineage:batch", api_lineage_batch),
-    R(GET, "/v1/lineage", api_lineage_graph),
-    R(GET, "/v1/models/{}/provenance", api_model_provenance),
+    R(POST, "/v1/artifact-types", api_artifact_type_put, LINEAGE_WRITE),
+    R(GET, "/v1/artifact-types", api_artifact_type_list, LINEAGE_READ),
+    R(GET, "/v1/artifact-types/{}", api_artifact_type_get, LINEAGE_READ),
+    R(POST, "/v1/execution-types", api_execution_type_put, LINEAGE_WRITE),
+    R(GET, "/v1/execution-types", api_execution_type_list, LINEAGE_READ),
+    R(GET, "/v1/execution-types/{}", api_execution_type_get, LINEAGE_READ),
+    R(POST, "/v1/context-types", api_context_type_put, LINEAGE_WRITE),
+    R(GET, "/v1/context-types", api_context_type_list, LINEAGE_READ),
+    R(GET, "/v1/context-types/{}", api_context_type_get, LINEAGE_READ),
+    R(POST, "/v1/artifacts", api_artifact_create, LINEAGE_WRITE),
+    R(GET, "/v1/artifacts", api_artifact_list, LINEAGE_READ),
+    R(GET, "/v1/artifacts/{}", api_artifact_get, LINEAGE_READ),
+    R(PATCH, "/v1/artifacts/{}", api_artifact_patch, LINEAGE_WRITE),
+    R(GET, "/v1/artifacts/{}/history", api_artifact_history, LINEAGE_READ),
+    R(GET, "/v1/artifacts/{}/events", api_artifact_events, LINEAGE_READ),
+    R(GET, "/v1/artifacts/{}/contexts", api_artifact_contexts, LINEAGE_READ),
+    R(POST, "/v1/executions", api_execution_create, LINEAGE_WRITE),
+    R(GET, "/v1/executions", api_execution_list, LINEAGE_READ),
+    R(GET, "/v1/executions/{}", api_execution_get, LINEAGE_READ),
+    R(PATCH, "/v1/executions/{}", api_execution_patch, LINEAGE_WRITE),
+    R(GET, "/v1/executions/{}/history", api_execution_history, LINEAGE_READ),
+    R(GET, "/v1/executions/{}/events", api_execution_events, LINEAGE_READ),
+    R(GET, "/v1/executions/{}/contexts", api_execution_contexts, LINEAGE_READ),
+    R(POST, "/v1/contexts", api_context_create, LINEAGE_WRITE),
+    R(GET, "/v1/contexts", api_context_list, LINEAGE_READ),
+    R(GET, "/v1/contexts/{}", api_context_get, LINEAGE_READ),
+    R(PATCH, "/v1/contexts/{}", api_context_patch, LINEAGE_WRITE),
+    R(GET, "/v1/contexts/{}/history", api_context_history, LINEAGE_READ),
+    R(POST, "/v1/contexts/{}/artifacts", api_context_artifact_add, LINEAGE_WRITE),
+    R(GET, "/v1/contexts/{}/artifacts", api_context_artifacts, LINEAGE_READ),
+    R(POST, "/v1/contexts/{}/executions", api_context_execution_add, LINEAGE_WRITE),
+    R(GET, "/v1/contexts/{}/executions", api_context_executions, LINEAGE_READ),
+    R(POST, "/v1/contexts/{}/parents", api_context_parent_add, LINEAGE_WRITE),
+    R(GET, "/v1/contexts/{}/parents", api_context_parents, LINEAGE_READ),
+    R(GET, "/v1/contexts/{}/children", api_context_children, LINEAGE_READ),
+    R(POST, "/v1/events", api_event_create, LINEAGE_WRITE),
+    R(POST, "/v1/lineage:batch", api_lineage_batch, LINEAGE_WRITE),
+    R(GET, "/v1/lineage", api_lineage_graph, LINEAGE_READ),
+    R(GET, "/v1/models/{}/provenance", api_model_provenance, LINEAGE_READ),
 };
 #undef R
 
@@ -141,6 +152,22 @@ bool app_route_mutates(int id)
 const char *app_route_name(int id)
 {
     return id >= 0 && (size_t)id < NROUTES ? routes[id].name : "unmatched";
+}
+
+auth_perm app_route_perm(int id)
+{
+    return id >= 0 && (size_t)id < NROUTES ? routes[id].perm : AUTH_PERM_UNDECLARED;
+}
+
+void app_route_print(FILE *out)
+{
+    buf roles = BUF_INIT;
+    for (size_t i = 0; i < NROUTES; i++) {
+        buf_reset(&roles);
+        auth_perm_roles(routes[i].perm, &roles);
+        fprintf(out, "%s %s %s\n", routes[i].name, auth_perm_name(routes[i].perm), roles.p);
+    }
+    buf_free(&roles);
 }
 
 /* Match one segment; on a capture store its raw text in *cap. */
@@ -192,31 +219,82 @@ static int match_route(const route *r, slice path, slice *caps, size_t *ncaps)
     }
 }
 
+/* The handler of a request the router has already answered (401, 403). */
+static void answered(http_req *req, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+}
+
+/* 401 with the contract's body and RFC 6750's challenge. */
+static http_handler unauthenticated(http_req *req, auth_result why)
+{
+    if (why == AUTH_MISSING) {
+        http_reply_errorf(req, STRATA_UNAUTHENTICATED,
+                          "this daemon requires a token: send \"Authorization: Bearer <token>\"");
+        req->resp_headers = "WWW-Authenticate: Bearer realm=\"strata\"\r\n";
+    } else {
+        http_reply_errorf(req, STRATA_UNAUTHENTICATED,
+                          "the bearer token is not valid (unknown or revoked)");
+        req->resp_headers =
+            "WWW-Authenticate: Bearer realm=\"strata\", error=\"invalid_token\"\r\n";
+    }
+    return answered;
+}
+
+static http_handler forbidden(http_req *req, const route *r, auth_role role)
+{
+    buf allowed = BUF_INIT;
+    auth_perm_roles(r->perm, &allowed);
+    http_reply_errorf(req, STRATA_PERMISSION_DENIED,
+                      "token \"%s\" has role %s, which may not %s (allowed: %s)", req->principal,
+                      auth_role_name(role), r->name, allowed.p);
+    buf_free(&allowed);
+    return answered;
+}
+
 http_handler app_route(http_req *req, void *ctx, int *status)
 {
-    (void)ctx;
+    app *a = ctx;
     int path_matched = 0;
     slice caps[HTTP_MAX_PARAMS];
-    size_t ncaps;
+    size_t ncaps = 0;
+    const route *r = NULL;
     http_method m = req->method == HTTP_M_HEAD ? HTTP_M_GET : req->method;
-    for (size_t i = 0; i < NROUTES; i++) {
+    for (size_t i = 0; i < NROUTES && !r; i++) {
         if (!match_route(&routes[i], req->path, caps, &ncaps))
             continue;
-        if (routes[i].method != m) {
+        if (routes[i].method != m)
             path_matched = 1;
-            continue;
-        }
-        for (size_t k = 0; k < ncaps; k++) {
-            if (http_percent_decode(caps[k], &req->scratch[k])) {
-                *status = 400;
-                return NULL;
-            }
-            req->params[k] = buf_slice(&req->scratch[k]);
-        }
-        req->nparams = ncaps;
-        req->route_id = (int)i;
-        return routes[i].handler;
+        else
+            r = &routes[i];
     }
-    *status = path_matched ? 405 : 404;
-    return NULL;
+    if (r)
+        req->route_id = (int)(r - routes);
+    auth_role role = AUTH_ROLE_ADMIN;
+    if (r && r->perm == AUTH_PERM_OPEN) {
+        strcpy(req->principal, "anonymous");
+    } else {
+        auth_result ar = auth_gate_check(a ? a->auth : NULL, req->authorization, req->principal,
+                                         &role);
+        if (ar != AUTH_OK)
+            return unauthenticated(req, ar);
+    }
+    if (!r) {
+        *status = path_matched ? 405 : 404;
+        return NULL;
+    }
+    for (size_t k = 0; k < ncaps; k++) {
+        if (http_percent_decode(caps[k], &req->scratch[k])) {
+            *status = 400;
+            return NULL;
+        }
+        req->params[k] = buf_slice(&req->scratch[k]);
+    }
+    req->nparams = ncaps;
+    if (!auth_role_may(role, r->perm)) {
+        auth_gate_count_forbidden(a ? a->auth : NULL);
+        return forbidden(req, r, role);
+    }
+    return r->handler;
 }

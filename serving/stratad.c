@@ -2,6 +2,10 @@
  * stratad.c - the Strata daemon: configuration, store, HTTP workers, and an
  * orderly shutdown on SIGTERM/SIGINT (stop accepting, finish requests in
  * flight, close the store).
+ *
+ * The main thread only waits for signals. Once a second (LIMIT_TOKEN_RELOAD_S)
+ * it also stats the token file and reloads it when it changed; SIGHUP reloads
+ * at once. Workers never make a syscall for authentication.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "serving/auth/gate.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "ingest/export.h"
@@ -23,6 +28,7 @@
 #include "trainer/train_job.h"
 #include "serving/app.h"
 #include "serving/config.h"
+#include "serving/tls.h"
 
 #ifndef STRATA_BUILD_ID
 #define STRATA_BUILD_ID "dev"
@@ -32,6 +38,31 @@ static void observe(const http_req *req, uint64_t latency_ns, void *ctx)
 {
     app *a = ctx;
     metrics_observe(a->metrics, req->route_id, req->status, latency_ns);
+    /* The request log (--log-level debug): route, status, who, how long. */
+    log_debug("%s %d %s %.3f ms", app_route_name(req->route_id), req->status,
+              req->principal[0] ? req->principal : "-", (double)latency_ns / 1e6);
+}
+
+/* Whether the listen address only reaches this machine. */
+static bool loopback_only(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+           strncmp(listen, "[::1]:", 6) == 0;
+}
+
+/* Reload the token file when it changed (force: SIGHUP). */
+static void reload_tokens(app *a, bool force)
+{
+    strata_err err = STRATA_ERR_INIT;
+    int r = auth_gate_reload(a->auth, force, &err);
+    if (r < 0)
+        log_error("token file not reloaded, the previous tokens stay in force: %s", err.message);
+    else if (r > 0) {
+        auth_counts c;
+        auth_gate_counts(a->auth, &c);
+        log_info("token file reloaded: %llu tokens", (unsigned long long)c.tokens);
+    }
+    err_clear(&err);
 }
 
 int main(int argc, char **argv)
@@ -42,11 +73,17 @@ int main(int argc, char **argv)
     app a = {0};
     int rc = 1;
 
-    for (int i = 1; i < argc; i++)
+    struct ssl_ctx_st *tls = NULL;
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
             printf("stratad %s\n", STRATA_BUILD_ID);
             return 0;
         }
+        if (strcmp(argv[i], "--routes") == 0) {
+            app_route_print(stdout);
+            return 0;
+        }
+    }
     config_defaults(&cfg);
     if (config_parse_args(&cfg, argc, argv, &exit_now, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
@@ -60,18 +97,39 @@ int main(int argc, char **argv)
         cfg.threads = n > 0 ? (int)n : 2;
     }
 
-    /* Signals are taken by sigwait in this thread only. */
+    /* Signals are taken by sigtimedwait in this thread only. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Tokens and TLS first: a daemon that would run less protected than
+     * configured must not start at all. */
+    if (auth_gate_open(cfg.token_file, &a.auth, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
+    if ((cfg.tls_cert[0] || cfg.tls_key[0]) &&
+        tls_server_ctx_new(cfg.tls_cert, cfg.tls_key, &tls, &err)) {
+        fprintf(stderr, "stratad: %s\n", err.message);
+        goto out;
+    }
+    if (!loopback_only(cfg.listen) && !auth_gate_enforcing(a.auth))
+        log_warn("listening on %s with no token file: anyone who can reach it may do "
+                 "everything (set --token-file)",
+                 cfg.listen);
+    else if (!loopback_only(cfg.listen) && !tls)
+        log_warn("listening on %s without TLS: bearer tokens cross the network in plaintext "
+                 "(set --tls-cert and --tls-key)",
+                 cfg.listen);
 
     if (mkdir(cfg.data_dir, 0750) && errno != EEXIST) {
         fprintf(stderr, "stratad: cannot create data directory %s: %s\n", cfg.data_dir,
                 strerror(errno));
-        return 1;
+        goto out;
     }
     store_options so = {.path = cfg.data_dir,
                         .sync = cfg.sync,
@@ -149,17 +207,26 @@ int main(int argc, char **argv)
                               .router = app_route,
                               .after = app_after_request,
                               .observer = observe,
-                              .ctx = &a};
+                              .ctx = &a,
+                              .tls = tls};
     if (http_server_start(&ho, &a.server, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
     }
     atomic_store(&a.ready, true);
-    log_info("stratad %s listening on %s (port %d), data in %s, %d workers", STRATA_BUILD_ID,
-             cfg.listen, http_server_port(a.server), cfg.data_dir, cfg.threads);
+    log_info("stratad %s listening on %s (port %d, %s), data in %s, %d workers, %s",
+             STRATA_BUILD_ID, cfg.listen, http_server_port(a.server), tls ? "https" : "http",
+             cfg.data_dir, cfg.threads,
+             auth_gate_enforcing(a.auth) ? "tokens required" : "open: no token file");
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        struct timespec tick = {LIMIT_TOKEN_RELOAD_S, 0};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        reload_tokens(&a, sig == SIGHUP);
+    }
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&a.ready, false);
     rc = 0;
@@ -180,6 +247,8 @@ out:
     audit_close(a.audit);
     lineage_close(a.lineage);
     store_close(a.store);
+    auth_gate_close(a.auth);
+    tls_server_ctx_free(tls);
     err_clear(&err);
     if (rc == 0)
         log_info("stopped cleanly");

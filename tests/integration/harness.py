@@ -4,6 +4,11 @@ Every integration test uses `Daemon`: a fresh data directory (unless given),
 a free loopback port, the daemon's stderr captured to a file, and at stop a
 scan of that file for sanitizer reports, so an ASan/UBSan finding anywhere in
 the daemon fails the test that provoked it.
+
+Security options (all off by default, so other tests see a plain open daemon):
+`token_file` starts it with --token-file, `token` is sent as a bearer token
+with every request that names no Authorization itself, and `tls` =
+(cert, key, cacert) serves HTTPS and verifies it against cacert.
 """
 import http.client
 import json
@@ -11,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -29,11 +35,15 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, data_dir=None, args=(), config_text=None):
+    def __init__(self, data_dir=None, args=(), config_text=None, token_file=None, token=None,
+                 tls=None):
         self.tmp = tempfile.mkdtemp(prefix="strata-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.args = list(args)
         self.config_text = config_text
+        self.token_file = token_file
+        self.token = token
+        self.tls = tls
         self.proc = None
         self.port = None
         self.conn = None
@@ -45,6 +55,10 @@ class Daemon:
         self.port = free_port()
         cmd = [STRATAD, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
                "--threads", "2"] + self.args
+        if self.token_file:
+            cmd += ["--token-file", self.token_file]
+        if self.tls:
+            cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         if self.config_text is not None:
             cfg = os.path.join(self.tmp, "stratad.conf")
             with open(cfg, "w") as f:
@@ -122,16 +136,30 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- HTTP -----------------------------------------------------------------
+    @property
+    def url(self):
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def connect(self, timeout=60):
+        """A new connection to the daemon (HTTPS verified against the test CA with tls)."""
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.tls[2])
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
     def request(self, method, path, body=None, headers=None, retry=True):
         """One request on a kept-alive connection: (status, headers, body bytes)."""
         hdrs = dict(headers or {})
+        if self.token and not any(k.lower() == "authorization" for k in hdrs):
+            hdrs["Authorization"] = "Bearer " + self.token
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         elif isinstance(body, str):
             body = body.encode()
         if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn = self.connect()
         try:
             self.conn.request(method, path, body=body, headers=hdrs)
             resp = self.conn.getresponse()
