@@ -7,7 +7,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
-  libcsv-dev)
+  libcsv-dev
+  chromium)  # headless, for tests/integration/test_eval_report.py (the report page)
 # bench/train's peers (scikit-learn, LIBLINEAR); python3-sklearn also regenerates
 # tests/fixtures/trainer (bench/train/make_fixtures.py), which make test does not need.
 bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools postgresql
