@@ -135,6 +135,12 @@ void api_model_version_get(http_req *req, void *ctx);
 void api_model_predict(http_req *req, void *ctx);
 void api_prediction_batch(http_req *req, void *ctx);
 
+/* Evaluation and fairness (api_evaluations.c). */
+void api_evaluation_create(http_req *req, void *ctx);
+void api_evaluation_list(http_req *req, void *ctx);
+void api_evaluation_get(http_req *req, void *ctx);
+void api_evaluation_report(http_req *req, void *ctx);
+
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 
 #endif

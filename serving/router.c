@@ -62,6 +62,12 @@ static const route routes[] = {
     R(GET, "/v1/models/{}/versions/{}", api_model_version_get),
     R(PUT, "/v1/models/{}/aliases/{}", api_model_alias_put),
 
+    /* Evaluation and fairness (serving/api_evaluations.c). */
+    R(POST, "/v1/evaluations", api_evaluation_create),
+    R(GET, "/v1/evaluations", api_evaluation_list),
+    R(GET, "/v1/evaluations/{}", api_evaluation_get),
+    R(GET, "/v1/evaluations/{}/report.html", api_evaluation_report),
+
     /* Schedules (serving/api_schedules.c). */
     R(POST, "/v1/schedules/{}:run", api_schedule_run),
     R(POST, "/v1/schedules", api_schedule_create),
