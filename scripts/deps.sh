@@ -7,12 +7,14 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
-  libcsv-dev
+  libcsv-dev python3-numpy python3-pandas python3-sklearn
   chromium)  # headless, for tests/integration/test_eval_report.py (the report page)
-# bench/train's peers (scikit-learn, LIBLINEAR); python3-sklearn also regenerates
-# tests/fixtures/trainer (bench/train/make_fixtures.py), which make test does not need.
+# make test checks the evaluator against scikit-learn and pandas
+# (tests/tools/eval_sklearn.py), so those are build packages. bench/train's
+# peers: scikit-learn, LIBLINEAR; python3-sklearn also regenerates
+# tests/fixtures/trainer (bench/train/make_fixtures.py).
 bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools postgresql
-  python3-pandas python3-sklearn liblinear-tools liblinear-dev time)
+  liblinear-tools liblinear-dev time)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = bench ]; then

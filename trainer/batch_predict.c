@@ -70,12 +70,12 @@ int model_version_parse(const json_t *body, int64_t *ver, const char **alias, st
     return 0;
 }
 
-int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principal,
-                         json_t **job_out, strata_err *err)
+int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principal, json_t **job_out,
+                         strata_err *err)
 {
-    static const char *const allowed[] = {"model", "version", "alias", "instances",
-                                          "timestamp_column", "entity_columns", "as_of",
-                                          "format", "destination", NULL};
+    static const char *const allowed[] = {
+        "model",          "version", "alias",  "instances",   "timestamp_column",
+        "entity_columns", "as_of",   "format", "destination", NULL};
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)body, k, v) {
@@ -125,8 +125,8 @@ int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principa
     /* The export's checks: instances, columns, the model's features, as_of,
      * the destination (path rules, 403/404/409). */
     json_t *es = json_object();
-    static const char *const pass[] = {"instances", "timestamp_column", "entity_columns", "as_of",
-                                       "destination", NULL};
+    static const char *const pass[] = {"instances", "timestamp_column", "entity_columns",
+                                       "as_of",     "destination",      NULL};
     for (const char *const *f = pass; *f; f++)
         if (json_object_get(body, *f))
             json_object_set(es, *f, json_object_get(body, *f));
@@ -210,8 +210,8 @@ typedef struct bp_batch {
     bool cols_init;
 } bp_batch;
 
-static int score_flush(bp_arg *a, bp_batch *b, writer *w, buf *out, double *scores,
-                       int32_t *lab, export_cell *orow, strata_err *err)
+static int score_flush(bp_arg *a, bp_batch *b, writer *w, buf *out, double *scores, int32_t *lab,
+                       export_cell *orow, strata_err *err)
 {
     if (b->n == 0)
         return 0;
@@ -229,8 +229,8 @@ static int score_flush(bp_arg *a, bp_batch *b, writer *w, buf *out, double *scor
                 orow[c].kind == EXPORT_CELL_VALUE)
                 orow[c].s.p = b->arena.p + b->off[i * b->npass + c];
         }
-        double sc = a->lm.task == TRAINER_MULTICLASS ? scores[i * K + (size_t)lab[i]]
-                                                     : scores[i * K];
+        double sc =
+            a->lm.task == TRAINER_MULTICLASS ? scores[i * K + (size_t)lab[i]] : scores[i * K];
         orow[b->npass] = (export_cell){.kind = EXPORT_CELL_DOUBLE, .d = sc};
         if (a->lm.task != TRAINER_REGRESSION) {
             json_t *l = json_array_get(labels, (size_t)lab[i]);
@@ -370,8 +370,8 @@ int batch_predict_run(job_t *j, void *arg, json_t **result, strata_err *err)
                                "%s appeared while the job ran; it was left alone (set "
                                "destination.overwrite to replace it)",
                                dest)
-                     : err_set(err, STRATA_IO, "moving the predictions into place at %s: %s",
-                               dest, strerror(errno));
+                     : err_set(err, STRATA_IO, "moving the predictions into place at %s: %s", dest,
+                               strerror(errno));
             goto out;
         }
         unlink(tmp);

@@ -17,12 +17,19 @@ int ds_kind_of(value_type t, prep_kind *out)
     switch (t) {
     case VT_BOOL:
     case VT_INT64:
-    case VT_DOUBLE: *out = PREP_NUMERIC; return 0;
+    case VT_DOUBLE:
+        *out = PREP_NUMERIC;
+        return 0;
     case VT_STRING:
-    case VT_BYTES: *out = PREP_CATEGORICAL; return 0;
+    case VT_BYTES:
+        *out = PREP_CATEGORICAL;
+        return 0;
     case VT_INT64_ARRAY:
-    case VT_DOUBLE_ARRAY: *out = PREP_NUMERIC_ARRAY; return 0;
-    default: return -1;
+    case VT_DOUBLE_ARRAY:
+        *out = PREP_NUMERIC_ARRAY;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -93,8 +100,12 @@ size_t ds_cols_add_row(ds_cols *c)
     for (size_t k = 0; k < c->n_cols; k++) {
         c->missing[k][i] = 1;
         switch (c->kinds[k]) {
-        case PREP_NUMERIC: c->num[k][i] = NAN; break;
-        case PREP_CATEGORICAL: c->cat_off[k][2 * i] = c->cat_off[k][2 * i + 1] = 0; break;
+        case PREP_NUMERIC:
+            c->num[k][i] = NAN;
+            break;
+        case PREP_CATEGORICAL:
+            c->cat_off[k][2 * i] = c->cat_off[k][2 * i + 1] = 0;
+            break;
         case PREP_NUMERIC_ARRAY:
             if (c->widths[k])
                 for (size_t e = 0; e < c->widths[k]; e++)
@@ -117,9 +128,7 @@ int ds_cols_set(ds_cols *c, size_t i, size_t k, slice enc, strata_err *err)
         return 0;
     switch (c->kinds[k]) {
     case PREP_NUMERIC:
-        c->num[k][i] = v.tag == VT_BOOL ? (v.b ? 1.0 : 0.0)
-                       : v.tag == VT_INT64 ? (double)v.i
-                                           : v.d;
+        c->num[k][i] = v.tag == VT_BOOL ? (v.b ? 1.0 : 0.0) : v.tag == VT_INT64 ? (double)v.i : v.d;
         c->missing[k][i] = isnan(c->num[k][i]) ? 1 : 0;
         return 0;
     case PREP_CATEGORICAL:
@@ -236,10 +245,18 @@ bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
     *out = (slice){"", 0};
     switch (c->kind) {
     case EXPORT_CELL_TEXT:
-    case EXPORT_CELL_JSON: *out = c->s; return true;
-    case EXPORT_CELL_INT: buf_printf(tmp, "%lld", (long long)c->i); break;
-    case EXPORT_CELL_DOUBLE: buf_printf(tmp, "%.17g", c->d); break;
-    case EXPORT_CELL_BOOL: *out = slice_of(c->b ? "true" : "false"); return true;
+    case EXPORT_CELL_JSON:
+        *out = c->s;
+        return true;
+    case EXPORT_CELL_INT:
+        buf_printf(tmp, "%lld", (long long)c->i);
+        break;
+    case EXPORT_CELL_DOUBLE:
+        buf_printf(tmp, "%.17g", c->d);
+        break;
+    case EXPORT_CELL_BOOL:
+        *out = slice_of(c->b ? "true" : "false");
+        return true;
     case EXPORT_CELL_VALUE: {
         value_view v;
         if (value_decode(c->s, &v) || v.tag == VT_NULL)
@@ -255,7 +272,8 @@ bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
             *out = buf_slice(tmp);
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
     *out = buf_slice(tmp);
     return true;
@@ -347,8 +365,7 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
         }
         for (size_t k = 0; k < ds->n_extra; k++) {
             slice t;
-            ds->extra[k][i] = ds_cell_text(&row[xc[k]], &tmp, &t) && t.n ? strndup(t.p, t.n)
-                                                                         : NULL;
+            ds->extra[k][i] = ds_cell_text(&row[xc[k]], &tmp, &t) && t.n ? strndup(t.p, t.n) : NULL;
         }
         ds->rows++;
         slice lab;
@@ -481,8 +498,8 @@ void dataset_free(train_dataset *ds)
 
 int split_spec_parse(const json_t *j, split_spec *out, strata_err *err)
 {
-    *out = (split_spec){.method = SPLIT_HASH, .eval_fraction = 0.2, .seed = 1,
-                        .split_time = INT64_MIN};
+    *out = (split_spec){
+        .method = SPLIT_HASH, .eval_fraction = 0.2, .seed = 1, .split_time = INT64_MIN};
     if (!j || json_is_null(j))
         return 0;
     if (!json_is_object(j))
@@ -549,8 +566,12 @@ int dataset_split(const train_dataset *ds, const split_spec *sp, size_t **train,
     for (size_t i = 0; i < n; i++) {
         bool ev;
         switch (sp->method) {
-        case SPLIT_HASH: ev = split_hash_bucket(ds->keys[i], strlen(ds->keys[i])) < sp->eval_fraction; break;
-        case SPLIT_RANDOM: ev = trainer_rng_uniform(&rng) < sp->eval_fraction; break;
+        case SPLIT_HASH:
+            ev = split_hash_bucket(ds->keys[i], strlen(ds->keys[i])) < sp->eval_fraction;
+            break;
+        case SPLIT_RANDOM:
+            ev = trainer_rng_uniform(&rng) < sp->eval_fraction;
+            break;
         default:
             if (ds->ts[i] == INT64_MIN)
                 return err_set(err, STRATA_INVALID_ARGUMENT,

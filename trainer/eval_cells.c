@@ -18,6 +18,8 @@
  * over tie groups to rounding.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,42 +175,50 @@ static void add_row(eval_ctx *c, uint32_t cell, size_t i, int32_t pred)
     a->sae += fabs(e);
 }
 
-static inline unsigned digit(double v, int shift)
+#define RADIX_BITS 11
+#define RADIX_BUCKETS (1u << RADIX_BITS)
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+static inline uint64_t bits_of(double v)
 {
     uint64_t b;
     memcpy(&b, &v, sizeof b); /* non-negative doubles order as their bits */
-    return (unsigned)(b >> shift) & 0xffff;
+    return b;
 }
 
-/* LSD radix sort of (key, payload) by key >= 0, 16 bits a pass; a pass whose
- * digit is the same for every key is skipped (most of a probability's
- * exponent). */
+/* LSD radix sort of (key, payload) by key >= 0, 11 bits a pass: 2048
+ * buckets keep the scatter's write streams in cache, where 65536 thrash the
+ * TLB. All histograms come from one read; a pass whose digit is the same for
+ * every key is skipped (most of a probability's exponent). */
 static int radix_sort(double *key, uint32_t *pay, size_t n, strata_err *err)
 {
     double *k2 = malloc(n * sizeof *k2);
     uint32_t *p2 = malloc(n * sizeof *p2);
-    size_t *cnt = malloc(65536 * sizeof *cnt);
+    size_t(*cnt)[RADIX_BUCKETS] = calloc(RADIX_PASSES, sizeof *cnt);
     int rc = 0;
     if (!k2 || !p2 || !cnt) {
         rc = err_set(err, STRATA_NOMEM, "out of memory sorting %zu scores", n);
         goto out;
     }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b = bits_of(key[i]);
+        for (int p = 0; p < RADIX_PASSES; p++)
+            cnt[p][(b >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++;
+    }
     double *ka = key, *kb = k2;
     uint32_t *pa = pay, *pb = p2;
-    for (int shift = 0; shift < 64; shift += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[digit(ka[i], shift)]++;
-        if (cnt[digit(ka[0], shift)] == n)
+    for (int p = 0; p < RADIX_PASSES; p++) {
+        int shift = p * RADIX_BITS;
+        if (cnt[p][(bits_of(ka[0]) >> shift) & (RADIX_BUCKETS - 1)] == n)
             continue;
         size_t sum = 0;
-        for (size_t b = 0; b < 65536; b++) {
-            size_t t = cnt[b];
-            cnt[b] = sum;
+        for (size_t b = 0; b < RADIX_BUCKETS; b++) {
+            size_t t = cnt[p][b];
+            cnt[p][b] = sum;
             sum += t;
         }
         for (size_t i = 0; i < n; i++) {
-            size_t at = cnt[digit(ka[i], shift)]++;
+            size_t at = cnt[p][(bits_of(ka[i]) >> shift) & (RADIX_BUCKETS - 1)]++;
             kb[at] = ka[i];
             pb[at] = pa[i];
         }
@@ -291,7 +301,11 @@ out:
 typedef struct walk_acc {
     uint64_t bp, bn;       /* positives and negatives in the current tie block */
     uint64_t cum_p, cum_n; /* below the current block */
-    uint64_t mw;           /* 2 x Mann-Whitney count */
+    uint64_t P, N;         /* the group's totals */
+    double inv_p, inv_n;
+    uint64_t mw; /* 2 x Mann-Whitney count */
+    /* DeLong placements, unnormalized: a positive's is (negatives below +
+     * half the tied ones), a negative's (positives above + half the tied) */
     double s10, ss10, s01, ss01;
     bool touched;
     double last_level; /* ROC thinning: tpr + fpr of the last kept point */
@@ -310,6 +324,33 @@ static void roc_keep(eval_roc *r, walk_acc *w, double fpr, double tpr, bool forc
     w->last_level = fpr + tpr;
 }
 
+/* A tie block ends for one group: its rows at this score are w->bp, w->bn. */
+static inline void close_block(walk_acc *w, eval_group *G, size_t tb, double *ap_sum)
+{
+    /* the operating point "score >= s": everything from this block up */
+    uint64_t tp = w->P - w->cum_p, fp = w->N - w->cum_n;
+    if (G->roc.pt)
+        roc_keep(&G->roc, w, (double)fp * w->inv_n, (double)tp * w->inv_p, false);
+    if (ap_sum && w->bp)
+        *ap_sum += (double)w->bp * ((double)tp / (double)(tp + fp));
+    w->mw += w->bp * (2 * w->cum_n + w->bn);
+    if (w->bp) {
+        double v = (double)w->cum_n + 0.5 * (double)w->bn;
+        w->s10 += (double)w->bp * v;
+        w->ss10 += (double)w->bp * v * v;
+    }
+    if (w->bn) {
+        double v = (double)(w->P - w->cum_p) - 0.5 * (double)w->bp;
+        w->s01 += (double)w->bn * v;
+        w->ss01 += (double)w->bn * v * v;
+    }
+    G->hist[tb * 2 + 1] += w->bp;
+    G->hist[tb * 2] += w->bn;
+    w->cum_p += w->bp;
+    w->cum_n += w->bn;
+    w->bp = w->bn = 0;
+}
+
 /* One walk: set NULL walks the overall population as a single group. */
 static int walk(eval_ctx *c, const eval_set *set, strata_err *err)
 {
@@ -325,6 +366,11 @@ static int walk(eval_ctx *c, const eval_set *set, strata_err *err)
     }
     for (size_t g = 0; g < ng; g++) {
         eval_group *G = &groups[g];
+        walk_acc *w = &acc[g];
+        w->P = G->c[EVAL_TP] + G->c[EVAL_FN];
+        w->N = G->c[EVAL_FP] + G->c[EVAL_TN];
+        w->inv_p = w->P ? 1.0 / (double)w->P : 0;
+        w->inv_n = w->N ? 1.0 / (double)w->N : 0;
         if (!G->n)
             continue;
         G->hist = calloc((c->T + 1) * 2, sizeof *G->hist);
@@ -332,7 +378,7 @@ static int walk(eval_ctx *c, const eval_set *set, strata_err *err)
             rc = err_set(err, STRATA_NOMEM, "out of memory");
             goto out;
         }
-        if (want_roc && G->c[EVAL_TP] + G->c[EVAL_FN] && G->c[EVAL_FP] + G->c[EVAL_TN]) {
+        if (want_roc && w->P && w->N) {
             G->roc.pt = malloc(EVAL_ROC_MAX_POINTS * sizeof *G->roc.pt);
             if (!G->roc.pt) {
                 rc = err_set(err, STRATA_NOMEM, "out of memory");
@@ -341,12 +387,22 @@ static int walk(eval_ctx *c, const eval_set *set, strata_err *err)
             acc[g].last_level = 3; /* keeps (1,1) */
         }
     }
-    double ap_sum = 0;
+    double ap = 0, *ap_sum = set ? NULL : &ap;
     size_t tb = 0, n = c->d->n;
     for (size_t i = 0; i < n;) {
         double s = c->skey[i];
         while (tb < c->T && c->thr[tb] <= s)
             tb++;
+        if (i + 1 == n || c->skey[i + 1] != s) {
+            /* a block of one row: most of them when scores are continuous */
+            uint32_t p = c->spay[i];
+            uint32_t g = set ? set->cell_group[p >> 1] : 0;
+            acc[g].bp = p & 1;
+            acc[g].bn = !(p & 1);
+            close_block(&acc[g], &groups[g], tb, ap_sum);
+            i++;
+            continue;
+        }
         size_t nt = 0, j = i;
         for (; j < n && c->skey[j] == s; j++) {
             uint32_t p = c->spay[j];
@@ -362,67 +418,69 @@ static int walk(eval_ctx *c, const eval_set *set, strata_err *err)
                 w->bn++;
         }
         for (size_t q = 0; q < nt; q++) {
-            uint32_t g = touched[q];
-            walk_acc *w = &acc[g];
-            eval_group *G = &groups[g];
-            uint64_t P = G->c[EVAL_TP] + G->c[EVAL_FN], N = G->c[EVAL_FP] + G->c[EVAL_TN];
-            /* the operating point "score >= s": everything from this block up */
-            uint64_t tp = P - w->cum_p, fp = N - w->cum_n;
-            if (G->roc.pt)
-                roc_keep(&G->roc, w, (double)fp / (double)N, (double)tp / (double)P, false);
-            if (!set && w->bp)
-                ap_sum += (double)w->bp * ((double)tp / (double)(tp + fp));
-            w->mw += w->bp * (2 * w->cum_n + w->bn);
-            if (N && w->bp) {
-                double v = ((double)w->cum_n + 0.5 * (double)w->bn) / (double)N;
-                w->s10 += (double)w->bp * v;
-                w->ss10 += (double)w->bp * v * v;
-            }
-            if (P && w->bn) {
-                double v = ((double)(P - w->cum_p - w->bp) + 0.5 * (double)w->bp) / (double)P;
-                w->s01 += (double)w->bn * v;
-                w->ss01 += (double)w->bn * v * v;
-            }
-            G->hist[tb * 2 + 1] += w->bp;
-            G->hist[tb * 2] += w->bn;
-            w->cum_p += w->bp;
-            w->cum_n += w->bn;
-            w->bp = w->bn = 0;
-            w->touched = false;
+            acc[touched[q]].touched = false;
+            close_block(&acc[touched[q]], &groups[touched[q]], tb, ap_sum);
         }
         i = j;
     }
     for (size_t g = 0; g < ng; g++) {
         eval_group *G = &groups[g];
         walk_acc *w = &acc[g];
-        double P = (double)(G->c[EVAL_TP] + G->c[EVAL_FN]),
-               N = (double)(G->c[EVAL_FP] + G->c[EVAL_TN]);
+        double P = (double)w->P, N = (double)w->N;
         G->auc = G->auc_var = NAN;
         if (G->roc.pt)
             roc_keep(&G->roc, w, 0, 0, true);
         if (!(P > 0 && N > 0))
             continue;
         G->auc = (double)w->mw / (2 * P * N);
-        /* DeLong: the sample variances of the placement values */
-        double v10 = P > 1 ? (w->ss10 - w->s10 * w->s10 / P) / (P - 1) : 0;
-        double v01 = N > 1 ? (w->ss01 - w->s01 * w->s01 / N) / (N - 1) : 0;
+        /* DeLong: the sample variances of the placement values (normalized
+         * by N and P here, once) over P and N */
+        double v10 = P > 1 ? (w->ss10 - w->s10 * w->s10 / P) / (P - 1) / (N * N) : 0;
+        double v01 = N > 1 ? (w->ss01 - w->s01 * w->s01 / N) / (N - 1) / (P * P) : 0;
         G->auc_var = fmax(v10, 0) / P + fmax(v01, 0) / N;
     }
-    if (!set) {
-        double P = (double)(c->overall.c[EVAL_TP] + c->overall.c[EVAL_FN]);
-        c->ap = P > 0 ? ap_sum / P : NAN;
-    }
+    if (!set)
+        c->ap = acc[0].P ? ap / (double)acc[0].P : NAN;
 out:
     free(acc);
     free(touched);
     return rc;
 }
 
+/* Walks 0 (overall), 1 .. n_sets (the sets): even ones on the calling
+ * thread, odd ones on a second; they write disjoint groups. */
+typedef struct walk_job {
+    eval_ctx *c;
+    size_t first;
+    int rc;
+    strata_err err;
+} walk_job;
+
+static void *walk_worker(void *arg)
+{
+    walk_job *j = arg;
+    for (size_t w = j->first; !j->rc && w <= j->c->n_sets; w += 2)
+        j->rc = walk(j->c, w ? &j->c->sets[w - 1] : NULL, &j->err);
+    return NULL;
+}
+
 int eval_cells_walk(eval_ctx *c, strata_err *err)
 {
-    int rc = walk(c, NULL, err);
-    for (size_t s = 0; !rc && s < c->n_sets; s++)
-        rc = walk(c, &c->sets[s], err);
+    walk_job odd = {c, 1, 0, STRATA_ERR_INIT}, even = {c, 0, 0, STRATA_ERR_INIT};
+    pthread_t tid;
+    bool threaded = c->n_sets > 0 && pthread_create(&tid, NULL, walk_worker, &odd) == 0;
+    walk_worker(&even);
+    if (threaded)
+        pthread_join(tid, NULL);
+    else if (!even.rc)
+        for (size_t w = 1; !odd.rc && w <= c->n_sets; w += 2)
+            odd.rc = walk(c, &c->sets[w - 1], &odd.err);
+    walk_job *bad = even.rc ? &even : odd.rc ? &odd : NULL;
+    if (!bad)
+        return 0;
+    int rc = err_set(err, bad->rc, "%s", bad->err.message);
+    err_clear(&even.err);
+    err_clear(&odd.err);
     return rc;
 }
 

@@ -21,10 +21,13 @@
 #ifndef STRATA_TRAINER_EVAL_INT_H
 #define STRATA_TRAINER_EVAL_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "trainer/evaluate.h"
+#include "trainer/metrics.h"
 
 /* The rates of a binary group, in the order of the vector and the JSON. */
 enum {
@@ -58,8 +61,6 @@ extern const char *const eval_rate_names[EVAL_N_RATES];
  * time (32 MiB); more slots are done in several passes that redraw the same
  * replicates from their seeds. */
 #define EVAL_BOOT_CHUNK_VALUES (4u << 20)
-/* Rows of the threshold sweep (groups x thresholds): ~100 bytes of JSON each. */
-#define EVAL_MAX_SWEEP_ROWS 200000u
 
 /* One attribute, or one combination of two or more (an "attribute set"). */
 typedef struct eval_set {
@@ -89,6 +90,18 @@ typedef struct eval_group {
     eval_roc roc;
 } eval_group;
 
+/* The overall score metrics, computed beside pass 1 (evaluate.c). */
+typedef struct score_job {
+    const eval_data *d;
+    size_t n_bins;
+    metrics_calibration_bin *bins;
+    double log_loss, brier, ece;
+    int rc;
+    strata_err err;
+    pthread_t tid;
+    bool threaded;
+} score_job;
+
 typedef struct eval_ctx {
     const eval_data *d;
     eval_options o;
@@ -111,7 +124,8 @@ typedef struct eval_ctx {
     uint32_t *spay; /* cell << 1 | y, in the same order */
     double *thr;    /* sweep thresholds ascending */
     size_t T;
-    double ap; /* overall average precision (NaN: undefined) */
+    double ap;            /* overall average precision (NaN: undefined) */
+    score_job *score_job; /* binary with scores: computed beside pass 1 */
 
     /* The flat vector of fairness.c. */
     size_t off_overall, off_disp, off_top, off_vsref, off_sum, off_sum_top, n_stats;

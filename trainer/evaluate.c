@@ -12,6 +12,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,9 +659,46 @@ static json_t *roc_json(jctx *j, const eval_roc *r, json_t *attr, json_t *val)
     return o;
 }
 
+/* The overall score metrics (log loss, Brier, calibration) read the score
+ * array and nothing else: they run on a second thread during pass 1. */
+static void *score_worker(void *arg)
+{
+    score_job *sj = arg;
+    const eval_data *d = sj->d;
+    sj->rc = metrics_log_loss(d->y, d->score, 1, NULL, d->n, &sj->log_loss, &sj->err);
+    if (!sj->rc)
+        sj->rc = metrics_brier(d->y, d->score, NULL, d->n, &sj->brier, &sj->err);
+    if (!sj->rc)
+        sj->rc =
+            metrics_calibration(d->y, d->score, d->n, sj->n_bins, sj->bins, &sj->ece, &sj->err);
+    return NULL;
+}
+
+static int score_job_start(eval_ctx *c, score_job *sj, strata_err *err)
+{
+    memset(sj, 0, sizeof *sj);
+    sj->d = c->d;
+    sj->n_bins = c->o.calibration_bins;
+    sj->bins = malloc(sj->n_bins * sizeof *sj->bins);
+    if (!sj->bins)
+        return err_set(err, STRATA_NOMEM, "out of memory");
+    sj->threaded = pthread_create(&sj->tid, NULL, score_worker, sj) == 0;
+    c->score_job = sj;
+    return 0;
+}
+
+/* Joins (or, without a thread, runs) the job. */
+static void score_job_finish(score_job *sj)
+{
+    if (sj->threaded)
+        pthread_join(sj->tid, NULL);
+    else
+        score_worker(sj);
+    sj->threaded = false;
+}
+
 static int binary_overall(jctx *j, const eval_ctx *c, json_t *res, strata_err *err)
 {
-    const eval_data *d = c->d;
     const eval_group *O = &c->overall;
     json_t *o = json_object(), *und = json_object(), *conf = json_object();
     put(j, res, "overall", o);
@@ -680,32 +718,28 @@ static int binary_overall(jctx *j, const eval_ctx *c, json_t *res, strata_err *e
     put_undefined(j, und, "precision", prf.precision, prf.why_precision);
     put_undefined(j, und, "recall", prf.recall, prf.why_recall);
     put_undefined(j, und, "f1", prf.f1, prf.why_f1);
+    const score_job *sj = c->score_job;
     double ll = NAN, brier = NAN, ece = NAN;
     json_t *cal = json_array();
     put(j, res, "calibration", cal);
-    if (c->has_scores) {
-        int rc = metrics_log_loss(d->y, d->score, 1, NULL, d->n, &ll, err);
-        if (!rc)
-            rc = metrics_brier(d->y, d->score, NULL, d->n, &brier, err);
-        metrics_calibration_bin *bins = malloc(c->o.calibration_bins * sizeof *bins);
-        if (!bins)
-            return err_set(err, STRATA_NOMEM, "out of memory");
-        if (!rc)
-            rc = metrics_calibration(d->y, d->score, d->n, c->o.calibration_bins, bins, &ece, err);
-        for (size_t i = 0; !rc && i < c->o.calibration_bins; i++) {
+    if (sj) {
+        if (sj->rc)
+            return err_set(err, sj->rc, "%s", sj->err.message);
+        ll = sj->log_loss;
+        brier = sj->brier;
+        ece = sj->ece;
+        for (size_t i = 0; i < c->o.calibration_bins; i++) {
+            const metrics_calibration_bin *bin = &sj->bins[i];
             json_t *bo = json_object();
-            double cnt = (double)bins[i].count;
+            double cnt = (double)bin->count;
             put(j, bo, "bin", jcount(i));
-            put(j, bo, "low", json_real(bins[i].low));
-            put(j, bo, "high", json_real(bins[i].high));
-            put(j, bo, "count", jcount(bins[i].count));
-            put(j, bo, "mean_predicted", jnum(bins[i].sum_prob / cnt));
-            put(j, bo, "fraction_positive", jnum(bins[i].sum_pos / cnt));
+            put(j, bo, "low", json_real(bin->low));
+            put(j, bo, "high", json_real(bin->high));
+            put(j, bo, "count", jcount(bin->count));
+            put(j, bo, "mean_predicted", jnum(bin->sum_prob / cnt));
+            put(j, bo, "fraction_positive", jnum(bin->sum_pos / cnt));
             push(j, cal, bo);
         }
-        free(bins);
-        if (rc)
-            return rc;
     }
     const char *no_scores = c->has_scores ? NULL : "NO_SCORES";
     put(j, o, "roc_auc", jnum(O->auc));
@@ -1004,6 +1038,7 @@ static void free_ctx(eval_ctx *c)
 int eval_compute(const eval_data *d, const eval_options *o, json_t **out, strata_err *err)
 {
     eval_ctx c = {0};
+    score_job sj = {0};
     int32_t *derived = NULL;
     json_t *res = NULL;
     jctx j = {false};
@@ -1026,11 +1061,16 @@ int eval_compute(const eval_data *d, const eval_options *o, json_t **out, strata
         }
         dd.pred = derived;
     }
-    if ((rc = order_values(&c, err)) || (rc = layout_sets(&c, err)) ||
-        (rc = eval_cells_build(&c, err)) || (rc = aggregate(&c, err)))
+    if ((rc = order_values(&c, err)) || (rc = layout_sets(&c, err)))
+        goto out;
+    if (d->task == EVAL_BINARY && c.has_scores && (rc = score_job_start(&c, &sj, err)))
+        goto out;
+    if ((rc = eval_cells_build(&c, err)) || (rc = aggregate(&c, err)))
         goto out;
     if (d->task == EVAL_BINARY && (rc = sweep_thresholds(&c, err)))
         goto out;
+    if (c.score_job)
+        score_job_finish(&sj);
 
     res = json_object();
     if (!res) {
@@ -1057,6 +1097,10 @@ int eval_compute(const eval_data *d, const eval_options *o, json_t **out, strata
     if (j.bad)
         rc = err_set(err, STRATA_NOMEM, "out of memory building the evaluation");
 out:
+    if (sj.threaded)
+        pthread_join(sj.tid, NULL);
+    free(sj.bins);
+    err_clear(&sj.err);
     if (rc)
         json_decref(res);
     else

@@ -28,65 +28,87 @@
  *                 "per_class":[{"class","precision","recall","f1","support"}]
  *     regression: "n","rmse","mae","r2"
  *     a metric that cannot be computed (one class only, no scores) is null and
- *     named in "undefined":{"roc_auc":"UNDEFINED_ONE_CLASS",...} },
+ *     named in "undefined":{"roc_auc":"UNDEFINED_ONE_CLASS",...} (always
+ *     present, {} when all are defined; multiclass per_class entries carry
+ *     their own) },
  *  "groups": [ one per (attribute, value), attributes in group_by order, then
- *     with intersections every combination of two or more attributes in
- *     group_by order (attribute "sex&race", value "F&B"); values sorted by
- *     byte order; every combination of seen values is listed, an empty one
- *     with "n":0 and flag "EMPTY".
+ *     with intersections every combination of two or more attributes (by
+ *     size, then in group_by order: a&b, a&c, b&c, a&b&c) (attribute
+ *     "sex&race", value "F&B"); each attribute's values sorted by byte order,
+ *     a combination's values in that order with the first attribute varying
+ *     slowest; every combination of values is listed, an empty one with "n":0
+ *     and flag "EMPTY" (all its rates null, reason "EMPTY").
  *     binary: {"attribute","value","n","positives","negatives","tp","fp","tn","fn",
  *       "base_rate","selection_rate","tpr","fpr","fnr","tnr","ppv","npv","fdr",
  *       "for","accuracy","roc_auc",
  *       "reference": true|false,
- *       "ci": {rate: {"low","high","wilson_low","wilson_high"}}   (bootstrap
- *             percentile low/high for every rate incl. roc_auc; Wilson for the
- *             proportions),
+ *       "ci": {rate: {"low","high","replicates_used","wilson_low","wilson_high"}}
+ *             (bootstrap percentile low/high and Wilson for each rate that is
+ *             not null; roc_auc: {"low","high","method":"delong"}, DeLong's
+ *             normal interval; "ci" is absent when replicates is 0),
  *       "tests": {"tpr":{"z","p_value"},"fpr":{"z","p_value"}}  (two-proportion
  *             z test against the attribute's reference group; absent on the
  *             reference group itself, null when undefined),
- *       "flags": ["SMALL_GROUP","UNDEFINED_NO_POSITIVES",...],
+ *       "flags": ["SMALL_GROUP"|"EMPTY","UNDEFINED_NO_POSITIVES",...],
  *       "reasons": {rate: flag}  (why each null rate is null)}
  *     regression: {"attribute","value","n","rmse","mae","r2","mean_prediction",
- *       "mean_label","flags","reference"}
- *     multiclass: {"attribute","value","n","accuracy","flags","reference"} ],
+ *       "mean_label","flags","reference","reasons"}  (r2 null under 2 rows)
+ *     multiclass: {"attribute","value","n","accuracy","flags","reference","reasons"} ],
+ *     The reference group of an attribute is the request's, else the largest
+ *     (ties: first in byte order); of a combination, the combination of its
+ *     attributes' references (possibly empty: then its tests are null).
  *  "disparities": { binary only; metric in selection_rate, tpr, fpr, fnr,
  *     tnr, ppv, npv, fdr, for, accuracy, roc_auc:
  *     metric: {"difference_between_groups","ratio_between_groups",
  *              "difference_to_overall","ratio_to_overall",
  *              "attribute": the attribute the four values above come from
  *                           (the worst one: largest difference),
- *              "ci": {"difference_between_groups":{"low","high"},
- *                     "ratio_between_groups":{"low","high"}},
- *              "vs_reference": {"attr=value": {"difference","ratio"}},
+ *              "ci": {each of the four: {"low","high","replicates_used"}},
+ *              "vs_reference": {"attr=value": {"difference","ratio",
+ *                               "ci":{"difference":{..},"ratio":{..}}}},
  *              "by_attribute": {attr: {the same fields for that attribute
  *                               alone, "reference": value}}} },
  *     Conventions: difference_between_groups = max - min over the attribute's
  *     non-empty groups; ratio_between_groups = min / max; difference_to_overall
  *     = max |group - overall|; ratio_to_overall = min over groups of
- *     min(g/o, o/g); vs_reference difference = group - reference, ratio =
- *     group / reference. Groups whose value for the metric is null are left
- *     out. A ratio with a zero denominator is null.
+ *     min(g, o) / max(g, o); vs_reference difference = group - reference,
+ *     ratio = group / reference. Groups whose value for the metric is null are
+ *     left out. A ratio with a zero denominator is null. The roc_auc
+ *     to-overall values have no interval (replicates_used 0, low/high null).
+ *     "ci" keys are absent when replicates is 0.
  *  "summary": {"demographic_parity_difference","demographic_parity_ratio",
  *     "equal_opportunity_difference","equalized_odds_difference",
- *     "four_fifths_rule": "pass"|"fail", "attribute": the worst attribute,
+ *     "four_fifths_rule": "pass"|"fail"|null, "attribute",
  *     "by_attribute": {attr: {the same five}}}
  *     (equalized_odds_difference = max of the tpr and fpr differences, as
- *     Fairlearn; four-fifths: pass when demographic_parity_ratio >= 0.8),
+ *     Fairlearn; four-fifths: pass when demographic_parity_ratio >= 0.8. The
+ *     top-level five are each the worst over the attributes, combinations
+ *     included: largest differences, smallest ratio, "fail" if any attribute
+ *     fails; "attribute" is the one with the largest demographic parity
+ *     difference),
  *  "threshold_sweep": [{"threshold","attribute":null|attr,"value":null|v,
  *     "selection_rate","tpr","fpr","ppv","accuracy"}]  overall rows first
- *     (attribute null), then per group; thresholds 0.00, 0.05, ... 1.00 unless
- *     the request gives "thresholds",
+ *     (attribute null), then every non-empty group in "groups" order;
+ *     thresholds ascending, 0.00, 0.05, ... 1.00 unless the request gives
+ *     "thresholds" (sorted, duplicates dropped); predicted positive is
+ *     score >= threshold; at most EVAL_MAX_SWEEP_ROWS rows,
  *  "equalizing_thresholds": {attr: {"target_tpr", "thresholds": {value: t}}}
- *     (per group the sweep threshold whose TPR is closest to the overall TPR at
- *     the request threshold; reported, never applied),
+ *     (per non-empty group the sweep threshold whose TPR is closest to the
+ *     overall TPR at the request threshold, the lowest on ties, null for a
+ *     group without positives; reported, never applied; {} without scores),
  *  "calibration": [{"bin","low","high","count","mean_predicted",
- *     "fraction_positive"}]  (10 equal-width bins; ece = sum count/n *
+ *     "fraction_positive"}]  (calibration_bins equal-width bins, a score on
+ *     an edge in the bin below, as scikit-learn's calibration_curve; an empty
+ *     bin's mean and fraction null; ece = sum count/n *
  *     |mean_predicted - fraction_positive|),
  *  "roc_curves": [{"attribute":null|attr,"value":null|v,"points":[[fpr,tpr],...]}]
- *     (overall first, then each one-attribute group; at most
- *     EVAL_ROC_MAX_POINTS points each, always including (0,0) and (1,1)),
+ *     (overall first, then each one-attribute group with both classes; at most
+ *     EVAL_ROC_MAX_POINTS points each, from (0,0) to (1,1), thinned to points
+ *     evenly spaced in tpr + fpr),
  *  "bootstrap": {"replicates","seed","confidence"},
  *  "min_group_size": M }
+ * Multiclass and regression results have task, threshold, n, overall,
+ * groups, bootstrap and min_group_size only (no intervals).
  */
 #ifndef STRATA_TRAINER_EVALUATE_H
 #define STRATA_TRAINER_EVALUATE_H
@@ -104,6 +126,9 @@
 #define EVAL_MAX_INTERSECTIONS 10000 /* combinations listed */
 #define EVAL_MAX_REPLICATES 10000    /* bootstrap replicates */
 #define EVAL_MAX_THRESHOLDS 1001     /* points of a threshold sweep */
+/* Rows of threshold_sweep (non-empty groups + 1) x thresholds: ~120 bytes of
+ * JSON each, so ~24 MiB at most. */
+#define EVAL_MAX_SWEEP_ROWS 200000u
 #define EVAL_MAX_CALIBRATION_BINS 1000 /* a bin per 0.001 of probability is already noise */
 #define EVAL_MAX_CLASSES 1000        /* as TRAINER_MAX_CLASSES */
 /* Rows: twice the Mann-Whitney count (at most n^2 / 2) must fit in 64 bits. */

@@ -290,24 +290,26 @@ int metrics_calibration(const double *y, const double *prob, size_t n, size_t bi
         out[b].sum_prob = out[b].sum_pos = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        /* the number of interior edges strictly below p */
-        size_t lo = 0, hi = bins - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (out[mid].high < prob[i])
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        out[lo].count++;
-        out[lo].sum_prob += prob[i];
-        out[lo].sum_pos += y[i];
+        /* the number of interior edges strictly below p: p * bins is within
+         * one of it; the edges themselves settle it */
+        double p = prob[i];
+        size_t b = (size_t)(p * (double)bins);
+        if (b > bins - 1)
+            b = bins - 1;
+        while (b > 0 && !(out[b].low < p))
+            b--;
+        while (b + 1 < bins && out[b].high < p)
+            b++;
+        out[b].count++;
+        out[b].sum_prob += p;
+        out[b].sum_pos += y[i];
     }
     double e = 0;
     for (size_t b = 0; b < bins; b++)
         if (out[b].count)
             e += (double)out[b].count / (double)n *
-                 fabs(out[b].sum_prob / (double)out[b].count - out[b].sum_pos / (double)out[b].count);
+                 fabs(out[b].sum_prob / (double)out[b].count -
+                      out[b].sum_pos / (double)out[b].count);
     *ece = e;
     return 0;
 }

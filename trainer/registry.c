@@ -107,8 +107,7 @@ int model_registry_update(store_t *st, const char *name, int64_t ver, const json
     return rc;
 }
 
-int model_registry_get(store_t *st, const char *name, int64_t ver, json_t **out,
-                       strata_err *err)
+int model_registry_get(store_t *st, const char *name, int64_t ver, json_t **out, strata_err *err)
 {
     int rc = 0;
     if (ver == 0) {
@@ -132,8 +131,8 @@ int model_registry_get(store_t *st, const char *name, int64_t ver, json_t **out,
         json_error_t je;
         *out = json_loadb(v.p, v.n, 0, &je);
         if (!*out)
-            rc = err_set(err, STRATA_INTERNAL, "model %s@%lld: stored record does not parse",
-                         name, (long long)ver);
+            rc = err_set(err, STRATA_INTERNAL, "model %s@%lld: stored record does not parse", name,
+                         (long long)ver);
     }
     buf_free(&k);
     buf_free(&v);
@@ -199,7 +198,8 @@ int model_registry_aliases(store_t *st, const char *name, json_t **out, strata_e
         slice val = store_iter_value(it);
         json_t *d = json_loadb(val.p, val.n, 0, NULL);
         char *alias = strndup(key.p + k.n, key.n - k.n);
-        json_object_set_new(*out, alias, json_integer(json_integer_value(json_object_get(d, "version"))));
+        json_object_set_new(*out, alias,
+                            json_integer(json_integer_value(json_object_get(d, "version"))));
         free(alias);
         json_decref(d);
     }

@@ -44,8 +44,8 @@ typedef struct train_arg {
     double *dim_values[2];
     size_t n_dims;
     tune_spec tspec;
-    json_t *trials;          /* [{"params","metric"}] as the job result shows them */
-    json_t *best;            /* the best trial's entry */
+    json_t *trials; /* [{"params","metric"}] as the job result shows them */
+    json_t *best;   /* the best trial's entry */
     const char *metric_name;
     /* fairness: evaluate on the eval split (has_fair false: none) */
     bool has_fair;
@@ -76,9 +76,9 @@ static void train_arg_free(void *p)
  * min_group_size. */
 static int parse_fairness(const json_t *f, train_arg *a, strata_err *err)
 {
-    static const char *const fields[] = {"group_by",   "reference_groups", "intersections",
-                                         "threshold",  "thresholds",       "bootstrap",
-                                         "min_group_size", NULL};
+    static const char *const fields[] = {
+        "group_by",   "reference_groups", "intersections",  "threshold",
+        "thresholds", "bootstrap",        "min_group_size", NULL};
     if (!json_is_object(f))
         return err_set(err, STRATA_INVALID_ARGUMENT,
                        "fairness must be an object {\"group_by\":[…],\"reference_groups\":{…}}");
@@ -111,8 +111,7 @@ static int parse_hyper(const json_t *h, train_arg *a, strata_err *err)
     json_object_foreach ((json_t *)h, k, v) {
         if (!strcmp(k, "l1") || !strcmp(k, "l2") || !strcmp(k, "min_rel_progress") ||
             !strcmp(k, "learning_rate") || !strcmp(k, "tolerance")) {
-            if (!json_is_number(v) || json_number_value(v) < 0 ||
-                !isfinite(json_number_value(v)))
+            if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
                 return err_set(err, STRATA_INVALID_ARGUMENT,
                                "hyperparameters.%s must be a non-negative number", k);
             double d = json_number_value(v);
@@ -204,8 +203,7 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
                 if (!json_is_number(x) || !isfinite(json_number_value(x)) ||
                     json_number_value(x) < 0)
                     return err_set(err, STRATA_INVALID_ARGUMENT,
-                                   "tuning.parameters.%s[%zu] must be a non-negative number", k,
-                                   i);
+                                   "tuning.parameters.%s[%zu] must be a non-negative number", k, i);
                 vals[i] = json_number_value(x);
             }
             d->values = vals;
@@ -220,9 +218,9 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
                 if (strcmp(kk, "min") && strcmp(kk, "max") && strcmp(kk, "scale"))
                     return err_set(err, STRATA_INVALID_ARGUMENT,
                                    "tuning.parameters.%s: unknown field \"%.64s\"", k, kk);
-            if (!json_is_number(mn) || !json_is_number(mx) ||
-                !isfinite(json_number_value(mn)) || !isfinite(json_number_value(mx)) ||
-                json_number_value(mn) < 0 || json_number_value(mn) > json_number_value(mx))
+            if (!json_is_number(mn) || !json_is_number(mx) || !isfinite(json_number_value(mn)) ||
+                !isfinite(json_number_value(mx)) || json_number_value(mn) < 0 ||
+                json_number_value(mn) > json_number_value(mx))
                 return err_set(err, STRATA_INVALID_ARGUMENT,
                                "tuning.parameters.%s needs numbers 0 <= min <= max", k);
             const char *scs = sc ? json_string_value(sc) : "linear";
@@ -245,7 +243,8 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
         a->n_dims++;
     }
     const char *method = json_string_value(json_object_get(t, "method"));
-    if (json_object_get(t, "method") && (!method || (strcmp(method, "grid") && strcmp(method, "random"))))
+    if (json_object_get(t, "method") &&
+        (!method || (strcmp(method, "grid") && strcmp(method, "random"))))
         return err_set(err, STRATA_INVALID_ARGUMENT, "tuning.method must be grid or random");
     a->tspec.method = (method && !strcmp(method, "random")) || any_range ? TUNE_RANDOM : TUNE_GRID;
     if (method && !strcmp(method, "grid") && any_range)
@@ -267,7 +266,8 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
     a->tspec.seed = 1;
     if (seed) {
         if (!json_is_integer(seed) || json_integer_value(seed) < 0)
-            return err_set(err, STRATA_INVALID_ARGUMENT, "tuning.seed must be a non-negative integer");
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "tuning.seed must be a non-negative integer");
         a->tspec.seed = (uint64_t)json_integer_value(seed);
     }
     json_t *mj = json_object_get(t, "metric");
@@ -277,9 +277,12 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
         static const struct {
             const char *name;
             tune_metric m;
-        } names[] = {{"auc", TUNE_METRIC_ROC_AUC},       {"roc_auc", TUNE_METRIC_ROC_AUC},
-                     {"log_loss", TUNE_METRIC_LOG_LOSS}, {"accuracy", TUNE_METRIC_ACCURACY},
-                     {"rmse", TUNE_METRIC_RMSE},         {"mae", TUNE_METRIC_MAE},
+        } names[] = {{"auc", TUNE_METRIC_ROC_AUC},
+                     {"roc_auc", TUNE_METRIC_ROC_AUC},
+                     {"log_loss", TUNE_METRIC_LOG_LOSS},
+                     {"accuracy", TUNE_METRIC_ACCURACY},
+                     {"rmse", TUNE_METRIC_RMSE},
+                     {"mae", TUNE_METRIC_MAE},
                      {"r2", TUNE_METRIC_R2}};
         bool found = false;
         for (size_t i = 0; m && i < sizeof names / sizeof names[0]; i++)
@@ -292,7 +295,7 @@ static int parse_tuning(const json_t *t, train_arg *a, strata_err *err)
                            "tuning.metric must be one of auc, roc_auc, log_loss, accuracy, rmse, "
                            "mae, r2");
         tune_metric tm = a->tspec.metric;
-        bool fits = tm == TUNE_METRIC_ROC_AUC   ? a->task == TRAINER_BINARY
+        bool fits = tm == TUNE_METRIC_ROC_AUC ? a->task == TRAINER_BINARY
                     : tm == TUNE_METRIC_LOG_LOSS || tm == TUNE_METRIC_ACCURACY
                         ? a->task != TRAINER_REGRESSION
                         : a->task == TRAINER_REGRESSION;
@@ -321,9 +324,9 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
                  strata_err *err)
 {
     static const char *const allowed[] = {
-        "model", "task", "algorithm", "instances", "timestamp_column", "entity_columns",
-        "label_column", "features", "as_of", "split", "hyperparameters", "tuning",
-        "preprocessing", "fairness", NULL};
+        "model",           "task",         "algorithm",     "instances", "timestamp_column",
+        "entity_columns",  "label_column", "features",      "as_of",     "split",
+        "hyperparameters", "tuning",       "preprocessing", "fairness",  NULL};
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)body, k, v) {
@@ -389,8 +392,8 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
     /* The export's own checks: instances, columns, feature refs (404), as_of.
      * Fairness group features are read too, after the model's. */
     json_t *es = json_object();
-    static const char *const pass[] = {"instances", "timestamp_column", "entity_columns",
-                                       "features", "as_of", NULL};
+    static const char *const pass[] = {
+        "instances", "timestamp_column", "entity_columns", "features", "as_of", NULL};
     for (const char *const *f = pass; *f; f++)
         if (json_object_get(body, *f))
             json_object_set(es, *f, json_object_get(body, *f));
@@ -486,8 +489,8 @@ static int on_progress(void *arg, int iteration, double loss, double eval_loss)
     int64_t now = time_now_us();
     if (now - a->last_ck > 200000) {
         a->last_ck = now;
-        json_t *p = json_pack("{s:s,s:i,s:f}", "phase", "fitting", "iteration", iteration, "loss",
-                              loss);
+        json_t *p =
+            json_pack("{s:s,s:i,s:f}", "phase", "fitting", "iteration", iteration, "loss", loss);
         if (isfinite(eval_loss))
             json_object_set_new(p, "eval_loss", json_real(eval_loss));
         job_checkpoint(a->job, "nothing of it was committed", p);
@@ -590,8 +593,8 @@ static void feature_sets(lineage_t *lg, const json_t *refs, int64_t cutoff,
             continue;
         json_object_set_new(seen, ent, json_true());
         char text[300];
-        snprintf(text, sizeof text,
-                 "properties.entity.string_value = '%s' AND create_time <= '%s'", ent, when);
+        snprintf(text, sizeof text, "properties.entity.string_value = '%s' AND create_time <= '%s'",
+                 ent, when);
         lfilter *f = NULL;
         strata_err ferr = STRATA_ERR_INIT;
         json_t *items = json_array();
@@ -610,9 +613,9 @@ static void feature_sets(lineage_t *lg, const json_t *refs, int64_t cutoff,
             lineage_artifact_ref *nr = realloc(*ins, (*n + 1) * sizeof *nr);
             STRATA_ASSERT(nr != NULL);
             *ins = nr;
-            nr[*n] = (lineage_artifact_ref){
-                .id = (int64_t)json_integer_value(json_object_get(it, "id")),
-                .path_key = "features"};
+            nr[*n] =
+                (lineage_artifact_ref){.id = (int64_t)json_integer_value(json_object_get(it, "id")),
+                                       .path_key = "features"};
             (*n)++;
         }
         lfilter_free(f);
@@ -623,10 +626,10 @@ static void feature_sets(lineage_t *lg, const json_t *refs, int64_t cutoff,
     json_decref(seen);
 }
 
-static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
-                          const json_t *doc, const json_t *tm, const json_t *em, size_t ntrain,
-                          size_t neval, const export_reader_stats *st, int64_t *exec_id,
-                          int64_t *dataset_id, strata_err *err)
+static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver, const json_t *doc,
+                          const json_t *tm, const json_t *em, size_t ntrain, size_t neval,
+                          const export_reader_stats *st, int64_t *exec_id, int64_t *dataset_id,
+                          strata_err *err)
 {
     lineage_t *lg = a->tc->lineage;
     if (!lg)
@@ -646,9 +649,9 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
     char name[200];
     snprintf(name, sizeof name, "training-%s", job_id(a->job));
     /* 1. The export of the training data: Export -> Dataset. */
-    json_t *ex_props = json_pack("{s:O,s:s,s:s,s:I,s:s}", "feature_refs", refs, "instance_source",
-                                 source, "format", "training", "rows", (json_int_t)ds->rows,
-                                 "job_id", job_id(a->job));
+    json_t *ex_props =
+        json_pack("{s:O,s:s,s:s,s:I,s:s}", "feature_refs", refs, "instance_source", source,
+                  "format", "training", "rows", (json_int_t)ds->rows, "job_id", job_id(a->job));
     if (json_is_string(asof))
         json_object_set(ex_props, "as_of", (json_t *)asof);
     json_t *ds_props = json_pack("{s:s,s:I,s:s,s:O}", "format", "training", "rows",
@@ -690,10 +693,10 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
         json_t *thp = json_object_get(a->spec, "hyperparameters");
         thp = json_is_object(thp) ? json_deep_copy(thp) : json_object();
         json_object_update(thp, params);
-        json_t *props = json_pack("{s:o,s:O,s:s,s:s,s:s,s:s,s:O}", "hyperparameters", thp,
-                                  "feature_refs", refs, "job_id", job_id(a->job), "task",
-                                  task_name(a->task), "model", a->model, "algorithm", alg,
-                                  "split", asplit);
+        json_t *props =
+            json_pack("{s:o,s:O,s:s,s:s,s:s,s:s,s:O}", "hyperparameters", thp, "feature_refs", refs,
+                      "job_id", job_id(a->job), "task", task_name(a->task), "model", a->model,
+                      "algorithm", alg, "split", asplit);
         if (json_is_string(asof))
             json_object_set(props, "as_of", (json_t *)asof);
         json_t *custom = json_pack("{s:O,s:s,s:O,s:s}", "trial", json_object_get(te, "trial"),
@@ -722,21 +725,18 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
     /* 2. Train: Dataset -> Model, Metrics. */
     json_t *hp_eff = a->tuning ? effective_hp(a, a->params.l1, a->params.l2) : NULL;
     json_t *hp = hp_eff ? hp_eff : json_object_get(a->spec, "hyperparameters");
-    json_t *tprops = json_pack("{s:O,s:O,s:s,s:s,s:s,s:I,s:s,s:O}", "hyperparameters",
-                               hp ? hp : json_null(), "feature_refs", refs, "job_id",
-                               job_id(a->job), "task", task_name(a->task), "model", a->model,
-                               "version", (json_int_t)ver, "algorithm",
-                               a->task == TRAINER_REGRESSION ? "linear_regression"
-                                                             : "logistic_regression",
-                               "split", json_object_get(a->spec, "split")
-                                            ? json_object_get(a->spec, "split")
-                                            : json_null());
+    json_t *tprops = json_pack(
+        "{s:O,s:O,s:s,s:s,s:s,s:I,s:s,s:O}", "hyperparameters", hp ? hp : json_null(),
+        "feature_refs", refs, "job_id", job_id(a->job), "task", task_name(a->task), "model",
+        a->model, "version", (json_int_t)ver, "algorithm",
+        a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression", "split",
+        json_object_get(a->spec, "split") ? json_object_get(a->spec, "split") : json_null());
     if (!hp)
         json_object_set_new(tprops, "hyperparameters", json_object());
     if (json_is_string(asof))
         json_object_set(tprops, "as_of", (json_t *)asof);
-    json_t *tcustom = json_pack("{s:s,s:I}", "dataset_sha256", ds->sha256, "rows",
-                                (json_int_t)ds->rows);
+    json_t *tcustom =
+        json_pack("{s:s,s:I}", "dataset_sha256", ds->sha256, "rows", (json_int_t)ds->rows);
     if (a->best) {
         json_object_set_new(tcustom, "metric", json_string(a->metric_name));
         json_object_set(tcustom, "metric_value", json_object_get(a->best, "metric"));
@@ -745,12 +745,14 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver,
     char mname[100];
     snprintf(mname, sizeof mname, "%s@%lld", a->model, (long long)ver);
     json_t *mprops = json_pack(
-        "{s:s,s:I,s:s,s:s,s:O,s:s}", "model", a->model, "version", (json_int_t)ver,
-        "algorithm", a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression",
-        "task", task_name(a->task), "features", refs, "label_column",
+        "{s:s,s:I,s:s,s:s,s:O,s:s}", "model", a->model, "version", (json_int_t)ver, "algorithm",
+        a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression", "task",
+        task_name(a->task), "features", refs, "label_column",
         json_string_value(json_object_get(a->spec, "label_column")));
-    json_t *tmp = json_pack("{s:s,s:I,s:O}", "split", "train", "n", (json_int_t)ntrain, "metrics", tm);
-    json_t *emp = json_pack("{s:s,s:I,s:O}", "split", "eval", "n", (json_int_t)neval, "metrics", em);
+    json_t *tmp =
+        json_pack("{s:s,s:I,s:O}", "split", "train", "n", (json_int_t)ntrain, "metrics", tm);
+    json_t *emp =
+        json_pack("{s:s,s:I,s:O}", "split", "eval", "n", (json_int_t)neval, "metrics", em);
     char muri[200];
     snprintf(muri, sizeof muri, "strata://models/%s/versions/%lld", a->model, (long long)ver);
     lineage_artifact_ref tin = {.id = ds_id, .path_key = "dataset"};
@@ -854,15 +856,16 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
     int rc = export_reader_open(a->tc->exports, a->plan, &ro, &r, err);
     if (rc)
         goto out;
-    dataset_request rq = {.task = a->task,
-                          .label_column = json_string_value(json_object_get(a->spec, "label_column")),
-                          .key_column = a->key_column,
-                          .time_column = json_string_value(json_object_get(a->spec, "timestamp_column")),
-                          .cancelled = cancelled,
-                          .arg = a,
-                          .n_model_features = a->n_model_features,
-                          .extra_columns = xcols,
-                          .n_extra = a->fair.n};
+    dataset_request rq = {
+        .task = a->task,
+        .label_column = json_string_value(json_object_get(a->spec, "label_column")),
+        .key_column = a->key_column,
+        .time_column = json_string_value(json_object_get(a->spec, "timestamp_column")),
+        .cancelled = cancelled,
+        .arg = a,
+        .n_model_features = a->n_model_features,
+        .extra_columns = xcols,
+        .n_extra = a->fair.n};
     if ((rc = dataset_read(r, &rq, &ds, err)))
         goto out;
     export_reader_stats rst;
@@ -938,15 +941,14 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
         goto out;
     /* The model ver. */
     const trainer_fit_info *fi = trainer_model_info(m);
-    doc = json_pack("{s:s,s:s,s:O,s:s,s:O,s:o,s:o,s:O,s:O,s:O,s:s,s:s,s:I,s:I,s:I}", "task",
-                    task_name(a->task), "algorithm",
-                    a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression",
-                    "features", json_object_get(a->spec, "features"), "label_column",
-                    rq.label_column, "labels", ds.labels ? ds.labels : json_null(),
-                    "preprocessing", prep_to_json(pp), "coefficients", trainer_model_to_json(m),
-                    "spec", a->spec, "train_metrics", tm, "eval_metrics", em, "job_id",
-                    job_id(j), "dataset_sha256", ds.sha256, "rows", (json_int_t)ds.rows,
-                    "train_rows", (json_int_t)ntr, "eval_rows", (json_int_t)nev);
+    doc = json_pack(
+        "{s:s,s:s,s:O,s:s,s:O,s:o,s:o,s:O,s:O,s:O,s:s,s:s,s:I,s:I,s:I}", "task", task_name(a->task),
+        "algorithm", a->task == TRAINER_REGRESSION ? "linear_regression" : "logistic_regression",
+        "features", json_object_get(a->spec, "features"), "label_column", rq.label_column, "labels",
+        ds.labels ? ds.labels : json_null(), "preprocessing", prep_to_json(pp), "coefficients",
+        trainer_model_to_json(m), "spec", a->spec, "train_metrics", tm, "eval_metrics", em,
+        "job_id", job_id(j), "dataset_sha256", ds.sha256, "rows", (json_int_t)ds.rows, "train_rows",
+        (json_int_t)ntr, "eval_rows", (json_int_t)nev);
     STRATA_ASSERT(doc != NULL);
     json_object_set_new(doc, "fit",
                         json_pack("{s:s,s:s,s:i,s:b,s:f}", "solver", fi->solver, "stop_reason",
@@ -989,11 +991,10 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
         model_registry_update(a->tc->store, a->model, ver, doc, err);
         job_set_execution_id(j, exec_id);
     }
-    *result = json_pack("{s:s,s:I,s:O,s:O,s:n,s:n,s:I,s:I,s:s,s:O}", "model", a->model,
-                        "version", (json_int_t)ver, "train_metrics", tm, "eval_metrics", em,
-                        "evaluation_id", "execution_id", "train_rows", (json_int_t)ntr,
-                        "eval_rows", (json_int_t)nev, "dataset_sha256", ds.sha256, "warnings",
-                        json_object_get(doc, "warnings"));
+    *result = json_pack("{s:s,s:I,s:O,s:O,s:n,s:n,s:I,s:I,s:s,s:O}", "model", a->model, "version",
+                        (json_int_t)ver, "train_metrics", tm, "eval_metrics", em, "evaluation_id",
+                        "execution_id", "train_rows", (json_int_t)ntr, "eval_rows", (json_int_t)nev,
+                        "dataset_sha256", ds.sha256, "warnings", json_object_get(doc, "warnings"));
     if (*result)
         json_object_set(*result, "fit", json_object_get(doc, "fit"));
     if (*result && eval_id[0])

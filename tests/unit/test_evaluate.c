@@ -462,6 +462,34 @@ static void wilson_and_bootstrap(void **state)
     rows_free(&r);
 }
 
+static int cancel_at_10(void *arg, uint64_t done, uint64_t total)
+{
+    *(uint64_t *)arg = total;
+    return done >= 10;
+}
+
+static void cancelled(void **state)
+{
+    (void)state;
+    rows r = {0};
+    hand_rows(&r);
+    eval_options o;
+    eval_options_init(&o);
+    uint64_t total = 0;
+    o.progress = cancel_at_10;
+    o.progress_arg = &total;
+    eval_attr at[1] = {{"sex", 2, SEX, r.code[0]}};
+    eval_data d = {
+        .task = EVAL_BINARY, .n = r.n, .y = r.y, .score = r.score, .n_attrs = 1, .attrs = at};
+    json_t *out = NULL;
+    strata_err err = STRATA_ERR_INIT;
+    assert_int_equal(eval_compute(&d, &o, &out, &err), STRATA_UNAVAILABLE);
+    assert_null(out);
+    assert_string_equal(err.message, "evaluation cancelled");
+    assert_int_equal(total, 200);
+    rows_free(&r);
+}
+
 /* A million rows: the bootstrap does not touch rows, so 200 replicates cost
  * about what 20 do. */
 static void million_rows(void **state)
@@ -648,13 +676,10 @@ static void binomial_sampler(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hand_rates),
-        cmocka_unit_test(degenerate_groups),
-        cmocka_unit_test(scores_by_hand),
-        cmocka_unit_test(wilson_and_bootstrap),
-        cmocka_unit_test(million_rows),
-        cmocka_unit_test(bad_input),
-        cmocka_unit_test(regression_and_multiclass),
+        cmocka_unit_test(hand_rates),       cmocka_unit_test(degenerate_groups),
+        cmocka_unit_test(scores_by_hand),   cmocka_unit_test(wilson_and_bootstrap),
+        cmocka_unit_test(million_rows),     cmocka_unit_test(cancelled),
+        cmocka_unit_test(bad_input),        cmocka_unit_test(regression_and_multiclass),
         cmocka_unit_test(binomial_sampler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
  * test_trainer_metrics.c - metrics against values computed by scikit-learn
- * 1.2.1 (the numbers below), and the hyperparameter search.
+ * 1.2.1 (the numbers below) or by hand, and the hyperparameter search.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +126,90 @@ static void accuracy_and_regression(void **state)
     assert_true(r.r2 == 1.0);
     assert_int_equal(metrics_regression(c, c2, NULL, 3, &r, &err), 0);
     assert_true(r.r2 == 0.0);
+}
+
+static void average_precision_and_brier(void **state)
+{
+    (void)state;
+    double ap = 0, b = 0;
+    strata_err err = STRATA_ERR_INIT;
+    /* by hand: recall steps of 1/5 at 0.9 (precision 1), 0.8 (1), 0.4 (3/6),
+     * 0.35 (4/7), 0.1 (5/10); the tie at 0.4 is one step */
+    assert_int_equal(metrics_average_precision(Y, S, NULL, 10, &ap, &err), 0);
+    assert_true(fabs(ap - (1 + 1 + 0.5 + 4.0 / 7 + 0.5) / 5) < 1e-15);
+    assert_true(fabs(ap - 0.7142857142857142) < 1e-15); /* average_precision_score */
+    assert_int_equal(metrics_average_precision(Y, S, W, 10, &ap, &err), 0);
+    assert_true(fabs(ap - 0.6371058364866414) < 1e-15);
+    double y0[3] = {0, 0, 0};
+    assert_int_equal(metrics_average_precision(y0, S, NULL, 3, &ap, &err), STRATA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "no positive"));
+
+    assert_int_equal(metrics_brier(Y, S, NULL, 10, &b, &err), 0);
+    assert_true(fabs(b - 0.2435) < 1e-15);
+    assert_int_equal(metrics_brier(Y, S, W, 10, &b, &err), 0);
+    assert_true(fabs(b - 0.3040740740740741) < 1e-15);
+    double out_of_range[2] = {0.5, 1.01}, y2[2] = {0, 1};
+    assert_int_equal(metrics_brier(y2, out_of_range, NULL, 2, &b, &err), STRATA_INVALID_ARGUMENT);
+}
+
+static void precision_recall_f1(void **state)
+{
+    (void)state;
+    metrics_prf p;
+    metrics_prf_from_counts(3, 1, 2, &p);
+    assert_true(p.precision == 0.75 && p.recall == 0.6);
+    assert_true(fabs(p.f1 - 6.0 / 9) < 1e-15);
+    assert_null(p.why_precision);
+    /* nothing predicted positive: precision undefined, recall and F1 are 0 */
+    metrics_prf_from_counts(0, 0, 3, &p);
+    assert_true(isnan(p.precision));
+    assert_string_equal(p.why_precision, METRICS_NO_PREDICTED_POSITIVES);
+    assert_true(p.recall == 0 && p.f1 == 0);
+    /* no positives either: all three undefined */
+    metrics_prf_from_counts(0, 0, 0, &p);
+    assert_true(isnan(p.recall) && isnan(p.f1));
+    assert_string_equal(p.why_recall, METRICS_NO_POSITIVES);
+    assert_string_equal(p.why_f1, METRICS_NO_POSITIVES);
+
+    /* multiclass: class 1 never predicted */
+    double yt[6] = {0, 1, 2, 2, 1, 0};
+    int32_t yp[6] = {0, 2, 2, 2, 0, 0};
+    uint64_t conf[9], sup[3];
+    metrics_prf pc[3];
+    metrics_multiclass_out mc = {.confusion = conf, .per_class = pc, .support = sup};
+    strata_err err = STRATA_ERR_INIT;
+    assert_int_equal(metrics_multiclass(yt, yp, 6, 3, &mc, &err), 0);
+    assert_true(conf[0] == 2 && conf[1 * 3 + 0] == 1 && conf[1 * 3 + 2] == 1 && conf[8] == 2);
+    assert_true(sup[0] == 2 && sup[1] == 2 && sup[2] == 2);
+    assert_true(fabs(pc[0].precision - 2.0 / 3) < 1e-15);
+    assert_true(isnan(pc[1].precision) && pc[1].recall == 0 && pc[1].f1 == 0);
+    /* macro precision over the two defined classes (scikit-learn's
+     * zero_division=0 would give 4/9); macro F1 as scikit-learn: 0.5333... */
+    assert_true(fabs(mc.macro.precision - 2.0 / 3) < 1e-15);
+    assert_true(fabs(mc.macro.f1 - 0.5333333333333333) < 1e-15);
+    assert_true(fabs(mc.micro.f1 - 4.0 / 6) < 1e-15 && mc.micro.precision == mc.micro.recall);
+    assert_true(fabs(mc.accuracy - 4.0 / 6) < 1e-15);
+    yp[2] = 3;
+    assert_int_equal(metrics_multiclass(yt, yp, 6, 3, &mc, &err), STRATA_INVALID_ARGUMENT);
+}
+
+static void calibration_bins(void **state)
+{
+    (void)state;
+    /* edges are i * 0.1: 3 * 0.1 is 0.30000000000000004, so 0.3 falls below
+     * it (bin 2); 0.2 equals its edge and goes to the bin below (1); 0 and 1
+     * to the ends */
+    double p[6] = {0.3, 0.2, 0.0, 1.0, 0.25, 0.95}, y[6] = {1, 0, 0, 1, 1, 1};
+    metrics_calibration_bin b[10];
+    double ece = 0;
+    strata_err err = STRATA_ERR_INIT;
+    assert_int_equal(metrics_calibration(y, p, 6, 10, b, &ece, &err), 0);
+    assert_true(b[2].count == 2); /* 0.3 and 0.25 */
+    assert_true(b[1].count == 1 && b[0].count == 1 && b[9].count == 2);
+    assert_true(b[2].low == 0.2 && b[2].high == 3 * 0.1 && b[9].high == 1.0);
+    double want = (1 * 0.0 + 1 * 0.2 + 2 * fabs(0.275 - 1) + 2 * fabs(0.975 - 1)) / 6;
+    assert_true(fabs(ece - want) < 1e-15);
+    assert_int_equal(metrics_calibration(y, p, 6, 0, b, &ece, &err), STRATA_INVALID_ARGUMENT);
 }
 
 /* ---- tuning ---- */
@@ -311,10 +395,16 @@ static void failing_trials(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(roc_auc),        cmocka_unit_test(roc_auc_large),
-        cmocka_unit_test(log_loss),       cmocka_unit_test(accuracy_and_regression),
-        cmocka_unit_test(grid),           cmocka_unit_test(random_search),
+        cmocka_unit_test(roc_auc),
+        cmocka_unit_test(roc_auc_large),
+        cmocka_unit_test(log_loss),
+        cmocka_unit_test(accuracy_and_regression),
+        cmocka_unit_test(grid),
+        cmocka_unit_test(random_search),
         cmocka_unit_test(failing_trials),
+        cmocka_unit_test(average_precision_and_brier),
+        cmocka_unit_test(precision_recall_f1),
+        cmocka_unit_test(calibration_bins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
