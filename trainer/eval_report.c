@@ -34,7 +34,7 @@
 static const char CSS[] =
     ":root{color-scheme:light}"
     "body{font:9.5pt/1.4 \"DejaVu Sans\",\"Liberation Sans\",Arial,sans-serif;color:#111;"
-    "background:#fff;margin:0 auto;max-width:186mm;padding:8mm}"
+    "background:#fff;margin:0 auto;max-width:196mm;padding:8mm}"
     "h1{font-size:16pt;margin:0 0 1mm}"
     "h2{font-size:12.5pt;margin:7mm 0 2mm;padding-bottom:0.5mm;border-bottom:1.5px solid #222;"
     "break-after:avoid}"
@@ -48,7 +48,9 @@ static const char CSS[] =
     ".n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}"
     ".ci{display:block;color:#444;font-size:90%}"
     "tr.attr th{border-top:2px solid #222;font-size:8.5pt}"
-    "#table-groups{width:100%}td.notes{font-size:7.5pt;min-width:40mm}"
+    "#table-groups{width:100%}#table-groups tbody th{min-width:14mm}"
+    "td.notes{font-size:7.5pt;min-width:34mm}.ref{display:block;font-size:85%;font-weight:normal;"
+    "white-space:nowrap}"
     "td.notes span{display:block}"
     ".meta{font-size:9pt}.meta th,.meta td{border:none;padding:0 3mm 0.3mm 0}"
     ".meta th{font-weight:normal;color:#333;white-space:nowrap}"
@@ -854,7 +856,7 @@ static void group_label_cell(rpt *r, const json_t *g)
     buf_append_str(b, "<th scope=\"row\">");
     rpt_text(b, rpt_get(g, "value"));
     if (json_is_true(rpt_get(g, "reference")))
-        buf_append_str(b, " <em>(reference)</em>");
+        buf_append_str(b, " <em class=\"ref\">(reference)</em>");
     buf_append_str(b, "</th>");
 }
 

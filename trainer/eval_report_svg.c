@@ -658,6 +658,10 @@ static void roc_desc(rpt *r, buf *d)
     {
         const json_t *a = rpt_get(c, "attribute"), *auc;
         bool cut;
+        if (i == RPT_MAX_PANELS * RPT_MAX_CURVES) { /* find_group is linear */
+            buf_append_str(d, " " RPT_ELLIPSIS);
+            break;
+        }
         buf_putc(d, ' ');
         if (!a || json_is_null(a)) {
             buf_append_str(d, "overall");

@@ -5,6 +5,7 @@
  * nan/inf, the page is valid UTF-8 with no script or external reference,
  * and any JSON object - every field of a fixture replaced in turn by a wrong
  * type - renders without crashing while a non-object is refused.
+ * (The walk renders ~5000 pages: seconds here, about a minute under ASan.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -356,12 +357,13 @@ static void every_field_any_type(void **state)
     json_t *c;
     json_array_foreach(json_object_get(ev, "roc_curves"), ci, c)
         trim(c, "points", 3);
-    json_t *with[] = {json_null(), json_string("<x>&\""), json_array(), json_object(),
-                      json_real(1e308), json_integer(-1)};
+    /* an object where an object belongs is the normal case: no json_object() */
+    json_t *with[] = {json_null(), json_string("<x>&\""), json_array(), json_real(1e308),
+                      json_integer(-1)};
     size_t total = 0;
     mutate_walk(ev, ev, &total, (size_t)-1, NULL);
     assert_true(total > 300);
-    print_message("replacing each of %zu nodes by 6 values\n", total);
+    print_message("replacing each of %zu nodes by 5 values\n", total);
     for (size_t t = 0; t < total; t++) {
         for (size_t w = 0; w < sizeof with / sizeof with[0]; w++) {
             size_t seen = 0;
