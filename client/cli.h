@@ -128,6 +128,9 @@ cli_table *cli_table_new(size_t ncols, const char *const *headers);
 /* Add a row of ncols cells; the strings are copied. */
 void cli_table_add(cli_table *t, const char *const *cells);
 void cli_table_print(const cli_table *t, FILE *out);
+/* Add a row of ncols JSON values rendered as cli_cell does, except that with
+ * real_digits > 0 reals are printed with that many decimals. */
+void cli_table_add_json(cli_table *t, const json_t *const *vals, size_t ncols, int real_digits);
 void cli_table_free(cli_table *t);
 
 /* GET path (its own query may follow '?') page after page, appending the items
@@ -139,6 +142,17 @@ int cli_fetch_pages(cli_ctx *ctx, const char *path, const char *list_key, uint64
 /* Print an object's fields as "key: value" lines (skipping `skip`, may be NULL). */
 void cli_print_fields(FILE *out, const json_t *obj, const char *skip);
 
+/* A local file's text as a JSON string for an "inline" member (*out, caller
+ * decrefs): at most half the server's default body limit, valid UTF-8, else
+ * CLI_EXIT_INPUT with the reason (cli_export.c). */
+int cli_read_inline(cli_ctx *ctx, const char *path, json_t **out);
+/* The values of a repeatable comma-separated option ("a,b" "c") as a JSON
+ * array of strings (*out, caller decrefs); empty items dropped. */
+int cli_opt_list(cli_ctx *ctx, const cli_args *a, const char *name, json_t **out);
+
+/* Parse "k=v" values of option --opt into a JSON object (*out, caller
+ * decrefs); a usage error naming the option on junk. */
+int cli_parse_pairs(cli_ctx *ctx, const char *opt, const char *const *kv, size_t n, json_t **out);
 /* Parse "k=v" labels into a JSON object (*out, caller decrefs); usage error on junk. */
 int cli_parse_labels(cli_ctx *ctx, const char *const *kv, size_t n, json_t **out);
 
@@ -159,6 +173,8 @@ extern const cli_command cli_train_command;      /* cli_train.c */
 extern const cli_command cli_models_command;     /* group: cli_train.c */
 extern const cli_command cli_predict_command;    /* cli_train.c */
 extern const cli_command cli_token_command;      /* group: cli_token.c */
+extern const cli_command cli_evaluate_command;    /* cli_evaluate.c */
+extern const cli_command cli_evaluations_command; /* group: cli_evaluate.c */
 
 /* ---- jobs (cli_jobs.c), for every command that starts one ---- */
 

@@ -32,7 +32,7 @@
 
 /* ---- building the request -------------------------------------------------------------- */
 
-static int read_inline(cli_ctx *ctx, const char *path, json_t **out)
+int cli_read_inline(cli_ctx *ctx, const char *path, json_t **out)
 {
     int rc = CLI_EXIT_OK;
     FILE *f = fopen(path, "rb");
@@ -71,11 +71,10 @@ out:
     return rc;
 }
 
-/* "a:b,c:d" → ["a:b","c:d"] (also accepts the option repeated). */
-static int feature_list(cli_ctx *ctx, const cli_args *a, json_t **out)
+int cli_opt_list(cli_ctx *ctx, const cli_args *a, const char *name, json_t **out)
 {
     const char *const *vals;
-    size_t n = cli_opt_all(a, "features", &vals);
+    size_t n = cli_opt_all(a, name, &vals);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const char *s = vals[i];
@@ -86,7 +85,7 @@ static int feature_list(cli_ctx *ctx, const cli_args *a, json_t **out)
                 json_t *v = json_stringn(s, len);
                 if (!v) {
                     json_decref(arr);
-                    return cli_usage_error(ctx, "--features is not valid UTF-8");
+                    return cli_usage_error(ctx, "--%s is not valid UTF-8", name);
                 }
                 json_array_append_new(arr, v);
             }
@@ -460,7 +459,7 @@ static int run_historical(cli_ctx *ctx, const cli_args *a)
         rc = cli_usage_error(ctx, "--instances-format takes csv or jsonl");
         goto out;
     }
-    if ((rc = feature_list(ctx, a, &features)))
+    if ((rc = cli_opt_list(ctx, a, "features", &features)))
         goto out;
     if (json_array_size(features) == 0) {
         rc = cli_usage_error(ctx, "--features a:b,c:d is required");
@@ -475,7 +474,7 @@ static int run_historical(cli_ctx *ctx, const cli_args *a)
     }
     if (cli_flag(a, "inline")) {
         json_t *text = NULL;
-        if ((rc = read_inline(ctx, file, &text)))
+        if ((rc = cli_read_inline(ctx, file, &text)))
             goto out;
         json_object_set_new(inst, "inline", text);
     } else {
@@ -534,7 +533,7 @@ static int run_entity_kind(cli_ctx *ctx, const cli_args *a, bool snapshot)
         goto out;
     }
     json_object_set_new(body, "entity", e);
-    if ((rc = feature_list(ctx, a, &features)))
+    if ((rc = cli_opt_list(ctx, a, "features", &features)))
         goto out;
     if (json_array_size(features))
         json_object_set(body, "features", features);

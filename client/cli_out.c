@@ -103,7 +103,7 @@ void cli_print_fields(FILE *out, const json_t *obj, const char *skip)
     buf_free(&line);
 }
 
-int cli_parse_labels(cli_ctx *ctx, const char *const *kv, size_t n, json_t **out)
+int cli_parse_pairs(cli_ctx *ctx, const char *opt, const char *const *kv, size_t n, json_t **out)
 {
     int rc = CLI_EXIT_OK;
     json_t *labels = json_object();
@@ -111,15 +111,13 @@ int cli_parse_labels(cli_ctx *ctx, const char *const *kv, size_t n, json_t **out
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(kv[i], '=');
         json_t *v = eq ? json_string(eq + 1) : NULL;
-        if (!eq || eq == kv[i] || !v) {
-            json_decref(v);
-            rc = cli_usage_error(ctx, "invalid --label '%s': expected KEY=VALUE in UTF-8", kv[i]);
-            goto out;
-        }
-        char *key = strndup(kv[i], (size_t)(eq - kv[i]));
+        char *key = eq && eq != kv[i] && v ? strndup(kv[i], (size_t)(eq - kv[i])) : NULL;
         if (!key || json_object_set_new(labels, key, v)) {
+            if (!key)
+                json_decref(v);
             free(key);
-            rc = cli_usage_error(ctx, "invalid --label '%s': expected KEY=VALUE in UTF-8", kv[i]);
+            rc = cli_usage_error(ctx, "invalid --%s '%s': expected KEY=VALUE in UTF-8", opt,
+                                 kv[i]);
             goto out;
         }
         free(key);
@@ -129,6 +127,11 @@ int cli_parse_labels(cli_ctx *ctx, const char *const *kv, size_t n, json_t **out
 out:
     json_decref(labels);
     return rc;
+}
+
+int cli_parse_labels(cli_ctx *ctx, const char *const *kv, size_t n, json_t **out)
+{
+    return cli_parse_pairs(ctx, "label", kv, n, out);
 }
 
 /* ---- tables ------------------------------------------------------------------ */
@@ -191,6 +194,27 @@ void cli_table_add(cli_table *t, const char *const *cells)
     for (size_t c = 0; c < t->ncols; c++)
         t->cells[t->nrows * t->ncols + c] = cell_dup(cells[c] ? cells[c] : "");
     t->nrows++;
+}
+
+void cli_table_add_json(cli_table *t, const json_t *const *vals, size_t ncols, int real_digits)
+{
+    buf *c = calloc(ncols + 1, sizeof *c);
+    const char **row = calloc(ncols + 1, sizeof *row);
+    if (!c || !row)
+        abort();
+    for (size_t k = 0; k < ncols; k++) {
+        if (real_digits > 0 && json_is_real(vals[k]))
+            buf_printf(&c[k], "%.*f", real_digits, json_real_value(vals[k]));
+        else
+            cli_cell(&c[k], vals[k]);
+        buf_putc(&c[k], '\0');
+        row[k] = c[k].p;
+    }
+    cli_table_add(t, row);
+    for (size_t k = 0; k < ncols; k++)
+        buf_free(&c[k]);
+    free(c);
+    free(row);
 }
 
 void cli_table_print(const cli_table *t, FILE *out)

@@ -116,6 +116,16 @@ const char *export_ctx_dir(const export_ctx *x)
     return x->export_dir;
 }
 
+const char *export_ctx_import_dir(const export_ctx *x)
+{
+    return x->import_dir;
+}
+
+size_t export_ctx_max_inline_bytes(const export_ctx *x)
+{
+    return x->max_inline_bytes;
+}
+
 /* ---- plans: small helpers ------------------------------------------------------------ */
 
 static int bad(strata_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -202,7 +212,13 @@ void export_plan_free(export_plan *p)
     free(p->dest);
     json_decref(p->spec);
     json_decref(p->refs);
+    json_decref(p->columns);
     free(p);
+}
+
+const json_t *export_plan_columns(const export_plan *p)
+{
+    return p->columns;
 }
 
 export_kind export_plan_kind(const export_plan *p)
@@ -636,6 +652,9 @@ static int check_instances(export_plan *p, const json_t *given_cols, strata_err 
     if ((rc = pick_entity_columns(p, given_cols, names, n, what, err)) ||
         (rc = export_bind_columns(p, names, n, what, err)))
         goto out;
+    p->columns = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(p->columns, json_stringn(names[i].p, names[i].n));
     rc = 0;
 out:
     free(names);

@@ -90,6 +90,10 @@ int export_ctx_open(const export_options *opt, export_ctx **out, strata_err *err
 void export_ctx_close(export_ctx *x); /* NULL ok */
 /* The export directory's real path (for messages and tests). */
 const char *export_ctx_dir(const export_ctx *x);
+/* The import directory instance files must lie under ("" when none), and the
+ * inline size limit: for other readers of client-named files (evaluations). */
+const char *export_ctx_import_dir(const export_ctx *x);
+size_t export_ctx_max_inline_bytes(const export_ctx *x);
 
 typedef enum export_kind {
     EXPORT_HISTORICAL,
@@ -117,6 +121,11 @@ export_kind export_plan_kind(const export_plan *p);
 export_format export_plan_format(const export_plan *p);
 /* The destination's absolute path, or NULL for a streamed export. */
 const char *export_plan_destination(const export_plan *p);
+/* Historical: the instance columns seen when the plan was checked (the CSV
+ * header or the first object's keys) as a JSON array of strings, so a caller
+ * can check its own column names (a label column) at submit; NULL when a
+ * JSONL file held no row yet. Borrowed from the plan. */
+const json_t *export_plan_columns(const export_plan *p);
 
 /* ---- the row reader ------------------------------------------------------------ */
 

@@ -82,6 +82,7 @@ struct export_plan {
 
     json_t *spec;       /* as kept with a job and in lineage (inline text left out) */
     json_t *refs;       /* feature refs as a JSON array of strings */
+    json_t *columns;    /* historical: the instance columns the plan saw, or NULL */
     int64_t created_at; /* when the plan was made */
 };
 

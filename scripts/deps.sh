@@ -8,7 +8,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev
-  libcsv-dev python3-numpy python3-pandas python3-sklearn openssl)
+  libcsv-dev python3-numpy python3-pandas python3-sklearn openssl
+  chromium)  # headless, for tests/integration/test_eval_report.py (the report page)
 # make test checks the evaluator against scikit-learn and pandas
 # (tests/tools/eval_sklearn.py), so those are build packages. bench/train's
 # peers: scikit-learn, LIBLINEAR; python3-sklearn also regenerates

@@ -16,8 +16,7 @@
 #include "lineage/audit.h"
 #include "serving/app.h"
 
-/* The token's name, set by the router's check; "anonymous" in open mode. */
-static const char *principal_of(const http_req *req)
+const char *app_principal(const http_req *req)
 {
     return req->principal[0] ? req->principal : "anonymous";
 }
@@ -37,7 +36,7 @@ void app_after_request(http_req *req, void *ctx)
     if (req->nparams == 0)
         buf_append_slice(&target, req->path);
     strata_err err = STRATA_ERR_INIT;
-    if (audit_append(a->audit, principal_of(req), app_route_name(req->route_id),
+    if (audit_append(a->audit, app_principal(req), app_route_name(req->route_id),
                      buf_slice(&target), req->status, NULL, &err)) {
         /* The change is committed; refusing the answer now would mislead the
          * client into retrying it. Log loudly instead. */

@@ -176,8 +176,7 @@ static void handle(http_req *req, app *a, export_kind kind)
         goto out;
     }
     if (export_plan_destination(plan)) {
-        /* Until tokens carry identities every caller is "anonymous". */
-        int rc = export_submit(a->exports, plan, "anonymous", &job, &err);
+        int rc = export_submit(a->exports, plan, app_principal(req), &job, &err);
         plan = NULL; /* taken over either way */
         if (rc)
             http_reply_error(req, &err);

@@ -18,9 +18,7 @@ void api_import_create(http_req *req, void *ctx)
     json_t *body = api_parse_object(req);
     if (!body)
         return;
-    /* Until tokens carry identities every caller is "anonymous" (as in the
-     * audit log, api_audit.c). */
-    import_submit_opts opts = {.principal = "anonymous"};
+    import_submit_opts opts = {.principal = app_principal(req)};
     if (import_submit(a->imports, body, &opts, &job, &err)) {
         http_reply_error(req, &err);
     } else {

@@ -42,7 +42,7 @@ void api_training_create(http_req *req, void *ctx)
         return;
     if (!a->training) {
         http_reply_errorf(req, STRATA_UNAVAILABLE, "training is not available");
-    } else if (train_submit(a->training, body, "anonymous", &job, &err)) {
+    } else if (train_submit(a->training, body, app_principal(req), &job, &err)) {
         http_reply_error(req, &err);
     } else {
         reply_doc(req, json_pack("{s:o}", "job", job), 202);
@@ -61,7 +61,7 @@ void api_prediction_batch(http_req *req, void *ctx)
         return;
     if (!a->training) {
         http_reply_errorf(req, STRATA_UNAVAILABLE, "prediction is not available");
-    } else if (batch_predict_submit(a->training, body, "anonymous", &job, &err)) {
+    } else if (batch_predict_submit(a->training, body, app_principal(req), &job, &err)) {
         http_reply_error(req, &err);
     } else {
         reply_doc(req, json_pack("{s:o}", "job", job), 202);

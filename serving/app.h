@@ -52,6 +52,9 @@ typedef struct app {
 /* Runs after every handled request: appends state-changing requests that
  * succeeded to the audit log (api_audit.c). */
 void app_after_request(http_req *req, void *ctx);
+/* Who sent the request: the token's name, "anonymous" in open mode. The
+ * string lives as long as req. */
+const char *app_principal(const http_req *req);
 /* Whether a route changes state (every method but GET/HEAD). */
 bool app_route_mutates(int id);
 
@@ -144,6 +147,12 @@ void api_model_alias_put(http_req *req, void *ctx);
 void api_model_version_get(http_req *req, void *ctx);
 void api_model_predict(http_req *req, void *ctx);
 void api_prediction_batch(http_req *req, void *ctx);
+
+/* Evaluation and fairness (api_evaluations.c). */
+void api_evaluation_create(http_req *req, void *ctx);
+void api_evaluation_list(http_req *req, void *ctx);
+void api_evaluation_get(http_req *req, void *ctx);
+void api_evaluation_report(http_req *req, void *ctx);
 
 /* Lineage handlers (serving/api_lineage.c) are declared in serving/api_lineage.h. */
 

@@ -73,6 +73,12 @@ static const route routes[] = {
     R(GET, "/v1/models/{}/versions/{}", api_model_version_get, REGISTRY_READ),
     R(PUT, "/v1/models/{}/aliases/{}", api_model_alias_put, REGISTRY_WRITE),
 
+    /* Evaluation and fairness (serving/api_evaluations.c). */
+    R(POST, "/v1/evaluations", api_evaluation_create, EVALUATION_RUN),
+    R(GET, "/v1/evaluations", api_evaluation_list, EVALUATION_READ),
+    R(GET, "/v1/evaluations/{}", api_evaluation_get, EVALUATION_READ),
+    R(GET, "/v1/evaluations/{}/report.html", api_evaluation_report, EVALUATION_READ),
+
     /* Schedules (serving/api_schedules.c). */
     R(POST, "/v1/schedules/{}:run", api_schedule_run, SCHEDULE),
     R(POST, "/v1/schedules", api_schedule_create, SCHEDULE),

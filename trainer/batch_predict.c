@@ -45,6 +45,31 @@ static void bp_arg_free(void *p)
     free(a);
 }
 
+int model_version_parse(const json_t *body, int64_t *ver, const char **alias, strata_err *err)
+{
+    json_t *jv = json_object_get(body, "version"), *ja = json_object_get(body, "alias");
+    *ver = 0;
+    *alias = NULL;
+    if (jv && ja)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "give \"version\" or \"alias\", not both");
+    if (jv) {
+        if (!json_is_integer(jv) || json_integer_value(jv) < 1)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "field \"version\" must be a positive integer");
+        *ver = json_integer_value(jv);
+    }
+    if (ja) {
+        *alias = json_string_value(ja);
+        if (!*alias || model_name_check(*alias, err)) {
+            err_clear(err);
+            *alias = NULL;
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "field \"alias\" must be an alias name ([a-z][a-z0-9_]{0,63})");
+        }
+    }
+    return 0;
+}
+
 int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principal, json_t **job_out,
                          strata_err *err)
 {
@@ -66,25 +91,10 @@ int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principa
     int rc;
     if ((rc = model_name_check(model, err)))
         return rc;
-    json_t *jv = json_object_get(body, "version"), *ja = json_object_get(body, "alias");
-    if (jv && ja)
-        return err_set(err, STRATA_INVALID_ARGUMENT, "give \"version\" or \"alias\", not both");
     int64_t ver = 0;
-    if (jv) {
-        if (!json_is_integer(jv) || json_integer_value(jv) < 1)
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           "field \"version\" must be a positive integer");
-        ver = json_integer_value(jv);
-    }
     const char *alias = NULL;
-    if (ja) {
-        alias = json_string_value(ja);
-        if (!alias || model_name_check(alias, err)) {
-            err_clear(err);
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           "field \"alias\" must be an alias name ([a-z][a-z0-9_]{0,63})");
-        }
-    }
+    if ((rc = model_version_parse(body, &ver, &alias, err)))
+        return rc;
     json_t *dest = json_object_get(body, "destination");
     if (!json_is_object(dest) || !json_is_string(json_object_get(dest, "path")))
         return err_set(err, STRATA_INVALID_ARGUMENT,

@@ -239,27 +239,44 @@ void ds_cols_free(ds_cols *c)
 
 /* ---- reading the export ----------------------------------------------------------- */
 
-/* The text of a pass-through cell, for labels, keys and times. */
-static void cell_text(const export_cell *c, char *tmp, size_t tn, slice *out)
+bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
 {
+    buf_reset(tmp);
+    *out = (slice){"", 0};
     switch (c->kind) {
     case EXPORT_CELL_TEXT:
     case EXPORT_CELL_JSON:
         *out = c->s;
-        return;
+        return true;
     case EXPORT_CELL_INT:
-        *out = (slice){tmp, (size_t)snprintf(tmp, tn, "%lld", (long long)c->i)};
-        return;
+        buf_printf(tmp, "%lld", (long long)c->i);
+        break;
     case EXPORT_CELL_DOUBLE:
-        *out = (slice){tmp, (size_t)snprintf(tmp, tn, "%.17g", c->d)};
-        return;
+        buf_printf(tmp, "%.17g", c->d);
+        break;
     case EXPORT_CELL_BOOL:
         *out = slice_of(c->b ? "true" : "false");
-        return;
-    default:
-        *out = (slice){"", 0};
-        return;
+        return true;
+    case EXPORT_CELL_VALUE: {
+        value_view v;
+        if (value_decode(c->s, &v) || v.tag == VT_NULL)
+            return false;
+        if (v.tag == VT_STRING) {
+            *out = v.s;
+            return true;
+        }
+        value_write_json(tmp, c->s);
+        if (tmp->n >= 2 && tmp->p[0] == '"') /* BYTES: the base64 text */
+            *out = (slice){tmp->p + 1, tmp->n - 2};
+        else
+            *out = buf_slice(tmp);
+        return true;
     }
+    default:
+        return false;
+    }
+    *out = buf_slice(tmp);
+    return true;
 }
 
 static int find_col(const export_schema *s, const char *name)
@@ -286,27 +303,48 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
                        "label_column \"%s\" is not a column of the instances", rq->label_column);
     int kc = rq->key_column ? find_col(s, rq->key_column) : -1;
     int tc = rq->time_column ? find_col(s, rq->time_column) : -1;
-    const char **names = calloc(s->nfeatures + 1, sizeof *names);
-    char **nbuf = calloc(s->nfeatures + 1, sizeof *nbuf);
+    size_t nf = rq->n_model_features ? rq->n_model_features : s->nfeatures;
+    if (nf > s->nfeatures)
+        nf = s->nfeatures;
+    size_t *xc = calloc(rq->n_extra + 1, sizeof *xc);
+    STRATA_ASSERT(xc);
+    for (size_t k = 0; k < rq->n_extra; k++) {
+        size_t c = 0;
+        while (c < s->ncols && !slice_eq_str(s->names[c], rq->extra_columns[k]))
+            c++;
+        if (c == s->ncols) {
+            free(xc);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "column \"%s\" is not a column of the instances", rq->extra_columns[k]);
+        }
+        xc[k] = c;
+    }
+    ds->n_extra = rq->n_extra;
+    ds->extra = calloc(rq->n_extra + 1, sizeof *ds->extra);
+    STRATA_ASSERT(ds->extra);
+    const char **names = calloc(nf + 1, sizeof *names);
+    char **nbuf = calloc(nf + 1, sizeof *nbuf);
     STRATA_ASSERT(names && nbuf);
-    for (size_t k = 0; k < s->nfeatures; k++) {
+    for (size_t k = 0; k < nf; k++) {
         slice n = s->names[s->feature_col[k]];
         nbuf[k] = strndup(n.p, n.n);
         names[k] = nbuf[k];
     }
-    int rc = ds_cols_init(&ds->cols, s->nfeatures, names, s->feature_type, NULL, err);
-    for (size_t k = 0; k < s->nfeatures; k++)
+    int rc = ds_cols_init(&ds->cols, nf, names, s->feature_type, NULL, err);
+    for (size_t k = 0; k < nf; k++)
         free(nbuf[k]);
     free(nbuf);
     free(names);
-    if (rc)
+    if (rc) {
+        free(xc);
         return rc;
+    }
     size_t cap = 0;
     char **labtext = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     STRATA_ASSERT(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
     const export_cell *row;
-    char tmp[64];
+    buf tmp = BUF_INIT;
     while ((rc = export_reader_next(r, &row, err)) == 1) {
         if (rq->cancelled && (ds->rows & 1023) == 0 && rq->cancelled(rq->arg)) {
             rc = err_set(err, STRATA_UNAVAILABLE, "training cancelled");
@@ -320,10 +358,18 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
             ds->ts = realloc(ds->ts, cap * sizeof *ds->ts);
             labtext = realloc(labtext, cap * sizeof *labtext);
             STRATA_ASSERT(ds->y && ds->keys && ds->ts && labtext);
+            for (size_t k = 0; k < ds->n_extra; k++) {
+                ds->extra[k] = realloc(ds->extra[k], cap * sizeof **ds->extra);
+                STRATA_ASSERT(ds->extra[k]);
+            }
+        }
+        for (size_t k = 0; k < ds->n_extra; k++) {
+            slice t;
+            ds->extra[k][i] = ds_cell_text(&row[xc[k]], &tmp, &t) && t.n ? strndup(t.p, t.n) : NULL;
         }
         ds->rows++;
         slice lab;
-        cell_text(&row[lc], tmp, sizeof tmp, &lab);
+        ds_cell_text(&row[lc], &tmp, &lab);
         if (row[lc].kind == EXPORT_CELL_NONE || lab.n == 0) {
             rc = err_set(err, STRATA_INVALID_ARGUMENT, "instance row %zu has no label (column %s)",
                          i + 1, rq->label_column);
@@ -334,19 +380,19 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
         labtext[i] = strndup(lab.p, lab.n);
         slice key = {"", 0};
         if (kc >= 0)
-            cell_text(&row[kc], tmp, sizeof tmp, &key);
+            ds_cell_text(&row[kc], &tmp, &key);
         ds->keys[i] = strndup(key.p ? key.p : "", key.n);
         ds->ts[i] = INT64_MIN;
         if (tc >= 0) {
             slice t;
-            cell_text(&row[tc], tmp, sizeof tmp, &t);
+            ds_cell_text(&row[tc], &tmp, &t);
             int64_t us;
             if (time_parse_rfc3339(t, &us) == 0)
                 ds->ts[i] = us;
         }
         EVP_DigestUpdate(md, labtext[i], strlen(labtext[i]) + 1);
         EVP_DigestUpdate(md, ds->keys[i], strlen(ds->keys[i]) + 1);
-        for (size_t k = 0; k < s->nfeatures; k++) {
+        for (size_t k = 0; k < nf; k++) {
             const export_cell *c = &row[s->feature_col[k]];
             slice enc = c->kind == EXPORT_CELL_VALUE ? c->s : (slice){NULL, 0};
             uint8_t len[8];
@@ -366,6 +412,8 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
         if (rc)
             break;
     }
+    buf_free(&tmp);
+    free(xc);
     unsigned char dg[32];
     unsigned dn = 0;
     EVP_DigestFinal_ex(md, dg, &dn);
@@ -430,8 +478,14 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
 
 void dataset_free(train_dataset *ds)
 {
-    for (size_t i = 0; i < ds->cols.n_rows; i++)
+    for (size_t i = 0; i < ds->cols.n_rows; i++) {
         free(ds->keys ? ds->keys[i] : NULL);
+        for (size_t k = 0; k < ds->n_extra; k++)
+            free(ds->extra[k] ? ds->extra[k][i] : NULL);
+    }
+    for (size_t k = 0; k < ds->n_extra; k++)
+        free(ds->extra ? ds->extra[k] : NULL);
+    free(ds->extra);
     ds_cols_free(&ds->cols);
     free(ds->y);
     free(ds->keys);

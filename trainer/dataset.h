@@ -76,6 +76,9 @@ typedef struct train_dataset {
     json_t *labels;     /* classification: the label values, sorted (index = class) */
     char sha256[65];    /* over the assembled rows */
     uint64_t rows;
+    char ***extra;      /* extra[k][row]: dataset_request.extra_columns[k] as text,
+                           NULL when missing (owned) */
+    size_t n_extra;
 } train_dataset;
 
 typedef struct dataset_request {
@@ -85,7 +88,22 @@ typedef struct dataset_request {
     const char *time_column; /* the timestamp column */
     bool (*cancelled)(void *arg);
     void *arg;
+    /* Features [0, n_model_features) of the reader are the model's columns;
+     * later ones are read only as extra columns (0: all are the model's). */
+    size_t n_model_features;
+    /* Columns kept per row as text besides the label, e.g. the group
+     * attributes of a fairness evaluation: instance columns or feature output
+     * columns ("entity__feature"). An unknown name is INVALID_ARGUMENT. */
+    const char *const *extra_columns;
+    size_t n_extra;
 } dataset_request;
+
+/* The text of a cell of the export reader's rows (labels, keys, times,
+ * group values): stored STRING values as they are, other values as their
+ * JSON text (BYTES: the base64 without quotes); tmp holds the bytes when
+ * they are not the cell's own. false (and *out empty) for a missing cell
+ * or a stored NULL. */
+bool ds_cell_text(const export_cell *c, buf *tmp, slice *out);
 
 /* Read every row of an opened historical reader. Errors name the row. */
 int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds, strata_err *err);

@@ -198,7 +198,12 @@ int eval_compute(const eval_data *d, const eval_options *o, json_t **out, strata
 /* Render a stored evaluation (the result above plus the service's "id",
  * "created_time", "source") as one self-contained HTML page: no script, no
  * external asset, inline SVG charts, print styles. Appends to *out (a
- * NUL-terminated string the caller frees with free()); *out_len its length. */
+ * NUL-terminated string the caller frees with free()); *out_len its length.
+ * *out is NULL (a new string) or a malloc'ed string of *out_len bytes, which
+ * is realloc'ed; on error both are left as they were. A non-object is
+ * INVALID_ARGUMENT; any object renders (absent or mistyped fields show "—").
+ * Safe to call from several threads (numbers are formatted in a per-thread
+ * "C" locale). docs/evaluation.md "Report" describes the page. */
 int eval_report_html(const json_t *evaluation, char **out, size_t *out_len, strata_err *err);
 
 #endif

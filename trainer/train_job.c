@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsoncheck.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "lineage/lineage.h"
+#include "trainer/eval_job.h"
 #include "trainer/metrics.h"
 #include "trainer/registry.h"
 #include "trainer/trainer_limits.h"
@@ -45,6 +47,10 @@ typedef struct train_arg {
     json_t *trials; /* [{"params","metric"}] as the job result shows them */
     json_t *best;   /* the best trial's entry */
     const char *metric_name;
+    /* fairness: evaluate on the eval split (has_fair false: none) */
+    bool has_fair;
+    eval_groups fair;
+    size_t n_model_features;
 } train_arg;
 
 static void train_arg_free(void *p)
@@ -61,7 +67,29 @@ static void train_arg_free(void *p)
     json_decref(a->best);
     free(a->dim_values[0]);
     free(a->dim_values[1]);
+    eval_groups_free(&a->fair);
     free(a);
+}
+
+/* The contract's "fairness" block: {"group_by":[…],"reference_groups":{…}},
+ * plus the evaluation's intersections, threshold, thresholds, bootstrap and
+ * min_group_size. */
+static int parse_fairness(const json_t *f, train_arg *a, strata_err *err)
+{
+    static const char *const fields[] = {
+        "group_by",   "reference_groups", "intersections",  "threshold",
+        "thresholds", "bootstrap",        "min_group_size", NULL};
+    if (!json_is_object(f))
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "fairness must be an object {\"group_by\":[…],\"reference_groups\":{…}}");
+    int rc = json_check_fields(f, fields, "fairness.", err);
+    if (rc || (rc = eval_groups_parse(f, "fairness.", &a->fair, err)))
+        return rc;
+    if (a->fair.n == 0)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "fairness.group_by must name at least one column or entity:feature ref");
+    a->has_fair = true;
+    return 0;
 }
 
 static const char *task_name(trainer_task t)
@@ -347,11 +375,8 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
         goto fail;
     }
     json_t *tun = json_object_get(body, "tuning"), *fair = json_object_get(body, "fairness");
-    if (fair && !json_is_null(fair)) {
-        rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                     "\"fairness\" is not supported by this build yet");
+    if (fair && !json_is_null(fair) && (rc = parse_fairness(fair, a, err)))
         goto fail;
-    }
     if (tun && !json_is_null(tun) && (rc = parse_tuning(tun, a, err)))
         goto fail;
     json_t *feats = json_object_get(body, "features");
@@ -364,17 +389,46 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
         (rc = prep_options_from_json(json_object_get(body, "preprocessing"), &a->po, err)) ||
         (rc = split_spec_parse(json_object_get(body, "split"), &a->split, err)))
         goto fail;
-    /* The export's own checks: instances, columns, feature refs (404), as_of. */
+    /* The export's own checks: instances, columns, feature refs (404), as_of.
+     * Fairness group features are read too, after the model's. */
     json_t *es = json_object();
     static const char *const pass[] = {
         "instances", "timestamp_column", "entity_columns", "features", "as_of", NULL};
     for (const char *const *f = pass; *f; f++)
         if (json_object_get(body, *f))
             json_object_set(es, *f, json_object_get(body, *f));
+    a->n_model_features = json_array_size(feats);
+    if (a->has_fair) {
+        json_t *all = json_deep_copy(feats);
+        for (size_t g = 0; g < a->fair.n; g++) {
+            bool have = false;
+            size_t fi;
+            json_t *r;
+            json_array_foreach (all, fi, r)
+                have |= json_is_string(r) && !strcmp(json_string_value(r), a->fair.names[g]);
+            if (a->fair.is_feature[g] && !have)
+                json_array_append_new(all, json_string(a->fair.names[g]));
+        }
+        json_object_set_new(es, "features", all);
+    }
     rc = export_plan_parse(tc->exports, EXPORT_HISTORICAL, es, &a->plan, err);
     json_decref(es);
     if (rc)
         goto fail;
+    const json_t *icols = export_plan_columns(a->plan);
+    for (size_t g = 0; icols && g < a->fair.n; g++) {
+        bool found = a->fair.is_feature[g];
+        size_t ci;
+        json_t *c;
+        json_array_foreach (icols, ci, c)
+            found |= !strcmp(json_string_value(c) ? json_string_value(c) : "", a->fair.names[g]);
+        if (!found) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "fairness.group_by \"%s\" is not a column of the instances",
+                         a->fair.names[g]);
+            goto fail;
+        }
+    }
     /* Types the trainer can read, and the hash-split key column. */
     const registry_t *reg = store_registry_acquire(tc->store);
     size_t i;
@@ -574,7 +628,8 @@ static void feature_sets(lineage_t *lg, const json_t *refs, int64_t cutoff,
 
 static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver, const json_t *doc,
                           const json_t *tm, const json_t *em, size_t ntrain, size_t neval,
-                          const export_reader_stats *st, int64_t *exec_id, strata_err *err)
+                          const export_reader_stats *st, int64_t *exec_id, int64_t *dataset_id,
+                          strata_err *err)
 {
     lineage_t *lg = a->tc->lineage;
     if (!lg)
@@ -620,6 +675,7 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver, co
     int64_t ds_id = 0;
     lineage_run_ids eids = {.output_ids = &ds_id};
     int rc = lineage_record_run(lg, &er, &eids, err);
+    *dataset_id = ds_id;
     free(ins);
     json_decref(ex_props);
     json_decref(ds_props);
@@ -728,6 +784,58 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver, co
     return rc;
 }
 
+static int fair_progress(void *arg, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    return job_cancelled(((train_arg *)arg)->job) ? 1 : 0;
+}
+
+/* The fairness block: eval_compute over the eval split (labels and the
+ * model's scores as the eval metrics saw them; groups from ds->extra). */
+static int fairness_eval(train_arg *a, const train_dataset *ds, const size_t *ev, size_t nev,
+                         const double *yev, const double *se, json_t **out, strata_err *err)
+{
+    eval_attr attrs[EVAL_MAX_GROUP_BY] = {{0}};
+    const char *refs[EVAL_MAX_GROUP_BY];
+    int rc = 0;
+    if (nev == 0)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "fairness evaluates on the eval split, and the split left no eval rows");
+    for (size_t g = 0; g < a->fair.n && rc == 0; g++) {
+        refs[g] = a->fair.reference[g];
+        rc = eval_attr_from_texts(a->fair.names[g], ds->extra[g], ev, nev, &attrs[g], err);
+    }
+    if (rc == 0) {
+        size_t K = ds->labels ? json_array_size(ds->labels) : 0;
+        const char **names = calloc(K + 1, sizeof *names);
+        STRATA_ASSERT(names);
+        for (size_t c = 0; c < K; c++)
+            names[c] = json_string_value(json_array_get(ds->labels, c));
+        eval_data d = {.task = a->task == TRAINER_BINARY       ? EVAL_BINARY
+                               : a->task == TRAINER_MULTICLASS ? EVAL_MULTICLASS
+                                                               : EVAL_REGRESSION,
+                       .n = nev,
+                       .y = yev,
+                       .score = se,
+                       .n_classes = a->task == TRAINER_MULTICLASS ? K : 0,
+                       .class_names = a->task == TRAINER_MULTICLASS ? names : NULL,
+                       .n_attrs = a->fair.n,
+                       .attrs = attrs};
+        eval_options o = a->fair.opts;
+        o.reference = refs;
+        o.progress = fair_progress;
+        o.progress_arg = a;
+        rc = eval_compute(&d, &o, out, err);
+        if (rc)
+            err_prefix(err, "fairness");
+        free(names);
+    }
+    for (size_t g = 0; g < a->fair.n; g++)
+        eval_attr_free(&attrs[g]);
+    return rc;
+}
+
 int train_run(job_t *j, void *arg, json_t **result, strata_err *err);
 int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
 {
@@ -740,8 +848,11 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
     prep *pp = NULL;
     trainer_model *m = NULL;
     double *xt = NULL, *xe = NULL, *ytr = NULL, *yev = NULL, *st = NULL, *se = NULL;
-    json_t *tm = NULL, *em = NULL, *doc = NULL;
+    json_t *tm = NULL, *em = NULL, *doc = NULL, *fres = NULL;
     export_reader_options ro = {.cancelled = cancelled, .arg = a};
+    const char *xcols[EVAL_MAX_GROUP_BY];
+    for (size_t g = 0; g < a->fair.n; g++)
+        xcols[g] = a->fair.column[g];
     int rc = export_reader_open(a->tc->exports, a->plan, &ro, &r, err);
     if (rc)
         goto out;
@@ -751,7 +862,10 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
         .key_column = a->key_column,
         .time_column = json_string_value(json_object_get(a->spec, "timestamp_column")),
         .cancelled = cancelled,
-        .arg = a};
+        .arg = a,
+        .n_model_features = a->n_model_features,
+        .extra_columns = xcols,
+        .n_extra = a->fair.n};
     if ((rc = dataset_read(r, &rq, &ds, err)))
         goto out;
     export_reader_stats rst;
@@ -823,6 +937,8 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
         goto out;
     tm = compute_metrics(a->task, K, ytr, st, m, ntr);
     em = compute_metrics(a->task, K, yev, se, m, nev);
+    if (a->has_fair && (rc = fairness_eval(a, &ds, ev, nev, yev, se, &fres, err)))
+        goto out;
     /* The model ver. */
     const trainer_fit_info *fi = trainer_model_info(m);
     doc = json_pack(
@@ -842,11 +958,34 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
     json_array_extend(warn, (json_t *)prep_warnings(pp));
     json_array_extend(warn, (json_t *)trainer_model_warnings(m));
     json_object_set_new(doc, "warnings", warn);
-    int64_t ver = 0, exec_id = 0;
+    int64_t ver = 0, exec_id = 0, ds_id = 0, eval_exec = 0;
+    char eval_id[32] = "";
     if ((rc = model_registry_reserve(a->tc->store, a->model, doc, &ver, err)))
         goto out;
-    if ((rc = record_lineage(a, &ds, ver, doc, tm, em, ntr, nev, &rst, &exec_id, err)))
+    if ((rc = record_lineage(a, &ds, ver, doc, tm, em, ntr, nev, &rst, &exec_id, &ds_id, err)))
         goto out;
+    if (fres) {
+        eval_meta em_ = {.model = a->model,
+                         .version = ver,
+                         .label_column = rq.label_column,
+                         .group_by = a->fair.group_by,
+                         .intersections = a->fair.opts.intersections,
+                         .reference_groups = a->fair.reference_groups,
+                         .positive_label = a->task == TRAINER_BINARY
+                                               ? json_string_value(json_array_get(ds.labels, 1))
+                                               : NULL,
+                         .job_id = job_id(j),
+                         .dataset_id = ds_id,
+                         .dataset_sha256 = ds.sha256,
+                         .rows = nev,
+                         .feature_refs = json_object_get(a->spec, "features"),
+                         .split = "eval"};
+        if ((rc = eval_save(a->tc->store, a->tc->lineage, &em_, fres, eval_id, sizeof eval_id,
+                            &eval_exec, err)))
+            goto out;
+        json_object_set_new(doc, "evaluation_id", json_string(eval_id));
+        model_registry_update(a->tc->store, a->model, ver, doc, err);
+    }
     if (exec_id) {
         json_object_set_new(doc, "execution_id", json_integer(exec_id));
         model_registry_update(a->tc->store, a->model, ver, doc, err);
@@ -858,6 +997,8 @@ int train_run(job_t *j, void *arg, json_t **result, strata_err *err)
                         "dataset_sha256", ds.sha256, "warnings", json_object_get(doc, "warnings"));
     if (*result)
         json_object_set(*result, "fit", json_object_get(doc, "fit"));
+    if (*result && eval_id[0])
+        json_object_set_new(*result, "evaluation_id", json_string(eval_id));
     if (*result && exec_id)
         json_object_set_new(*result, "execution_id", json_integer(exec_id));
     if (*result && a->tuning)
@@ -883,6 +1024,7 @@ out:
     json_decref(tm);
     json_decref(em);
     json_decref(doc);
+    json_decref(fres);
     return rc;
 }
 

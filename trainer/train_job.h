@@ -34,6 +34,11 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
 int batch_predict_submit(train_ctx *tc, const json_t *body, const char *principal,
                          json_t **job_out, strata_err *err);
 
+/* The optional "version" (positive integer) and "alias" (a name) members of a
+ * request naming a model: *ver 0 and *alias NULL when absent (the latest);
+ * both given, or a bad value, is INVALID_ARGUMENT. *alias borrows body. */
+int model_version_parse(const json_t *body, int64_t *ver, const char **alias, strata_err *err);
+
 /* A stored model version, ready to score. */
 typedef struct loaded_model {
     json_t *doc; /* the registry record */

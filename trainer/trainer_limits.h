@@ -40,4 +40,17 @@
 /* Worker threads of one fit. */
 #define TRAINER_MAX_THREADS 64u
 
+/* ---- evaluations (trainer/eval_job.c; the evaluator's own, such as
+ * EVAL_MAX_CLASSES, in evaluate.h) ---- */
+/* Rows of an inline predictions array: it arrives in one HTTP body (64 MiB
+ * by default) and is held as JSON until the job runs; 100k rows of a label,
+ * a score and a few group columns is ~10 MiB. Larger sets go in a file. */
+#define EVAL_MAX_INLINE_ROWS 100000u
+/* Rows of one evaluation from a file or instances: the evaluator holds a
+ * label, the scores and a code per group attribute per row, and the
+ * bootstrap resamples them all (~100 bytes a row: 1 GiB at this size). */
+#define EVAL_JOB_MAX_ROWS 10000000u
+/* Rows scored per batch by the model (the ds_cols batch, as batch prediction). */
+#define EVAL_SCORE_BATCH 1024u
+
 #endif

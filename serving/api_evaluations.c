@@ -1,0 +1,134 @@
+/*
+ * api_evaluations.c - model evaluation and fairness:
+ * POST /v1/evaluations (a job), GET /v1/evaluations[?model=],
+ * GET /v1/evaluations/{id}, GET /v1/evaluations/{id}/report.html
+ * (trainer/eval_job.h, trainer/evaluate.h, docs/evaluation.md "API").
+ *
+ * Lists are newest first; a page token is the number to continue below,
+ * bound to the model filter it was made with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "serving/app.h"
+#include "trainer/eval_job.h"
+#include "trainer/registry.h"
+
+static void reply_doc(http_req *req, json_t *doc, int status)
+{
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    buf_append_str(&req->resp, s ? s : "{}");
+    free(s);
+    json_decref(doc);
+    http_reply_json(req, status);
+}
+
+void api_evaluation_create(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    strata_err err = STRATA_ERR_INIT;
+    json_t *job = NULL;
+    json_t *body = api_parse_object(req);
+    if (!body)
+        return;
+    if (!a->training)
+        http_reply_errorf(req, STRATA_UNAVAILABLE, "evaluation is not available");
+    else if (eval_submit(a->training, body, app_principal(req), &job, &err))
+        http_reply_error(req, &err);
+    else
+        reply_doc(req, json_pack("{s:o}", "job", job), 202);
+    json_decref(body);
+    err_clear(&err);
+}
+
+static int load(http_req *req, app *a, json_t **out)
+{
+    strata_err err = STRATA_ERR_INIT;
+    char *id = strndup(req->params[0].p, req->params[0].n);
+    STRATA_ASSERT(id);
+    int rc = eval_store_get(a->store, id, out, &err);
+    if (rc)
+        http_reply_error(req, &err);
+    free(id);
+    err_clear(&err);
+    return rc;
+}
+
+void api_evaluation_get(http_req *req, void *ctx)
+{
+    json_t *e = NULL;
+    if (load(req, ctx, &e) == 0)
+        reply_doc(req, json_pack("{s:o}", "evaluation", e), 200);
+}
+
+void api_evaluation_report(http_req *req, void *ctx)
+{
+    json_t *e = NULL;
+    char *html = NULL;
+    size_t n = 0;
+    strata_err err = STRATA_ERR_INIT;
+    if (load(req, ctx, &e))
+        return;
+    if (eval_report_html(e, &html, &n, &err)) {
+        http_reply_error(req, &err);
+    } else {
+        buf_append(&req->resp, html, n);
+        req->status = 200;
+        req->resp_type = "text/html; charset=utf-8";
+    }
+    free(html);
+    json_decref(e);
+    err_clear(&err);
+}
+
+void api_evaluation_list(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    strata_err err = STRATA_ERR_INIT;
+    buf model = BUF_INIT, scope = BUF_INIT, last = BUF_INIT, tok = BUF_INIT;
+    json_t *items = NULL;
+    size_t page;
+    bool have_tok;
+    bool have_model = http_query_param(req, "model", &model) && model.n;
+    uint64_t before = 0, next = 0;
+    if (have_model && !text_valid_name(buf_slice(&model))) {
+        char ex[80];
+        text_excerpt(buf_slice(&model), ex, sizeof ex);
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "model \"%s\" is not a model name ([a-z][a-z0-9_]{0,63})", ex);
+        goto out;
+    }
+    buf_printf(&scope, "evaluations/%s", have_model ? model.p : "");
+    if (api_page_size(req, &page) || api_page_token_parse(req, scope.p, &last, &have_tok))
+        goto out;
+    if (have_tok) {
+        buf_putc(&last, '\0');
+        if (text_parse_u64(slice_of(last.p), &before) || before == 0) {
+            http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "page_token is malformed");
+            goto out;
+        }
+    }
+    items = json_array();
+    if (eval_store_list(a->store, have_model ? model.p : NULL, before, page, items, &next, &err)) {
+        http_reply_error(req, &err);
+        goto out;
+    }
+    if (next) {
+        char num[24];
+        snprintf(num, sizeof num, "%llu", (unsigned long long)next);
+        api_page_token_make(scope.p, slice_of(num), &tok);
+    }
+    reply_doc(req,
+              json_pack("{s:O,s:s}", "evaluations", items, "next_page_token", tok.p ? tok.p : ""),
+              200);
+out:
+    json_decref(items);
+    buf_free(&model);
+    buf_free(&scope);
+    buf_free(&last);
+    buf_free(&tok);
+    err_clear(&err);
+}
