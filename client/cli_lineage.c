@@ -636,6 +636,26 @@ static void metrics_line(buf *b, const char *indent, const json_t *m)
     line_out(b);
 }
 
+/* The headline of a fairness summary: the worst attribute and its four
+ * numbers, 3 significant digits (the full object is in --json). */
+static void fairness_summary(buf *b, const json_t *sum)
+{
+    static const char *const keys[] = {"demographic_parity_ratio", "demographic_parity_difference",
+                                       "equal_opportunity_difference",
+                                       "equalized_odds_difference"};
+    const json_t *attr = json_object_get(sum, "attribute");
+    if (json_is_string(attr)) {
+        buf_append_str(b, " (worst: ");
+        cli_cell(b, attr);
+        buf_append_str(b, ")");
+    }
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const json_t *v = json_object_get(sum, keys[i]);
+        if (json_is_number(v))
+            buf_printf(b, " %s=%.3g", keys[i], json_number_value(v));
+    }
+}
+
 static void print_provenance(const json_t *p)
 {
     buf b = BUF_INIT;
@@ -760,8 +780,12 @@ static void print_provenance(const json_t *p)
             buf_printf(&b, "    fairness report %" JSON_INTEGER_FORMAT ": four_fifths_rule ",
                        json_integer_value(json_object_get(json_object_get(y, "artifact"), "id")));
             cli_cell(&b, json_object_get(y, "four_fifths_rule"));
-            buf_append_str(&b, "  ");
-            cli_cell(&b, json_object_get(y, "summary"));
+            fairness_summary(&b, json_object_get(y, "summary"));
+            const json_t *uri = json_object_get(json_object_get(y, "artifact"), "uri");
+            if (json_is_string(uri)) {
+                buf_append_str(&b, "  report ");
+                cli_cell(&b, uri);
+            }
             line_out(&b);
         }
     }

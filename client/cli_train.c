@@ -133,6 +133,10 @@ static int run_train(cli_ctx *ctx, const cli_args *a)
                    (long long)json_integer_value(json_object_get(r, "version")));
             print_metrics("train_metrics", json_object_get(r, "train_metrics"));
             print_metrics("eval_metrics", json_object_get(r, "eval_metrics"));
+            const char *ev = json_string_value(json_object_get(r, "evaluation_id"));
+            if (ev)
+                printf("evaluation: %s (fairness on the eval split: strata evaluations get %s)\n",
+                       ev, ev);
         }
     }
     rc = cli_job_outcome(ctx, final);

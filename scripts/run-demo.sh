@@ -9,7 +9,8 @@ url="http://$listen"
 stratad="$build/serving/stratad"
 cli="$build/client/strata"
 
-"$stratad" --data-dir ./strata-data --listen "$listen" &
+demo="$PWD/scripts/demo"  # applicants.csv, outcomes.csv, credit.json (make_demo.py)
+"$stratad" --data-dir ./strata-data --listen "$listen" --import-dir "$demo" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT
 
@@ -33,6 +34,15 @@ if ! "$cli" --url "$url" entity show customer >/dev/null 2>&1; then
 ROWS
 fi
 
+# Loan applicants: an import, a model trained with a fairness check, and its
+# lineage, so provenance and the evaluation report have something to show.
+if ! "$cli" --url "$url" entity show applicant >/dev/null 2>&1; then
+  "$cli" --url "$url" entity create applicant --description "Loan applicants (synthetic)" >/dev/null
+  "$cli" --url "$url" import applicant applicants.csv --time-column ts --create-features \
+    --wait >/dev/null
+  "$cli" --url "$url" train "$demo/credit.json" --wait >/dev/null 2>&1
+fi
+
 cat <<MSG
 
   Strata is running at $url  (data in ./strata-data; Ctrl-C stops it)
@@ -41,6 +51,11 @@ cat <<MSG
     curl -s $url/v1/entities/customer/values/c1
     $cli get customer c2 age city spend_30d
     curl -s -X POST $url/v1/online:read -d '{"entity":"customer","ids":["c1","c2","c3"],"features":["age","city"]}'
+
+  A model's origins and a fairness report (open report.html in a browser):
+    $cli provenance credit
+    $cli evaluate --model credit --instances outcomes.csv --timestamp-column ts \\
+        --label-column repaid --group-by applicant:sex,region --report report.html
 
   More in README.md ("A five-minute tour") and docs/.
 MSG

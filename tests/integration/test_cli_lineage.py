@@ -90,7 +90,8 @@ class CliLineageTest(unittest.TestCase):
         g["tr"] = cls.run_step("Train", "train", [g["ds"]], [g["model"], g["mt"]],
                                hyperparameters={"l2": 0.5}, code_version="0.1.0+cafe")
         g["fr"] = cls.art("FairnessReport", four_fifths_rule="fail",
-                          summary={"demographic_parity_ratio": 0.7})
+                          summary={"demographic_parity_ratio": 0.7, "attribute": "sex",
+                                   "by_attribute": {"sex": {}}})
         g["ev"] = cls.run_step("Evaluate", "eval", [g["model"]], [g["fr"]], evaluation_id="e1")
         g["half"] = cls.art("Model", "half@1", model="half", version=1)
         return g
@@ -326,7 +327,8 @@ class CliLineageTest(unittest.TestCase):
         self.assertIn("metrics:        1", lines)
         self.assertIn(f"  train  n=8  auc=0.75  (artifact {g['mt']})", lines)
         self.assertIn("evaluations:    1", lines)
-        self.assertIn(f"    fairness report {g['fr']}: four_fifths_rule fail  "
+        # The headline only: the worst attribute and its numbers, not by_attribute.
+        self.assertIn(f"    fairness report {g['fr']}: four_fifths_rule fail (worst: sex) "
                       "demographic_parity_ratio=0.7", lines)
         self.assertTrue(lines[-1].startswith("missing:        "), lines[-1])
         self.assertEqual(lines[-1], "missing:        nothing (provenance complete)")
