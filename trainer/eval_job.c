@@ -793,6 +793,8 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
     return 0;
 }
 
+static int check_inline(eval_arg *a, strata_err *err);
+
 int eval_submit(train_ctx *tc, const json_t *body, const char *principal, json_t **job_out,
                 strata_err *err)
 {
@@ -827,6 +829,8 @@ int eval_submit(train_ctx *tc, const json_t *body, const char *principal, json_t
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
                      "give a \"model\" with \"instances\" and \"label_column\", or "
                      "\"predictions\" {\"path\"|\"inline\", \"label_column\", \"score_column\"}");
+    if (rc == 0 && a->src == SRC_INLINE)
+        rc = check_inline(a, err);
     if (rc)
         goto fail;
     extern int eval_run(job_t *, void *, json_t **, strata_err *);
@@ -1200,7 +1204,7 @@ static int read_direct(eval_arg *a, ev_rows *r, strata_err *err)
             snprintf(where, sizeof where, "predictions.inline[%zu]", i);
             if ((rc = add_json_row(a, r, o, tmp, where, err)))
                 break;
-            if ((i & 4095) == 4095 && job_cancelled(a->job)) {
+            if ((i & 4095) == 4095 && a->job && job_cancelled(a->job)) {
                 rc = err_set(err, STRATA_UNAVAILABLE, "evaluation cancelled");
                 break;
             }
@@ -1465,6 +1469,34 @@ static void rows_init(eval_arg *a, ev_rows *r)
     } else {
         r->K = a->score_column ? 1 : 0;
     }
+}
+
+/* Inline rows are in the request: read them now, so that a bad row is a 400
+ * naming it rather than a job that fails later. The same reading and checks
+ * as the job's (rows_add, build_data), plus the evaluator's probability range
+ * for binary scores; the job reads them again (at most EVAL_MAX_INLINE_ROWS). */
+static int check_inline(eval_arg *a, strata_err *err)
+{
+    ev_rows r;
+    ev_data e = {0};
+    rows_init(a, &r);
+    int rc = read_direct(a, &r, err);
+    if (rc == 0)
+        rc = build_data(a, &r, &e, err);
+    if (rc == 0 && e.d.task == EVAL_BINARY && e.d.score) {
+        for (size_t i = 0; i < e.d.n; i++) {
+            if (!(e.d.score[i] >= 0.0 && e.d.score[i] <= 1.0)) {
+                rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "predictions.inline[%zu]: score %g is not a probability in [0, 1] "
+                             "(a binary task's score_column holds P(positive))",
+                             i, e.d.score[i]);
+                break;
+            }
+        }
+    }
+    ev_data_free(&e);
+    rows_free(&r);
+    return rc;
 }
 
 int eval_run(job_t *j, void *arg, json_t **result, strata_err *err);

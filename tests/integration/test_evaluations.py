@@ -398,10 +398,21 @@ class EvaluationTest(harness.DaemonTest):
 
     def test_job_failures(self):
         self.train()
-        rows = [{"y": 1, "s": 0.9}, {"y": 0, "s": "high"}]
-        job = self.evaluate({"predictions": {"inline": rows, "label_column": "y",
+        # Inline rows are in the request: a bad one is a 400 naming it, no job.
+        for rows, words in (([{"y": 1, "s": 0.9}, {"y": 0, "s": "high"}],
+                             ["predictions.inline[1]", "high"]),
+                            ([{"y": 1, "s": 0.9}, {"y": 0, "s": 1.5}],
+                             ["predictions.inline[1]", "not a probability"])):
+            s, doc = self.call("POST", "/v1/evaluations", {"predictions": {
+                "inline": rows, "label_column": "y", "score_column": "s"}})
+            self.assertEqual(s, 400, doc)
+            for w in words:
+                self.assertIn(w, doc["error"]["message"])
+        # A file is read by the job: a bad row fails it, naming the row.
+        with open(os.path.join(self.imp, "bad_scores.csv"), "w") as f:
+            f.write("y,s\n1,0.9\n0,high\n")
+        job = self.evaluate({"predictions": {"path": "bad_scores.csv", "label_column": "y",
                                              "score_column": "s"}}, state="FAILED")
-        self.assertIn("predictions.inline[1]", job["error"]["message"])
         self.assertIn("high", job["error"]["message"])
         with open(os.path.join(self.imp, "odd.csv"), "w") as f:
             f.write("applicant_id,ts,label\na1,%s,good\na2,%s,maybe\n" % (T1, T1))
@@ -573,7 +584,7 @@ class EvaluationTest(harness.DaemonTest):
         rc, so, se = self.cli("evaluate", "--predictions", bad, "--inline", "--label-column", "y",
                               "--score-column", "s", "--wait")
         self.assertEqual(rc, 1)
-        self.assertIn("FAILED", se)
+        self.assertIn('predictions.inline[0]: score "oops" is not a finite number', se)
         self.assertEqual(self.cli("evaluations", "get", "ev-404")[0], 1)
         p = subprocess.run([STRATA_CLI, "--url", "http://127.0.0.1:1", "evaluations", "list"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
