@@ -25,6 +25,7 @@ static const route routes[] = {
     R(GET, "/healthz", api_healthz),
     R(GET, "/readyz", api_readyz),
     R(GET, "/metrics", api_metrics),
+    R(POST, "/v1/admin:checkpoint", api_admin_checkpoint),
 
     R(POST, "/v1/entities/{}:write", api_write),
     R(POST, "/v1/entities/{}:delete", api_delete_values),
@@ -191,9 +192,23 @@ static int match_route(const route *r, slice path, slice *caps, size_t *ncaps)
     }
 }
 
+/* Handlers a replica does not serve although they only read: the scheduler's
+ * state lives in the primary's memory, not in what a replica can see. */
+static bool replica_refuses(int id)
+{
+    static const http_handler schedules[] = {api_schedule_list, api_schedule_get,
+                                             api_schedule_runs};
+    if (app_route_mutates(id))
+        return true;
+    for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++)
+        if (routes[id].handler == schedules[i])
+            return true;
+    return false;
+}
+
 http_handler app_route(http_req *req, void *ctx, int *status)
 {
-    (void)ctx;
+    const app *a = ctx;
     int path_matched = 0;
     slice caps[HTTP_MAX_PARAMS];
     size_t ncaps;
@@ -214,6 +229,8 @@ http_handler app_route(http_req *req, void *ctx, int *status)
         }
         req->nparams = ncaps;
         req->route_id = (int)i;
+        if (a && a->replica && replica_refuses((int)i))
+            return api_replica_refuse;
         return routes[i].handler;
     }
     *status = path_matched ? 405 : 404;
