@@ -158,6 +158,7 @@ extern const cli_command cli_provenance_command; /* cli_lineage.c */
 extern const cli_command cli_train_command;      /* cli_train.c */
 extern const cli_command cli_models_command;     /* group: cli_train.c */
 extern const cli_command cli_predict_command;    /* cli_train.c */
+extern const cli_command cli_admin_command;      /* group: cli_admin.c */
 
 /* ---- jobs (cli_jobs.c), for every command that starts one ---- */
 

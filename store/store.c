@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -522,6 +523,8 @@ static bool known_cf(const char *name)
     return false;
 }
 
+#define REFUSED_HINT " (refused; see \"Crash recovery\" in docs/operations.md)"
+
 static bool has_cf(char **names, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -537,9 +540,10 @@ static bool has_cf(char **names, size_t n, const char *name)
  * itself makes beside the database (exports, tmp) and a mount point's
  * lost+found do not count.
  */
-static int check_foreign_dir(const char *path, strata_err *err)
+static int check_foreign_dir(const char *path, bool *has_db, strata_err *err)
 {
     static const char *const ours[] = {".", "..", "exports", "tmp", "lost+found"};
+    *has_db = false;
     DIR *d = opendir(path);
     if (!d)
         return errno == ENOENT ? 0
@@ -560,12 +564,37 @@ static int check_foreign_dir(const char *path, strata_err *err)
             snprintf(other, sizeof other, "%s", de->d_name);
     }
     closedir(d);
+    *has_db = current;
     if (!current && other[0])
         return err_set(err, STRATA_FAILED_PRECONDITION,
                        "%s is not a Strata data directory: it holds files (e.g. \"%s\") but no "
                        "RocksDB CURRENT file (another program's directory, or CURRENT was lost)",
                        path, other);
     return 0;
+}
+
+/* RocksDB's LOCK file is held (fcntl) by the process that has the database
+ * open read-write. Probe it the same way, and let go at once. */
+static int check_not_locked(const char *path, strata_err *err)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/LOCK", path);
+    int fd = open(lock, O_RDWR);
+    if (fd < 0)
+        return 0; /* no LOCK yet: nobody holds it */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int rc = 0;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                     "cannot open data directory %s: its lock file %s is held by another "
+                     "process (a stratad already running on it?)",
+                     path, lock);
+    } else {
+        fl.l_type = F_UNLCK;
+        fcntl(fd, F_SETLK, &fl);
+    }
+    close(fd);
+    return rc;
 }
 
 static int open_db(store_t *st, strata_err *err)
@@ -581,7 +610,12 @@ static int open_db(store_t *st, strata_err *err)
     existing = rocksdb_list_column_families(st->db_opts, st->path, &nexisting, &rerr);
     if (rerr) {
         /* A new directory has nothing to list; any other problem resurfaces,
-         * with RocksDB's own words, from the open below. */
+         * with RocksDB's own words, from the open below (or here, read-only). */
+        if (st->read_only) {
+            rc = rdb_code(rerr);
+            err_set(err, rc, "cannot open data directory %s: %s%s", st->path, rerr,
+                    rc == STRATA_CORRUPT ? REFUSED_HINT : "");
+        }
         rocksdb_free(rerr);
         rerr = NULL;
         /* Even on error RocksDB hands back a (zero-length) malloc'd list. */
@@ -589,6 +623,8 @@ static int open_db(store_t *st, strata_err *err)
             rocksdb_list_column_families_destroy(existing, 0);
         existing = NULL;
         nexisting = 0;
+        if (rc)
+            goto out;
     }
     for (size_t i = 0; i < nexisting; i++)
         if (!known_cf(existing[i]))
@@ -659,8 +695,7 @@ static int open_db(store_t *st, strata_err *err)
     if (rerr) {
         rc = rdb_code(rerr);
         err_set(err, rc, "cannot open data directory %s: %s%s", st->path, rerr,
-                rc == STRATA_CORRUPT ? " (refused; see \"Crash recovery\" in docs/operations.md)"
-                                     : "");
+                rc == STRATA_CORRUPT ? REFUSED_HINT : "");
         rocksdb_free(rerr);
         st->db = NULL;
         goto out;
@@ -718,8 +753,23 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     st->ro_total = rocksdb_readoptions_create();
     rocksdb_readoptions_set_total_order_seek(st->ro_total, 1);
 
-    if ((rc = check_foreign_dir(st->path, err)))
+    bool has_db = false, checked = false;
+    if ((rc = check_foreign_dir(st->path, &has_db, err)))
         goto out;
+    if (has_db && !st->read_only) {
+        /* Every check on a read-only instance first: a read-write open
+         * replays the WAL into new table files, writes a new MANIFEST and
+         * deletes files it does not know, so a directory we refuse must never
+         * get that far. A daemon already running on it is named first. */
+        store_options probe_opt = *opt;
+        probe_opt.read_only = true;
+        probe_opt.block_cache_bytes = (size_t)8 << 20;
+        store_t *probe = NULL;
+        if ((rc = check_not_locked(st->path, err)) || (rc = store_open(&probe_opt, &probe, err)))
+            goto out;
+        store_close(probe);
+        checked = true;
+    }
     if (replica && access(st->path, F_OK) != 0) {
         rc = err_set(err, STRATA_FAILED_PRECONDITION,
                      "cannot open a replica of %s: no such directory", st->path);
@@ -733,7 +783,7 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     }
     if ((rc = open_db(st, err)) || (rc = load_meta(st, err)))
         goto out;
-    if (opt->verify) {
+    if (opt->verify && !checked) {
         uint64_t n;
         if ((rc = store_verify(st, &n, err))) {
             err_prefix(err, "data directory %s failed its check", st->path);
