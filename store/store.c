@@ -446,6 +446,22 @@ int store_checkpoint(store_t *st, const char *dir, strata_err *err)
     return rc;
 }
 
+const rocksdb_snapshot_t *store_snap_create(store_t *st)
+{
+    if (!st->secondary_path)
+        return rocksdb_create_snapshot(st->db);
+    pthread_rwlock_rdlock(&st->catch_up_lock);
+    return NULL;
+}
+
+void store_snap_release(store_t *st, const rocksdb_snapshot_t *snap)
+{
+    if (!st->secondary_path)
+        rocksdb_release_snapshot(st->db, snap);
+    else
+        pthread_rwlock_unlock(&st->catch_up_lock);
+}
+
 int store_catch_up(store_t *st, strata_err *err)
 {
     if (!st->secondary_path)
@@ -454,7 +470,7 @@ int store_catch_up(store_t *st, strata_err *err)
     char *rerr = NULL;
     registry_t *reg = NULL;
     uint32_t max_e, max_f;
-    pthread_mutex_lock(&st->catch_up_mu);
+    pthread_rwlock_wrlock(&st->catch_up_lock);
     uint64_t before = rocksdb_get_latest_sequence_number(st->db);
     rocksdb_try_catch_up_with_primary(st->db, &rerr);
     if (rerr) {
@@ -469,7 +485,7 @@ int store_catch_up(store_t *st, strata_err *err)
         goto out;
     store_registry_install(st, reg);
 out:
-    pthread_mutex_unlock(&st->catch_up_mu);
+    pthread_rwlock_unlock(&st->catch_up_lock);
     return rc;
 }
 
@@ -496,7 +512,7 @@ static int init_locks(store_t *st)
         goto fail_seq;
     if (pthread_cond_init(&st->bg_cv, NULL))
         goto fail_bg;
-    if (pthread_mutex_init(&st->catch_up_mu, NULL))
+    if (pthread_rwlock_init(&st->catch_up_lock, NULL))
         goto fail_cv;
     st->locks_ready = true;
     return 0;
@@ -861,7 +877,7 @@ void store_close(store_t *st)
         pthread_mutex_destroy(&st->seq_mu);
         pthread_mutex_destroy(&st->bg_mu);
         pthread_cond_destroy(&st->bg_cv);
-        pthread_mutex_destroy(&st->catch_up_mu);
+        pthread_rwlock_destroy(&st->catch_up_lock);
     }
     free(st->secondary_path);
     free(st->path);

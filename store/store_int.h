@@ -99,7 +99,8 @@ struct store {
     pthread_cond_t bg_cv;
     uint32_t sync_interval_ms;
     uint32_t catch_up_ms;
-    pthread_mutex_t catch_up_mu; /* one catch-up at a time */
+    /* Replica: catch-ups take it exclusively, snapshots shared. */
+    pthread_rwlock_t catch_up_lock;
 };
 
 struct store_snapshot {
@@ -107,6 +108,12 @@ struct store_snapshot {
 };
 
 /* ---- store.c helpers ---------------------------------------------------- */
+
+/* A consistent view for multi-key reads. A replica's secondary instance has
+ * no snapshots: there it is NULL (the latest view) and catch-ups wait until
+ * it is released, so the view still does not move. */
+const rocksdb_snapshot_t *store_snap_create(store_t *st);
+void store_snap_release(store_t *st, const rocksdb_snapshot_t *snap);
 
 /* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
  * returns STRATA_CORRUPT, STRATA_IO or STRATA_INTERNAL by the message's class. */
