@@ -20,8 +20,8 @@ SMALL_REQS="${SMALL_REQS:-20000}"
 BATCHED_REQS="${BATCHED_REQS:-100}"
 CONNS="${CONNS:-8}"
 SYNC_INTERVAL_MS="${SYNC_INTERVAL_MS:-100}"
-QUIET_MAX=0.3     # cores others may use before a measurement starts
-QUIET_WAIT_S=20   # longest wait for such a quiet second
+QUIET_MAX="${QUIET_MAX:-0.3}"    # cores others may use before a measurement starts
+QUIET_WAIT_S="${QUIET_WAIT_S:-20}"  # longest wait for such a quiet second
 usage() { echo "usage: $0 BUILD_DIR [--out FILE]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,38 +44,25 @@ cc -O2 -std=c11 -Wall -Wextra -o "$WORK/loadgen" "$SRC/bench/online/loadgen.c"
 
 # Request bodies: small (1 row) and batched (1000 rows), 10 features each.
 mkdir -p "$WORK/small" "$WORK/batched"
-awk -v n="$SMALL_REQS" -v dir="$WORK/small" -v rows=1 -f /dev/stdin <<'AWK'
-BEGIN {
-  for (r = 0; r < n; r++) {
-    f = sprintf("%s/%06d.json", dir, r);
-    printf "{\"rows\":[" > f;
-    for (k = r * rows; k < (r + 1) * rows; k++) {
-      if (k > r * rows) printf "," > f;
-      printf "{\"entity_id\":\"u%d\",\"values\":{\"f0\":%d,\"f1\":%d,\"f2\":%d,\"f3\":%d,\"f4\":%d," \
-             "\"f5\":%d,\"f6\":%d,\"f7\":%d,\"f8\":%d,\"f9\":%d}}", k, k, k+1, k+2, k+3, k+4, k+5, \
-             k+6, k+7, k+8, k+9 > f;
+# make_bodies DIR REQUESTS ROWS PREFIX: one request body per file, ROWS rows each.
+make_bodies() {
+  awk -v dir="$1" -v n="$2" -v rows="$3" -v pre="$4" 'BEGIN {
+    for (r = 0; r < n; r++) {
+      f = sprintf("%s/%06d.json", dir, r);
+      printf "{\"rows\":[" > f;
+      for (k = r * rows; k < (r + 1) * rows; k++) {
+        if (k > r * rows) printf "," > f;
+        printf "{\"entity_id\":\"%s%d\",\"values\":{", pre, k > f;
+        for (c = 0; c < 10; c++) printf "%s\"f%d\":%d", c ? "," : "", c, k + c > f;
+        printf "}}" > f;
+      }
+      printf "]}" > f;
+      close(f);
     }
-    printf "]}" > f;
-    close(f);
-  }
+  }'
 }
-AWK
-awk -v n="$BATCHED_REQS" -v dir="$WORK/batched" -v rows=1000 -f /dev/stdin <<'AWK'
-BEGIN {
-  for (r = 0; r < n; r++) {
-    f = sprintf("%s/%06d.json", dir, r);
-    printf "{\"rows\":[" > f;
-    for (k = r * rows; k < (r + 1) * rows; k++) {
-      if (k > r * rows) printf "," > f;
-      printf "{\"entity_id\":\"b%d\",\"values\":{\"f0\":%d,\"f1\":%d,\"f2\":%d,\"f3\":%d,\"f4\":%d," \
-             "\"f5\":%d,\"f6\":%d,\"f7\":%d,\"f8\":%d,\"f9\":%d}}", k, k, k+1, k+2, k+3, k+4, k+5, \
-             k+6, k+7, k+8, k+9 > f;
-    }
-    printf "]}" > f;
-    close(f);
-  }
-}
-AWK
+make_bodies "$WORK/small" "$SMALL_REQS" 1 u
+make_bodies "$WORK/batched" "$BATCHED_REQS" 1000 b
 
 TABLE="| mode | load | values/s | p50 per request | p99 per request | WAL fsyncs (batch thread) |
 |---|---|---|---|---|---|"
