@@ -18,6 +18,14 @@
  *    the same batch that removes versions, under data_lock held exclusively so
  *    no merge can slip between the scan and the Put that replaces the row.
  *  - RocksDB error strings are converted to strata_err at once and freed.
+ *  - A directory is never served, nor changed, unless it passed every check:
+ *    not another program's, all column families present, layout not newer,
+ *    WAL and MANIFEST intact (strict WAL recovery, WALs tracked in the
+ *    MANIFEST), optionally every SST block checksummed. The checks run on a
+ *    read-only instance before the read-write open, which would otherwise
+ *    replay, rewrite and delete files first.
+ *  - Sync modes (store.h): `always` fsyncs in the write, `batch` on the
+ *    background thread, which also runs a replica's catch-ups.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -590,7 +598,9 @@ static int check_foreign_dir(const char *path, bool *has_db, strata_err *err)
 }
 
 /* RocksDB's LOCK file is held (fcntl) by the process that has the database
- * open read-write. Probe it the same way, and let go at once. */
+ * open read-write. Probe it the same way, and let go at once. (POSIX locks
+ * belong to the process: a process that already has this directory open
+ * would lose its lock when this fd closes. stratad opens a directory once.) */
 static int check_not_locked(const char *path, strata_err *err)
 {
     char lock[4200];
