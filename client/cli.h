@@ -175,6 +175,7 @@ extern const cli_command cli_predict_command;    /* cli_train.c */
 extern const cli_command cli_token_command;      /* group: cli_token.c */
 extern const cli_command cli_evaluate_command;    /* cli_evaluate.c */
 extern const cli_command cli_evaluations_command; /* group: cli_evaluate.c */
+extern const cli_command cli_admin_command;      /* group: cli_admin.c */
 
 /* ---- jobs (cli_jobs.c), for every command that starts one ---- */
 

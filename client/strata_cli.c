@@ -25,7 +25,7 @@ static const cli_command *const commands[] = {
     &cli_import_command, &cli_export_command, &cli_schedule_command, &cli_jobs_command,    &cli_lineage_command, &cli_provenance_command,
     &cli_train_command, &cli_models_command, &cli_predict_command,
     &cli_evaluate_command, &cli_evaluations_command,
-    &cli_audit_command, &cli_token_command, NULL,
+    &cli_audit_command, &cli_token_command, &cli_admin_command, NULL,
 };
 
 /* The failure reason as one printable line: no newline may split it. */

@@ -1093,14 +1093,19 @@ static int commit(run_state *rs, strata_err *err)
     rs->values_written += b->ncells;
     rs->last_committed_line = b->last_line;
     batch_clear(b);
-    if (!p->fail_mode) {
-        committed_clause(rs, done, sizeof done);
+    committed_clause(rs, done, sizeof done);
+    if (p->fail_mode)
+        /* Said at once: a kill before the job records its end must not leave
+         * the "all or none" note, when all is known to have landed. */
+        snprintf(note, sizeof note, "the import's one atomic batch was committed: all of its "
+                                    "%llu rows (%llu values) landed and stay",
+                 (unsigned long long)rs->rows_imported, (unsigned long long)rs->values_written);
+    else
         snprintf(note, sizeof note, "%s; nothing after line %llu was written", done,
                  (unsigned long long)rs->last_committed_line);
-        partial = result_json(rs);
-        job_checkpoint(rs->j, note, partial);
-        json_decref(partial);
-    }
+    partial = result_json(rs);
+    job_checkpoint(rs->j, note, partial);
+    json_decref(partial);
     return 0;
 }
 

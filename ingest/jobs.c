@@ -336,6 +336,9 @@ static int recover(job_runner *r, strata_err *err)
         if (r->next_num <= max_num) /* never reuse an id, whatever the counter says */
             r->next_num = max_num + 1;
     }
+    /* A replica sees the primary's jobs as they are: never rewrites them. */
+    if (store_is_read_only(r->st))
+        goto out;
     if (store_batch_count(b) && (rc = store_batch_commit(r->st, b, true, err)))
         goto out;
     if (recovered)
@@ -359,6 +362,8 @@ int job_runner_open(store_t *st, int threads, job_runner **out, strata_err *err)
     if ((rc = recover(r, err)))
         goto out;
     r->nthreads = threads > 0 ? threads : (int)LIMIT_DEFAULT_JOB_THREADS;
+    if (store_is_read_only(st))
+        r->nthreads = 0; /* nothing can run on a read-only store */
     r->threads = calloc((size_t)r->nthreads, sizeof *r->threads);
     STRATA_ASSERT(r->threads != NULL);
     for (int i = 0; i < r->nthreads; i++) {

@@ -503,7 +503,9 @@ static int check_format(lineage_t *lg, strata_err *err)
     buf_putc(&k, (char)LK_FORMAT);
     buf_append_str(&k, "format");
     int rc = store_kv_get(lg->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&k), &v, err);
-    if (rc == STRATA_NOT_FOUND) {
+    if (rc == STRATA_NOT_FOUND && store_is_read_only(lg->st)) {
+        rc = 0; /* nothing recorded yet: nothing to read in any format */
+    } else if (rc == STRATA_NOT_FOUND) {
         store_batch *b = store_batch_new();
         buf_reset(&v);
         buf_put_u32le(&v, LINEAGE_FORMAT);
@@ -613,7 +615,9 @@ int lineage_open(store_t *st, const char *build_id, lineage_t **out, strata_err 
         goto out;
     if (tc > lg->last_type_id)
         lg->last_type_id = tc;
-    rc = ensure_builtins(lg, err);
+    /* A replica reads the types its primary registered; it writes nothing. */
+    if (!store_is_read_only(st))
+        rc = ensure_builtins(lg, err);
 out:
     if (rc) {
         lineage_close(lg);

@@ -1,8 +1,23 @@
-/* api_ops.c - /healthz, /readyz and /metrics. */
-#include "serving/auth/gate.h"
+/*
+ * api_ops.c - /healthz, /readyz, /metrics, and the operator's routes:
+ * POST /v1/admin:checkpoint and a read replica's refusal of changes.
+ *
+ * Checkpoints are written only directly under --checkpoint-dir, under a name
+ * the client picks from a small alphabet: a client can never make the daemon
+ * write anywhere else on disk (no '/', no leading '.', so no "..").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "base/timeutil.h"
 #include "ingest/jobs.h"
 #include "serving/app.h"
+#include "serving/auth/gate.h"
+
+/* Longest checkpoint name: ample for a date and a label. */
+#define CHECKPOINT_NAME_MAX 128
 
 void api_healthz(http_req *req, void *ctx)
 {
@@ -42,12 +57,15 @@ void api_metrics(http_req *req, void *ctx)
                "# TYPE strata_store_bytes gauge\n"
                "strata_store_bytes{component=\"sst\"} %llu\n"
                "strata_store_bytes{component=\"memtable\"} %llu\n"
+               "# HELP strata_wal_syncs_total Background WAL fsyncs (sync = batch).\n"
+               "# TYPE strata_wal_syncs_total counter\n"
+               "strata_wal_syncs_total %llu\n"
                "# HELP strata_open_connections Client connections open now.\n"
                "# TYPE strata_open_connections gauge\n"
                "strata_open_connections %llu\n",
                a->build_id, (double)(time_now_us() - a->start_time) / 1e6,
                (unsigned long long)st.values_written, (unsigned long long)st.sst_bytes,
-               (unsigned long long)st.memtable_bytes,
+               (unsigned long long)st.memtable_bytes, (unsigned long long)st.wal_syncs,
                (unsigned long long)(a->server ? http_server_connections(a->server) : 0));
     if (a->jobs) {
         uint64_t jobs[JOB_NSTATES];
@@ -83,4 +101,73 @@ void api_metrics(http_req *req, void *ctx)
     metrics_render(a->metrics, o, app_route_name);
     req->status = 200;
     req->resp_type = "text/plain; version=0.0.4";
+}
+
+void api_replica_refuse(http_req *req, void *ctx)
+{
+    (void)ctx;
+    http_reply_errorf(req, STRATA_FAILED_PRECONDITION,
+                      "read-only replica: %s is served by the primary only",
+                      app_route_name(req->route_id));
+}
+
+static bool checkpoint_name_ok(slice s)
+{
+    if (s.n == 0 || s.n > CHECKPOINT_NAME_MAX || s.p[0] == '.')
+        return false;
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+void api_admin_checkpoint(http_req *req, void *ctx)
+{
+    static const char *const fields[] = {"path", NULL};
+    app *a = ctx;
+    strata_err err = STRATA_ERR_INIT;
+    slice name = {NULL, 0};
+    json_t *body = NULL;
+    char dir[4096 + CHECKPOINT_NAME_MAX + 2];
+    if (!a->checkpoint_dir) {
+        http_reply_errorf(req, STRATA_FAILED_PRECONDITION,
+                          "checkpoints are disabled: start stratad with --checkpoint-dir DIR");
+        goto out;
+    }
+    if (!(body = api_parse_object(req)))
+        goto out;
+    if (api_check_fields(req, body, fields) || api_get_string(req, body, "path", &name))
+        goto out;
+    if (!checkpoint_name_ok(name)) {
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "field \"path\" must be a name of 1..%d letters, digits, '.', '_' or "
+                          "'-' (not starting with '.'); the checkpoint is made under the "
+                          "checkpoint directory",
+                          CHECKPOINT_NAME_MAX);
+        goto out;
+    }
+    snprintf(dir, sizeof dir, "%s/%.*s", a->checkpoint_dir, (int)name.n, name.p);
+    if (access(dir, F_OK) == 0) {
+        http_reply_errorf(req, STRATA_ALREADY_EXISTS, "checkpoint \"%.*s\" already exists",
+                          (int)name.n, name.p);
+        goto out;
+    }
+    int64_t t0 = time_now_us();
+    if (store_checkpoint(a->store, dir, &err)) {
+        http_reply_error(req, &err);
+        goto out;
+    }
+    json_t *doc = json_pack("{s:s,s:s%,s:f}", "path", dir, "name", name.p, name.n,
+                            "seconds", (double)(time_now_us() - t0) / 1e6);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    buf_append_str(&req->resp, text);
+    free(text);
+    json_decref(doc);
+    http_reply_json(req, 201);
+out:
+    json_decref(body);
+    err_clear(&err);
 }

@@ -47,6 +47,11 @@ typedef struct app {
     const char *build_id;
     int64_t start_time;
     atomic_bool ready;
+    /* A read replica (--secondary-of): every mutating route and the schedule
+     * routes answer FAILED_PRECONDITION; no job or schedule runs. */
+    bool replica;
+    /* Real path of --checkpoint-dir; NULL: admin checkpoints are refused. */
+    const char *checkpoint_dir;
 } app;
 
 /* Runs after every handled request: appends state-changing requests that
@@ -95,6 +100,9 @@ int api_page_token_parse(http_req *req, const char *scope, buf *last_key, bool *
 void api_healthz(http_req *req, void *ctx);
 void api_readyz(http_req *req, void *ctx);
 void api_metrics(http_req *req, void *ctx);
+/* POST /v1/admin:checkpoint and the replica's refusal (api_ops.c). */
+void api_admin_checkpoint(http_req *req, void *ctx);
+void api_replica_refuse(http_req *req, void *ctx);
 
 void api_entity_create(http_req *req, void *ctx);
 void api_entity_list(http_req *req, void *ctx);

@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "base/text.h"
 
-typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_INT, OPT_SYNC, OPT_LEVEL } opt_kind;
+typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_INT, OPT_ENUM } opt_kind;
 
 typedef struct option_def {
     const char *key;
@@ -21,10 +21,24 @@ typedef struct option_def {
     size_t offset;
     size_t size; /* for strings: capacity */
     const char *help;
+    const char *const *names; /* OPT_ENUM: value i is names[i]; NULL-terminated */
 } option_def;
 
+/* OPT_ENUM fields are stored as int: every enum used here must be int-sized. */
+_Static_assert(sizeof(store_sync) == sizeof(int), "store_sync is int-sized");
+_Static_assert(sizeof(store_wal_recovery) == sizeof(int), "store_wal_recovery is int-sized");
+
+/* Names in enum order (store_sync, store_wal_recovery, config_start_check, log_level). */
+static const char *const sync_names[] = {"never", "always", "batch", NULL};
+static const char *const wal_names[] = {"strict", "salvage", NULL};
+static const char *const check_names[] = {"quick", "full", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+
 #define O(key, kind, field, help)                                                             \
-    {key, kind, offsetof(strata_config, field), sizeof(((strata_config *)0)->field), help}
+    {key, kind, offsetof(strata_config, field), sizeof(((strata_config *)0)->field), help, NULL}
+#define E(key, field, names, help)                                                            \
+    {key, OPT_ENUM, offsetof(strata_config, field), sizeof(((strata_config *)0)->field), help, \
+     names}
 static const option_def options[] = {
     O("data_dir", OPT_STR, data_dir, "data directory (default ./strata-data)"),
     O("listen", OPT_STR, listen, "HOST:PORT to listen on (default 127.0.0.1:7070)"),
@@ -43,11 +57,26 @@ static const option_def options[] = {
       "memory one export may hold for sorting before it spills to DATA/tmp (default 64)"),
     O("export_streams", OPT_U32, export_streams,
       "streamed exports (no destination) running at once (default 4)"),
-    O("sync", OPT_SYNC, sync,
-      "never|always: fsync the WAL on every write (default never: survives kill -9, not power "
-      "loss)"),
+    E("sync", sync, sync_names,
+      "never|batch|always: when the WAL is fsynced (default never: survives kill -9, not power "
+      "loss; batch: every sync_interval_ms; always: before each answer)"),
+    O("sync_interval_ms", OPT_U32, sync_interval_ms,
+      "sync=batch: fsync the WAL this often; a power loss loses at most this much (default 100)"),
+    E("wal_recovery", wal_recovery, wal_names,
+      "strict|salvage: a damaged WAL refuses the start (strict, default) or is replayed up to "
+      "the damage (salvage; drops what follows)"),
+    E("start_check", start_check, check_names,
+      "quick|full: before serving, open the database (quick) or also read every SST block to "
+      "verify checksums (full, default)"),
+    O("checkpoint_dir", OPT_STR, checkpoint_dir,
+      "directory admin checkpoints are written under (default: none, checkpoints refused)"),
+    O("secondary_of", OPT_STR, secondary_of,
+      "run as a read replica of this primary data directory; --data-dir is then a scratch "
+      "directory of the replica's own"),
+    O("catch_up_ms", OPT_U32, catch_up_ms,
+      "replica: how often to catch up with the primary (default 1000)"),
     O("block_cache_mb", OPT_SIZE, block_cache_mb, "RocksDB block cache in MiB (default 256)"),
-    O("log_level", OPT_LEVEL, log_level, "debug|info|warn|error (default info)"),
+    E("log_level", log_level, level_names, "debug|info|warn|error (default info)"),
     O("max_body_bytes", OPT_SIZE, limits.max_body_bytes, "largest request body"),
     O("max_header_bytes", OPT_SIZE, limits.max_header_bytes, "largest request head"),
     O("max_ids_per_read", OPT_U32, limits.max_ids_per_read, "ids in one online:read"),
@@ -57,6 +86,7 @@ static const option_def options[] = {
       "seconds to receive a request, and idle keep-alive timeout"),
 };
 #undef O
+#undef E
 #define NOPTIONS (sizeof options / sizeof options[0])
 
 void config_defaults(strata_config *c)
@@ -70,6 +100,10 @@ void config_defaults(strata_config *c)
     c->export_memory_mb = LIMIT_DEFAULT_EXPORT_MEMORY_MB;
     c->export_streams = LIMIT_DEFAULT_EXPORT_STREAMS;
     c->sync = STORE_SYNC_NEVER;
+    c->sync_interval_ms = 100;
+    c->wal_recovery = STORE_WAL_STRICT;
+    c->start_check = CONFIG_CHECK_FULL;
+    c->catch_up_ms = 1000;
     c->block_cache_mb = 256;
     c->log_level = LOG_INFO;
     c->limits = limits_default();
@@ -88,8 +122,10 @@ void config_usage(FILE *out)
                 *p = '-';
         fprintf(out, "  %-24s %s\n", flag, options[i].help);
     }
-    fprintf(out, "  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
-            "read options from FILE", "--version", "print the build id", "--routes",
+    fprintf(out, "  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
+            "read options from FILE", "--check",
+            "verify the data directory (every checksum) and exit: 0 sound, 1 damaged",
+            "--version", "print the build id", "--routes",
             "print every route with the permission it needs and the roles holding it",
             "--help", "print this help");
 }
@@ -128,24 +164,18 @@ int config_set(strata_config *c, const char *key, const char *value, strata_err 
             else
                 *(int *)field = (int)u;
             return 0;
-        case OPT_SYNC:
-            if (strcmp(value, "never") == 0)
-                *(store_sync *)field = STORE_SYNC_NEVER;
-            else if (strcmp(value, "always") == 0)
-                *(store_sync *)field = STORE_SYNC_ALWAYS;
-            else
-                return err_set(err, STRATA_INVALID_ARGUMENT,
-                               "sync must be never or always, got \"%s\"", value);
-            return 0;
-        case OPT_LEVEL: {
-            static const char *levels[] = {"debug", "info", "warn", "error"};
-            for (int l = 0; l < 4; l++)
-                if (strcmp(value, levels[l]) == 0) {
-                    *(int *)field = l;
+        case OPT_ENUM: {
+            char allowed[128] = "";
+            for (int v = 0; o->names[v]; v++) {
+                if (strcmp(value, o->names[v]) == 0) {
+                    *(int *)field = v;
                     return 0;
                 }
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           "log_level must be debug, info, warn or error");
+                snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                         v ? "|" : "", o->names[v]);
+            }
+            return err_set(err, STRATA_INVALID_ARGUMENT, "%s must be %s, got \"%s\"", k,
+                           allowed, value);
         }
         }
     }
@@ -220,6 +250,10 @@ int config_parse_args(strata_config *c, int argc, char **argv, bool *exit_now, s
         if (strcmp(a, "--version") == 0) {
             *exit_now = true;
             return STRATA_OK;
+        }
+        if (strcmp(a, "--check") == 0) {
+            c->check_only = true;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0)
             return err_set(err, STRATA_INVALID_ARGUMENT, "unexpected argument \"%s\"", a);

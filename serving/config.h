@@ -11,6 +11,12 @@
 #include "base/limits.h"
 #include "store/store.h"
 
+/* What stratad checks before it serves a data directory. */
+enum config_start_check {
+    CONFIG_CHECK_QUICK, /* RocksDB's open: CURRENT, MANIFEST, WAL, every SST present, sizes */
+    CONFIG_CHECK_FULL,  /* and every SST block read once, checksums verified */
+};
+
 typedef struct strata_config {
     char data_dir[4096];
     char listen[256];
@@ -25,6 +31,13 @@ typedef struct strata_config {
     size_t export_memory_mb;           /* per export, before sort runs spill to disk */
     uint32_t export_streams;           /* streamed exports at once */
     store_sync sync;
+    uint32_t sync_interval_ms;   /* sync = batch: WAL fsync period */
+    store_wal_recovery wal_recovery;
+    int start_check;             /* enum config_start_check */
+    char checkpoint_dir[4096];   /* empty: admin checkpoints are refused */
+    char secondary_of[4096];     /* non-empty: a read replica of that data dir */
+    uint32_t catch_up_ms;        /* replica: catch-up period */
+    bool check_only;             /* --check: verify the data directory and exit */
     size_t block_cache_mb;
     int log_level; /* enum log_level */
     strata_limits limits;
@@ -32,7 +45,7 @@ typedef struct strata_config {
 
 void config_defaults(strata_config *c);
 /* Parse argv (and a --config FILE it names). On --help/--version prints and
- * sets *exit_now. Returns 0 or INVALID_ARGUMENT with a message. */
+ * sets *exit_now. A bare --check sets check_only. Returns 0 or INVALID_ARGUMENT with a message. */
 int config_parse_args(strata_config *c, int argc, char **argv, bool *exit_now, strata_err *err);
 /* Apply one key=value (shared by the file and the flags). */
 int config_set(strata_config *c, const char *key, const char *value, strata_err *err);

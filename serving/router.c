@@ -36,6 +36,7 @@ static const route routes[] = {
     R(GET, "/healthz", api_healthz, OPEN),
     R(GET, "/readyz", api_readyz, OPS),
     R(GET, "/metrics", api_metrics, OPS),
+    R(POST, "/v1/admin:checkpoint", api_admin_checkpoint, ADMIN),
 
     R(POST, "/v1/entities/{}:write", api_write, VALUES_WRITE),
     R(POST, "/v1/entities/{}:delete", api_delete_values, VALUES_WRITE),
@@ -259,6 +260,20 @@ static http_handler forbidden(http_req *req, const route *r, auth_role role)
     return answered;
 }
 
+/* Handlers a replica does not serve although they only read: the scheduler's
+ * state lives in the primary's memory, not in what a replica can see. */
+static bool replica_refuses(int id)
+{
+    static const http_handler schedules[] = {api_schedule_list, api_schedule_get,
+                                             api_schedule_runs};
+    if (app_route_mutates(id))
+        return true;
+    for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++)
+        if (routes[id].handler == schedules[i])
+            return true;
+    return false;
+}
+
 http_handler app_route(http_req *req, void *ctx, int *status)
 {
     app *a = ctx;
@@ -302,5 +317,7 @@ http_handler app_route(http_req *req, void *ctx, int *status)
         auth_gate_count_forbidden(a ? a->auth : NULL);
         return forbidden(req, r, role);
     }
+    if (a && a->replica && replica_refuses(req->route_id))
+        return api_replica_refuse;
     return r->handler;
 }

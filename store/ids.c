@@ -17,6 +17,7 @@ struct store_entity_scan {
     bool values; /* values CF, else latest */
     rocksdb_readoptions_t *ro;
     const rocksdb_snapshot_t *own_snap;
+    bool owns_snap; /* own_snap is ours to release (NULL on a replica) */
     rocksdb_iterator_t *it;
     char upper[4]; /* entity id + 1 as a bound */
     bool has_upper;
@@ -46,7 +47,8 @@ static int scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap
     if (snap) {
         rocksdb_readoptions_set_snapshot(sc->ro, snap->snap);
     } else {
-        sc->own_snap = rocksdb_create_snapshot(st->db);
+        sc->own_snap = store_snap_create(st);
+        sc->owns_snap = true;
         rocksdb_readoptions_set_snapshot(sc->ro, sc->own_snap);
     }
     sc->it = rocksdb_create_iterator_cf(st->db, sc->ro, st->cf[values ? CF_VALUES : CF_LATEST]);
@@ -72,8 +74,8 @@ void store_entity_scan_close(store_entity_scan *sc)
         return;
     if (sc->it)
         rocksdb_iter_destroy(sc->it);
-    if (sc->own_snap)
-        rocksdb_release_snapshot(sc->st->db, sc->own_snap);
+    if (sc->owns_snap)
+        store_snap_release(sc->st, sc->own_snap);
     if (sc->ro)
         rocksdb_readoptions_destroy(sc->ro);
     free(sc);

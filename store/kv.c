@@ -162,7 +162,7 @@ store_snapshot *store_snapshot_take(store_t *st)
 {
     store_snapshot *s = calloc(1, sizeof *s);
     STRATA_ASSERT(s != NULL);
-    s->snap = rocksdb_create_snapshot(st->db);
+    s->snap = store_snap_create(st);
     return s;
 }
 
@@ -170,7 +170,7 @@ void store_snapshot_release(store_t *st, store_snapshot *snap)
 {
     if (!snap)
         return;
-    rocksdb_release_snapshot(st->db, snap->snap);
+    store_snap_release(st, snap->snap);
     free(snap);
 }
 

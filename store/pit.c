@@ -31,6 +31,7 @@ struct store_pit_scan {
     int64_t as_of;
     rocksdb_readoptions_t *ro;
     const rocksdb_snapshot_t *own_snap;
+    bool owns_snap; /* own_snap is ours to release (NULL on a replica) */
     buf id;       /* the current id */
     bool have_id;
     char key[STORE_KEY_MAX];
@@ -76,7 +77,8 @@ int store_pit_scan_open(store_t *st, uint32_t entity_id, const store_pit_feature
     if (snap) {
         rocksdb_readoptions_set_snapshot(sc->ro, snap->snap);
     } else {
-        sc->own_snap = rocksdb_create_snapshot(st->db);
+        sc->own_snap = store_snap_create(st);
+        sc->owns_snap = true;
         rocksdb_readoptions_set_snapshot(sc->ro, sc->own_snap);
     }
     for (size_t j = 0; j < nfeatures; j++)
@@ -92,8 +94,8 @@ void store_pit_scan_close(store_pit_scan *sc)
     for (size_t j = 0; sc->cur && j < sc->nf; j++)
         if (sc->cur[j].it)
             rocksdb_iter_destroy(sc->cur[j].it);
-    if (sc->own_snap)
-        rocksdb_release_snapshot(sc->st->db, sc->own_snap);
+    if (sc->owns_snap)
+        store_snap_release(sc->st, sc->own_snap);
     if (sc->ro)
         rocksdb_readoptions_destroy(sc->ro);
     free(sc->cur);

@@ -222,8 +222,7 @@ static int reg_index(registry_t *r)
     return 0;
 }
 
-/* Publish a new snapshot; the store's reference to the old one is dropped. */
-static void reg_install(store_t *st, registry_t *next)
+void store_registry_install(store_t *st, registry_t *next)
 {
     pthread_mutex_lock(&st->snap_mu);
     registry_t *old = st->snap;
@@ -708,7 +707,7 @@ int store_entity_create(store_t *st, slice name, slice description, json_t *labe
     if ((rc = write_sync(st, wb, "writing the registry", err)))
         goto out;
     st->next_entity_id = id + 1;
-    reg_install(st, draft);
+    store_registry_install(st, draft);
     draft = NULL;
     goto out;
 nomem:
@@ -822,7 +821,7 @@ int store_features_create(store_t *st, slice entity, const feature_spec *specs, 
     if ((rc = write_sync(st, wb, "writing the registry", err)))
         goto out;
     st->next_feature_id = next;
-    reg_install(st, draft);
+    store_registry_install(st, draft);
     draft = NULL;
     goto out;
 nomem:
@@ -904,7 +903,7 @@ int store_feature_update(store_t *st, slice entity, slice feature, const slice *
         goto nomem;
     if ((rc = write_sync(st, wb, "writing the registry", err)))
         goto out;
-    reg_install(st, draft);
+    store_registry_install(st, draft);
     draft = NULL;
     goto out;
 nomem:
@@ -963,7 +962,7 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
     if ((rc = write_sync(st, wb, "deleting a feature", err)))
         goto out;
     /* e and cur belong to the snapshot reg_install releases: not used after. */
-    reg_install(st, draft);
+    store_registry_install(st, draft);
     draft = NULL;
     log_info("deleted feature %.*s:%.*s and %llu stored versions", (int)entity.n, entity.p,
              (int)feature.n, feature.p, (unsigned long long)deleted);
@@ -1052,7 +1051,7 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
         goto nomem;
     if ((rc = write_sync(st, wb, "deleting an entity", err)))
         goto out;
-    reg_install(st, draft);
+    store_registry_install(st, draft);
     draft = NULL;
     goto out;
 nomem:

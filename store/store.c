@@ -18,10 +18,21 @@
  *    the same batch that removes versions, under data_lock held exclusively so
  *    no merge can slip between the scan and the Put that replaces the row.
  *  - RocksDB error strings are converted to strata_err at once and freed.
+ *  - A directory is never served, nor changed, unless it passed every check:
+ *    not another program's, all column families present, layout not newer,
+ *    WAL and MANIFEST intact (strict WAL recovery, WALs tracked in the
+ *    MANIFEST), optionally every SST block checksummed. The checks run on a
+ *    read-only instance before the read-write open, which would otherwise
+ *    replay, rewrite and delete files first.
+ *  - Sync modes (store.h): `always` fsyncs in the write, `batch` on the
+ *    background thread, which also runs a replica's catch-ups.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,7 +120,11 @@ static const char *vp_name(void *state)
     return "strata.values_feature_prefix.v1";
 }
 
-static rocksdb_options_t *db_options(bool read_only)
+/* RocksDB's WALRecoveryMode values (rocksdb/options.h). */
+#define RDB_WAL_TOLERATE_CORRUPTED_TAIL 0
+#define RDB_WAL_POINT_IN_TIME 2
+
+static rocksdb_options_t *db_options(bool read_only, store_wal_recovery wal)
 {
     rocksdb_options_t *o = rocksdb_options_create();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -127,7 +142,23 @@ static rocksdb_options_t *db_options(bool read_only)
      * so a quiet CF cannot pin old WAL files or the heap. */
     rocksdb_options_set_max_total_wal_size(o, (uint64_t)512 << 20);
     rocksdb_options_set_db_write_buffer_size(o, (size_t)256 << 20);
-    return o;
+    /* Damage is an error, never skipped: file sizes and checksums of what is
+     * read are checked, and a failed background write stops further writes. */
+    rocksdb_options_set_paranoid_checks(o, 1);
+    rocksdb_options_set_wal_recovery_mode(o, wal == STORE_WAL_SALVAGE
+                                                 ? RDB_WAL_POINT_IN_TIME
+                                                 : RDB_WAL_TOLERATE_CORRUPTED_TAIL);
+    /* The MANIFEST records which WAL files exist (and their synced sizes), so
+     * an open that finds one missing, or a MANIFEST that lost its latest
+     * records (it would describe an older state whose WALs are gone), fails
+     * instead of silently serving that older state. Not in the C API's
+     * setters: applied through an options string. */
+    rocksdb_options_t *t = rocksdb_options_create();
+    char *rerr = NULL;
+    rocksdb_get_options_from_string(o, "track_and_verify_wals_in_manifest=true", t, &rerr);
+    STRATA_ASSERT(rerr == NULL);
+    rocksdb_options_destroy(o);
+    return t;
 }
 
 static rocksdb_options_t *cf_options(store_t *st, int cf)
@@ -267,6 +298,205 @@ static int load_meta(store_t *st, strata_err *err)
     return 0;
 }
 
+/* ---- background thread: batch fsync, replica catch-up ------------------- */
+
+static uint64_t now_ms(void)
+{
+    return (uint64_t)(time_mono_ns() / 1000000);
+}
+
+/* One fsync of the WAL when anything was written since the last one. */
+static void bg_sync_wal(store_t *st, uint64_t *synced_seq)
+{
+    uint64_t seq = rocksdb_get_latest_sequence_number(st->db);
+    if (seq == *synced_seq)
+        return;
+    char *rerr = NULL;
+    rocksdb_flush_wal(st->db, 1, &rerr);
+    if (rerr) {
+        log_error("store: periodic fsync of the WAL failed: %s", rerr);
+        rocksdb_free(rerr);
+        return;
+    }
+    *synced_seq = seq;
+    atomic_fetch_add(&st->wal_syncs, 1);
+}
+
+static void *bg_main(void *arg)
+{
+    store_t *st = arg;
+    bool syncing = st->sync == STORE_SYNC_BATCH && !st->read_only;
+    /* What the open recovered is on disk already (RocksDB flushes the
+     * replayed WAL to synced table files). */
+    uint64_t synced_seq = rocksdb_get_latest_sequence_number(st->db);
+    uint64_t next_sync = 0, next_catch_up = 0;
+    uint64_t t = now_ms();
+    if (syncing)
+        next_sync = t + st->sync_interval_ms;
+    if (st->catch_up_ms)
+        next_catch_up = t + st->catch_up_ms;
+    pthread_mutex_lock(&st->bg_mu);
+    while (!st->bg_stop) {
+        uint64_t wake = syncing ? next_sync : next_catch_up;
+        if (syncing && st->catch_up_ms && next_catch_up < wake)
+            wake = next_catch_up;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t = now_ms();
+        uint64_t wait = wake > t ? wake - t : 0;
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (wait)
+            pthread_cond_timedwait(&st->bg_cv, &st->bg_mu, &ts);
+        if (st->bg_stop)
+            break;
+        pthread_mutex_unlock(&st->bg_mu);
+        t = now_ms();
+        if (syncing && t >= next_sync) {
+            bg_sync_wal(st, &synced_seq);
+            next_sync = now_ms() + st->sync_interval_ms;
+        }
+        if (st->catch_up_ms && t >= next_catch_up) {
+            strata_err err = STRATA_ERR_INIT;
+            if (store_catch_up(st, &err))
+                log_warn("replica: catching up with %s failed: %s", st->path, err.message);
+            err_clear(&err);
+            next_catch_up = now_ms() + st->catch_up_ms;
+        }
+        pthread_mutex_lock(&st->bg_mu);
+    }
+    pthread_mutex_unlock(&st->bg_mu);
+    return NULL;
+}
+
+static int bg_start(store_t *st, strata_err *err)
+{
+    bool needed = (st->sync == STORE_SYNC_BATCH && !st->read_only) ||
+                  (st->secondary_path && st->catch_up_ms);
+    if (!needed)
+        return 0;
+    if (pthread_create(&st->bg_thread, NULL, bg_main, st))
+        return err_set(err, STRATA_INTERNAL, "store: cannot start its background thread");
+    st->bg_running = true;
+    return 0;
+}
+
+static void bg_stop(store_t *st)
+{
+    if (!st->bg_running)
+        return;
+    pthread_mutex_lock(&st->bg_mu);
+    st->bg_stop = true;
+    pthread_cond_signal(&st->bg_cv);
+    pthread_mutex_unlock(&st->bg_mu);
+    pthread_join(st->bg_thread, NULL);
+    st->bg_running = false;
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+bool store_is_read_only(const store_t *st)
+{
+    return st->read_only;
+}
+
+bool store_is_replica(const store_t *st)
+{
+    return st->secondary_path != NULL;
+}
+
+int store_verify(store_t *st, uint64_t *records, strata_err *err)
+{
+    int rc = 0;
+    *records = 0;
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_verify_checksums(ro, 1);
+    rocksdb_readoptions_set_fill_cache(ro, 0);
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
+    for (int i = 0; i < CF_COUNT && rc == 0; i++) {
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, ro, st->cf[i]);
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it))
+            (*records)++;
+        char *rerr = NULL;
+        rocksdb_iter_get_error(it, &rerr);
+        rocksdb_iter_destroy(it);
+        if (rerr) {
+            char what[64];
+            snprintf(what, sizeof what, "column family \"%s\"", store_cf_names[i]);
+            rc = store_rdb_err(err, rerr, what);
+        }
+    }
+    rocksdb_readoptions_destroy(ro);
+    return rc;
+}
+
+int store_checkpoint(store_t *st, const char *dir, strata_err *err)
+{
+    int rc;
+    char *rerr = NULL;
+    if ((rc = store_check_writable(st, err)))
+        return rc;
+    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(st->db, &rerr);
+    if (rerr)
+        return store_rdb_err(err, rerr, "creating a checkpoint");
+    /* log_size_for_flush 0: every column family's memtable is flushed first,
+     * and the live WAL is copied, so all families are at one point in time. */
+    rocksdb_checkpoint_create(cp, dir, 0, &rerr);
+    rocksdb_checkpoint_object_destroy(cp);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "creating a checkpoint");
+        err_prefix(err, "%s", dir);
+    }
+    return rc;
+}
+
+const rocksdb_snapshot_t *store_snap_create(store_t *st)
+{
+    if (!st->secondary_path)
+        return rocksdb_create_snapshot(st->db);
+    pthread_rwlock_rdlock(&st->catch_up_lock);
+    return NULL;
+}
+
+void store_snap_release(store_t *st, const rocksdb_snapshot_t *snap)
+{
+    if (!st->secondary_path)
+        rocksdb_release_snapshot(st->db, snap);
+    else
+        pthread_rwlock_unlock(&st->catch_up_lock);
+}
+
+int store_catch_up(store_t *st, strata_err *err)
+{
+    if (!st->secondary_path)
+        return err_set(err, STRATA_FAILED_PRECONDITION, "not a replica: nothing to catch up with");
+    int rc = 0;
+    char *rerr = NULL;
+    registry_t *reg = NULL;
+    uint32_t max_e, max_f;
+    pthread_rwlock_wrlock(&st->catch_up_lock);
+    uint64_t before = rocksdb_get_latest_sequence_number(st->db);
+    rocksdb_try_catch_up_with_primary(st->db, &rerr);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "catching up with the primary");
+        goto out;
+    }
+    if (rocksdb_get_latest_sequence_number(st->db) == before)
+        goto out;
+    /* The registry is cached in memory: reload it (it is small) so new
+     * entities and features become readable. */
+    if ((rc = store_registry_load(st, &reg, &max_e, &max_f, err)))
+        goto out;
+    store_registry_install(st, reg);
+out:
+    pthread_rwlock_unlock(&st->catch_up_lock);
+    return rc;
+}
+
 /* ---- open / close ------------------------------------------------------- */
 
 static int init_locks(store_t *st)
@@ -286,8 +516,20 @@ static int init_locks(store_t *st)
         goto fail_reg;
     if (pthread_mutex_init(&st->seq_mu, NULL))
         goto fail_snap;
+    if (pthread_mutex_init(&st->bg_mu, NULL))
+        goto fail_seq;
+    if (pthread_cond_init(&st->bg_cv, NULL))
+        goto fail_bg;
+    if (pthread_rwlock_init(&st->catch_up_lock, NULL))
+        goto fail_cv;
     st->locks_ready = true;
     return 0;
+fail_cv:
+    pthread_cond_destroy(&st->bg_cv);
+fail_bg:
+    pthread_mutex_destroy(&st->bg_mu);
+fail_seq:
+    pthread_mutex_destroy(&st->seq_mu);
 fail_snap:
     pthread_mutex_destroy(&st->snap_mu);
 fail_reg:
@@ -305,6 +547,82 @@ static bool known_cf(const char *name)
     return false;
 }
 
+#define REFUSED_HINT " (refused; see \"Crash recovery\" in docs/operations.md)"
+
+static bool has_cf(char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Before RocksDB sees the directory (it would happily create a new database
+ * in any directory): a directory that holds files but no CURRENT is another
+ * program's, or a Strata directory that lost its CURRENT file. Entries Strata
+ * itself makes beside the database (exports, tmp) and a mount point's
+ * lost+found do not count.
+ */
+static int check_foreign_dir(const char *path, bool *has_db, strata_err *err)
+{
+    static const char *const ours[] = {".", "..", "exports", "tmp", "lost+found"};
+    *has_db = false;
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 0
+                               : err_set(err, STRATA_IO, "cannot read data directory %s: %s",
+                                         path, strerror(errno));
+    bool current = false;
+    char other[256] = "";
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, "CURRENT") == 0) {
+            current = true;
+            continue;
+        }
+        bool mine = false;
+        for (size_t i = 0; i < sizeof ours / sizeof ours[0] && !mine; i++)
+            mine = strcmp(de->d_name, ours[i]) == 0;
+        if (!mine && !other[0])
+            snprintf(other, sizeof other, "%s", de->d_name);
+    }
+    closedir(d);
+    *has_db = current;
+    if (!current && other[0])
+        return err_set(err, STRATA_FAILED_PRECONDITION,
+                       "%s is not a Strata data directory: it holds files (e.g. \"%s\") but no "
+                       "RocksDB CURRENT file (another program's directory, or CURRENT was lost)",
+                       path, other);
+    return 0;
+}
+
+/* RocksDB's LOCK file is held (fcntl) by the process that has the database
+ * open read-write. Probe it the same way, and let go at once. (POSIX locks
+ * belong to the process: a process that already has this directory open
+ * would lose its lock when this fd closes. stratad opens a directory once.) */
+static int check_not_locked(const char *path, strata_err *err)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/LOCK", path);
+    int fd = open(lock, O_RDWR);
+    if (fd < 0)
+        return 0; /* no LOCK yet: nobody holds it */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int rc = 0;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                     "cannot open data directory %s: its lock file %s is held by another "
+                     "process (a stratad already running on it?)",
+                     path, lock);
+    } else {
+        fl.l_type = F_UNLCK;
+        fcntl(fd, F_SETLK, &fl);
+    }
+    close(fd);
+    return rc;
+}
+
 static int open_db(store_t *st, strata_err *err)
 {
     int rc = 0;
@@ -318,7 +636,12 @@ static int open_db(store_t *st, strata_err *err)
     existing = rocksdb_list_column_families(st->db_opts, st->path, &nexisting, &rerr);
     if (rerr) {
         /* A new directory has nothing to list; any other problem resurfaces,
-         * with RocksDB's own words, from the open below. */
+         * with RocksDB's own words, from the open below (or here, read-only). */
+        if (st->read_only) {
+            rc = rdb_code(rerr);
+            err_set(err, rc, "cannot open data directory %s: %s%s", st->path, rerr,
+                    rc == STRATA_CORRUPT ? REFUSED_HINT : "");
+        }
         rocksdb_free(rerr);
         rerr = NULL;
         /* Even on error RocksDB hands back a (zero-length) malloc'd list. */
@@ -326,23 +649,39 @@ static int open_db(store_t *st, strata_err *err)
             rocksdb_list_column_families_destroy(existing, 0);
         existing = NULL;
         nexisting = 0;
+        if (rc)
+            goto out;
     }
     for (size_t i = 0; i < nexisting; i++)
         if (!known_cf(existing[i]))
             nextra++;
-    if (st->read_only) {
-        for (int i = 0; i < CF_COUNT; i++) {
-            bool found = false;
-            for (size_t j = 0; j < nexisting && !found; j++)
-                found = strcmp(existing[j], store_cf_names[i]) == 0;
-            if (!found) {
-                rc = err_set(err, STRATA_FAILED_PRECONDITION,
-                             "cannot open data directory %s read-only: column family \"%s\" is "
-                             "missing (open it read-write once to create it)",
-                             st->path, store_cf_names[i]);
-                goto out;
-            }
-        }
+    /* Every Strata data directory has had all of Strata's column families
+     * since it was created; RocksDB is never asked to create one in an
+     * existing database. One missing means another program's database, or a
+     * MANIFEST that lost records (RocksDB would then serve an older state and
+     * delete the table files it no longer knows). */
+    for (int i = 0; nexisting && i < CF_COUNT; i++) {
+        if (has_cf(existing, nexisting, store_cf_names[i]))
+            continue;
+        if (!has_cf(existing, nexisting, "meta"))
+            rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                         "%s is not a Strata data directory: it holds a RocksDB database "
+                         "without Strata's column families (another program's data, or a truncated "
+                         "MANIFEST?)",
+                         st->path);
+        else
+            rc = err_set(err, STRATA_CORRUPT,
+                         "cannot open data directory %s: column family \"%s\" is missing from "
+                         "the MANIFEST (damaged or truncated; refused, see \"Crash recovery\" "
+                         "in docs/operations.md)",
+                         st->path, store_cf_names[i]);
+        goto out;
+    }
+    if (st->read_only && !nexisting) {
+        rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                     "cannot open data directory %s read-only: it holds no Strata database",
+                     st->path);
+        goto out;
     }
     size_t total = CF_COUNT + nextra;
     names = calloc(total, sizeof *names);
@@ -369,7 +708,11 @@ static int open_db(store_t *st, strata_err *err)
         names[k] = existing[i];
         opts[k++] = st->extra_opts;
     }
-    if (st->read_only)
+    if (st->secondary_path)
+        st->db = rocksdb_open_as_secondary_column_families(st->db_opts, st->path,
+                                                           st->secondary_path, (int)total, names,
+                                                           opts, handles, &rerr);
+    else if (st->read_only)
         st->db = rocksdb_open_for_read_only_column_families(st->db_opts, st->path, (int)total,
                                                             names, opts, handles, 0, &rerr);
     else
@@ -377,7 +720,8 @@ static int open_db(store_t *st, strata_err *err)
                                               handles, &rerr);
     if (rerr) {
         rc = rdb_code(rerr);
-        err_set(err, rc, "cannot open data directory %s: %s", st->path, rerr);
+        err_set(err, rc, "cannot open data directory %s: %s%s", st->path, rerr,
+                rc == STRATA_CORRUPT ? REFUSED_HINT : "");
         rocksdb_free(rerr);
         st->db = NULL;
         goto out;
@@ -406,15 +750,23 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     *out = NULL;
     if (!opt || !opt->path || !*opt->path)
         return err_set(err, STRATA_INVALID_ARGUMENT, "no data directory given");
-    if (!(st = calloc(1, sizeof *st)) || !(st->path = strdup(opt->path)) || init_locks(st)) {
+    bool replica = opt->secondary_of && *opt->secondary_of;
+    if (!(st = calloc(1, sizeof *st)) ||
+        !(st->path = strdup(replica ? opt->secondary_of : opt->path)) ||
+        (replica && !(st->secondary_path = strdup(opt->path))) || init_locks(st)) {
         rc = err_set(err, STRATA_NOMEM, "out of memory opening the store");
         goto out;
     }
     st->sync = opt->sync;
-    st->read_only = opt->read_only;
+    st->read_only = opt->read_only || replica;
+    st->sync_interval_ms = opt->sync_interval_ms ? opt->sync_interval_ms : 100;
+    st->catch_up_ms = opt->catch_up_ms;
     st->cache = rocksdb_cache_create_lru(opt->block_cache_bytes ? opt->block_cache_bytes
                                                                 : DEFAULT_BLOCK_CACHE_BYTES);
-    st->db_opts = db_options(st->read_only);
+    st->db_opts = db_options(st->read_only, opt->wal_recovery);
+    if (replica)
+        /* A secondary keeps every table file open (RocksDB requires it). */
+        rocksdb_options_set_max_open_files(st->db_opts, -1);
     for (int i = 0; i < CF_COUNT; i++)
         st->cf_opts[i] = cf_options(st, i);
     st->wo_data = rocksdb_writeoptions_create();
@@ -427,13 +779,43 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     st->ro_total = rocksdb_readoptions_create();
     rocksdb_readoptions_set_total_order_seek(st->ro_total, 1);
 
-    if (!st->read_only && mkdir_p(st->path)) {
-        rc = err_set(err, STRATA_IO, "cannot create data directory %s: %s", st->path,
-                     strerror(errno));
+    bool has_db = false, checked = false;
+    if ((rc = check_foreign_dir(st->path, &has_db, err)))
+        goto out;
+    if (has_db && !st->read_only) {
+        /* Every check on a read-only instance first: a read-write open
+         * replays the WAL into new table files, writes a new MANIFEST and
+         * deletes files it does not know, so a directory we refuse must never
+         * get that far. A daemon already running on it is named first. */
+        store_options probe_opt = *opt;
+        probe_opt.read_only = true;
+        probe_opt.block_cache_bytes = (size_t)8 << 20;
+        store_t *probe = NULL;
+        if ((rc = check_not_locked(st->path, err)) || (rc = store_open(&probe_opt, &probe, err)))
+            goto out;
+        store_close(probe);
+        checked = true;
+    }
+    if (replica && access(st->path, F_OK) != 0) {
+        rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                     "cannot open a replica of %s: no such directory", st->path);
+        goto out;
+    }
+    if ((!st->read_only || replica) &&
+        mkdir_p(replica ? st->secondary_path : st->path)) {
+        rc = err_set(err, STRATA_IO, "cannot create data directory %s: %s",
+                     replica ? st->secondary_path : st->path, strerror(errno));
         goto out;
     }
     if ((rc = open_db(st, err)) || (rc = load_meta(st, err)))
         goto out;
+    if (opt->verify && !checked) {
+        uint64_t n;
+        if ((rc = store_verify(st, &n, err))) {
+            err_prefix(err, "data directory %s failed its check", st->path);
+            goto out;
+        }
+    }
     if ((rc = store_registry_load(st, &reg, &max_e, &max_f, err))) {
         err_prefix(err, "cannot open data directory %s", st->path);
         goto out;
@@ -444,6 +826,8 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         st->next_entity_id = max_e + 1;
     if (st->next_feature_id <= max_f)
         st->next_feature_id = max_f + 1;
+    if ((rc = bg_start(st, err)))
+        goto out;
     *out = st;
     st = NULL;
 out:
@@ -455,6 +839,16 @@ void store_close(store_t *st)
 {
     if (!st)
         return;
+    bg_stop(st);
+    if (st->db && !st->read_only) {
+        /* A clean stop is durable in every sync mode. */
+        char *rerr = NULL;
+        rocksdb_flush_wal(st->db, 1, &rerr);
+        if (rerr) {
+            log_error("store: fsync of the WAL at close failed: %s", rerr);
+            rocksdb_free(rerr);
+        }
+    }
     if (st->snap)
         store_registry_release(st, st->snap);
     /* Handles go before the database they belong to. */
@@ -491,7 +885,11 @@ void store_close(store_t *st)
         pthread_mutex_destroy(&st->reg_mu);
         pthread_mutex_destroy(&st->snap_mu);
         pthread_mutex_destroy(&st->seq_mu);
+        pthread_mutex_destroy(&st->bg_mu);
+        pthread_cond_destroy(&st->bg_cv);
+        pthread_rwlock_destroy(&st->catch_up_lock);
     }
+    free(st->secondary_path);
     free(st->path);
     free(st);
 }
@@ -1163,4 +1561,5 @@ void store_get_stats(store_t *st, store_stats *out)
             out->memtable_bytes += v;
     }
     out->values_written = atomic_load(&st->values_written);
+    out->wal_syncs = atomic_load(&st->wal_syncs);
 }

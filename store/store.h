@@ -28,21 +28,74 @@
 
 typedef struct store store_t;
 
+/*
+ * When an acknowledged write reaches the disk (docs/operations.md, "Sync
+ * modes", has the measured cost of each):
+ *   NEVER   the WAL is written (write(2)) before the answer, never fsynced by
+ *           the write: survives kill -9 and a daemon crash; a power loss or
+ *           kernel crash may lose what the OS had not written back yet.
+ *   BATCH   as NEVER, and a background thread fsyncs the WAL every
+ *           sync_interval_ms: a power loss loses at most the last interval.
+ *   ALWAYS  the WAL is fsynced before the answer (RocksDB groups concurrent
+ *           writers into one fsync): nothing acknowledged is ever lost.
+ * Registry changes, value deletes, job state changes and model registry
+ * changes are fsynced whatever the mode; a clean close fsyncs the WAL too.
+ */
 typedef enum store_sync {
-    STORE_SYNC_NEVER,  /* WAL written, not fsynced: survives kill -9, not power loss */
-    STORE_SYNC_ALWAYS, /* every acknowledged write is fsynced */
+    STORE_SYNC_NEVER,
+    STORE_SYNC_ALWAYS,
+    STORE_SYNC_BATCH,
 } store_sync;
+
+/* How the WAL is replayed at open (RocksDB's WAL recovery mode). */
+typedef enum store_wal_recovery {
+    /* A torn last record (power loss mid-append) is dropped; any other damage
+     * refuses the open, so acknowledged writes are never dropped silently. */
+    STORE_WAL_STRICT,
+    /* Replay stops at the first damaged record and drops everything after it:
+     * an operator's choice, after a power loss that left the WAL damaged. */
+    STORE_WAL_SALVAGE,
+} store_wal_recovery;
 
 typedef struct store_options {
     const char *path;        /* data directory; created if missing */
     store_sync sync;
     size_t block_cache_bytes; /* 0 = default (256 MiB) */
     bool read_only;           /* open for inspection only */
+    uint32_t sync_interval_ms; /* STORE_SYNC_BATCH: 0 = default (100) */
+    store_wal_recovery wal_recovery;
+    /* Read every SST block once (checksums) before returning: a corrupt file
+     * refuses the open instead of failing reads later. */
+    bool verify;
+    /* Read replica: open the primary's data directory `secondary_of` as a
+     * RocksDB secondary instance (read-only; `path` is a scratch directory
+     * for its own info log), catching up every catch_up_ms (0 = never by
+     * itself; store_catch_up does it on demand). */
+    const char *secondary_of;
+    uint32_t catch_up_ms;
 } store_options;
 
 int store_open(const store_options *opt, store_t **out, strata_err *err);
-/* Flushes nothing extra (the WAL holds everything acknowledged); NULL is a no-op. */
+/* Fsyncs the WAL (a clean stop loses nothing in any sync mode) and closes;
+ * NULL is a no-op. */
 void store_close(store_t *st);
+/* True for a read-only or replica (secondary) store: every write is refused. */
+bool store_is_read_only(const store_t *st);
+bool store_is_replica(const store_t *st);
+
+/* ---- maintenance -------------------------------------------------------- */
+
+/* Read every record of every column family with checksums verified and
+ * without filling the block cache. 0 with *records counted, or CORRUPT/IO
+ * naming the column family. */
+int store_verify(store_t *st, uint64_t *records, strata_err *err);
+/* A RocksDB checkpoint of the whole store (every column family, consistent:
+ * memtables are flushed, SST files hard-linked when on the same filesystem)
+ * into dir, which must not exist; its parent must. Restoring = opening dir. */
+int store_checkpoint(store_t *st, const char *dir, strata_err *err);
+/* Replica: apply what the primary wrote since the last catch-up and reload
+ * the registry when it changed. FAILED_PRECONDITION on a primary. */
+int store_catch_up(store_t *st, strata_err *err);
 
 /* ---- registry ----------------------------------------------------------- */
 
@@ -298,6 +351,7 @@ typedef struct store_stats {
     uint64_t sst_bytes;
     uint64_t memtable_bytes;
     uint64_t values_written; /* since open */
+    uint64_t wal_syncs;      /* background WAL fsyncs (sync = batch) since open */
 } store_stats;
 void store_get_stats(store_t *st, store_stats *out);
 

@@ -53,9 +53,10 @@ struct registry {
 };
 
 struct store {
-    char *path;
+    char *path; /* the database: the data directory, or a replica's primary */
     store_sync sync;
     bool read_only;
+    char *secondary_path; /* replica: its own scratch directory; else NULL */
 
     rocksdb_t *db;
     rocksdb_options_t *db_opts;
@@ -87,6 +88,19 @@ struct store {
     _Atomic uint64_t next_seq;
     _Atomic uint64_t seq_ceiling; /* first seq not yet persisted as reserved */
     _Atomic uint64_t values_written;
+    _Atomic uint64_t wal_syncs;
+
+    /* Background thread (store.c): the WAL fsync of STORE_SYNC_BATCH and a
+     * replica's periodic catch-up. Stopped and joined by store_close. */
+    bool bg_running;
+    bool bg_stop; /* under bg_mu */
+    pthread_t bg_thread;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+    uint32_t sync_interval_ms;
+    uint32_t catch_up_ms;
+    /* Replica: catch-ups take it exclusively, snapshots shared. */
+    pthread_rwlock_t catch_up_lock;
 };
 
 struct store_snapshot {
@@ -94,6 +108,12 @@ struct store_snapshot {
 };
 
 /* ---- store.c helpers ---------------------------------------------------- */
+
+/* A consistent view for multi-key reads. A replica's secondary instance has
+ * no snapshots: there it is NULL (the latest view) and catch-ups wait until
+ * it is released, so the view still does not move. */
+const rocksdb_snapshot_t *store_snap_create(store_t *st);
+void store_snap_release(store_t *st, const rocksdb_snapshot_t *snap);
 
 /* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
  * returns STRATA_CORRUPT, STRATA_IO or STRATA_INTERNAL by the message's class. */
@@ -120,6 +140,8 @@ int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_e
 int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uint32_t *max_feature,
                         strata_err *err);
 void store_registry_free(registry_t *reg);
+/* Publish a new snapshot; the store's reference to the old one is dropped. */
+void store_registry_install(store_t *st, registry_t *next);
 
 /* ---- latest.c: the latest-row codec and merge operator -------------------
  *

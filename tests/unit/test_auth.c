@@ -451,6 +451,7 @@ static const struct rule {
     {"*", "/v1/contexts", A | W},
     {"POST", "/v1/events", A | W},
     {"*", "/v1/tokens", A},
+    {"POST", "/v1/admin:", A},
 };
 
 static const struct rule *contract_rule(const char *name)

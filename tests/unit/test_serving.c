@@ -133,6 +133,28 @@ static void config_flags_and_file(void **state)
     assert_non_null(strstr(err.message, "bogus"));
     char *bad3[] = {"stratad", "--sync", "sometimes", NULL};
     assert_int_equal(config_parse_args(&c, 3, bad3, &exit_now, &err), STRATA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "sync must be never|always|batch"));
+
+    /* Durability and replica options; --check is a bare flag. */
+    config_defaults(&c);
+    assert_int_equal(c.sync, STORE_SYNC_NEVER);
+    assert_int_equal(c.start_check, CONFIG_CHECK_FULL);
+    assert_int_equal(c.wal_recovery, STORE_WAL_STRICT);
+    char *dur[] = {"stratad", "--sync=batch", "--sync-interval-ms", "25", "--check",
+                   "--wal-recovery", "salvage", "--start-check", "quick", "--secondary-of",
+                   "/p", "--catch-up-ms", "50", "--checkpoint-dir", "/cp", NULL};
+    assert_int_equal(config_parse_args(&c, 15, dur, &exit_now, &err), 0);
+    assert_int_equal(c.sync, STORE_SYNC_BATCH);
+    assert_int_equal(c.sync_interval_ms, 25);
+    assert_true(c.check_only);
+    assert_int_equal(c.wal_recovery, STORE_WAL_SALVAGE);
+    assert_int_equal(c.start_check, CONFIG_CHECK_QUICK);
+    assert_string_equal(c.secondary_of, "/p");
+    assert_int_equal(c.catch_up_ms, 50);
+    assert_string_equal(c.checkpoint_dir, "/cp");
+    char *bad5[] = {"stratad", "--wal-recovery", "skip", NULL};
+    assert_int_equal(config_parse_args(&c, 3, bad5, &exit_now, &err), STRATA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "strict|salvage"));
     char *bad4[] = {"stratad", "--listen", NULL};
     assert_int_equal(config_parse_args(&c, 2, bad4, &exit_now, &err), STRATA_INVALID_ARGUMENT);
 

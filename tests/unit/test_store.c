@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/limits.h"
 #include "store/keys.h"
@@ -1223,6 +1224,180 @@ static void test_concurrent_writes_and_deletes(void **state)
     check_all_cw_ids(f);
 }
 
+
+/* ---- durability and operations ------------------------------------------- */
+
+static void test_foreign_dirs_refused(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    store_t *st = NULL;
+    char dir[160], file[200];
+
+    /* Files, no CURRENT: another program's directory; left as it was. */
+    snprintf(dir, sizeof dir, "%s/other", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(file, sizeof file, "%s/notes.txt", dir);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(open_store(dir, false, &st, &err), STRATA_FAILED_PRECONDITION);
+    assert_null(st);
+    assert_non_null(strstr(err.message, "not a Strata data directory"));
+    assert_non_null(strstr(err.message, "notes.txt"));
+    snprintf(file, sizeof file, "%s/CURRENT", dir);
+    assert_int_not_equal(access(file, F_OK), 0);
+
+    /* A RocksDB database of another program: refused, and no column family
+     * of Strata's is added to it. */
+    snprintf(dir, sizeof dir, "%s/otherdb", f->dir);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    char *rerr = NULL;
+    rocksdb_t *db = rocksdb_open(o, dir, &rerr);
+    assert_null(rerr);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put(db, wo, "k", 1, "v", 1, &rerr);
+    assert_null(rerr);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_close(db);
+    err_clear(&err);
+    assert_int_equal(open_store(dir, false, &st, &err), STRATA_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, "not a Strata data directory"));
+    size_t ncf = 0;
+    char **cfs = rocksdb_list_column_families(o, dir, &ncf, &rerr);
+    assert_null(rerr);
+    assert_int_equal(ncf, 1);
+    rocksdb_list_column_families_destroy(cfs, ncf);
+    rocksdb_options_destroy(o);
+}
+
+static void test_newer_layout_refused(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    char b[4], *rerr = NULL;
+    put_u32be(b, STORE_LAYOUT_VERSION + 1);
+    rocksdb_put_cf(f->st->db, f->st->wo_sync, f->st->cf[CF_META], STORE_META_LAYOUT,
+                   strlen(STORE_META_LAYOUT), b, 4, &rerr);
+    assert_null(rerr);
+    store_close(f->st);
+    f->st = NULL;
+    store_t *st = NULL;
+    assert_int_equal(open_store(f->db, false, &st, &err), STRATA_FAILED_PRECONDITION);
+    char want[64];
+    snprintf(want, sizeof want, "layout version %u", STORE_LAYOUT_VERSION + 1);
+    if (!strstr(err.message, want))
+        fail_msg("unexpected message: %s", err.message);
+}
+
+static store_t *open_sync(const char *path, store_sync mode)
+{
+    strata_err err = STRATA_ERR_INIT;
+    store_t *st = NULL;
+    store_options o = {.path = path, .sync = mode, .block_cache_bytes = (size_t)8 << 20,
+                       .sync_interval_ms = 10};
+    if (store_open(&o, &st, &err))
+        fail_msg("store_open: %s", err.message);
+    return st;
+}
+
+static uint64_t wal_syncs(store_t *st)
+{
+    store_stats s;
+    store_get_stats(st, &s);
+    return s.wal_syncs;
+}
+
+static void test_sync_batch_fsyncs_in_background(void **state)
+{
+    fx *f = *state;
+    store_close(f->st);
+    f->st = open_sync(f->db, STORE_SYNC_BATCH);
+    lookup_ids(f);
+    usleep(50 * 1000);
+    assert_true(wal_syncs(f->st) == 0); /* nothing written: nothing to sync */
+    must_put(f, "b", f->f_age, 1, 1, 7);
+    for (int i = 0; i < 200 && wal_syncs(f->st) == 0; i++)
+        usleep(10 * 1000);
+    uint64_t n = wal_syncs(f->st);
+    assert_true(n >= 1);
+    usleep(60 * 1000);
+    assert_true(wal_syncs(f->st) == n); /* idle: no further fsyncs */
+
+    store_close(f->st);
+    f->st = open_sync(f->db, STORE_SYNC_NEVER);
+    lookup_ids(f);
+    must_put(f, "b", f->f_age, 2, 2, 8);
+    usleep(60 * 1000);
+    assert_true(wal_syncs(f->st) == 0);
+    latest_row row = {0};
+    get_latest(f, "b", &row);
+    assert_true(cell_i64(&row.cells[0]) == 8);
+    latest_row_free(&row);
+}
+
+static void test_checkpoint_and_verify(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    char cp[160];
+    must_put(f, "before", f->f_age, 1, 1, 1);
+    snprintf(cp, sizeof cp, "%s/cp", f->dir);
+    assert_int_equal(store_checkpoint(f->st, cp, &err), 0);
+    must_put(f, "after", f->f_age, 1, 1, 2);
+    assert_true(store_checkpoint(f->st, cp, &err) != 0); /* exists already */
+    uint64_t n = 0;
+    assert_int_equal(store_verify(f->st, &n, &err), 0);
+    assert_true(n >= 4); /* two versions, two latest rows, registry, meta */
+
+    store_t *main_st = f->st;
+    f->st = must_open(cp);
+    latest_row row = {0};
+    get_latest(f, "before", &row);
+    assert_int_equal(row.n, 1);
+    get_latest(f, "after", &row);
+    assert_int_equal(row.n, 0);
+    latest_row_free(&row);
+    store_close(f->st);
+    f->st = main_st;
+}
+
+static void test_replica_catches_up(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    char scratch[160];
+    snprintf(scratch, sizeof scratch, "%s/replica", f->dir);
+    must_put(f, "p1", f->f_age, 1, 1, 10);
+    store_t *rep = NULL;
+    store_options o = {.path = scratch, .block_cache_bytes = (size_t)8 << 20,
+                       .secondary_of = f->db};
+    if (store_open(&o, &rep, &err))
+        fail_msg("replica open: %s", err.message);
+    assert_true(store_is_replica(rep) && store_is_read_only(rep));
+    assert_false(store_is_replica(f->st));
+
+    must_put(f, "p2", f->f_age, 1, 1, 20);
+    assert_int_equal(store_entity_create(f->st, SLICE_LIT("late"), SLICE_LIT(""), NULL, &err), 0);
+    assert_int_equal(entity_id(rep, "late"), 0);
+    assert_int_equal(store_catch_up(rep, &err), 0);
+    assert_int_not_equal(entity_id(rep, "late"), 0);
+    latest_row row = {0};
+    assert_int_equal(store_latest_get(rep, f->eid, SLICE_LIT("p2"), &row, &err), 0);
+    assert_int_equal(row.n, 1);
+    assert_true(cell_i64(&row.cells[0]) == 20);
+    latest_row_free(&row);
+
+    store_t *prim = f->st;
+    f->st = rep;
+    assert_int_equal(put_i64(f, "p3", f->f_age, 1, 1, 1, false, &err), STRATA_FAILED_PRECONDITION);
+    assert_int_equal(store_checkpoint(rep, scratch, &err), STRATA_FAILED_PRECONDITION);
+    f->st = prim;
+    store_close(rep);
+    assert_int_equal(store_catch_up(f->st, &err), STRATA_FAILED_PRECONDITION);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1250,6 +1425,11 @@ int main(void)
         T(test_batch_last_op_on_a_key_wins),
         T(test_stats),
         T(test_concurrent_writes_and_deletes),
+        T(test_foreign_dirs_refused),
+        T(test_newer_layout_refused),
+        T(test_sync_batch_fsyncs_in_background),
+        T(test_checkpoint_and_verify),
+        T(test_replica_catches_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
