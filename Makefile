@@ -36,7 +36,8 @@ test-asan: deps
 
 # Benchmarks against their peers, one after the other so none disturbs another
 # (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
-# LIBLINEAR). One of them: make bench BENCH=online
+# LIBLINEAR). One of them: make bench BENCH=online. The 10-minute soak (bench/soak)
+# runs only when named: make bench BENCH=soak
 BENCH ?= online ingest export lineage train durability
 bench: build
 	@scripts/deps.sh bench

@@ -489,8 +489,9 @@ static int take_inline(export_plan *p, const json_t *v, strata_err *err)
     size_t n = json_string_length(v);
     if (n > x->max_inline_bytes)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
-                       "instances.inline holds %zu bytes, over the limit of %zu (max_body_bytes); "
-                       "put the file under --import-dir and name it with instances.path",
+                       "instances.inline holds %zu bytes, over the limit of %zu (max_body_bytes, "
+                       "--max-body-bytes); put the file under --import-dir and name it with "
+                       "instances.path",
                        n, x->max_inline_bytes);
     size_t held = atomic_fetch_add(&x->inline_held, n);
     if (held + n > 4 * x->max_inline_bytes) {

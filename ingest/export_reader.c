@@ -79,11 +79,10 @@
 #include "ingest/sorter.h"
 
 #define POLL_EVERY 4096u
-/* Scan join: the answers' bytes buffered for one id (the lookups x features
- * buffered are export_options.scan_group_max, 2^18 by default). */
-#define SCAN_VALUES_MAX ((size_t)16 << 20)
-/* Distinct JSONL keys kept as pass-through columns, and their names' bytes. */
-#define JSONL_NAMES_MAX_BYTES ((size_t)1 << 20)
+/* Scan join buffers (the lookups x features buffered are
+ * export_options.scan_group_max, 2^18 by default); reasons in base/limits.h. */
+#define SCAN_VALUES_MAX LIMIT_EXPORT_SCAN_VALUES_BYTES
+#define JSONL_NAMES_MAX_BYTES LIMIT_EXPORT_JSONL_NAMES_BYTES
 #define WHY_MAX (CELL_WHY_MAX + 256)
 
 enum { PT_TEXT = 1, PT_INT = 2, PT_DOUBLE = 3, PT_BOOL = 4, PT_JSON = 5 };

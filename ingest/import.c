@@ -54,8 +54,7 @@
 #include "lineage/lineage.h"
 
 #define NOW_SENTINEL INT64_MIN /* "the commit time" in a staged row */
-/* Inline texts held by unfinished jobs, together: four request bodies. */
-#define INLINE_HELD_MAX(ic) (4 * (ic)->max_inline_bytes)
+#define INLINE_HELD_MAX(ic) (LIMIT_INLINE_HELD_BODIES * (ic)->max_inline_bytes)
 #define PROGRESS_EVERY_ROWS 1024u
 /* A row's reject reason: a cell's reason (CELL_WHY_MAX) or a value error
  * (STRATA_ERR_MSG_MAX) with the column and feature in front. */
@@ -175,7 +174,7 @@ int import_ctx_open(const import_options *opt, import_ctx **out, strata_err *err
     ic->max_inline_bytes =
         opt->max_inline_bytes ? opt->max_inline_bytes : LIMIT_DEFAULT_MAX_BODY_BYTES;
     ic->max_inline_rows =
-        opt->max_inline_rows ? opt->max_inline_rows : LIMIT_DEFAULT_MAX_VALUES_PER_WRITE;
+        opt->max_inline_rows ? opt->max_inline_rows : LIMIT_DEFAULT_MAX_INLINE_IMPORT_ROWS;
     ic->atomic_max_values =
         opt->atomic_max_values ? opt->atomic_max_values : LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
     *out = ic;
@@ -239,8 +238,8 @@ static int take_inline(import_ctx *ic, import_plan *p, const json_t *v, strata_e
     const char *s = json_string_value(v);
     if (n > ic->max_inline_bytes)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
-                       "source.inline holds %zu bytes, over the limit of %zu (max_body_bytes); "
-                       "put the file under --import-dir and import it by path",
+                       "source.inline holds %zu bytes, over the limit of %zu (max_body_bytes, "
+                       "--max-body-bytes); put the file under --import-dir and import it by path",
                        n, ic->max_inline_bytes);
     uint64_t lines = 0;
     for (const char *q = s; (q = memchr(q, '\n', (size_t)(s + n - q))); q++)
@@ -251,8 +250,8 @@ static int take_inline(import_ctx *ic, import_plan *p, const json_t *v, strata_e
     if (rows > ic->max_inline_rows)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                        "source.inline holds %llu lines of rows, over the limit of %u "
-                       "(max_values_per_write); put the file under --import-dir and import it "
-                       "by path",
+                       "(max_inline_import_rows, --max-inline-import-rows); put the file under "
+                       "--import-dir and import it by path",
                        (unsigned long long)rows, ic->max_inline_rows);
     /* Queued inline imports hold their text: bound the sum, not only each one. */
     size_t held = atomic_fetch_add(&ic->inline_held, n);

@@ -47,7 +47,7 @@ typedef struct import_options {
     const char *import_dir;   /* NULL or "": imports from paths are refused */
     const char *data_dir;     /* rejects files go to <data_dir>/jobs/ */
     size_t max_inline_bytes;  /* 0: LIMIT_DEFAULT_MAX_BODY_BYTES */
-    uint32_t max_inline_rows; /* lines of an inline source; 0: LIMIT_DEFAULT_MAX_VALUES_PER_WRITE */
+    uint32_t max_inline_rows; /* inline source lines; 0: LIMIT_DEFAULT_MAX_INLINE_IMPORT_ROWS */
     uint32_t atomic_max_values; /* on_error=fail cap; 0: LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES */
 } import_options;
 

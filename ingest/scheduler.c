@@ -17,14 +17,15 @@
 
 #include "base/log.h"
 #include "base/jsoncheck.h"
+#include "base/limits.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "ingest/cron.h"
 
 #define PRINCIPAL "system:scheduler"
 #define MAX_SLEEP_US (60 * TIME_US_PER_SEC)
-#define MAX_RETRIES_CAP 100
-#define MAX_SCHEDULES 10000
+#define MAX_RETRIES_CAP LIMIT_SCHEDULE_RETRIES_MAX
+#define MAX_SCHEDULES LIMIT_SCHEDULES
 
 typedef struct sched {
     char name[65];

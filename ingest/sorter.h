@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
 #include "base/err.h"
 
 /* Runs merged at once: 64 readers with 64 KiB buffers each is 4 MiB, and two
@@ -35,8 +36,7 @@
 #define SORTER_DEFAULT_FANIN 64u
 /* Smallest budget accepted: below this every few records would make a run. */
 #define SORTER_MIN_MEMORY ((size_t)256 << 10)
-/* Keys are sort keys (ids, times, row numbers), never payload. */
-#define SORTER_KEY_MAX ((size_t)64 << 10)
+#define SORTER_KEY_MAX LIMIT_SORT_KEY_BYTES
 
 typedef struct sorter sorter;
 

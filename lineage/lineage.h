@@ -37,47 +37,11 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "lineage/filter.h"
 #include "store/store.h"
 
-/* ---- limits (each with its reason) --------------------------------------- */
-
-/* Type names: [A-Za-z][A-Za-z0-9_.]{0,127} (the contract). */
-#define LINEAGE_TYPE_NAME_MAX 128u
-/* Declared properties per type: a schema, not a payload. */
-#define LINEAGE_TYPE_PROPERTIES_MAX 256u
-/* Property names: [A-Za-z_][A-Za-z0-9_]{0,127}, so filters can name them. */
-#define LINEAGE_PROPERTY_NAME_MAX 128u
-/* Node names and external ids: identifiers, not documents. */
-#define LINEAGE_NAME_MAX 256u
-#define LINEAGE_EXTERNAL_ID_MAX 256u
-/* A URI may be a long object-store path with a query string. */
-#define LINEAGE_URI_MAX 4096u
-/* Properties plus custom properties of one node, as compact JSON: big enough
- * for hyperparameters and metric tables, small enough that a traversal that
- * returns 1000 nodes stays a few MiB. */
-#define LINEAGE_PROPERTIES_BYTES_MAX (256u << 10)
-/* Event path steps, and the length of one step's key. */
-#define LINEAGE_PATH_STEPS_MAX 64u
-#define LINEAGE_PATH_KEY_MAX 256u
-/* Traversal: hops default and cap; nodes per answer default and cap. */
-#define LINEAGE_DEFAULT_MAX_HOPS 20u
-#define LINEAGE_MAX_HOPS_CAP 100u
-#define LINEAGE_GRAPH_PAGE_DEFAULT 1000u
-#define LINEAGE_GRAPH_PAGE_MAX 10000u
-/* Entries of the write path's cache of committed (type, name) -> id: every
- * captured run finds its contexts and shared artifacts by name; 64k entries
- * of ~60 bytes keep the names a busy pipeline repeats without a store read. */
-#define LINEAGE_NAME_CACHE_MAX 65536u
-/* Entries (nodes, events and links together) in one lineage_batch_put: one
- * transaction holds the write lock for its whole length. */
-#define LINEAGE_BATCH_ITEMS_MAX 10000u
-/* Inputs or outputs of one captured run, and contexts it joins. */
-#define LINEAGE_RUN_REFS_MAX 10000u
-/* Entries per list in a model's provenance (datasets, imports, metrics,
- * evaluations …): a year of 15-minute scheduled imports is 35k; an auditor
- * reads the newest, and the answer says the list was cut. */
-#define LINEAGE_PROVENANCE_ITEMS_MAX 1000u
+/* Limits (LINEAGE_*_MAX, LFILTER_*) are in base/limits.h with their reasons. */
 
 /* ---- handle ------------------------------------------------------------- */
 

@@ -46,9 +46,7 @@
 #include "base/timeutil.h"
 #include "lineage/lineage_int.h"
 
-/* Events read from one node before the rest is ignored (and reported as
- * truncated): bounds memory for a pathological hub node. */
-#define PROV_EVENTS_SCAN_MAX 100000u
+#define PROV_EVENTS_SCAN_MAX LINEAGE_PROVENANCE_EVENTS_SCAN_MAX
 
 /* ---- small vectors ---------------------------------------------------------------- */
 

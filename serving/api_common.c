@@ -107,9 +107,9 @@ int api_page_size(http_req *req, size_t *out)
     int rc = 0;
     if (http_query_param(req, "page_size", &v)) {
         uint64_t n;
-        if (text_parse_u64(buf_slice(&v), &n) || n < 1 || n > 1000) {
+        if (text_parse_u64(buf_slice(&v), &n) || n < 1 || n > LIMIT_PAGE_SIZE_MAX) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                              "page_size must be an integer from 1 to 1000");
+                              "page_size must be an integer from 1 to %u", LIMIT_PAGE_SIZE_MAX);
             rc = -1;
         } else {
             *out = (size_t)n;

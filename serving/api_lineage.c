@@ -911,8 +911,6 @@ out:
 
 /* ---- lineage traversal --------------------------------------------------------------- */
 
-#define LINEAGE_START_IDS_MAX 1000
-
 /* "1,2,3" → ids (at most LINEAGE_START_IDS_MAX). */
 static int parse_id_list(http_req *req, const char *param, slice s, int64_t **ids, size_t *n)
 {

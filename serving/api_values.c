@@ -19,7 +19,7 @@
 #include "serving/app.h"
 #include "serving/pb.h"
 
-#define MAX_ROW_ERRORS 100 /* bad rows listed in one error body */
+#define MAX_ROW_ERRORS LIMIT_ROW_ERRORS_LISTED
 
 typedef enum online_status {
     ST_PRESENT = 1,
@@ -239,7 +239,8 @@ static void write_json(http_req *req, app *a, const entity_def *e)
     }
     if (total > a->limits.max_values_per_write) {
         http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
-                          "write holds %zu values, over the limit of %u (max_values_per_write)",
+                          "write holds %zu values, over the limit of %u (max_values_per_write, "
+                          "--max-values-per-write)",
                           total, a->limits.max_values_per_write);
         goto out;
     }
@@ -337,7 +338,8 @@ static void write_protobuf(http_req *req, app *a, const entity_def *e)
         total += msg->rows[i]->n_values;
     if (total > a->limits.max_values_per_write) {
         http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
-                          "write holds %zu values, over the limit of %u (max_values_per_write)",
+                          "write holds %zu values, over the limit of %u (max_values_per_write, "
+                          "--max-values-per-write)",
                           total, a->limits.max_values_per_write);
         goto out;
     }
@@ -432,8 +434,9 @@ void api_delete_values(http_req *req, void *ctx)
         }
         if (n > a->limits.max_values_per_write) {
             http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
-                              "%zu ids to delete, over the limit of %u", n,
-                              a->limits.max_values_per_write);
+                              "%zu ids to delete, over the limit of %u (max_values_per_write, "
+                              "--max-values-per-write)",
+                              n, a->limits.max_values_per_write);
             goto out;
         }
         ids = calloc(n, sizeof *ids);
@@ -710,9 +713,10 @@ static int read_req_json(http_req *req, json_t *body, read_req *r, const strata_
     }
     r->nids = json_array_size(ids);
     if (r->nids > lim->max_ids_per_read) {
-        http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
-                          "%zu ids in one read, over the limit of %u (max_ids_per_read)", r->nids,
-                          lim->max_ids_per_read);
+        http_reply_errorf(
+            req, STRATA_RESOURCE_EXHAUSTED,
+            "%zu ids in one read, over the limit of %u (max_ids_per_read, --max-ids-per-read)",
+            r->nids, lim->max_ids_per_read);
         return -1;
     }
     r->ids = calloc(r->nids ? r->nids : 1, sizeof *r->ids);
@@ -760,9 +764,10 @@ static int read_req_pb(http_req *req, Strata__V1__OnlineReadRequest *m, read_req
     r->entity = slice_of(m->entity);
     r->nids = m->n_ids;
     if (r->nids > lim->max_ids_per_read) {
-        http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
-                          "%zu ids in one read, over the limit of %u (max_ids_per_read)", r->nids,
-                          lim->max_ids_per_read);
+        http_reply_errorf(
+            req, STRATA_RESOURCE_EXHAUSTED,
+            "%zu ids in one read, over the limit of %u (max_ids_per_read, --max-ids-per-read)",
+            r->nids, lim->max_ids_per_read);
         return -1;
     }
     r->ids = calloc(r->nids ? r->nids : 1, sizeof *r->ids);

@@ -7,12 +7,20 @@
  *   worker's event_base for its whole life; no state crosses threads.
  * - http-parser drives a per-connection state machine. Handlers run inside
  *   on_message_complete, so pipelined requests are answered in order.
- * - Limits come before buffering: Content-Length over max_body_bytes is refused
- *   in on_headers_complete, chunked bodies are checked as they grow, headers are
- *   capped by http_parser_set_max_header_size, and a request that has not
- *   completed within request_timeout_s of its first byte is answered 408.
+ * - Limits come before buffering: the route and the token are checked in
+ *   on_headers_complete (a 401/403 to a request with a body is sent at once and
+ *   the connection closed, the body never read), Content-Length over
+ *   max_body_bytes is refused there too, chunked bodies are checked as they
+ *   grow, and headers are capped by http_parser_set_max_header_size.
+ * - Two clocks per connection. The request timer starts at a request's first
+ *   byte and fires request_timeout_s later unless the request completed: 408
+ *   and close, however steadily a slowloris trickles bytes. Between requests
+ *   the bufferevent's read timeout (idle_timeout_s, restarted by every read)
+ *   closes an idle keep-alive connection without an answer.
  * - A connection that must close (error, "Connection: close", HTTP/1.0) stops
- *   reading and is freed once its output has drained.
+ *   reading and is freed once its output has drained, then lingers: it reads
+ *   and discards what the client still sends, for at most 2 s and
+ *   LIMIT_LINGER_BYTES.
  * - Per-connection buffers (url, headers, body, response) are reused across
  *   keep-alive requests, so a steady stream of reads allocates nothing.
  * - TLS (opt.tls): the accepted socket is wrapped in a libevent OpenSSL
@@ -74,6 +82,12 @@ struct conn {
     bool in_request;
     bool too_large;
     uint64_t start_ns;
+    struct event *req_timer; /* request_timeout_s from a request's first byte */
+    bool timer_armed;
+    size_t lingered; /* bytes discarded since the lingering close began */
+    /* The route, resolved when the headers were complete. */
+    http_handler handler;
+    int route_status;
 
     /* The request being answered (reused). */
     http_req req;
@@ -259,6 +273,8 @@ static void conn_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     bufferevent_free(c->bev);
+    if (c->req_timer)
+        event_free(c->req_timer);
     buf_free(&c->url);
     buf_free(&c->field);
     buf_free(&c->value);
@@ -275,9 +291,14 @@ static void conn_free(conn *c)
 
 static void linger_read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
+    conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    evbuffer_drain(in, evbuffer_get_length(in));
+    size_t n = evbuffer_get_length(in);
+    evbuffer_drain(in, n);
+    c->lingered += n;
+    /* A client still sending this much after the answer is not reading it. */
+    if (c->lingered > LIMIT_LINGER_BYTES)
+        conn_free(c);
 }
 
 static void linger_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -316,6 +337,10 @@ static void write_drained_cb(struct bufferevent *bev, void *arg)
 static void conn_close_after_write(conn *c)
 {
     c->closing = true;
+    if (c->timer_armed) {
+        evtimer_del(c->req_timer);
+        c->timer_armed = false;
+    }
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setcb(c->bev, NULL, write_drained_cb, NULL, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
@@ -416,12 +441,23 @@ static conn *parser_conn(http_parser *p)
     return p->data;
 }
 
+/* Start the request clock (at the first byte of a request, once). */
+static void arm_request_timer(conn *c)
+{
+    if (c->timer_armed || c->closing)
+        return;
+    struct timeval tv = {(time_t)c->w->srv->opt.limits.request_timeout_s, 0};
+    evtimer_add(c->req_timer, &tv);
+    c->timer_armed = true;
+}
+
 static int on_message_begin(http_parser *p)
 {
     conn *c = parser_conn(p);
     reset_request(c);
     c->in_request = true;
     c->start_ns = time_mono_ns();
+    arm_request_timer(c);
     return 0;
 }
 
@@ -465,11 +501,53 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+static http_method map_method(unsigned m);
+static void send_response(conn *c, http_req *req, bool head_only, bool chunked);
+
+/* Everything of the request but its body, for the router and the handler. */
+static void fill_request(conn *c, http_parser *p)
+{
+    http_req *req = &c->req;
+    slice url = buf_slice(&c->url);
+    const char *q = memchr(url.p, '?', url.n);
+    req->method = map_method(p->method);
+    req->path = q ? (slice){url.p, (size_t)(q - url.p)} : url;
+    req->query = q ? (slice){q + 1, (size_t)(url.p + url.n - q - 1)} : (slice){"", 0};
+    req->content_type = buf_slice(&c->ctype);
+    req->accept = buf_slice(&c->accept);
+    req->authorization = buf_slice(&c->auth);
+    req->body = (slice){"", 0};
+    req->nparams = 0;
+    req->route_id = -1;
+    req->answered = false;
+    req->status = 500;
+    req->resp_type = "application/json";
+    req->resp_headers = NULL;
+    req->principal[0] = '\0';
+    req->worker = c->w;
+    buf_reset(&req->resp);
+}
+
 static int on_headers_complete(http_parser *p)
 {
     conn *c = parser_conn(p);
+    http_server *srv = c->w->srv;
     finish_header(c);
-    size_t max = c->w->srv->opt.limits.max_body_bytes;
+    fill_request(c, p);
+    c->route_status = 404;
+    c->handler = srv->opt.router(&c->req, srv->opt.ctx, &c->route_status);
+    bool has_body =
+        (p->flags & F_CHUNKED) || (p->content_length != ULLONG_MAX && p->content_length > 0);
+    if (c->req.answered && has_body) {
+        /* 401/403: answer before reading a byte of the body, then close. */
+        c->closing = true;
+        send_response(c, &c->req, false, false);
+        if (srv->opt.observer)
+            srv->opt.observer(&c->req, time_mono_ns() - c->start_ns, srv->opt.ctx);
+        conn_close_after_write(c);
+        return -1;
+    }
+    size_t max = srv->opt.limits.max_body_bytes;
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > max) {
         c->too_large = true;
         return -1; /* stops the parser; the read callback answers 413 */
@@ -509,26 +587,14 @@ static int on_message_complete(http_parser *p)
     http_server *srv = c->w->srv;
     http_req *req = &c->req;
 
-    slice url = buf_slice(&c->url);
-    const char *q = memchr(url.p, '?', url.n);
-    req->method = map_method(p->method);
-    req->path = q ? (slice){url.p, (size_t)(q - url.p)} : url;
-    req->query = q ? (slice){q + 1, (size_t)(url.p + url.n - q - 1)} : (slice){"", 0};
-    req->content_type = buf_slice(&c->ctype);
-    req->accept = buf_slice(&c->accept);
-    req->authorization = buf_slice(&c->auth);
+    if (c->timer_armed) {
+        evtimer_del(c->req_timer);
+        c->timer_armed = false;
+    }
     req->body = buf_slice(&c->body);
-    req->nparams = 0;
-    req->route_id = -1;
-    req->status = 500;
-    req->resp_type = "application/json";
-    req->resp_headers = NULL;
-    req->principal[0] = '\0';
-    req->worker = c->w;
-    buf_reset(&req->resp);
-
-    int status = 404;
-    http_handler h = srv->opt.router(req, srv->opt.ctx, &status);
+    int status = c->route_status;
+    http_handler h = c->handler;
+    c->handler = NULL;
     if (h) {
         h(req, srv->opt.ctx);
         if (srv->opt.after)
@@ -586,6 +652,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     const strata_limits *lim = &c->w->srv->opt.limits;
 
+    if (!c->closing && evbuffer_get_length(in) > 0)
+        arm_request_timer(c); /* bytes that precede a request count too */
     while (!c->closing && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -600,12 +668,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
         if (e == HPE_OK && done == v.iov_len)
             continue;
         if (c->too_large) {
-            reply_and_close(c, 0, STRATA_RESOURCE_EXHAUSTED,
-                            "request body exceeds the limit of %zu bytes (max_body_bytes)",
-                            lim->max_body_bytes);
+            reply_and_close(
+                c, 0, STRATA_RESOURCE_EXHAUSTED,
+                "request body exceeds the limit of %zu bytes (max_body_bytes, --max-body-bytes)",
+                lim->max_body_bytes);
         } else if (e == HPE_HEADER_OVERFLOW) {
             reply_and_close(c, 431, STRATA_RESOURCE_EXHAUSTED,
-                            "request headers exceed the limit of %zu bytes (max_header_bytes)",
+                            "request headers exceed the limit of %zu bytes (max_header_bytes, "
+                            "--max-header-bytes)",
                             lim->max_header_bytes);
         } else {
             reply_and_close(c, 0, STRATA_INVALID_ARGUMENT, "malformed HTTP request: %s",
@@ -613,12 +683,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         return;
     }
-    if (c->in_request && !c->closing &&
-        time_mono_ns() - c->start_ns > (uint64_t)lim->request_timeout_s * 1000000000u) {
-        reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
-                        "request not completed within %u s (request_timeout_s)",
-                        lim->request_timeout_s);
-    }
+}
+
+/* request_timeout_s after a request's first byte, and it is not complete. */
+static void request_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn *c = arg;
+    c->timer_armed = false;
+    if (c->closing || c->stream)
+        return;
+    reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
+                    "request not completed within %u s of its first byte (request_timeout_s, "
+                    "--request-timeout-s)",
+                    c->w->srv->opt.limits.request_timeout_s);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -635,13 +714,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             ERR_error_string_n(e, why, sizeof why);
         log_debug("TLS connection closed: %s", why);
     }
-    if ((what & BEV_EVENT_TIMEOUT) && c->in_request && !c->closing) {
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->in_request && !c->closing) {
+        /* Silent mid-request for idle_timeout_s (when shorter than the
+         * request timeout). */
         reply_and_close(c, 408, STRATA_INVALID_ARGUMENT,
-                        "request not completed within %u s (request_timeout_s)",
-                        c->w->srv->opt.limits.request_timeout_s);
+                        "no bytes of the request for %u s (idle_timeout_s, --idle-timeout-s)",
+                        c->w->srv->opt.limits.idle_timeout_s);
         return;
     }
-    /* EOF, error, or an idle keep-alive connection timing out. */
+    /* EOF, error, a client not reading its answer, or an idle keep-alive
+     * connection timing out. */
     conn_free(c);
 }
 
@@ -657,12 +739,19 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
             evutil_closesocket(fd);
             return;
         }
-        static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nContent-Length: 96\r\n\r\n"
-            "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many open connections\","
-            "\"details\":[]}}   ";
-        ssize_t r = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* Best effort, never blocking: one send into the new socket's empty
+         * buffer, then close. */
+        char body[200], msg[400];
+        int bn = snprintf(body, sizeof body,
+                          "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many open "
+                          "connections: the limit is %u (max_connections, --max-connections)\","
+                          "\"details\":[]}}",
+                          srv->opt.limits.max_connections);
+        int mn = snprintf(msg, sizeof msg,
+                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                          "Connection: close\r\nContent-Length: %d\r\n\r\n%s",
+                          bn, body);
+        ssize_t r = send(fd, msg, (size_t)mn, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)r;
         atomic_fetch_sub(&srv->nconns, 1);
         evutil_closesocket(fd);
@@ -704,8 +793,16 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    struct timeval tv = {(time_t)srv->opt.limits.request_timeout_s, 0};
-    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    c->req_timer = evtimer_new(w->base, request_timer_cb, c);
+    if (!c->req_timer) {
+        conn_free(c);
+        return;
+    }
+    /* Reads: the idle clock. Writes: a client must take its answer as fast
+     * as it must send its request. */
+    struct timeval idle = {(time_t)srv->opt.limits.idle_timeout_s, 0};
+    struct timeval wr = {(time_t)srv->opt.limits.request_timeout_s, 0};
+    bufferevent_set_timeouts(c->bev, &idle, &wr);
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

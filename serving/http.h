@@ -5,9 +5,16 @@
  * Requests are parsed with Node's http-parser (Debian libhttp-parser); a handler
  * runs on the worker thread that read the request, synchronously, and fills the
  * response. Limits are enforced before a byte of an oversized body is buffered:
- * an over-limit Content-Length is answered 413 at once, a chunked body is cut off
- * as soon as it passes the limit, and a request that is not complete within
- * request_timeout_s is cut off (slowloris).
+ * the route and the bearer token are checked when the headers are complete (a
+ * rejected request with a body is answered 401/403 and closed unread), an
+ * over-limit Content-Length is answered 413 at once, a chunked body is cut off
+ * as soon as it passes the limit, a request not complete within
+ * request_timeout_s of its first byte is answered 408 however steadily it
+ * trickles (slowloris), and a connection idle for idle_timeout_s between
+ * requests is closed. Over max_connections, new connections are answered 503
+ * and closed at accept (with TLS only closed: a TLS client cannot read a
+ * plaintext answer, and a handshake per refused connection is what a flood
+ * wants).
  *
  * With a TLS context every accepted socket is wrapped in a libevent OpenSSL
  * bufferevent; the rest of the server sees the same bytes either way.
@@ -49,6 +56,9 @@ typedef struct http_req {
     size_t nparams;
     slice params[HTTP_MAX_PARAMS];
     int route_id; /* index in the route table, -1 if none matched */
+    /* Set by the router when it has answered itself (401, 403): the response
+     * is filled and the handler it returns does nothing. */
+    bool answered;
     /* Who sent it: set by the router's token check ("anonymous" when the
      * daemon is open, "" before the check or when it failed). */
     char principal[LIMIT_NAME_MAX + 1];
@@ -71,7 +81,12 @@ typedef struct http_req {
 
 typedef void (*http_handler)(http_req *req, void *ctx);
 /* Route resolution: fills req->params/nparams/route_id and returns the handler,
- * or NULL with *status set to 404 or 405. */
+ * or NULL with *status set to 404 or 405. It runs as soon as the request's
+ * headers are complete, before any of the body is read (req->body is empty
+ * then, and set before the handler runs): a request the router answers
+ * itself (req->answered: 401, 403) that has a body is answered at once and
+ * its connection closed, so an unauthenticated client cannot make the server
+ * read max_body_bytes. */
 typedef http_handler (*http_router)(http_req *req, void *ctx, int *status);
 /* Called once per finished request with its route and latency. */
 typedef void (*http_observer)(const http_req *req, uint64_t latency_ns, void *ctx);
@@ -134,7 +149,7 @@ void http_reply_errorf(http_req *req, int code, const char *fmt, ...)
  * chunk; (s, false) cuts the connection, so a client never mistakes a failed
  * export for a complete one. After end, s is gone.
  */
-#define HTTP_STREAM_HIGH_WATER (4u << 20)
+#define HTTP_STREAM_HIGH_WATER LIMIT_STREAM_HIGH_WATER
 typedef struct http_stream http_stream;
 http_stream *http_stream_start(http_req *req, int status, const char *content_type);
 int http_stream_write(http_stream *s, const void *p, size_t n);

@@ -246,6 +246,7 @@ static http_handler unauthenticated(http_req *req, auth_result why)
         req->resp_headers =
             "WWW-Authenticate: Bearer realm=\"strata\", error=\"invalid_token\"\r\n";
     }
+    req->answered = true;
     return answered;
 }
 
@@ -257,6 +258,7 @@ static http_handler forbidden(http_req *req, const route *r, auth_role role)
                       "token \"%s\" has role %s, which may not %s (allowed: %s)", req->principal,
                       auth_role_name(role), r->name, allowed.p);
     buf_free(&allowed);
+    req->answered = true;
     return answered;
 }
 

@@ -193,7 +193,7 @@ int main(int argc, char **argv)
                          .import_dir = cfg.import_dir,
                          .data_dir = cfg.data_dir,
                          .max_inline_bytes = cfg.limits.max_body_bytes,
-                         .max_inline_rows = cfg.limits.max_values_per_write,
+                         .max_inline_rows = cfg.limits.max_inline_import_rows,
                          .atomic_max_values = cfg.import_atomic_max_values};
     if (import_ctx_open(&io, &a.imports, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
@@ -222,8 +222,11 @@ int main(int argc, char **argv)
     }
     /* Training: jobs read through the export reader and record in lineage. */
     static train_ctx training;
-    training = (train_ctx){.store = a.store, .lineage = a.lineage, .exports = a.exports,
-                           .jobs = a.jobs};
+    training = (train_ctx){.store = a.store,
+                           .lineage = a.lineage,
+                           .exports = a.exports,
+                           .jobs = a.jobs,
+                           .max_inline_eval_rows = cfg.limits.max_inline_eval_rows};
     a.training = &training;
     /* A replica runs no schedules (the router refuses their routes). */
     if (!replica && scheduler_open(a.store, a.jobs, a.imports, &a.scheduler, &err)) {

@@ -40,7 +40,7 @@
 #include "ingest/source.h"
 #include "trainer/eval_job.h"
 #include "trainer/registry.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 /* ---- interned strings -------------------------------------------------------------------- */
 
@@ -684,11 +684,15 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
         if (!json_is_array(inl))
             return err_set(err, STRATA_INVALID_ARGUMENT,
                            "predictions.inline must be an array of row objects");
-        if (json_array_size(inl) > EVAL_MAX_INLINE_ROWS)
+        uint32_t max_rows = a->tc->max_inline_eval_rows ? a->tc->max_inline_eval_rows
+                                                        : LIMIT_DEFAULT_MAX_INLINE_EVAL_ROWS;
+        if (json_array_size(inl) > max_rows)
             return err_set(err, STRATA_RESOURCE_EXHAUSTED,
-                           "predictions.inline holds %zu rows, over the limit of %u; put them "
-                           "in a file under --import-dir and name it with predictions.path",
-                           json_array_size(inl), EVAL_MAX_INLINE_ROWS);
+                           "predictions.inline holds %zu rows, over the limit of %u "
+                           "(max_inline_eval_rows, --max-inline-eval-rows); put them in a file "
+                           "under --import-dir and "
+                           "name it with predictions.path",
+                           json_array_size(inl), max_rows);
         if (json_array_size(inl) == 0)
             return err_set(err, STRATA_INVALID_ARGUMENT, "predictions.inline holds no rows");
         json_t *cols = json_object();

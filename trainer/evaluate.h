@@ -119,20 +119,9 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/limits.h"
 
-#define EVAL_ROC_MAX_POINTS 201
-#define EVAL_MAX_GROUP_BY 8          /* attributes in group_by */
-#define EVAL_MAX_GROUP_VALUES 1000   /* distinct values of one attribute */
-#define EVAL_MAX_INTERSECTIONS 10000 /* combinations listed */
-#define EVAL_MAX_REPLICATES 10000    /* bootstrap replicates */
-#define EVAL_MAX_THRESHOLDS 1001     /* points of a threshold sweep */
-/* Rows of threshold_sweep (non-empty groups + 1) x thresholds: ~120 bytes of
- * JSON each, so ~24 MiB at most. */
-#define EVAL_MAX_SWEEP_ROWS 200000u
-#define EVAL_MAX_CALIBRATION_BINS 1000 /* a bin per 0.001 of probability is already noise */
-#define EVAL_MAX_CLASSES 1000        /* as TRAINER_MAX_CLASSES */
-/* Rows: twice the Mann-Whitney count (at most n^2 / 2) must fit in 64 bits. */
-#define EVAL_MAX_ROWS (1ull << 32)
+/* The evaluator's limits (EVAL_MAX_*) are in base/limits.h with their reasons. */
 
 typedef enum eval_task {
     EVAL_BINARY = 0,

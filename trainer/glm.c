@@ -17,7 +17,7 @@
 
 #include "base/log.h"
 #include "trainer/la.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 /* Rows per chunk at least this many; more for large n so there are at most
  * GLM_MAX_CHUNKS chunks, and fewer chunks when each accumulator is large (a

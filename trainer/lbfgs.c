@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "trainer/la.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 #define LS_XTOL 1e-12 /* relative width of the bracketing interval */
 #define LS_STPMIN 0.0

@@ -32,7 +32,7 @@
 #include "trainer/glm_int.h"
 #include "trainer/la.h"
 #include "trainer/lbfgs.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 #define MODEL_FORMAT "strata.linear_model"
 #define MODEL_VERSION 1

@@ -22,13 +22,11 @@
 
 #include "base/log.h"
 #include "base/text.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 #define PREP_FORMAT "strata.preprocessing"
 #define PREP_VERSION 1
-/* Column names are export column names (`entity__feature`) or instance
- * columns; anything longer is not a name. */
-#define PREP_NAME_MAX 1024u
+#define PREP_NAME_MAX TRAINER_PREP_NAME_MAX
 
 typedef struct pcol {
     char *name;

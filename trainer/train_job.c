@@ -21,7 +21,7 @@
 #include "trainer/eval_job.h"
 #include "trainer/metrics.h"
 #include "trainer/registry.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 #include "trainer/train_job.h"
 #include "trainer/tune.h"
 

@@ -22,6 +22,9 @@ typedef struct train_ctx {
     struct lineage *lineage; /* may be NULL: nothing recorded */
     export_ctx *exports;
     job_runner *jobs;
+    /* Rows of an evaluation's predictions.inline (max_inline_eval_rows);
+     * 0: LIMIT_DEFAULT_MAX_INLINE_EVAL_ROWS. */
+    uint32_t max_inline_eval_rows;
 } train_ctx;
 
 /* Check a training request synchronously (every 4xx it can earn, naming the

@@ -8,7 +8,7 @@
 
 #include "trainer/metrics.h"
 #include "trainer/rng.h"
-#include "trainer/trainer_limits.h"
+#include "base/limits.h"
 
 const char *tune_metric_name(tune_metric m)
 {

@@ -20,6 +20,13 @@
  *     extra latency, which is measured (never hidden) since the clock starts
  *     at the scheduled time.
  *
+ *     --mix get:G,post:P,write:W (with --entity E --write-feature F) replaces
+ *     the single GET by a weighted mix: GET /v1/entities/E/values/u<k>,
+ *     POST /v1/online:read of --read-ids ids, and POST /v1/entities/E:write
+ *     of --write-rows rows setting DOUBLE feature F (bench/soak).
+ *     --interval S prints an INTERVAL line every S seconds (requests, errors,
+ *     p50/p99 of that interval, and with --rss-pid PID that process's VmRSS).
+ *
  *   loadgen replay --port P --path /v1/entities/user:write [--connections C]
  *                  [--header "K: V"]... BODY_FILE...
  *     Closed loop: POSTs every BODY_FILE exactly once, C at a time, and reports
@@ -75,7 +82,7 @@ typedef struct conn {
      * prebuilt body message (replay). */
     const char *out;
     size_t out_len, out_off;
-    char req[1024];
+    char req[4096];
     /* Input, grown as needed. */
     char *in;
     size_t in_len, in_cap;
@@ -96,6 +103,13 @@ typedef struct opts {
     uint64_t ids;
     uint64_t seed;
     uint64_t tick_ns;
+    /* --mix: weights of GET, POST online:read and write, out of their sum. */
+    unsigned mix_get, mix_post, mix_write;
+    const char *entity;
+    const char *write_feature;
+    unsigned read_ids, write_rows;
+    double interval_s;
+    int rss_pid;
     const char *headers[MAX_HEADERS];
     int nheaders;
     char **files;
@@ -109,6 +123,7 @@ typedef struct stats {
     uint64_t written_values;
     uint64_t bytes_in;
     uint64_t first_status_bad; /* first non-2xx status seen, for the report */
+    uint64_t sent[3];          /* --mix: requests sent by kind (get, post, write) */
 } stats;
 
 static int ep = -1;
@@ -138,6 +153,8 @@ static void usage(void)
         "usage: loadgen rate --port P --rate R --duration S [--warmup S] [--connections C]\n"
         "                    --path-prefix PREFIX --ids N [--tick-us T] [--seed N] [--host IP]\n"
         "                    [--header 'K: V']...\n"
+        "                    [--mix get:G,post:P,write:W --entity E --write-feature F\n"
+        "                     [--read-ids N] [--write-rows N]] [--interval S [--rss-pid PID]]\n"
         "       loadgen replay --port P --path PATH [--connections C] [--host IP]\n"
         "                    [--header 'K: V']... BODY_FILE...\n");
     exit(2);
@@ -459,6 +476,23 @@ static void parse_args(int argc, char **argv, opts *o)
             o->tick_ns = strtoull(v, NULL, 10) * 1000u;
         else if (!strcmp(a, "--seed"))
             o->seed = strtoull(v, NULL, 10) | 1;
+        else if (!strcmp(a, "--mix")) {
+            if (sscanf(v, "get:%u,post:%u,write:%u", &o->mix_get, &o->mix_post, &o->mix_write) !=
+                    3 ||
+                o->mix_get + o->mix_post + o->mix_write == 0)
+                usage();
+        } else if (!strcmp(a, "--entity"))
+            o->entity = v;
+        else if (!strcmp(a, "--write-feature"))
+            o->write_feature = v;
+        else if (!strcmp(a, "--read-ids"))
+            o->read_ids = (unsigned)atoi(v);
+        else if (!strcmp(a, "--write-rows"))
+            o->write_rows = (unsigned)atoi(v);
+        else if (!strcmp(a, "--interval"))
+            o->interval_s = atof(v);
+        else if (!strcmp(a, "--rss-pid"))
+            o->rss_pid = atoi(v);
         else if (!strcmp(a, "--header")) {
             if (o->nheaders == MAX_HEADERS)
                 usage();
@@ -470,6 +504,15 @@ static void parse_args(int argc, char **argv, opts *o)
     o->nfiles = argc - i;
     if (o->port <= 0 || o->port > 65535 || o->connections <= 0 || o->connections > MAX_CONNS)
         usage();
+    bool mix = o->mix_get + o->mix_post + o->mix_write > 0;
+    if (!o->read_ids)
+        o->read_ids = 10;
+    if (!o->write_rows)
+        o->write_rows = 10;
+    if (mix && (!o->entity || !o->write_feature || o->read_ids > 100 || o->write_rows > 40))
+        usage();
+    if (mix && !o->path_prefix)
+        o->path_prefix = "-"; /* unused */
     if (!strcmp(o->mode, "rate")) {
         if (o->rate <= 0 || o->duration_s <= 0 || !o->path_prefix || o->ids == 0 ||
             o->nfiles != 0 || o->warmup_s < 0 || o->warmup_s >= o->duration_s)
@@ -550,6 +593,101 @@ static size_t put_u64(char *dst, uint64_t v)
     return n;
 }
 
+/*
+ * --mix: one request of a kind drawn by weight into c->req (GET is 0, POST
+ * online:read 1, write 2); ids are uniform in [0, ids). Returns its length.
+ */
+static size_t build_mix(conn *c, const opts *o, uint64_t *rng)
+{
+    char body[3072];
+    size_t bn = 0;
+    unsigned total = o->mix_get + o->mix_post + o->mix_write;
+    unsigned pick = (unsigned)(xorshift(rng) % total);
+    int kind = pick < o->mix_get ? 0 : pick < o->mix_get + o->mix_post ? 1 : 2;
+    st.sent[kind]++;
+    if (kind == 0) {
+        char path[256];
+        snprintf(path, sizeof path, "/v1/entities/%s/values/u%" PRIu64, o->entity,
+                 xorshift(rng) % o->ids);
+        return build_head(c->req, sizeof c->req, o, "GET", path, 0, false, 0);
+    }
+    if (kind == 1) {
+        bn += (size_t)snprintf(body, sizeof body, "{\"entity\":\"%s\",\"ids\":[", o->entity);
+        for (unsigned i = 0; i < o->read_ids; i++)
+            bn += (size_t)snprintf(body + bn, sizeof body - bn, "%s\"u%" PRIu64 "\"", i ? "," : "",
+                                   xorshift(rng) % o->ids);
+        bn += (size_t)snprintf(body + bn, sizeof body - bn, "]}");
+    } else {
+        bn += (size_t)snprintf(body, sizeof body, "{\"rows\":[");
+        for (unsigned i = 0; i < o->write_rows; i++)
+            bn += (size_t)snprintf(body + bn, sizeof body - bn,
+                                   "%s{\"entity_id\":\"u%" PRIu64 "\",\"values\":{\"%s\":%.4f}}",
+                                   i ? "," : "", xorshift(rng) % o->ids, o->write_feature,
+                                   (double)(xorshift(rng) % 10000) / 10000.0);
+        bn += (size_t)snprintf(body + bn, sizeof body - bn, "]}");
+    }
+    if (bn >= sizeof body) {
+        fprintf(stderr, "loadgen: --mix request body too long\n");
+        exit(2);
+    }
+    char path[256];
+    if (kind == 1)
+        snprintf(path, sizeof path, "/v1/online:read");
+    else
+        snprintf(path, sizeof path, "/v1/entities/%s:write", o->entity);
+    size_t hn = build_head(c->req, sizeof c->req, o, "POST", path, 0, false, bn);
+    if (hn + bn > sizeof c->req) {
+        fprintf(stderr, "loadgen: --mix request too long\n");
+        exit(2);
+    }
+    memcpy(c->req + hn, body, bn);
+    return hn + bn;
+}
+
+/* VmRSS of pid in KiB, 0 if unknown. */
+static uint64_t rss_kb(int pid)
+{
+    char path[64], line[256];
+    uint64_t kb = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %" SCNu64, &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* --interval: one line for the samples recorded since the last one. */
+static void report_interval(const opts *o, double t_s, size_t *from, uint64_t *ok0, uint64_t *bad0,
+                            uint64_t *err0)
+{
+    size_t n = st.n - *from;
+    uint64_t *v = n ? malloc(n * sizeof *v) : NULL;
+    uint64_t p50 = 0, p99 = 0, max = 0;
+    if (n) {
+        if (!v)
+            die("malloc");
+        memcpy(v, st.lat_us + *from, n * sizeof *v);
+        qsort(v, n, sizeof *v, cmp_u64);
+        p50 = v[(n - 1) / 2];
+        p99 = v[(size_t)(0.99 * (double)(n - 1))];
+        max = v[n - 1];
+    }
+    free(v);
+    printf("INTERVAL t_s=%.1f requests=%zu rps=%.0f non2xx=%" PRIu64 " errors=%" PRIu64
+           " p50_us=%" PRIu64 " p99_us=%" PRIu64 " max_us=%" PRIu64 " rss_kb=%" PRIu64 "\n",
+           t_s, n, (double)n / o->interval_s, st.non2xx - *bad0, st.errors - *err0, p50, p99, max,
+           o->rss_pid ? rss_kb(o->rss_pid) : 0);
+    fflush(stdout);
+    *from = st.n;
+    *ok0 = st.ok;
+    *bad0 = st.non2xx;
+    *err0 = st.errors;
+}
+
 static int run_rate(const opts *o)
 {
     /* Every request is "GET <prefix><id>" + the same tail: build both once. */
@@ -569,12 +707,26 @@ static int run_rate(const opts *o)
     uint64_t total = (uint64_t)(o->rate * o->duration_s);
     uint64_t t0 = now_ns() + 10000000u; /* 10 ms to settle */
     uint64_t warm_ns = t0 + (uint64_t)(o->warmup_s * 1e9);
-    uint64_t deadline = t0 + (uint64_t)(o->duration_s * 1e9) + 5000000000u;
+    uint64_t end = t0 + (uint64_t)(o->duration_s * 1e9);
+    uint64_t deadline = end + 5000000000u;
     uint64_t next = 0, max_backlog = 0;
+    bool mix = o->mix_get + o->mix_post + o->mix_write > 0;
+    uint64_t interval_ns = (uint64_t)(o->interval_s * 1e9);
+    uint64_t next_report = interval_ns ? t0 + interval_ns : UINT64_MAX;
+    size_t iv_from = 0;
+    uint64_t iv_ok = 0, iv_bad = 0, iv_err = 0;
 
     for (;;) {
         uint64_t t = now_ns();
-        while (next < total) {
+        if (t >= next_report) {
+            report_interval(o, (double)(next_report - t0) / 1e9, &iv_from, &iv_ok, &iv_bad,
+                            &iv_err);
+            next_report += interval_ns;
+        }
+        /* Nothing is sent after the run's end: a request still waiting then
+         * was never sent (not completed), and the achieved rate counts only
+         * what was sent within the run. */
+        while (next < total && t <= end) {
             uint64_t due = t0 + (uint64_t)((double)next * period_ns);
             if (due > t)
                 break;
@@ -590,20 +742,25 @@ static int run_rate(const opts *o)
             }
             conn *c = free_list;
             free_list = c->next_free;
-            uint64_t id = xorshift(&rng) % o->ids;
-            size_t len = head_len;
-            memcpy(c->req, head, head_len);
-            len += put_u64(c->req + len, id);
-            memcpy(c->req + len, tail, tail_len);
-            len += tail_len;
+            size_t len;
+            if (mix) {
+                len = build_mix(c, o, &rng);
+            } else {
+                uint64_t id = xorshift(&rng) % o->ids;
+                len = head_len;
+                memcpy(c->req, head, head_len);
+                len += put_u64(c->req + len, id);
+                memcpy(c->req + len, tail, tail_len);
+                len += tail_len;
+            }
             conn_send(c, c->req, len, due);
             next++;
         }
-        if ((next >= total && inflight == 0) || t > deadline)
+        if (((next >= total || t > end) && inflight == 0) || t > deadline)
             break;
         /* Sleep until the next send is due, unless no connection could take it. */
         uint64_t until = 0;
-        if (next < total && free_list) {
+        if (next < total && free_list && t <= end) {
             until = t0 + (uint64_t)((double)next * period_ns);
             /* --tick-us: wake at most once per tick; the requests that fell due
              * meanwhile go out together, late, and their latency says so. */
@@ -611,6 +768,8 @@ static int run_rate(const opts *o)
             if (until < earliest)
                 until = earliest;
         }
+        if (next_report != UINT64_MAX && (!until || until > next_report))
+            until = next_report;
         wait_events(until, warm_ns);
     }
 
@@ -631,9 +790,11 @@ static int run_rate(const opts *o)
     printf("RESULT mode=rate target_rps=%.0f achieved_rps=%.0f requests=%zu "
            "non2xx=%" PRIu64 " first_bad_status=%" PRIu64 " errors=%" PRIu64
            " not_completed=%" PRIu64 " max_backlog=%" PRIu64 " p50_us=%" PRIu64 " p90_us=%" PRIu64
-           " p99_us=%" PRIu64 " p999_us=%" PRIu64 " max_us=%" PRIu64 "\n",
+           " p99_us=%" PRIu64 " p999_us=%" PRIu64 " max_us=%" PRIu64 " sent_get=%" PRIu64
+           " sent_post=%" PRIu64 " sent_write=%" PRIu64 "\n",
            o->rate, achieved, st.n, st.non2xx, st.first_status_bad, st.errors, lost, max_backlog,
-           pct(50), pct(90), pct(99), pct(99.9), st.n ? st.lat_us[st.n - 1] : 0);
+           pct(50), pct(90), pct(99), pct(99.9), st.n ? st.lat_us[st.n - 1] : 0, st.sent[0],
+           st.sent[1], st.sent[2]);
     return (st.errors || st.non2xx || lost) ? 1 : 0;
 }
 

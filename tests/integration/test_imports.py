@@ -526,7 +526,8 @@ class NoImportDirTest(unittest.TestCase):
 
 
 class InlineLimitsTest(ImportBase):
-    extra_args = ("--max-values-per-write", "5", "--max-body-bytes", "4096", "--job-threads", "1")
+    extra_args = ("--max-inline-import-rows", "5", "--max-body-bytes", "4096", "--job-threads",
+                  "1")
 
     def test_inline_bytes_held_by_waiting_jobs_are_bounded(self):
         # One worker busy with a long import: inline imports queue behind it, and
@@ -554,7 +555,8 @@ class InlineLimitsTest(ImportBase):
         over = ok + "l5,5\n"
         self.assertError(self.call("POST", "/v1/imports", {
             "entity": "customer", "source": {"inline": over}}), 413, "RESOURCE_EXHAUSTED",
-            "6 lines of rows", "max_values_per_write", "--import-dir")
+            "6 lines of rows", "max_inline_import_rows", "--max-inline-import-rows",
+            "--import-dir")
         big = "customer_id,city\nx," + "y" * 5000 + "\n"
         s, doc = self.call("POST", "/v1/imports", {"entity": "customer",
                                                    "source": {"inline": big}})
