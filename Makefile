@@ -37,7 +37,7 @@ test-asan: deps
 # Benchmarks against their peers, one after the other so none disturbs another
 # (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
 # LIBLINEAR). One of them: make bench BENCH=online
-BENCH ?= online ingest export lineage train
+BENCH ?= online ingest export lineage train evaluate
 bench: build
 	@scripts/deps.sh bench
 	@for b in $(BENCH); do echo "== bench/$$b"; bench/$$b/run.sh $(BUILD) || exit 1; done
