@@ -25,7 +25,8 @@
 #  2. Strata in process: bench/evaluate/eval_bench.c, compiled against BUILD_DIR's
 #     libstrata_trainer.a and libstrata_base.a, loads the arrays and times one
 #     eval_compute call (binary, threshold 0.5, group_by sex and race, intersections,
-#     R replicates, seed 1), under /usr/bin/time -v;
+#     R replicates, seed 1), under /usr/bin/time -v; then once more with replicates 0
+#     (no intervals) to show what the bootstrap costs;
 #  3. the peer, bench/evaluate/peer_fairness.py under /usr/bin/time -v: read_csv, the
 #     scikit-learn overall metrics, per-group rates by pandas groupby for sex, race and
 #     sex&race, disparities, summary, and an R-replicate row-resampling bootstrap of
@@ -169,6 +170,11 @@ strata_run() { # RUN
   log "strata run $run: eval_compute $(kv "$line" wall_s) s wall, $(kv "$line" cpu_s) s CPU;" \
     "peak RSS $(kv "$line" peak_rss_mib) MiB (inputs $(kv "$line" loaded_rss_mib) MiB);" \
     "process $(kv "$line" process_wall_s) s; other processes $(kv "$line" other_cores) cores"
+  # The same call without intervals: what the bootstrap (and DeLong) adds.
+  wait_quiet
+  res="$("$WORK/eval_bench" "$DATA" --replicates 0)" || { log "eval_bench --replicates 0 failed"; exit 1; }
+  echo "strata0 run=$run ${res#RESULT }" >>"$RAW"
+  log "strata run $run without bootstrap: eval_compute $(kv "$res" wall_s) s wall, $(kv "$res" cpu_s) s CPU"
 }
 
 # ---- 3. the peer ----------------------------------------------------------------------
@@ -318,6 +324,10 @@ REPRO="bench/evaluate/run.sh $(basename "$BUILD")"
     "groups, disparities, summary $(f2 "$(stat_of peer groups_s)") / $(f2 "$(stat_of peer groups_cpu_s)");" \
     "bootstrap $P_BOOT$EXTRA, $(awk -v p="$P_PER" 'BEGIN {printf "%.3f", p}') s per replicate" \
     "($(awk -v p="$P_PER_CPU" 'BEGIN {printf "%.3f", p}') CPU)."
+  echo "Strata without intervals (replicates 0, same call otherwise): $(f2 "$(stat_of strata0 wall_s)") s wall," \
+    "$(f2 "$(stat_of strata0 cpu_s)") s CPU, peak RSS $(stat_of strata0 peak_rss_mib) MiB: the $REPLICATES replicates add" \
+    "$(awk -v a="$S_CPU" -v b="$(stat_of strata0 cpu_s)" 'BEGIN {printf "%.2f", a - b}') s of CPU" \
+    "(the peer's bootstrap: $(awk -v p="$P_PER_CPU" -v r="$REPLICATES" 'BEGIN {printf "%.1f", p * r}') s)."
   echo "Strata: inputs read in $(f2 "$(stat_of strata load_s)") s; the result is $(stat_of strata json_bytes) bytes of JSON," \
     "serialised in $(f2 "$(stat_of strata dump_s)") s (not in the evaluation's time)."
   echo "Other processes' CPU during each measurement (cores): Strata $(list_of strata other_cores); peer $(list_of peer other_cores)$(grep -q '^http ' "$RAW" && echo "; HTTP $(list_of http other_cores)")."
