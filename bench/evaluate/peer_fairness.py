@@ -34,7 +34,7 @@ Phases, each timed (wall and this process's CPU):
 Writes OUT_JSON: {"overall", "groups", "disparities", "summary", "ci"} in the
 same names as Strata's evaluation (for bench/evaluate/check.py). Prints one line
 on stdout: RESULT key=value ... (times in seconds, memory in MiB: VmRSS after
-loading, VmHWM after loading and at the end).
+loading, VmHWM after each phase and at the end).
 """
 import argparse
 import json
@@ -73,6 +73,7 @@ class Phase:
     def __exit__(self, *exc):
         self.times[self.name + "_s"] = time.perf_counter() - self.w
         self.times[self.name + "_cpu_s"] = time.process_time() - self.c
+        self.times[self.name + "_hwm_mib"] = vm("VmHWM")
 
 
 def rates(tp, fp, tn, fn):
@@ -125,7 +126,7 @@ def main():
     with Phase(t, "load"):
         df = pd.read_csv(a.csv, dtype={"label": "int8", "score": "float64", "sex": "category",
                                        "race": "category"})
-    loaded_rss, load_hwm = vm("VmRSS"), vm("VmHWM")
+    loaded_rss = vm("VmRSS")
     y, s = df["label"].to_numpy(), df["score"].to_numpy()
     n = len(df)
 
@@ -225,9 +226,9 @@ def main():
     compute = sum(t[p + "_s"] for p in ("overall", "groups", "bootstrap"))
     compute_cpu = sum(t[p + "_cpu_s"] for p in ("overall", "groups", "bootstrap"))
     print("RESULT rows=%d replicates_run=%d %s compute_s=%.3f compute_cpu_s=%.3f "
-          "loaded_rss_mib=%.0f load_hwm_mib=%.0f peak_rss_mib=%.0f" % (
-              n, run_reps, " ".join("%s=%.4f" % kv for kv in t.items()), compute, compute_cpu,
-              loaded_rss, load_hwm, peak))
+          "loaded_rss_mib=%.0f peak_rss_mib=%.0f" % (
+              n, run_reps, " ".join(("%s=%.0f" if k.endswith("_mib") else "%s=%.4f") % (k, v) for k, v in t.items()), compute, compute_cpu,
+              loaded_rss, peak))
 
 
 if __name__ == "__main__":

@@ -323,10 +323,11 @@ REPRO="bench/evaluate/run.sh $(basename "$BUILD")"
     "overall metrics $(f2 "$(stat_of peer overall_s)") / $(f2 "$(stat_of peer overall_cpu_s)");" \
     "groups, disparities, summary $(f2 "$(stat_of peer groups_s)") / $(f2 "$(stat_of peer groups_cpu_s)");" \
     "bootstrap $P_BOOT$EXTRA, $(awk -v p="$P_PER" 'BEGIN {printf "%.3f", p}') s per replicate" \
-    "($(awk -v p="$P_PER_CPU" 'BEGIN {printf "%.3f", p}') CPU)."
+    "($(awk -v p="$P_PER_CPU" 'BEGIN {printf "%.3f", p}') CPU). Its high-water mark (MiB) after each phase:" \
+    "$(stat_of peer load_hwm_mib), $(stat_of peer overall_hwm_mib), $(stat_of peer groups_hwm_mib), $(stat_of peer bootstrap_hwm_mib)."
   echo "Strata without intervals (replicates 0, same call otherwise): $(f2 "$(stat_of strata0 wall_s)") s wall," \
     "$(f2 "$(stat_of strata0 cpu_s)") s CPU, peak RSS $(stat_of strata0 peak_rss_mib) MiB: the $REPLICATES replicates add" \
-    "$(awk -v a="$S_CPU" -v b="$(stat_of strata0 cpu_s)" 'BEGIN {printf "%.2f", a - b}') s of CPU" \
+    "$(awk -v a="$S_CPU" -v b="$(stat_of strata0 cpu_s)" 'BEGIN {d = a - b; printf (d < 0.05 && d > -0.05) ? "nothing measurable (%+.2f s of CPU)" : "%.2f s of CPU", d}')" \
     "(the peer's bootstrap: $(awk -v p="$P_PER_CPU" -v r="$REPLICATES" 'BEGIN {printf "%.1f", p * r}') s)."
   echo "Strata: inputs read in $(f2 "$(stat_of strata load_s)") s; the result is $(stat_of strata json_bytes) bytes of JSON," \
     "serialised in $(f2 "$(stat_of strata dump_s)") s (not in the evaluation's time)."
