@@ -22,7 +22,9 @@
  * largest thing loaded, so that high-water mark is the call's peak). Exits 1
  * with a message on stderr on any failure.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
