@@ -38,7 +38,7 @@ test-asan: deps
 # (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
 # LIBLINEAR). One of them: make bench BENCH=online. The 10-minute soak (bench/soak)
 # runs only when named: make bench BENCH=soak
-BENCH ?= online ingest export lineage train durability
+BENCH ?= online ingest export lineage train evaluate durability
 bench: build
 	@scripts/deps.sh bench
 	@for b in $(BENCH); do echo "== bench/$$b"; bench/$$b/run.sh $(BUILD) || exit 1; done

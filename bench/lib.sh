@@ -78,3 +78,17 @@ wait_quiet() {
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+# bench_machine: sets NPROC, CPU_MODEL, KERNEL, MEM_GIB and LOAD_BEFORE, logs them, and warns
+# when the load average says the numbers will be noisy.
+bench_machine() {
+  NPROC="$(nproc)"
+  CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+  KERNEL="$(uname -sr)"
+  MEM_GIB="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+  log "machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB, $KERNEL, load average $LOAD_BEFORE"
+  if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+    log "WARNING: the machine is not idle (load average $LOAD_BEFORE on $NPROC CPUs); numbers will be noisy"
+  fi
+}
