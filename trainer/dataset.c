@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/dtoa.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "trainer/dataset.h"
@@ -230,14 +231,17 @@ void ds_cols_free(ds_cols *c)
 
 /* ---- reading the export ----------------------------------------------------------- */
 
-/* The text of a pass-through cell, for labels, keys and times. */
+/* The text of a pass-through cell, for labels, keys and times. A double is its
+ * shortest round-trip digits in printf("%.17g")'s shape ("1", "0.1", "1e+20"),
+ * so integral labels read as before and 0.1 is not "0.10000000000000001". */
 static void cell_text(const export_cell *c, char *tmp, size_t tn, slice *out)
 {
+    STRATA_ASSERT(tn >= STRATA_DTOA_MAX);
     switch (c->kind) {
     case EXPORT_CELL_TEXT:
     case EXPORT_CELL_JSON: *out = c->s; return;
     case EXPORT_CELL_INT: *out = (slice){tmp, (size_t)snprintf(tmp, tn, "%lld", (long long)c->i)}; return;
-    case EXPORT_CELL_DOUBLE: *out = (slice){tmp, (size_t)snprintf(tmp, tn, "%.17g", c->d)}; return;
+    case EXPORT_CELL_DOUBLE: *out = (slice){tmp, strata_dtoa_g(c->d, tmp)}; return;
     case EXPORT_CELL_BOOL: *out = slice_of(c->b ? "true" : "false"); return;
     default: *out = (slice){"", 0}; return;
     }
