@@ -164,8 +164,8 @@ static int json_to_int64(const json_t *j, int64_t *out, const char *what, strata
         char t[STRATA_DTOA_MAX];
         if (d != trunc(d)) {
             strata_dtoa_g(d, t);
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           "expected %s, got non-integral number %s", what, t);
+            return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got non-integral number %s",
+                           what, t);
         }
         /* -2^63 is exact as a double; 2^63 is the first value out of range. */
         if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
