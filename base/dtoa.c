@@ -201,7 +201,10 @@ static inline int shortest(uint64_t bits, uint64_t *digits, int *exp10)
         vp = mul_shift(mp, DTOA_POW5[i], j);
         vm = mul_shift(mm, DTOA_POW5[i], j);
         /* Exact iff 2^q divides the input. mp = 2 mod 4 and mm is odd or
-         * 2 mod 4, so the ends can be exact only for q <= 1. */
+         * 2 mod 4, so the ends can be exact only for q <= 1: non-integers
+         * in [2^51, 2^54), whose interval ends have more digits than v
+         * itself. There the end bookkeeping changes no output (mutating it
+         * passes test_dtoa); it is kept because the proof assumes it. */
         if (q <= 1) {
             vr_tz = 1;
             if (even)
