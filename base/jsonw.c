@@ -1,7 +1,6 @@
-/* jsonw.c - JSON output helpers; base64 via OpenSSL's EVP block codec. */
+/* jsonw.c - JSON output helpers; doubles via base/dtoa.c, base64 via OpenSSL's
+ * EVP block codec. */
 #include "base/jsonw.h"
-
-#include "base/log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +8,9 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+
+#include "base/dtoa.h"
+#include "base/log.h"
 
 void jsonw_str(buf *b, slice s)
 {
@@ -65,51 +67,9 @@ void jsonw_double(buf *b, double v)
         buf_append(b, "null", 4);
         return;
     }
-    /* Fast path for the common feature value with few decimals (1.5, 0.25,
-     * 42.0): find the smallest k <= 6 for which v * 10^k is an integer i below
-     * 2^53 and i / 10^k gives back v exactly. Both divisions are exact IEEE
-     * operations, so the decimal string "i / 10^k" reads back as v. */
-    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
-    double av = fabs(v);
-    if (av < 1e9) {
-        for (int k = 0; k <= 6; k++) {
-            double scaled = av * pow10[k];
-            if (scaled >= 9007199254740992.0)
-                break;
-            uint64_t i = (uint64_t)scaled;
-            if ((double)i != scaled || (double)i / pow10[k] != av)
-                continue;
-            char digits[32], *p = digits + sizeof digits;
-            uint64_t x = i;
-            if (k == 0)
-                *--p = '0'; /* 42 -> "42.0": doubles stay recognisable */
-            for (int d = 0; d < k; d++) {
-                *--p = (char)('0' + x % 10);
-                x /= 10;
-            }
-            *--p = '.';
-            do {
-                *--p = (char)('0' + x % 10);
-                x /= 10;
-            } while (x);
-            if (signbit(v))
-                *--p = '-';
-            buf_append(b, p, (size_t)(digits + sizeof digits - p));
-            return;
-        }
-    }
-    char tmp[32];
-    /* Shortest precision that round-trips, so 0.1 prints as 0.1. */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    size_t n = strlen(tmp);
-    buf_append(b, tmp, n);
-    /* Keep doubles recognisable as doubles: 3 -> 3.0 */
-    if (strspn(tmp, "-0123456789") == n)
-        buf_append(b, ".0", 2);
+    if (b->cap - b->n <= STRATA_DTOA_MAX) /* the NUL included */
+        buf_reserve(b, STRATA_DTOA_MAX);
+    b->n += strata_dtoa(v, b->p + b->n);
 }
 
 void jsonw_base64(buf *b, slice bytes)

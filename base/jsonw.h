@@ -23,7 +23,8 @@ static inline void jsonw_cstr(buf *b, const char *s)
 }
 void jsonw_i64(buf *b, int64_t v);
 void jsonw_u64(buf *b, uint64_t v);
-/* Shortest round-trip form ("%.17g" trimmed); NaN and infinities as null. */
+/* Shortest round-trip form, strata_dtoa's shape ("0.1", "42.0", "1e-07");
+ * NaN and infinities as null. */
 void jsonw_double(buf *b, double v);
 /* A JSON string holding the standard base64 (RFC 4648, padded) of the bytes. */
 void jsonw_base64(buf *b, slice bytes);

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dtoa.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "base/timeutil.h"
@@ -1587,9 +1588,11 @@ static void dump_lit(const lfilter *f, const lit *l, buf *out)
     case LIT_INT:
         buf_printf(out, "%lld", (long long)l->i);
         break;
-    case LIT_DOUBLE:
-        buf_printf(out, "%.17g", l->d);
+    case LIT_DOUBLE: {
+        char t[STRATA_DTOA_MAX];
+        buf_append(out, t, strata_dtoa_g(l->d, t));
         break;
+    }
     case LIT_BOOL:
         buf_append_str(out, l->i ? "true" : "false");
         break;

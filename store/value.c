@@ -27,6 +27,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/dtoa.h"
 #include "base/jsonw.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -77,20 +78,6 @@ void value_encode_int64(buf *out, int64_t v)
 {
     buf_putc(out, (char)VT_INT64);
     buf_put_u64le(out, (uint64_t)v);
-}
-
-static uint64_t double_bits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static double bits_double(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
 }
 
 void value_encode_double(buf *out, double v)
@@ -174,12 +161,17 @@ static int json_to_int64(const json_t *j, int64_t *out, const char *what, strata
     }
     if (json_is_real(j)) {
         double d = json_real_value(j);
-        if (d != trunc(d))
-            return err_set(err, STRATA_INVALID_ARGUMENT,
-                           "expected %s, got non-integral number %.17g", what, d);
+        char t[STRATA_DTOA_MAX];
+        if (d != trunc(d)) {
+            strata_dtoa_g(d, t);
+            return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got non-integral number %s",
+                           what, t);
+        }
         /* -2^63 is exact as a double; 2^63 is the first value out of range. */
-        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-            return err_set(err, STRATA_INVALID_ARGUMENT, "%s out of range: %.17g", what, d);
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+            strata_dtoa_g(d, t);
+            return err_set(err, STRATA_INVALID_ARGUMENT, "%s out of range: %s", what, t);
+        }
         *out = (int64_t)d;
         return 0;
     }

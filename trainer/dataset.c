@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/dtoa.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "trainer/dataset.h"
@@ -239,6 +240,9 @@ void ds_cols_free(ds_cols *c)
 
 /* ---- reading the export ----------------------------------------------------------- */
 
+/* A double is its shortest round-trip digits in printf("%.17g")'s shape ("1",
+ * "0.1", "1e+20"), so integral labels read as before and 0.1 is not
+ * "0.10000000000000001". */
 bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
 {
     buf_reset(tmp);
@@ -251,9 +255,11 @@ bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
     case EXPORT_CELL_INT:
         buf_printf(tmp, "%lld", (long long)c->i);
         break;
-    case EXPORT_CELL_DOUBLE:
-        buf_printf(tmp, "%.17g", c->d);
+    case EXPORT_CELL_DOUBLE: {
+        char d[STRATA_DTOA_MAX];
+        buf_append(tmp, d, strata_dtoa_g(c->d, d));
         break;
+    }
     case EXPORT_CELL_BOOL:
         *out = slice_of(c->b ? "true" : "false");
         return true;

@@ -32,6 +32,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/dtoa.h"
 #include "base/jsoncheck.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -1161,10 +1162,11 @@ static bool json_cell(const json_t *v, buf *tmp, slice *out)
         *out = (slice){json_string_value(v), json_string_length(v)};
         return true;
     }
+    char d[STRATA_DTOA_MAX];
     if (json_is_integer(v))
         buf_printf(tmp, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        buf_printf(tmp, "%.17g", json_real_value(v));
+    else if (json_is_real(v)) /* as ds_cell_text: 0.1 reads "0.1" */
+        buf_append(tmp, d, strata_dtoa_g(json_real_value(v), d));
     else if (json_is_boolean(v))
         buf_append_str(tmp, json_is_true(v) ? "true" : "false");
     else

@@ -145,6 +145,9 @@ static const struct {
     {"properties.rows.int_value > 1000", "(> properties.rows.int_value 1000)"},
     {"properties.0.double_value > 1.5", "(> properties.0.double_value 1.5)"},
     {"properties.x.double_value = 1e3", "(= properties.x.double_value 1000)"},
+    /* decimals dump as their shortest round-trip text, not %.17g's */
+    {"properties.x.double_value = 0.1", "(= properties.x.double_value 0.1)"},
+    {"properties.x.double_value < 2.5e-300", "(< properties.x.double_value 2.5e-300)"},
     {"properties.x.double_value = 2", "(= properties.x.double_value 2)"},
     {"properties.`my prop`.int_value = -3", "(= properties.`my prop`.int_value -3)"},
     {"custom_properties.`a\\`b`.string_value = 'x'",

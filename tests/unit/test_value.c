@@ -192,6 +192,7 @@ static void test_wrong_json_types(void **state)
 static void test_int_range(void **state)
 {
     rejects(VT_INT64, "3.5", "non-integral");
+    rejects(VT_INT64, "0.1", "got non-integral number 0.1"); /* not 0.10000000000000001 */
     rejects(VT_INT64, "1e19", "out of range");
     rejects(VT_INT64, "-1e19", "out of range");
     rejects(VT_INT64, "9223372036854775808.0", "out of range");
