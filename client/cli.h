@@ -179,6 +179,11 @@ extern const cli_command cli_admin_command;      /* group: cli_admin.c */
 
 /* ---- jobs (cli_jobs.c), for every command that starts one ---- */
 
+/* POST body to path and return the job id of the 202 answer (borrowed from
+ * *resp, which the caller decrefs). 0, or an exit code with ctx->msg set (the
+ * server's refusal, or an answer without a job id). */
+int cli_job_submit(cli_ctx *ctx, strata_client *c, const char *path, const json_t *body,
+                   json_t **resp, const char **id);
 /* Poll GET /v1/jobs/{id} until the job ends, with a progress bar labelled
  * `label` on stderr when it is a terminal. 0 with *final (the job object; the
  * caller decrefs), or an exit code with ctx->msg set. */

@@ -347,16 +347,9 @@ static int run_evaluate(cli_ctx *ctx, const cli_args *a)
     const char *report = cli_opt(a, "report");
     if ((rc = build_body(ctx, a, body)) || (rc = cli_client(ctx, &c)))
         goto out;
-    int st = strata_request_json(c, "POST", "/v1/evaluations", body, &resp, &err);
-    if (st) {
-        rc = cli_fail_status(ctx, st, &err);
+    const char *id = NULL;
+    if ((rc = cli_job_submit(ctx, c, "/v1/evaluations", body, &resp, &id)))
         goto out;
-    }
-    const char *id = json_string_value(json_object_get(json_object_get(resp, "job"), "id"));
-    if (!id) {
-        rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
-        goto out;
-    }
     if (!cli_flag(a, "wait") && !report) {
         if (ctx->json)
             cli_print_json(resp);

@@ -410,16 +410,9 @@ static int finish(cli_ctx *ctx, const cli_args *a, const char *route, json_t *bo
         }
         return stream_to_file(ctx, c, route, body, out, fi);
     }
-    int st = strata_request_json(c, "POST", route, body, &resp, &err);
-    if (st) {
-        rc = cli_fail_status(ctx, st, &err);
+    const char *id = NULL;
+    if ((rc = cli_job_submit(ctx, c, route, body, &resp, &id)))
         goto out;
-    }
-    const char *id = json_string_value(json_object_get(json_object_get(resp, "job"), "id"));
-    if (!id) {
-        rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
-        goto out;
-    }
     if (!wait) {
         if (ctx->json)
             cli_print_json(resp);

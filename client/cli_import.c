@@ -170,17 +170,9 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 
     if ((rc = cli_client(ctx, &c)))
         goto out;
-    int st = strata_request_json(c, "POST", "/v1/imports", body, &resp, &err);
-    if (st) {
-        rc = cli_fail_status(ctx, st, &err);
+    const char *id = NULL;
+    if ((rc = cli_job_submit(ctx, c, "/v1/imports", body, &resp, &id)))
         goto out;
-    }
-    const json_t *job = json_object_get(resp, "job");
-    const char *id = json_string_value(json_object_get(job, "id"));
-    if (!id) {
-        rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
-        goto out;
-    }
     if (!cli_flag(a, "wait")) {
         if (ctx->json)
             cli_print_json(resp);

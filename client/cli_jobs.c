@@ -42,6 +42,20 @@ static int get_job(cli_ctx *ctx, strata_client *c, const char *id, json_t **job)
     return rc;
 }
 
+int cli_job_submit(cli_ctx *ctx, strata_client *c, const char *path, const json_t *body,
+                   json_t **resp, const char **id)
+{
+    strata_err err = STRATA_ERR_INIT;
+    int rc = 0;
+    int st = strata_request_json(c, "POST", path, body, resp, &err);
+    if (st)
+        rc = cli_fail_status(ctx, st, &err);
+    else if (!(*id = json_string_value(json_object_get(json_object_get(*resp, "job"), "id"))))
+        rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
+    err_clear(&err);
+    return rc;
+}
+
 static bool terminal(const char *state)
 {
     return state && (strcmp(state, "SUCCEEDED") == 0 || strcmp(state, "FAILED") == 0 ||

@@ -101,16 +101,9 @@ static int run_train(cli_ctx *ctx, const cli_args *a)
     json_t *spec = NULL, *resp = NULL, *final = NULL;
     if ((rc = read_spec(ctx, a->pos[0], &spec)) || (rc = cli_client(ctx, &c)))
         goto out;
-    int st = strata_request_json(c, "POST", "/v1/trainings", spec, &resp, &err);
-    if (st) {
-        rc = cli_fail_status(ctx, st, &err);
+    const char *id = NULL;
+    if ((rc = cli_job_submit(ctx, c, "/v1/trainings", spec, &resp, &id)))
         goto out;
-    }
-    const char *id = json_string_value(json_object_get(json_object_get(resp, "job"), "id"));
-    if (!id) {
-        rc = cli_fail(ctx, CLI_EXIT_SERVER, "stratad's answer has no job id");
-        goto out;
-    }
     if (!cli_flag(a, "wait")) {
         if (ctx->json)
             cli_print_json(resp);
