@@ -201,6 +201,17 @@ class DaemonTest(unittest.TestCase):
     def call(self, method, path, body=None, headers=None):
         return self.d.call(method, path, body, headers)
 
+    def wait_job(self, job_id, timeout=60):
+        """Poll GET /v1/jobs/{id} until the job ends; its JSON."""
+        end = time.time() + timeout
+        while time.time() < end:
+            s, doc = self.call("GET", "/v1/jobs/" + job_id)
+            self.assertEqual(s, 200, doc)
+            if doc["job"]["state"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                return doc["job"]
+            time.sleep(0.05)
+        self.fail("job %s did not finish" % job_id)
+
     def assertError(self, status_doc, status, code, *words):
         """The contract's error body: status, code, and a message naming the problem."""
         got_status, doc = status_doc
