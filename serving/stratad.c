@@ -25,6 +25,7 @@
 #include "ingest/scheduler.h"
 #include "lineage/audit.h"
 #include "lineage/lineage.h"
+#include "trainer/blas.h"
 #include "trainer/train_job.h"
 #include "serving/app.h"
 #include "serving/config.h"
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
     if (exit_now)
         return 0;
     log_set_level((enum log_level)cfg.log_level);
+    /* Before any thread or descriptor: this may exec the binary again. */
+    trainer_blas_ensure_core(argv);
     if (cfg.threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.threads = n > 0 ? (int)n : 2;

@@ -36,7 +36,7 @@ def free_port():
 
 class Daemon:
     def __init__(self, data_dir=None, args=(), config_text=None, token_file=None, token=None,
-                 tls=None):
+                 tls=None, env=None):
         self.tmp = tempfile.mkdtemp(prefix="strata-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.args = list(args)
@@ -44,6 +44,7 @@ class Daemon:
         self.token_file = token_file
         self.token = token
         self.tls = tls
+        self.env = env  # the daemon's environment (None: this process's)
         self.proc = None
         self.port = None
         self.conn = None
@@ -65,7 +66,8 @@ class Daemon:
                 f.write(self.config_text)
             cmd += ["--config", cfg]
         self.stderr_file = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file,
+                                     env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
