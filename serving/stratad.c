@@ -28,6 +28,7 @@
 #include "ingest/scheduler.h"
 #include "lineage/audit.h"
 #include "lineage/lineage.h"
+#include "trainer/blas.h"
 #include "trainer/train_job.h"
 #include "serving/app.h"
 #include "serving/config.h"
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
     log_set_level((enum log_level)cfg.log_level);
     if (cfg.check_only)
         return check_data_dir(&cfg);
+    /* Before any thread or descriptor: this may exec the binary again. */
+    trainer_blas_ensure_core(argv);
     bool replica = cfg.secondary_of[0] != '\0';
     if (cfg.threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -272,6 +275,7 @@ int main(int argc, char **argv)
     if (replica)
         log_info("read-only replica of %s, catching up every %u ms", cfg.secondary_of,
                  cfg.catch_up_ms);
+    trainer_blas_log();
 
     int sig = 0;
     for (;;) {

@@ -9,6 +9,7 @@
 
 #include "base/dtoa.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timeutil.h"
 #include "trainer/dataset.h"
 #include "trainer/rng.h"
@@ -29,6 +30,9 @@ int ds_kind_of(value_type t, prep_kind *out)
     case VT_DOUBLE_ARRAY:
         *out = PREP_NUMERIC_ARRAY;
         return 0;
+    case VT_STRING_ARRAY:
+        *out = PREP_MULTI_HOT;
+        return 0;
     default:
         return -1;
     }
@@ -47,8 +51,11 @@ int ds_cols_init(ds_cols *c, size_t n_cols, const char *const *names, const valu
     c->cat = calloc(n_cols + 1, sizeof *c->cat);
     c->cat_off = calloc(n_cols + 1, sizeof *c->cat_off);
     c->missing = calloc(n_cols + 1, sizeof *c->missing);
+    c->tok = calloc(n_cols + 1, sizeof *c->tok);
+    c->n_tok = calloc(n_cols + 1, sizeof *c->n_tok);
+    c->tok_cap = calloc(n_cols + 1, sizeof *c->tok_cap);
     if (!c->names || !c->types || !c->kinds || !c->widths || !c->num || !c->cat || !c->cat_off ||
-        !c->missing)
+        !c->missing || !c->tok || !c->n_tok || !c->tok_cap)
         return err_set(err, STRATA_NOMEM, "out of memory");
     for (size_t k = 0; k < n_cols; k++) {
         c->names[k] = strdup(names[k]);
@@ -68,7 +75,7 @@ static void grow(ds_cols *c)
     for (size_t k = 0; k < c->n_cols; k++) {
         c->missing[k] = realloc(c->missing[k], cap);
         STRATA_ASSERT(c->missing[k] != NULL);
-        if (c->kinds[k] == PREP_CATEGORICAL) {
+        if (c->kinds[k] == PREP_CATEGORICAL || c->kinds[k] == PREP_MULTI_HOT) {
             c->cat_off[k] = realloc(c->cat_off[k], cap * 2 * sizeof(size_t));
             STRATA_ASSERT(c->cat_off[k] != NULL);
         } else if (c->kinds[k] == PREP_NUMERIC) {
@@ -105,6 +112,7 @@ size_t ds_cols_add_row(ds_cols *c)
             c->num[k][i] = NAN;
             break;
         case PREP_CATEGORICAL:
+        case PREP_MULTI_HOT:
             c->cat_off[k][2 * i] = c->cat_off[k][2 * i + 1] = 0;
             break;
         case PREP_NUMERIC_ARRAY:
@@ -138,6 +146,29 @@ int ds_cols_set(ds_cols *c, size_t i, size_t k, slice enc, strata_err *err)
         buf_append(&c->str, v.s.p, v.s.n);
         c->missing[k][i] = 0;
         return 0;
+    case PREP_MULTI_HOT: {
+        if (v.tag != VT_STRING_ARRAY)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "feature %s: a %s value where the model reads a STRING_ARRAY",
+                           c->names[k], value_type_name(v.tag));
+        size_t first = c->n_tok[k], pos = 0;
+        slice t;
+        while (value_string_next(&v, &pos, &t)) {
+            if (c->n_tok[k] == c->tok_cap[k]) {
+                c->tok_cap[k] = c->tok_cap[k] ? 2 * c->tok_cap[k] : 256;
+                c->tok[k] = realloc(c->tok[k], c->tok_cap[k] * 2 * sizeof(size_t));
+                STRATA_ASSERT(c->tok[k] != NULL);
+            }
+            c->tok[k][2 * c->n_tok[k]] = c->str.n;
+            c->tok[k][2 * c->n_tok[k] + 1] = t.n;
+            c->n_tok[k]++;
+            buf_append(&c->str, t.p, t.n);
+        }
+        c->cat_off[k][2 * i] = first;
+        c->cat_off[k][2 * i + 1] = c->n_tok[k] - first;
+        c->missing[k][i] = 0;
+        return 0;
+    }
     case PREP_NUMERIC_ARRAY:
         if (!c->widths[k]) {
             if (v.count == 0)
@@ -173,7 +204,7 @@ int ds_cols_input(ds_cols *c, const size_t *sel, size_t nsel, ds_input *out)
     memset(out, 0, sizeof *out);
     size_t n = sel ? nsel : c->n_rows;
     out->cols = calloc(c->n_cols + 1, sizeof *out->cols);
-    out->owned = calloc(3 * c->n_cols + 1, sizeof *out->owned);
+    out->owned = calloc(4 * c->n_cols + 1, sizeof *out->owned);
     STRATA_ASSERT(out->cols && out->owned);
     for (size_t k = 0; k < c->n_cols; k++) {
         prep_column *pc = &out->cols[k];
@@ -193,6 +224,23 @@ int ds_cols_input(ds_cols *c, const size_t *sel, size_t nsel, ds_input *out)
                                c->cat_off[k][2 * src + 1]};
             }
             pc->cat = s;
+        } else if (c->kinds[k] == PREP_MULTI_HOT) {
+            size_t *off = own(out, malloc((n + 1) * sizeof *off)), total = 0;
+            off[0] = 0;
+            for (size_t r = 0; r < n; r++) {
+                total += c->cat_off[k][2 * (sel ? sel[r] : r) + 1];
+                off[r + 1] = total;
+            }
+            slice *s = own(out, calloc(total + 1, sizeof *s));
+            for (size_t r = 0; r < n; r++) {
+                size_t src = sel ? sel[r] : r, t0 = c->cat_off[k][2 * src];
+                for (size_t t = 0; t < off[r + 1] - off[r]; t++) {
+                    const size_t *tk = c->tok[k] + 2 * (t0 + t);
+                    s[off[r] + t] = (slice){c->str.p ? c->str.p + tk[0] : "", tk[1]};
+                }
+            }
+            pc->cat = s;
+            pc->tok_off = off;
         } else {
             double *d = own(out, malloc((n * w + 1) * sizeof *d));
             for (size_t r = 0; r < n; r++) {
@@ -225,7 +273,11 @@ void ds_cols_free(ds_cols *c)
         free(c->num ? c->num[k] : NULL);
         free(c->cat_off ? c->cat_off[k] : NULL);
         free(c->missing ? c->missing[k] : NULL);
+        free(c->tok ? c->tok[k] : NULL);
     }
+    free(c->tok);
+    free(c->n_tok);
+    free(c->tok_cap);
     free(c->names);
     free(c->types);
     free(c->kinds);
@@ -285,9 +337,33 @@ bool ds_cell_text(const export_cell *c, buf *tmp, slice *out)
     return true;
 }
 
-static int find_col(const export_schema *s, const char *name)
+char *ds_ref_column(const char *ref)
 {
-    for (size_t i = 0; i < s->npassthrough; i++)
+    const char *c = ref ? strchr(ref, ':') : NULL;
+    if (!c || c == ref || strchr(c + 1, ':') || !text_valid_name((slice){ref, (size_t)(c - ref)}) ||
+        !text_valid_name(slice_of(c + 1)))
+        return NULL;
+    char *col = NULL;
+    if (asprintf(&col, "%.*s__%s", (int)(c - ref), ref, c + 1) < 0)
+        return NULL;
+    return col;
+}
+
+void ds_ref_append(json_t *refs, const char *ref)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (refs, i, r)
+        if (json_is_string(r) && !strcmp(json_string_value(r), ref))
+            return;
+    json_array_append_new(refs, json_string(ref));
+}
+
+/* A pass-through column by name, or (all = true) any column. */
+static int find_col(const export_schema *s, const char *name, bool all)
+{
+    size_t n = all ? s->ncols : s->npassthrough;
+    for (size_t i = 0; i < n; i++)
         if (s->names[i].n == strlen(name) && memcmp(s->names[i].p, name, s->names[i].n) == 0)
             return (int)i;
     return -1;
@@ -303,12 +379,21 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
 {
     memset(ds, 0, sizeof *ds);
     const export_schema *s = export_reader_schema(r);
-    int lc = find_col(s, rq->label_column);
-    if (lc < 0)
+    int lc;
+    if (strchr(rq->label_column, ':')) {
+        char *col = ds_ref_column(rq->label_column);
+        lc = col ? find_col(s, col, true) : -1;
+        free(col);
+        if (lc < (int)s->npassthrough)
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "label_column \"%s\" is not a feature the reader reads",
+                           rq->label_column);
+    } else if ((lc = find_col(s, rq->label_column, false)) < 0) {
         return err_set(err, STRATA_INVALID_ARGUMENT,
                        "label_column \"%s\" is not a column of the instances", rq->label_column);
-    int kc = rq->key_column ? find_col(s, rq->key_column) : -1;
-    int tc = rq->time_column ? find_col(s, rq->time_column) : -1;
+    }
+    int kc = rq->key_column ? find_col(s, rq->key_column, false) : -1;
+    int tc = rq->time_column ? find_col(s, rq->time_column, false) : -1;
     size_t nf = rq->n_model_features ? rq->n_model_features : s->nfeatures;
     if (nf > s->nfeatures)
         nf = s->nfeatures;
@@ -375,10 +460,9 @@ int dataset_read(export_reader *r, const dataset_request *rq, train_dataset *ds,
         }
         ds->rows++;
         slice lab;
-        ds_cell_text(&row[lc], &tmp, &lab);
-        if (row[lc].kind == EXPORT_CELL_NONE || lab.n == 0) {
-            rc = err_set(err, STRATA_INVALID_ARGUMENT, "instance row %zu has no label (column %s)",
-                         i + 1, rq->label_column);
+        if (!ds_cell_text(&row[lc], &tmp, &lab) || lab.n == 0) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "instance row %zu has no label (%s %s)",
+                         i + 1, lc < (int)s->npassthrough ? "column" : "feature", rq->label_column);
             labtext[i] = NULL;
             ds->keys[i] = NULL;
             break;

@@ -11,8 +11,9 @@
  *
  * Feature types -> prep kinds: BOOL, INT64, DOUBLE numeric; STRING, BYTES
  * categorical; INT64_ARRAY, DOUBLE_ARRAY numeric_array (width = the length of
- * the first non-NULL training value; another length is an error).
- * STRING_ARRAY cannot be trained on (refused when the request is checked).
+ * the first non-NULL training value; another length is an error);
+ * STRING_ARRAY multi_hot (its elements are the row's tokens; an empty array
+ * is an empty bag, not a NULL).
  * A missing value (no version, outside the TTL, NULL) is a prep NULL.
  */
 #ifndef STRATA_TRAINER_DATASET_H
@@ -41,7 +42,10 @@ typedef struct ds_cols {
     size_t *widths;     /* NUMERIC_ARRAY; 0 = not known yet */
     double **num;
     slice **cat;        /* slices into str (fixed up by ds_cols_finish) */
-    size_t **cat_off;
+    size_t **cat_off;   /* CATEGORICAL: per row (offset in str, length);
+                           MULTI_HOT: per row (first token, token count) */
+    size_t **tok;       /* MULTI_HOT: per token (offset in str, length) */
+    size_t *n_tok, *tok_cap;
     uint8_t **missing;
     buf str;
 } ds_cols;
@@ -81,8 +85,18 @@ typedef struct train_dataset {
     size_t n_extra;
 } train_dataset;
 
+/* The export reader's column of an "entity:feature" ref: "entity__feature",
+ * a new string the caller frees. NULL when ref is not two valid names joined
+ * by one ':' (a label_column or group_by with a ':' is a feature ref). */
+char *ds_ref_column(const char *ref);
+/* Append the string ref to the JSON array refs unless it is there already. */
+void ds_ref_append(json_t *refs, const char *ref);
+
 typedef struct dataset_request {
     trainer_task task;
+    /* An instance column, or an "entity:feature" ref among the reader's
+     * features (read point in time like the model's; its text as
+     * ds_cell_text gives it). */
     const char *label_column;
     const char *key_column;  /* entity id column for hash splits */
     const char *time_column; /* the timestamp column */

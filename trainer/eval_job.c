@@ -212,13 +212,6 @@ static int parse_bootstrap(const json_t *b, const char *where, eval_options *o, 
     return 0;
 }
 
-static bool valid_ref(const char *s)
-{
-    const char *c = strchr(s, ':');
-    return c && c != s && strchr(c + 1, ':') == NULL &&
-           text_valid_name((slice){s, (size_t)(c - s)}) && text_valid_name(slice_of(c + 1));
-}
-
 int eval_groups_parse(const json_t *obj, const char *where, eval_groups *g, strata_err *err)
 {
     memset(g, 0, sizeof *g);
@@ -246,23 +239,14 @@ int eval_groups_parse(const json_t *obj, const char *where, eval_groups *g, stra
                     return err_set(err, STRATA_INVALID_ARGUMENT,
                                    "%sgroup_by names \"%s\" twice", where, s);
             bool feat = strchr(s, ':') != NULL;
-            if (feat && !valid_ref(s))
+            char *col = feat ? ds_ref_column(s) : strdup(s);
+            if (!col)
                 return err_set(err, STRATA_INVALID_ARGUMENT,
                                "%sgroup_by[%zu] \"%s\" is not an entity:feature ref", where, i,
                                s);
             g->names[g->n] = strdup(s);
             g->is_feature[g->n] = feat;
-            if (feat) {
-                const char *c = strchr(s, ':');
-                buf col = BUF_INIT;
-                buf_append(&col, s, (size_t)(c - s));
-                buf_append_str(&col, "__");
-                buf_append_str(&col, c + 1);
-                g->column[g->n] = strndup(col.p, col.n);
-                buf_free(&col);
-            } else {
-                g->column[g->n] = strdup(s);
-            }
+            g->column[g->n] = col;
             STRATA_ASSERT(g->names[g->n] && g->column[g->n]);
             g->n++;
             json_array_append(g->group_by, v);
@@ -350,7 +334,9 @@ typedef struct eval_arg {
     eval_groups g;
     eval_task task;
     char *positive;     /* positive_label as text, or NULL */
-    char *label_column;
+    char *label_column; /* as given: an instance column or an entity:feature ref */
+    char *label_col;    /* the column rows show it in ("entity__feature" for a ref) */
+    bool label_feature;
     char *score_column; /* predictions */
     char *pred_column;
     /* model source */
@@ -376,6 +362,7 @@ static void eval_arg_free(void *p)
     eval_groups_free(&a->g);
     free(a->positive);
     free(a->label_column);
+    free(a->label_col);
     free(a->score_column);
     free(a->pred_column);
     if (a->lm_open)
@@ -443,6 +430,20 @@ static int opt_column(const json_t *obj, const char *key, const char *where, cha
     return 0;
 }
 
+/* label_col and label_feature from label_column: a name with a ':' is an
+ * entity:feature ref, read point in time through the export reader. */
+static int label_setup(eval_arg *a, const char *where, strata_err *err)
+{
+    a->label_feature = strchr(a->label_column, ':') != NULL;
+    a->label_col = a->label_feature ? ds_ref_column(a->label_column) : strdup(a->label_column);
+    if (!a->label_col)
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "%slabel_column \"%.200s\" is not an entity:feature ref (an instance "
+                       "column name has no ':')",
+                       where, a->label_column);
+    return 0;
+}
+
 /* Every column the rows must show, against the columns a source shows. */
 static int check_columns(const eval_arg *a, const json_t *cols, const char *what,
                          strata_err *err)
@@ -452,7 +453,8 @@ static int check_columns(const eval_arg *a, const json_t *cols, const char *what
     const char *need[3 + EVAL_MAX_GROUP_BY];
     const char *role[3 + EVAL_MAX_GROUP_BY];
     size_t n = 0;
-    need[n] = a->label_column, role[n++] = "label_column";
+    if (!a->label_feature)
+        need[n] = a->label_column, role[n++] = "label_column";
     if (a->score_column)
         need[n] = a->score_column, role[n++] = "score_column";
     if (a->pred_column)
@@ -495,17 +497,9 @@ static int make_plan(eval_arg *a, const json_t *body, const json_t *instances, j
 /* The group features not already in refs, appended to it. */
 static void add_group_refs(const eval_arg *a, json_t *refs)
 {
-    for (size_t g = 0; g < a->g.n; g++) {
-        if (!a->g.is_feature[g])
-            continue;
-        bool have = false;
-        size_t k;
-        json_t *r;
-        json_array_foreach (refs, k, r)
-            have |= !strcmp(json_string_value(r), a->g.names[g]);
-        if (!have)
-            json_array_append_new(refs, json_string(a->g.names[g]));
-    }
+    for (size_t g = 0; g < a->g.n; g++)
+        if (a->g.is_feature[g])
+            ds_ref_append(refs, a->g.names[g]);
 }
 
 static int submit_model(eval_arg *a, const json_t *body, const json_t *task_j, strata_err *err)
@@ -522,7 +516,10 @@ static int submit_model(eval_arg *a, const json_t *body, const json_t *task_j, s
         return rc;
     if (!a->label_column)
         return err_set(err, STRATA_INVALID_ARGUMENT,
-                       "field \"label_column\" (the instances' label column) is required");
+                       "field \"label_column\" (an instance column or an entity:feature ref) is "
+                       "required");
+    if ((rc = label_setup(a, "", err)))
+        return rc;
     if (!json_object_get(body, "instances"))
         return err_set(err, STRATA_INVALID_ARGUMENT,
                        "a model evaluation needs \"instances\" (as in exports and trainings)");
@@ -561,6 +558,8 @@ static int submit_model(eval_arg *a, const json_t *body, const json_t *task_j, s
     }
     json_t *refs = json_deep_copy(json_object_get(a->lm.doc, "features"));
     add_group_refs(a, refs);
+    if (a->label_feature)
+        ds_ref_append(refs, a->label_column);
     rc = make_plan(a, body, json_object_get(body, "instances"), refs, err);
     json_decref(refs);
     if (rc)
@@ -647,6 +646,8 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
     if (!a->label_column)
         return err_set(err, STRATA_INVALID_ARGUMENT,
                        "predictions.label_column (the column of true labels) is required");
+    if ((rc = label_setup(a, "predictions.", err)))
+        return rc;
     a->task = EVAL_BINARY;
     if (task_j && (rc = parse_task(task_j, &a->task, err)))
         return rc;
@@ -755,8 +756,9 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
         if (rc)
             return rc;
     }
-    /* Group features: read point in time with the predictions as the instances. */
-    bool feats = false;
+    /* Group and label features: read point in time with the predictions as
+     * the instances. */
+    bool feats = a->label_feature;
     for (size_t g = 0; g < a->g.n; g++)
         feats |= a->g.is_feature[g];
     static const char *const pit[] = {"timestamp_column", "entity_columns", "as_of", "time_unit",
@@ -766,7 +768,7 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
             if (json_object_get(body, *f))
                 return err_set(err, STRATA_INVALID_ARGUMENT,
                                "\"%s\" applies to a model's instances or to entity:feature "
-                               "group_by; this evaluation reads neither",
+                               "group_by or label_column; this evaluation reads none",
                                *f);
         return 0;
     }
@@ -790,11 +792,13 @@ static int submit_predictions(eval_arg *a, const json_t *body, const json_t *tas
     }
     json_t *refs = json_array();
     add_group_refs(a, refs);
+    if (a->label_feature)
+        ds_ref_append(refs, a->label_column);
     rc = make_plan(a, body, inst, refs, err);
     json_decref(refs);
     json_decref(inst);
     if (rc)
-        return err_prefix(err, "reading entity:feature group_by over the predictions");
+        return err_prefix(err, "reading entity:feature group_by or label over the predictions");
     return 0;
 }
 
@@ -834,7 +838,7 @@ int eval_submit(train_ctx *tc, const json_t *body, const char *principal, json_t
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
                      "give a \"model\" with \"instances\" and \"label_column\", or "
                      "\"predictions\" {\"path\"|\"inline\", \"label_column\", \"score_column\"}");
-    if (rc == 0 && a->src == SRC_INLINE)
+    if (rc == 0 && a->src == SRC_INLINE && !a->plan) /* with a plan, the job reads the store */
         rc = check_inline(a, err);
     if (rc)
         goto fail;
@@ -1076,7 +1080,7 @@ static int read_plan(eval_arg *a, ev_rows *r, strata_err *err)
     if (rc)
         goto out;
     const export_schema *s = export_reader_schema(rd);
-    int lc = find_schema_col(s, a->label_column);
+    int lc = find_schema_col(s, a->label_col);
     int sc = a->score_column ? find_schema_col(s, a->score_column) : -1;
     int pc = a->pred_column ? find_schema_col(s, a->pred_column) : -1;
     int gc[EVAL_MAX_GROUP_BY];
@@ -1179,7 +1183,7 @@ static int add_json_row(eval_arg *a, ev_rows *r, const json_t *obj, buf *tmp, co
                         strata_err *err)
 {
     slice lab, score, pred, groups[EVAL_MAX_GROUP_BY];
-    if (!json_cell(json_object_get(obj, a->label_column), &tmp[0], &lab))
+    if (!json_cell(json_object_get(obj, a->label_col), &tmp[0], &lab))
         lab = (slice){NULL, 0};
     if (a->score_column &&
         !json_cell(json_object_get(obj, a->score_column), &tmp[1], &score))
@@ -1252,7 +1256,7 @@ static int read_direct(eval_arg *a, ev_rows *r, strata_err *err)
             goto out;
         }
         int idx[3 + EVAL_MAX_GROUP_BY];
-        const char *names[3 + EVAL_MAX_GROUP_BY] = {a->label_column, a->score_column,
+        const char *names[3 + EVAL_MAX_GROUP_BY] = {a->label_col, a->score_column,
                                                     a->pred_column};
         for (size_t g = 0; g < a->g.n; g++)
             names[3 + g] = a->g.column[g];

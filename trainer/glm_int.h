@@ -33,7 +33,9 @@ typedef struct glm_problem {
     int threads;
     size_t chunk_rows, n_chunks, block_rows;
     double *acc;              /* n_chunks * (dim + 2): loss, misclassified weight, gradient */
-    double *scratch;          /* threads * block_rows * k * 2 */
+    double *scratch;          /* threads * scratch_doubles */
+    size_t scratch_doubles;   /* per thread: z and r (block_rows * k each), then the
+                                 vector math buffers (2 * (block_rows + VMATH_PAD)) */
     atomic_size_t next_chunk; /* the next chunk a thread takes */
 } glm_problem;
 

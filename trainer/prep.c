@@ -110,6 +110,12 @@ int prep_options_from_json(const json_t *spec, prep_options *o, strata_err *err)
     return 0;
 }
 
+/* Kinds whose outputs come from a vocabulary of values. */
+static int is_vocab_kind(prep_kind k)
+{
+    return k == PREP_CATEGORICAL || k == PREP_MULTI_HOT;
+}
+
 /* ---- hash table of slices ---- */
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -252,7 +258,9 @@ static int layout(prep *p, strata_err *err)
     size_t total = 0;
     for (size_t i = 0; i < p->n_cols; i++) {
         pcol *c = &p->cols[i];
-        size_t n = c->kind == PREP_CATEGORICAL ? c->n_cats + 1 : c->width;
+        size_t n = c->kind == PREP_CATEGORICAL ? c->n_cats + 1
+                   : c->kind == PREP_MULTI_HOT ? c->n_cats
+                                               : c->width;
         n += c->indicator ? 1 : 0;
         if (n > TRAINER_MAX_FEATURES || total > TRAINER_MAX_FEATURES - n)
             return err_set(err, STRATA_INVALID_ARGUMENT,
@@ -278,11 +286,12 @@ static int layout(prep *p, strata_err *err)
         } else {
             for (size_t k = 0; k < c->n_cats; k++)
                 o[j++] = name_printf("%s=%s", c->name, c->cats[k]);
-            o[j++] = name_printf("%s=__other__", c->name);
+            if (c->kind == PREP_CATEGORICAL)
+                o[j++] = name_printf("%s=__other__", c->name);
         }
         if (c->indicator)
-            o[j++] = name_printf(c->kind == PREP_CATEGORICAL ? "%s=__missing__" : "%s__missing",
-                                 c->name);
+            o[j++] =
+                name_printf(is_vocab_kind(c->kind) ? "%s=__missing__" : "%s__missing", c->name);
         for (size_t k = 0; k < j; k++)
             if (!o[k])
                 return err_set(err, STRATA_NOMEM, "out of memory");
@@ -385,6 +394,7 @@ static int fit_numeric_element(prep *p, pcol *pc, const prep_column *c, size_t n
 typedef struct count_entry {
     slice key;
     size_t count;
+    size_t last_row; /* row + 1 that counted it last: a token counts once per row */
 } count_entry;
 
 static int cmp_count_entry(const void *a, const void *b)
@@ -419,52 +429,61 @@ static int fit_categorical(prep *p, pcol *pc, const prep_column *c, size_t n_row
             *saw_missing = 1;
             continue;
         }
-        slice v = c->cat[r];
-        if (!v.p)
-            v.p = "";
-        if (!vocab_eligible(v))
-            continue; /* never in a vocabulary: lands in __other__ */
-        if (n_ent == cap_ent) {
-            size_t nc = cap_ent ? 2 * cap_ent : 64;
-            count_entry *ne = realloc(ent, nc * sizeof *ne);
-            slice *nk = realloc(keys, nc * sizeof *nk);
-            if (ne)
-                ent = ne;
-            if (nk)
-                keys = nk;
-            if (!ne || !nk) {
-                rc = err_set(err, STRATA_NOMEM, "out of memory");
-                goto out;
+        /* A categorical row holds one value; a multi-hot row its tokens. */
+        size_t t0 = c->kind == PREP_MULTI_HOT ? c->tok_off[r] : r;
+        size_t t1 = c->kind == PREP_MULTI_HOT ? c->tok_off[r + 1] : r + 1;
+        for (size_t t = t0; t < t1; t++) {
+            slice v = c->cat[t];
+            if (!v.p)
+                v.p = "";
+            if (!vocab_eligible(v))
+                continue; /* never in a vocabulary: __other__, or ignored (multi-hot) */
+            if (n_ent == cap_ent) {
+                size_t nc = cap_ent ? 2 * cap_ent : 64;
+                count_entry *ne = realloc(ent, nc * sizeof *ne);
+                slice *nk = realloc(keys, nc * sizeof *nk);
+                if (ne)
+                    ent = ne;
+                if (nk)
+                    keys = nk;
+                if (!ne || !nk) {
+                    rc = err_set(err, STRATA_NOMEM, "out of memory");
+                    goto out;
+                }
+                cap_ent = nc;
             }
-            cap_ent = nc;
-        }
-        if (2 * (n_ent + 1) > tab_cap) {
-            size_t nc = tab_cap * 2;
-            uint32_t *nt = calloc(nc, sizeof *nt);
-            if (!nt) {
-                rc = err_set(err, STRATA_NOMEM, "out of memory");
-                goto out;
+            if (2 * (n_ent + 1) > tab_cap) {
+                size_t nc = tab_cap * 2;
+                uint32_t *nt = calloc(nc, sizeof *nt);
+                if (!nt) {
+                    rc = err_set(err, STRATA_NOMEM, "out of memory");
+                    goto out;
+                }
+                for (size_t i = 0; i < tab_cap; i++)
+                    if (tab[i])
+                        nt[table_find(nt, nc, keys, keys[tab[i] - 1])] = tab[i];
+                free(tab);
+                tab = nt;
+                tab_cap = nc;
             }
-            for (size_t i = 0; i < tab_cap; i++)
-                if (tab[i])
-                    nt[table_find(nt, nc, keys, keys[tab[i] - 1])] = tab[i];
-            free(tab);
-            tab = nt;
-            tab_cap = nc;
-        }
-        size_t slot = table_find(tab, tab_cap, keys, v);
-        if (tab[slot]) {
-            ent[tab[slot] - 1].count++;
-        } else {
-            if (n_ent >= UINT32_MAX - 1) {
-                rc = err_set(err, STRATA_INVALID_ARGUMENT, "column '%s': too many distinct values",
-                             c->name);
-                goto out;
+            size_t slot = table_find(tab, tab_cap, keys, v);
+            if (tab[slot]) {
+                count_entry *e = &ent[tab[slot] - 1];
+                if (e->last_row != r + 1)
+                    e->count++;
+                e->last_row = r + 1;
+            } else {
+                if (n_ent >= UINT32_MAX - 1) {
+                    rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                                 "column '%s': too many distinct values", c->name);
+                    goto out;
+                }
+                keys[n_ent] = v;
+                ent[n_ent].key = v;
+                ent[n_ent].count = 1;
+                ent[n_ent].last_row = r + 1;
+                tab[slot] = (uint32_t)(++n_ent);
             }
-            keys[n_ent] = v;
-            ent[n_ent].key = v;
-            ent[n_ent].count = 1;
-            tab[slot] = (uint32_t)(++n_ent);
         }
     }
     if (n_ent > 0)
@@ -489,8 +508,8 @@ static int fit_categorical(prep *p, pcol *pc, const prep_column *c, size_t n_row
         pc->n_cats = i + 1;
     }
     if (n_ent > k)
-        log_debug("trainer: column '%s': %zu of %zu distinct values go to __other__", c->name,
-                  n_ent - k, n_ent);
+        log_debug("trainer: column '%s': %zu of %zu distinct values are outside the vocabulary",
+                  c->name, n_ent - k, n_ent);
     rc = build_vocab_table(pc);
     if (rc)
         rc = err_set(err, rc, "out of memory");
@@ -529,6 +548,17 @@ static int check_input(const prep_input *in, const char *what, strata_err *err)
         case PREP_CATEGORICAL:
             if (in->n_rows && !c->cat)
                 return err_set(err, STRATA_INVALID_ARGUMENT, "column '%s': no values", c->name);
+            break;
+        case PREP_MULTI_HOT:
+            if (!c->tok_off || c->tok_off[0] != 0)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "column '%s': no token offsets",
+                               c->name);
+            for (size_t r = 0; r < in->n_rows; r++)
+                if (c->tok_off[r + 1] < c->tok_off[r])
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "column '%s': token offsets decrease at row %zu", c->name, r);
+            if (c->tok_off[in->n_rows] > 0 && !c->cat)
+                return err_set(err, STRATA_INVALID_ARGUMENT, "column '%s': no tokens", c->name);
             break;
         default:
             return err_set(err, STRATA_INVALID_ARGUMENT, "column '%s': unknown kind", c->name);
@@ -581,7 +611,7 @@ int prep_fit(const prep_options *opt, const prep_input *in, prep **out, strata_e
             goto out;
         }
         int saw_missing = 0;
-        if (c->kind == PREP_CATEGORICAL) {
+        if (is_vocab_kind(c->kind)) {
             pc->width = 0;
             rc = fit_categorical(p, pc, c, in->n_rows, &saw_missing, err);
         } else {
@@ -603,7 +633,7 @@ int prep_fit(const prep_options *opt, const prep_input *in, prep **out, strata_e
                 for (r = 0; r < in->n_rows; r++) {
                     if (value_missing(c, r))
                         break;
-                    if (c->kind != PREP_CATEGORICAL) {
+                    if (!is_vocab_kind(c->kind)) {
                         size_t w = pc->width, e;
                         for (e = 0; e < w && !isnan(c->num[r * w + e]); e++)
                             ;
@@ -651,6 +681,8 @@ static const char *kind_name(prep_kind k)
         return "categorical";
     case PREP_NUMERIC_ARRAY:
         return "numeric_array";
+    case PREP_MULTI_HOT:
+        return "multi_hot";
     }
     return "unknown";
 }
@@ -689,6 +721,23 @@ int prep_transform(const prep *p, const prep_input *in, double *out, strata_err 
                     if (!v.p)
                         v.p = "";
                     o[vocab_index(pc, v)] = 1;
+                }
+                continue;
+            }
+            if (pc->kind == PREP_MULTI_HOT) {
+                memset(o, 0, pc->out_n * sizeof *o);
+                if (miss) {
+                    if (pc->indicator)
+                        o[pc->n_cats] = 1;
+                    continue;
+                }
+                for (size_t t = c->tok_off[r]; t < c->tok_off[r + 1]; t++) {
+                    slice v = c->cat[t];
+                    if (!v.p)
+                        v.p = "";
+                    size_t q = vocab_index(pc, v);
+                    if (q < pc->n_cats) /* a token outside the vocabulary is ignored */
+                        o[q] = 1;
                 }
                 continue;
             }
@@ -806,8 +855,8 @@ static int load_column(const json_t *o, size_t i, pcol *c, strata_err *err)
     if (!json_is_boolean(ind))
         return bad_member(err, i, "indicator", "a boolean");
     c->indicator = json_is_true(ind);
-    if (kind && strcmp(kind, "categorical") == 0) {
-        c->kind = PREP_CATEGORICAL;
+    if (kind && (strcmp(kind, "categorical") == 0 || strcmp(kind, "multi_hot") == 0)) {
+        c->kind = strcmp(kind, "categorical") == 0 ? PREP_CATEGORICAL : PREP_MULTI_HOT;
         json_t *cats = json_object_get(o, "categories");
         if (!json_is_array(cats) || json_array_size(cats) > TRAINER_MAX_CATEGORIES)
             return bad_member(err, i, "categories", "an array of at most max_categories strings");
@@ -848,7 +897,8 @@ static int load_column(const json_t *o, size_t i, pcol *c, strata_err *err)
             return bad_member(err, i, "width", "an integer in 1..131072");
         c->width = (size_t)json_integer_value(w);
     } else {
-        return bad_member(err, i, "kind", "\"numeric\", \"numeric_array\" or \"categorical\"");
+        return bad_member(err, i, "kind",
+                          "\"numeric\", \"numeric_array\", \"categorical\" or \"multi_hot\"");
     }
     c->mean = calloc(c->width, sizeof *c->mean);
     c->scale = calloc(c->width, sizeof *c->scale);
@@ -931,7 +981,7 @@ int prep_from_json(const json_t *j, prep **out, strata_err *err)
         rc = load_column(json_array_get(cols, i), i, &p->cols[i], err);
         if (rc)
             goto out;
-        if (p->cols[i].kind == PREP_CATEGORICAL && p->cols[i].n_cats > p->opt.max_categories) {
+        if (is_vocab_kind(p->cols[i].kind) && p->cols[i].n_cats > p->opt.max_categories) {
             rc = bad_member(err, i, "categories", "at most max_categories values");
             goto out;
         }

@@ -16,7 +16,12 @@
  *                                              training values (ties by byte order)
  *                   name=__other__             every other value (out of vocabulary)
  *                   [name=__missing__]         0/1, when training saw a NULL
- * Indicator and one-hot columns are 0/1 and never standardized.
+ *   multi_hot       name=<t1> .. name=<tk>     a bag of tokens (STRING_ARRAY): 1 when
+ *                                              the row holds the token; the k tokens
+ *                                              in most training rows (ties by byte
+ *                                              order); other tokens are ignored
+ *                   [name=__missing__]         0/1, when training saw a NULL
+ * Indicator, one-hot and multi-hot columns are 0/1 and never standardized.
  *
  * Numbers: mean and scale come from the training rows' observed values only
  * (NULLs and NaNs excluded); scale is the population standard deviation (ddof
@@ -28,7 +33,7 @@
  * column and row; NaN counts as NULL.
  * At prediction a NULL in a column that had none in training is imputed the
  * same way but has no indicator column to set; a categorical NULL there falls
- * into __other__.
+ * into __other__, a multi-hot NULL is all zeros (an empty bag).
  *
  * Thread safety: a fitted prep is immutable; transforms may run concurrently.
  */
@@ -42,7 +47,12 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-typedef enum prep_kind { PREP_NUMERIC = 0, PREP_CATEGORICAL, PREP_NUMERIC_ARRAY } prep_kind;
+typedef enum prep_kind {
+    PREP_NUMERIC = 0,
+    PREP_CATEGORICAL,
+    PREP_NUMERIC_ARRAY,
+    PREP_MULTI_HOT
+} prep_kind;
 typedef enum prep_numeric { PREP_STANDARDIZE = 0, PREP_NUMERIC_NONE } prep_numeric;
 typedef enum prep_missing { PREP_MISSING_MEAN_AND_INDICATOR = 0, PREP_MISSING_ERROR } prep_missing;
 
@@ -66,7 +76,11 @@ typedef struct prep_column {
     size_t width;           /* NUMERIC_ARRAY: elements per row (>= 1); else ignored */
     const double *num;      /* NUMERIC: n_rows values; NUMERIC_ARRAY: n_rows * width,
                                row-major; NaN = NULL */
-    const slice *cat;       /* CATEGORICAL: n_rows UTF-8 values */
+    const slice *cat;       /* CATEGORICAL: n_rows UTF-8 values; MULTI_HOT: the tokens of
+                               all rows, row after row */
+    const size_t *tok_off;  /* MULTI_HOT: n_rows + 1 offsets, non-decreasing from 0: row
+                               r's tokens are cat[tok_off[r]] .. cat[tok_off[r+1] - 1]
+                               (none: an empty bag, which is not NULL) */
     const uint8_t *missing; /* optional: non-zero = the row's value is NULL */
 } prep_column;
 

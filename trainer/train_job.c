@@ -320,6 +320,40 @@ static int parse_ref(const char *ref, char *ent, size_t en, char *feat, size_t f
     return 0;
 }
 
+/* A label feature holds one value per row; a regression's must be a number.
+ * (An unknown ref was refused by the export plan with 404 already.) */
+static int check_label_feature(const registry_t *reg, const char *ref, trainer_task task,
+                               strata_err *err)
+{
+    char ent[80], fe[80];
+    const entity_def *e = NULL;
+    const feature_def *fd = NULL;
+    if (parse_ref(ref, ent, sizeof ent, fe, sizeof fe) == 0 &&
+        (e = registry_entity(reg, slice_of(ent))))
+        fd = registry_feature(e, slice_of(fe));
+    if (!fd)
+        return err_set(err, STRATA_NOT_FOUND, "label feature %s not found", ref);
+    switch (fd->type) {
+    case VT_INT64:
+    case VT_DOUBLE:
+        return 0;
+    case VT_BOOL:
+    case VT_STRING:
+    case VT_BYTES:
+        if (task != TRAINER_REGRESSION)
+            return 0;
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "label feature %s is of type %s: a regression needs a number (INT64 or "
+                       "DOUBLE)",
+                       ref, value_type_name(fd->type));
+    default:
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "label feature %s is of type %s: a label is one value (BOOL, INT64, "
+                       "DOUBLE, STRING or BYTES)",
+                       ref, value_type_name(fd->type));
+    }
+}
+
 int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_t **job_out,
                  strata_err *err)
 {
@@ -371,8 +405,22 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
     const char *label = json_string_value(json_object_get(body, "label_column"));
     if (!label || !*label) {
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
-                     "field \"label_column\" (the instances' label column) is required");
+                     "field \"label_column\" (an instance column or an entity:feature ref) is "
+                     "required");
         goto fail;
+    }
+    /* A label with a ':' is a feature ref, read point in time with the rest. */
+    bool label_feature = strchr(label, ':') != NULL;
+    if (label_feature) {
+        char *col = ds_ref_column(label);
+        free(col);
+        if (!col) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "label_column \"%.200s\" is not an entity:feature ref (an instance "
+                         "column name has no ':')",
+                         label);
+            goto fail;
+        }
     }
     json_t *tun = json_object_get(body, "tuning"), *fair = json_object_get(body, "fairness");
     if (fair && !json_is_null(fair) && (rc = parse_fairness(fair, a, err)))
@@ -385,12 +433,23 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
                      "field \"features\" must be a non-empty array of \"entity:feature\" refs");
         goto fail;
     }
+    size_t fi;
+    json_t *fv;
+    json_array_foreach (feats, fi, fv)
+        if (label_feature && json_is_string(fv) && !strcmp(json_string_value(fv), label)) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "label_column %.200s is also one of the features: a model cannot learn "
+                         "from its own label",
+                         label);
+            goto fail;
+        }
     if ((rc = parse_hyper(json_object_get(body, "hyperparameters"), a, err)) ||
         (rc = prep_options_from_json(json_object_get(body, "preprocessing"), &a->po, err)) ||
         (rc = split_spec_parse(json_object_get(body, "split"), &a->split, err)))
         goto fail;
     /* The export's own checks: instances, columns, feature refs (404), as_of.
-     * Fairness group features are read too, after the model's. */
+     * Fairness group features and a label feature are read too, after the
+     * model's. */
     json_t *es = json_object();
     static const char *const pass[] = {
         "instances", "timestamp_column", "entity_columns", "features", "as_of", NULL};
@@ -398,19 +457,13 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
         if (json_object_get(body, *f))
             json_object_set(es, *f, json_object_get(body, *f));
     a->n_model_features = json_array_size(feats);
-    if (a->has_fair) {
-        json_t *all = json_deep_copy(feats);
-        for (size_t g = 0; g < a->fair.n; g++) {
-            bool have = false;
-            size_t fi;
-            json_t *r;
-            json_array_foreach (all, fi, r)
-                have |= json_is_string(r) && !strcmp(json_string_value(r), a->fair.names[g]);
-            if (a->fair.is_feature[g] && !have)
-                json_array_append_new(all, json_string(a->fair.names[g]));
-        }
-        json_object_set_new(es, "features", all);
-    }
+    json_t *all = json_deep_copy(feats);
+    for (size_t g = 0; g < a->fair.n; g++)
+        if (a->fair.is_feature[g])
+            ds_ref_append(all, a->fair.names[g]);
+    if (label_feature)
+        ds_ref_append(all, label);
+    json_object_set_new(es, "features", all);
     rc = export_plan_parse(tc->exports, EXPORT_HISTORICAL, es, &a->plan, err);
     json_decref(es);
     if (rc)
@@ -455,6 +508,8 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
             a->key_column = strdup(kc ? kc : def);
         }
     }
+    if (rc == 0 && label_feature)
+        rc = check_label_feature(reg, label, a->task, err);
     store_registry_release(tc->store, reg);
     if (rc)
         goto fail;
@@ -660,7 +715,12 @@ static int record_lineage(train_arg *a, const train_dataset *ds, int64_t ver, co
         json_object_set(ds_props, "as_of", (json_t *)asof);
     lineage_artifact_ref *ins = NULL;
     size_t nins = 0;
-    feature_sets(lg, refs, cutoff, &ins, &nins);
+    json_t *read_refs = json_deep_copy(refs);
+    const char *label = json_string_value(json_object_get(a->spec, "label_column"));
+    if (label && strchr(label, ':'))
+        ds_ref_append(read_refs, label);
+    feature_sets(lg, read_refs, cutoff, &ins, &nins);
+    json_decref(read_refs);
     char dsuri[300];
     snprintf(dsuri, sizeof dsuri, "strata://trainings/%s", job_id(a->job));
     lineage_artifact_ref dso = {
@@ -1056,18 +1116,10 @@ int loaded_model_open(store_t *st, const char *name, int64_t ver, const char *al
     json_t *pcols = json_object_get(pj, "columns");
     for (size_t i = 0; i < lm->nfeatures; i++) {
         lm->refs[i] = json_string_value(json_array_get(refs, i));
-        char *c = strdup(lm->refs[i] ? lm->refs[i] : "");
-        char *colon = strchr(c, ':');
-        size_t n = strlen(c);
-        char *col = malloc(n + 2);
-        if (colon) {
-            memcpy(col, c, (size_t)(colon - c));
-            strcpy(col + (colon - c), "__");
-            strcat(col, colon + 1);
-        } else {
-            strcpy(col, c);
-        }
-        free(c);
+        char *col = ds_ref_column(lm->refs[i]);
+        if (!col)
+            return err_set(err, STRATA_INTERNAL, "model %s: features[%zu] is not a feature ref",
+                           name, i);
         lm->cols[i] = col;
         /* Kind and width from the saved preprocessing. */
         lm->types[i] = VT_DOUBLE;
@@ -1080,6 +1132,8 @@ int loaded_model_open(store_t *st, const char *name, int64_t ver, const char *al
             const char *kind = json_string_value(json_object_get(pc, "kind"));
             if (kind && !strcmp(kind, "categorical"))
                 lm->types[i] = VT_STRING;
+            else if (kind && !strcmp(kind, "multi_hot"))
+                lm->types[i] = VT_STRING_ARRAY;
             else if (kind && !strcmp(kind, "numeric_array")) {
                 lm->types[i] = VT_DOUBLE_ARRAY;
                 lm->widths[i] = (size_t)json_integer_value(json_object_get(pc, "width"));

@@ -111,7 +111,7 @@ fi
 # shellcheck disable=SC2046 # pkg-config prints several flags
 cc -O2 -std=c11 -Wall -Wextra -D_GNU_SOURCE -I"$SRC" -o "$WORK/train_bench" "$HERE/train_bench.c" \
   "$BUILD/trainer/libstrata_trainer.a" "$BUILD/base/libstrata_base.a" \
-  $(pkg-config --cflags --libs openblas jansson libcrypto) -lpthread -lm
+  $(pkg-config --cflags --libs openblas jansson libcrypto) -lmvec -lpthread -lm
 cc -O2 -Wall -Wextra -o "$WORK/liblinear_bench" "$HERE/liblinear_bench.c" -llinear
 
 CORE="$("$WORK/train_bench" blas)"

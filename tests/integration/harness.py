@@ -36,7 +36,7 @@ def free_port():
 
 class Daemon:
     def __init__(self, data_dir=None, args=(), config_text=None, token_file=None, token=None,
-                 tls=None):
+                 tls=None, env=None):
         self.tmp = tempfile.mkdtemp(prefix="strata-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.args = list(args)
@@ -44,6 +44,7 @@ class Daemon:
         self.token_file = token_file
         self.token = token
         self.tls = tls
+        self.env = env  # the daemon's environment (None: this process's)
         self.proc = None
         self.port = None
         self.conn = None
@@ -65,7 +66,8 @@ class Daemon:
                 f.write(self.config_text)
             cmd += ["--config", cfg]
         self.stderr_file = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file,
+                                     env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -200,6 +202,17 @@ class DaemonTest(unittest.TestCase):
 
     def call(self, method, path, body=None, headers=None):
         return self.d.call(method, path, body, headers)
+
+    def wait_job(self, job_id, timeout=60):
+        """Poll GET /v1/jobs/{id} until the job ends; its JSON."""
+        end = time.time() + timeout
+        while time.time() < end:
+            s, doc = self.call("GET", "/v1/jobs/" + job_id)
+            self.assertEqual(s, 200, doc)
+            if doc["job"]["state"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                return doc["job"]
+            time.sleep(0.05)
+        self.fail("job %s did not finish" % job_id)
 
     def assertError(self, status_doc, status, code, *words):
         """The contract's error body: status, code, and a message naming the problem."""

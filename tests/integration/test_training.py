@@ -300,8 +300,13 @@ def apply_column(c, v):
         out.append(1.0 if v is not None and v not in cats else 0.0)
         if c.get("indicator"):
             out.append(1.0 if v is None else 0.0)
+    elif c["kind"] == "multi_hot":
+        bag = set(v or [])  # NULL: an empty bag; tokens outside the vocabulary are ignored
+        out.extend(1.0 if k in bag else 0.0 for k in c["categories"])
+        if c.get("indicator"):
+            out.append(1.0 if v is None else 0.0)
     else:
-        raise AssertionError("array columns are not in this test")
+        raise AssertionError("numeric arrays are not in these tests")
     return out
 
 

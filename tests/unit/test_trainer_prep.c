@@ -179,6 +179,75 @@ static void categorical(void **state)
     prep_destroy(p);
 }
 
+static void multi_hot(void **state)
+{
+    (void)state;
+    /* rows: {a,b,a} {b} {} NULL {c,b} {d} -> rows holding: b 3, a 1, c 1, d 1
+     * (a counts once for row 0); max 3 keeps b, then a and c (ties by byte order) */
+    slice tok[] = {S("a"), S("b"), S("a"), S("b"), S("c"), S("b"), S("d")};
+    size_t off[] = {0, 3, 4, 4, 4, 6, 7};
+    uint8_t miss[] = {0, 0, 0, 1, 0, 0};
+    prep_column cols[] = {
+        {.name = "tags", .kind = PREP_MULTI_HOT, .cat = tok, .tok_off = off, .missing = miss}};
+    prep_options o;
+    prep_options_default(&o);
+    o.max_categories = 3;
+    prep *p = fit_ok(&o, cols, 1, 6);
+    const char *names[] = {"tags=b", "tags=a", "tags=c", "tags=__missing__"};
+    assert_int_equal(prep_n_outputs(p), 4);
+    for (int j = 0; j < 4; j++)
+        assert_string_equal(prep_output_name(p, (size_t)j), names[j]);
+    /* transform: a bag sets every known token once; unseen tokens (d, zz) are ignored; an
+     * empty bag is all zeros; NULL sets the indicator only */
+    slice t[] = {S("c"), S("zz"), S("a"), S("a"), S("d"), S("b"), S("b")};
+    size_t toff[] = {0, 4, 5, 5, 5, 7};
+    uint8_t tm[] = {0, 0, 0, 1, 0};
+    prep_column tc = {
+        .name = "tags", .kind = PREP_MULTI_HOT, .cat = t, .tok_off = toff, .missing = tm};
+    prep_input in = {5, 1, &tc};
+    double out[20];
+    strata_err err = STRATA_ERR_INIT;
+    assert_int_equal(prep_transform(p, &in, out, &err), 0);
+    const double want[5][4] = {{0, 1, 1, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 1},
+                               {1, 0, 0, 0}};
+    for (int r = 0; r < 5; r++)
+        for (int j = 0; j < 4; j++)
+            assert_true(out[r * 4 + j] == want[r][j]);
+    /* the saved form transforms bit for bit alike */
+    json_t *j = prep_to_json(p);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "columns"), 0), "kind")),
+                        "multi_hot");
+    prep *q = NULL;
+    assert_int_equal(prep_from_json(j, &q, &err), 0);
+    double out2[20];
+    assert_int_equal(prep_transform(q, &in, out2, &err), 0);
+    assert_memory_equal(out, out2, sizeof out);
+    prep_destroy(q);
+    json_decref(j);
+    /* a categorical input for a multi-hot column, and offsets that go backwards */
+    prep_column cat = {.name = "tags", .kind = PREP_CATEGORICAL, .cat = t};
+    prep_input in2 = {5, 1, &cat};
+    assert_int_equal(prep_transform(p, &in2, out, &err), STRATA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "categorical in the input but was multi_hot"));
+    size_t bad[] = {0, 4, 2, 5, 5, 7};
+    tc.tok_off = bad;
+    assert_int_equal(prep_transform(p, &in, out, &err), STRATA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "decrease at row 1"));
+    prep_destroy(p);
+
+    /* no NULL in training: no indicator, and a NULL at prediction is an empty bag */
+    p = fit_ok(&o, cols, 1, 3);
+    assert_int_equal(prep_n_outputs(p), 2); /* b (2 rows), a (1): the tokens of rows 0..2 */
+    assert_string_equal(prep_output_name(p, 0), "tags=b");
+    assert_string_equal(prep_output_name(p, 1), "tags=a");
+    tc.tok_off = toff;
+    assert_int_equal(prep_transform(p, &in, out, &err), 0);
+    assert_true(out[3 * 2] == 0.0 && out[3 * 2 + 1] == 0.0);
+    assert_true(out[0] == 0.0 && out[1] == 1.0);
+    prep_destroy(p);
+}
+
 static void arrays(void **state)
 {
     (void)state;
@@ -397,6 +466,7 @@ int main(void)
         cmocka_unit_test(numeric_missing),
         cmocka_unit_test(numeric_infinite),
         cmocka_unit_test(categorical),
+        cmocka_unit_test(multi_hot),
         cmocka_unit_test(arrays),
         cmocka_unit_test(input_matching),
         cmocka_unit_test(json_round_trip),
