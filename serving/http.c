@@ -622,6 +622,28 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
+/* A connection on bev (taken: freed with the connection) on worker w, counted
+ * already in nconns by the caller. NULL when out of memory (bev not taken). */
+static conn *conn_new(worker *w, struct bufferevent *bev)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->w = w;
+    c->bev = bev;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    struct timeval tv = {(time_t)w->srv->opt.limits.request_timeout_s, 0};
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
@@ -641,30 +663,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev || !conn_new(w, bev)) {
+        if (bev)
+            bufferevent_free(bev); /* closes fd */
+        else
+            evutil_closesocket(fd);
         atomic_fetch_sub(&srv->nconns, 1);
-        evutil_closesocket(fd);
-        return;
     }
-    c->w = w;
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        atomic_fetch_sub(&srv->nconns, 1);
-        evutil_closesocket(fd);
-        free(c);
-        return;
-    }
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    struct timeval tv = {(time_t)srv->opt.limits.request_timeout_s, 0};
-    bufferevent_set_timeouts(c->bev, &tv, &tv);
-    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* ---- streamed answers ---------------------------------------------------- */
@@ -968,10 +974,17 @@ static int bind_listener(const char *addr, int *out_fd, int *out_port, strata_er
     return 0;
 }
 
-int http_server_start(const http_server_options *opt, http_server **out, strata_err *err)
+/* Locking in every event_base made from now on: producers of streamed
+ * answers activate events from their own threads. */
+static void use_threads(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+}
+
+int http_server_start(const http_server_options *opt, http_server **out, strata_err *err)
+{
+    use_threads();
     int rc = 0;
     http_server *srv = calloc(1, sizeof *srv);
     if (!srv)
@@ -1052,4 +1065,84 @@ void http_server_stop(http_server *srv)
     if (srv->fd >= 0)
         close(srv->fd);
     free(srv);
+}
+
+/* ---- one connection's bytes, without sockets ----------------------------- */
+
+typedef struct capture {
+    buf *out;
+    size_t max;
+} capture;
+
+static void capture_read_cb(struct bufferevent *bev, void *arg)
+{
+    capture *cap = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (cap->out && cap->out->n < cap->max) {
+        size_t take = len < cap->max - cap->out->n ? len : cap->max - cap->out->n;
+        buf_reserve(cap->out, take);
+        evbuffer_copyout(in, cap->out->p + cap->out->n, take);
+        cap->out->n += take;
+        cap->out->p[cap->out->n] = '\0';
+    }
+    evbuffer_drain(in, len);
+}
+
+/*
+ * One worker on a private event_base, no listener, and one connection whose
+ * bufferevent is half of an in-memory pair: the bytes go in through the other
+ * half, read_cb parses them exactly as it parses a socket's, and whatever the
+ * connection writes comes back out. The loop runs until the connection is
+ * gone, or idle with no streamed answer in progress (a streamed answer is
+ * waited for: its producer thread activates the flush event).
+ */
+int http_serve_buffer(const http_server_options *opt, const void *data, size_t n, buf *out,
+                      size_t out_max)
+{
+    int rc = -1;
+    struct bufferevent *pair[2] = {NULL, NULL};
+    http_server srv;
+    worker w;
+    capture cap = {out, out_max};
+    memset(&srv, 0, sizeof srv);
+    memset(&w, 0, sizeof w);
+    use_threads();
+    srv.opt = *opt;
+    srv.fd = -1;
+    srv.nworkers = 1;
+    w.srv = &srv;
+    w.base = event_base_new();
+    if (!w.base)
+        goto out;
+    http_parser_set_max_header_size((uint32_t)opt->limits.max_header_bytes);
+    if (bufferevent_pair_new(w.base, BEV_OPT_CLOSE_ON_FREE, pair))
+        goto out;
+    atomic_fetch_add(&srv.nconns, 1);
+    if (!conn_new(&w, pair[0])) {
+        atomic_fetch_sub(&srv.nconns, 1);
+        goto out;
+    }
+    pair[0] = NULL; /* the connection's now */
+    bufferevent_setcb(pair[1], capture_read_cb, NULL, NULL, &cap);
+    bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+    if (n)
+        bufferevent_write(pair[1], data, n);
+    for (;;) {
+        event_base_loop(w.base, EVLOOP_NONBLOCK);
+        if (!w.conns || !w.conns->stream)
+            break;
+        event_base_loop(w.base, EVLOOP_ONCE);
+    }
+    rc = 0;
+out:
+    while (w.conns)
+        conn_free(w.conns);
+    if (pair[0])
+        bufferevent_free(pair[0]);
+    if (pair[1])
+        bufferevent_free(pair[1]);
+    if (w.base)
+        event_base_free(w.base);
+    return rc;
 }
