@@ -44,6 +44,7 @@
 
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timeutil.h"
 
 typedef struct worker worker;
@@ -142,11 +143,17 @@ static const char *reason_phrase(int status)
 void http_reply_error(http_req *req, const strata_err *err)
 {
     int code = err->code ? err->code : STRATA_INTERNAL;
+    /* Not every message came through err_set (found by fuzz_json: a
+     * jansson error quoting half a character): the body must be UTF-8. */
+    char msg[sizeof err->message];
+    memcpy(msg, err->message, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    text_scrub_utf8(msg);
     buf_reset(&req->resp);
     buf_append_str(&req->resp, "{\"error\":{\"code\":");
     jsonw_cstr(&req->resp, strata_status_code(code));
     buf_append_str(&req->resp, ",\"message\":");
-    jsonw_cstr(&req->resp, err->message[0] ? err->message : strata_strerror(code));
+    jsonw_cstr(&req->resp, msg[0] ? msg : strata_strerror(code));
     buf_append_str(&req->resp, ",\"details\":");
     if (err->details) {
         char *d = json_dumps(err->details, JSON_COMPACT);
