@@ -6,9 +6,10 @@
  * Input: a selector line ("write", "read" or "value"), then the message bytes.
  * Requests run on the shared fixture app (fuzz.h); refusals must be the
  * contract's 4xx, a 200 read must answer a well-formed OnlineReadResponse.
- * A Value that encodes as a type must decode back to one that encodes to the
- * same stored bytes.
+ * A Value that encodes as a type must be finite if it is a double, and decode
+ * back to one that encodes to the same stored bytes.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,10 @@ static void value(slice in)
             value_view vv;
             FUZZ_CHECK(value_decode(buf_slice(&enc), &vv) == 0, "%s encoding does not decode",
                        value_type_name((value_type)t));
+            /* Only what JSON can say is stored: no NaN or infinity. */
+            FUZZ_CHECK(vv.tag != VT_DOUBLE || isfinite(vv.d), "non-finite double stored");
+            for (size_t i = 0; vv.tag == VT_DOUBLE_ARRAY && i < vv.count; i++)
+                FUZZ_CHECK(isfinite(value_double_at(&vv, i)), "non-finite array element stored");
             Strata__V1__Value back = STRATA__V1__VALUE__INIT;
             pb_scratch sc = {0};
             FUZZ_CHECK(pb_value_decode(buf_slice(&enc), &back, &sc) == 0,
