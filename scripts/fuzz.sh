@@ -56,12 +56,13 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   TMPDIR=$run "$bin" "${opts[@]}" "$run/corpus" >"$run/log" 2>&1
   rc=$?
-  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+ +DONE" "$run/log" | tr '\n' ' '
+  grep -aE "^stat::number_of_executed_units|^stat::peak_rss_mb" "$run/log" | awk '!seen[$0]++' |
+    tr -s ' ' | tr '\n' ' '
   echo "($(( $(date +%s) - start ))s, $(ls "$run/corpus" | wc -l) corpus files)"
   if [ $rc -ne 0 ] || [ -n "$(ls "$run/crashes")" ]; then
     failed+=("$t")
     echo "fuzz_$t FAILED (exit $rc); log: $run/log" >&2
-    grep -E "ERROR: |FUZZ CHECK FAILED|runtime error|SUMMARY" "$run/log" | head -5 >&2
+    grep -aE "ERROR: |FUZZ CHECK FAILED|runtime error|SUMMARY" "$run/log" | head -5 >&2
     for c in "$run"/crashes/*; do
       [ -e "$c" ] || continue
       echo "  reproducer: $c" >&2
