@@ -2,6 +2,8 @@
 # CMake does the building; this wrapper installs dependencies and picks flags.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+BUILD_VALGRIND ?= build-valgrind
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # CI (CI=true in the environment) turns warnings into errors.
 ifeq ($(CI),true)
@@ -9,7 +11,7 @@ WERROR := -DSTRATA_WERROR=ON
 endif
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan bench clean
+.PHONY: all deps build run test test-asan fuzz test-valgrind bench clean
 
 all: build
 
@@ -34,6 +36,28 @@ test-asan: deps
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+# Every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS each, built with clang
+# under ASan+UBSan into build-fuzz; fails on any finding, printing the
+# reproducer. One of them: make fuzz FUZZ_TARGETS=http FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+fuzz:
+	@scripts/deps.sh fuzz
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_TESTS=OFF $(WERROR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The integration suite once more with stratad under valgrind (memcheck), in
+# its own build dir (the wrapper and the longer timeouts are configured into
+# its tests): any invalid access, uninitialised read or definite leak fails
+# the test that provoked it (tests/integration/harness.py).
+VALGRIND ?= valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=40
+test-valgrind: deps
+	@scripts/deps.sh valgrind
+	@cmake -S . -B $(BUILD_VALGRIND) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSTRATA_STRATAD_WRAPPER=$(VALGRIND)" $(WERROR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_VALGRIND) -j $(JOBS) --target stratad strata store_poke
+	@cd $(BUILD_VALGRIND) && ctest --output-on-failure -j $(JOBS) -L integration
+
 # Benchmarks against their peers, one after the other so none disturbs another
 # (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
 # LIBLINEAR). One of them: make bench BENCH=online. The 10-minute soak (bench/soak)
@@ -44,4 +68,4 @@ bench: build
 	@for b in $(BENCH); do echo "== bench/$$b"; bench/$$b/run.sh $(BUILD) || exit 1; done
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_VALGRIND)

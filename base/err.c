@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
+
 int err_set(strata_err *err, int code, const char *fmt, ...)
 {
     if (!err)
@@ -14,6 +16,9 @@ int err_set(strata_err *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    /* Messages quote client bytes and truncation may cut a character: they
+     * end up in JSON, so they must be UTF-8. */
+    text_scrub_utf8(err->message);
     return code;
 }
 
@@ -31,6 +36,7 @@ int err_prefix(strata_err *err, const char *fmt, ...)
     /* Truncation is fine: the message is for humans and stays NUL-terminated. */
     if (snprintf(err->message, sizeof err->message, "%s: %s", prefix, old) < 0)
         err->message[0] = '\0';
+    text_scrub_utf8(err->message);
     return err->code;
 }
 

@@ -14,6 +14,10 @@
 bool text_valid_name(slice s);
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 bool text_valid_utf8(slice s);
+/* Replace, in place, every byte of a NUL-terminated string that is not part
+ * of well-formed UTF-8 with '?': for messages that quote client bytes or were
+ * cut mid-character, which must still be valid JSON strings. */
+void text_scrub_utf8(char *s);
 /* Any UTF-8 string of 1..256 bytes. */
 bool text_valid_entity_id(slice s);
 

@@ -160,6 +160,14 @@ static bool day_matches(const cron_expr *c, const time_civil *t)
     return md || wd;
 }
 
+bool cron_matches(const cron_expr *c, int64_t t_us)
+{
+    time_civil tc;
+    time_to_civil(t_us, &tc);
+    return ((c->minutes >> tc.minute) & 1) && ((c->hours >> tc.hour) & 1) &&
+           ((c->months >> tc.month) & 1) && day_matches(c, &tc);
+}
+
 static unsigned days_in(int64_t y, unsigned m)
 {
     static const unsigned dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

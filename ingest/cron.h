@@ -32,6 +32,10 @@ typedef struct cron_expr {
  * out of range 0-7"). */
 int cron_parse(slice text, cron_expr *out, strata_err *err);
 
+/* Whether the minute holding t_us (µs since the epoch, UTC) matches, by the
+ * day rule above. */
+bool cron_matches(const cron_expr *c, int64_t t_us);
+
 /* The first minute strictly after `after_us` (µs since the epoch, UTC) that
  * the expression matches, in µs. -1 when it never matches within 28 years
  * (e.g. "0 0 30 2 *"): the caller should refuse such a schedule. */

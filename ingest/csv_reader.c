@@ -7,7 +7,7 @@
  * field and once per record end; it does not say where in the input a record
  * began. To number records by line we feed it one segment at a time, each
  * segment ending just after a CR or LF byte (or at the end of a chunk). Between
- * segments we know exactly how many LFs were fed, and a record can only begin
+ * segments we know exactly how many line ends were fed, and a record can only begin
  * at the first byte of a segment that starts while no record is open
  * (`in_row` false) and is not itself a CR or LF (libcsv skips blank lines
  * there). So `row_line` is the line of that segment.
@@ -47,8 +47,9 @@ struct csv_reader {
     slice chunk; /* the source's current chunk */
     size_t pos;  /* next unfed byte in chunk */
     bool eof, finished;
-    bool skip_line; /* after a quoting error: drop bytes through the next LF */
+    bool skip_line; /* after a quoting error: drop bytes through the next line end */
     uint64_t line;  /* line of the next byte to feed */
+    bool after_cr;  /* the last byte fed or skipped was a CR (an LF next pairs with it) */
     bool in_row;    /* a record is open in the parser */
     bool row_ready; /* a record ended: return it */
     bool overflow;  /* the field in progress outgrew field_max */
@@ -185,10 +186,14 @@ static int pump(csv_reader *r, strata_err *err)
         const char *p = r->chunk.p + r->pos;
         size_t avail = r->chunk.n - r->pos;
         if (r->skip_line) {
-            const char *nl = memchr(p, '\n', avail);
-            r->pos += nl ? (size_t)(nl - p) + 1 : avail;
-            if (nl) {
+            size_t i = 0;
+            while (i < avail && p[i] != '\n' && p[i] != '\r')
+                i++;
+            r->pos += i < avail ? i + 1 : avail;
+            r->after_cr = false;
+            if (i < avail) {
                 r->line++;
+                r->after_cr = p[i] == '\r';
                 r->skip_line = false;
             }
             continue;
@@ -220,8 +225,11 @@ static int pump(csv_reader *r, strata_err *err)
             continue;
         }
         r->pos += n;
-        if (p[n - 1] == '\n')
+        /* A line ends at CR, LF or CRLF (counted once, even when a chunk
+         * splits the pair). */
+        if (p[n - 1] == '\r' || (p[n - 1] == '\n' && !(n == 1 && r->after_cr)))
             r->line++;
+        r->after_cr = p[n - 1] == '\r';
         if (r->p.entry_pos > r->field_max) {
             r->p.entry_buf[0] = r->p.entry_buf[r->p.entry_pos - 1];
             r->p.entry_pos = 1;

@@ -3,7 +3,7 @@
  * record at a time with the 1-based line of the file where it starts.
  *
  * Accepted: quoted fields with embedded commas, quotes ("") and line breaks;
- * CRLF or LF line ends; a UTF-8 byte order mark at the start (dropped). Spaces
+ * CRLF, LF or (old Mac) CR line ends; a UTF-8 byte order mark at the start (dropped). Spaces
  * are data (never trimmed). Blank lines between records are skipped.
  *
  * A record that cannot be used is still returned, with `error` saying why and
@@ -18,8 +18,10 @@
  *   - a field that is not valid UTF-8;
  *   - an unterminated quoted field at the end of the file.
  *
- * Lines are counted by LF bytes (a CRLF counts once), inside quoted fields
- * too, so a record after a multi-line field gets its true line number.
+ * Lines are counted by line ends (CR, LF, a CRLF counting once), inside
+ * quoted fields too, so a record after a multi-line field gets its true line
+ * number, and a quoting error skips to the end of its line whichever line
+ * end the file uses.
  */
 #ifndef STRATA_INGEST_CSV_READER_H
 #define STRATA_INGEST_CSV_READER_H

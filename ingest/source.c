@@ -26,6 +26,7 @@ struct ingest_source {
     int fd; /* -1 for memory */
     const char *mem;
     size_t mem_len, mem_pos;
+    size_t mem_chunk; /* largest chunk handed out from memory */
     uint64_t size, read;
     bool started; /* the first chunk was handed out (BOM check done) */
     EVP_MD_CTX *md;
@@ -55,10 +56,16 @@ ingest_source *ingest_source_fd(int fd, uint64_t size)
 
 ingest_source *ingest_source_mem(const char *p, size_t n)
 {
+    return ingest_source_mem_chunked(p, n, SOURCE_CHUNK_BYTES);
+}
+
+ingest_source *ingest_source_mem_chunked(const char *p, size_t n, size_t chunk)
+{
     ingest_source *s = source_new();
     s->mem = p;
     s->mem_len = n;
     s->size = n;
+    s->mem_chunk = chunk < 3 ? 3 : chunk > SOURCE_CHUNK_BYTES ? SOURCE_CHUNK_BYTES : chunk;
     return s;
 }
 
@@ -79,8 +86,8 @@ int ingest_source_next(ingest_source *s, slice *chunk, strata_err *err)
         size_t n = s->mem_len - s->mem_pos;
         if (n == 0)
             return 0;
-        if (n > SOURCE_CHUNK_BYTES)
-            n = SOURCE_CHUNK_BYTES;
+        if (n > s->mem_chunk)
+            n = s->mem_chunk;
         *chunk = (slice){s->mem + s->mem_pos, n};
         s->mem_pos += n;
     } else {

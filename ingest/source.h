@@ -28,6 +28,10 @@ typedef struct ingest_source ingest_source;
 ingest_source *ingest_source_fd(int fd, uint64_t size);
 /* Over memory the caller keeps alive until the source is closed. */
 ingest_source *ingest_source_mem(const char *p, size_t n);
+/* The same, handed out in chunks of at most `chunk` bytes (3..SOURCE_CHUNK_BYTES,
+ * clamped; at least 3 so a byte order mark is always seen whole): the fuzz
+ * targets check that where chunks end never changes what the readers read. */
+ingest_source *ingest_source_mem_chunked(const char *p, size_t n, size_t chunk);
 void ingest_source_close(ingest_source *s); /* NULL ok */
 
 /* The next chunk: 1 and *chunk set (borrowed until the next call), 0 at the

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Strata builds, tests and runs with, if missing.
-# Usage: scripts/deps.sh [build|bench]   (bench adds the peers the benchmarks
-# measure against: wrk, nginx, redis, rocksdb-tools, scikit-learn, LIBLINEAR, ...)
+# Usage: scripts/deps.sh [build|bench|fuzz|valgrind]   (each adds to build:
+# bench the peers the benchmarks measure against: wrk, nginx, redis,
+# rocksdb-tools, scikit-learn, LIBLINEAR, ...; fuzz clang with libFuzzer and
+# the symbolizer for `make fuzz`; valgrind for `make test-valgrind`)
 set -euo pipefail
 
 # openssl: the TLS integration tests make their CA and certificates with it.
@@ -16,11 +18,19 @@ build_pkgs=(build-essential cmake pkg-config git python3
 # tests/fixtures/trainer (bench/train/make_fixtures.py).
 bench_pkgs=(wrk nginx-light redis-server redis-tools rocksdb-tools postgresql
   liblinear-tools liblinear-dev time)
+# make fuzz: clang 14 with libFuzzer and the sanitizer runtimes
+# (libclang-rt-14-dev), llvm-symbolizer (llvm) for readable crash stacks.
+fuzz_pkgs=(clang libclang-rt-14-dev llvm)
+valgrind_pkgs=(valgrind)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = bench ]; then
-  want+=("${bench_pkgs[@]}")
-fi
+case "${1:-build}" in
+  build) ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  valgrind) want+=("${valgrind_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|bench|fuzz|valgrind]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

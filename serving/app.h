@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "serving/auth/roles.h"
+#include "serving/config.h"
 #include "serving/http.h"
 #include "serving/metrics.h"
 #include "store/store.h"
@@ -53,6 +54,20 @@ typedef struct app {
     /* Real path of --checkpoint-dir; NULL: admin checkpoints are refused. */
     const char *checkpoint_dir;
 } app;
+
+/*
+ * Open everything an app holds on cfg->data_dir (which must exist), in
+ * dependency order; on failure what was opened is closed again. The caller
+ * sets a->server once its HTTP server is up and stops it before app_close.
+ * build_id is borrowed for the app's life.
+ */
+int app_open(const strata_config *cfg, const char *build_id, app *a, strata_err *err);
+/* Stop the export producers, the scheduler and the jobs, then close the rest
+ * in reverse order. Safe on a partly opened app. */
+void app_close(app *a);
+
+/* The HTTP server's observer: per-route latency and status into a->metrics. */
+void app_observe(const http_req *req, uint64_t latency_ns, void *ctx);
 
 /* Runs after every handled request: appends state-changing requests that
  * succeeded to the audit log (api_audit.c). */

@@ -165,11 +165,17 @@ static const char *reason_phrase(int status)
 void http_reply_error(http_req *req, const strata_err *err)
 {
     int code = err->code ? err->code : STRATA_INTERNAL;
+    /* Not every message came through err_set (found by fuzz_json: a
+     * jansson error quoting half a character): the body must be UTF-8. */
+    char msg[sizeof err->message];
+    memcpy(msg, err->message, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    text_scrub_utf8(msg);
     buf_reset(&req->resp);
     buf_append_str(&req->resp, "{\"error\":{\"code\":");
     jsonw_cstr(&req->resp, strata_status_code(code));
     buf_append_str(&req->resp, ",\"message\":");
-    jsonw_cstr(&req->resp, err->message[0] ? err->message : strata_strerror(code));
+    jsonw_cstr(&req->resp, msg[0] ? msg : strata_strerror(code));
     buf_append_str(&req->resp, ",\"details\":");
     if (err->details) {
         char *d = json_dumps(err->details, JSON_COMPACT);
@@ -727,6 +733,38 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
+/* A connection on bev (taken: freed with the connection) on worker w, counted
+ * already in nconns by the caller. NULL when out of memory (bev not taken). */
+/* A connection on bev (the caller's until this succeeds; then the
+ * connection's, freed with it). NULL when out of memory. */
+static conn *conn_new(worker *w, struct bufferevent *bev)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->req_timer = evtimer_new(w->base, request_timer_cb, c);
+    if (!c->req_timer) {
+        free(c);
+        return NULL;
+    }
+    c->w = w;
+    c->bev = bev;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    /* Reads: the idle clock. Writes: a client must take its answer as fast
+     * as it must send its request. */
+    struct timeval idle = {(time_t)w->srv->opt.limits.idle_timeout_s, 0};
+    struct timeval wr = {(time_t)w->srv->opt.limits.request_timeout_s, 0};
+    bufferevent_set_timeouts(c->bev, &idle, &wr);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
@@ -759,52 +797,28 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        atomic_fetch_sub(&srv->nconns, 1);
-        evutil_closesocket(fd);
-        return;
-    }
-    c->w = w;
+    struct bufferevent *bev = NULL;
     if (srv->opt.tls) {
         SSL *ssl = SSL_new(srv->opt.tls);
-        c->bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                      BEV_OPT_CLOSE_ON_FREE)
-                     : NULL;
-        if (!c->bev && ssl) {
+        bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (!bev && ssl) {
             /* Out of memory. libevent 2.1 may already have freed the SSL and
              * closed the socket, or not: leaking both beats a double free. */
             atomic_fetch_sub(&srv->nconns, 1);
-            free(c);
             return;
         }
     } else {
-        c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     }
-    if (!c->bev) {
+    if (!bev || !conn_new(w, bev)) {
+        if (bev)
+            bufferevent_free(bev); /* closes fd */
+        else
+            evutil_closesocket(fd);
         atomic_fetch_sub(&srv->nconns, 1);
-        evutil_closesocket(fd);
-        free(c);
-        return;
     }
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    c->req_timer = evtimer_new(w->base, request_timer_cb, c);
-    if (!c->req_timer) {
-        conn_free(c);
-        return;
-    }
-    /* Reads: the idle clock. Writes: a client must take its answer as fast
-     * as it must send its request. */
-    struct timeval idle = {(time_t)srv->opt.limits.idle_timeout_s, 0};
-    struct timeval wr = {(time_t)srv->opt.limits.request_timeout_s, 0};
-    bufferevent_set_timeouts(c->bev, &idle, &wr);
-    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* ---- streamed answers ---------------------------------------------------- */
@@ -1108,10 +1122,17 @@ static int bind_listener(const char *addr, int *out_fd, int *out_port, strata_er
     return 0;
 }
 
-int http_server_start(const http_server_options *opt, http_server **out, strata_err *err)
+/* Locking in every event_base made from now on: producers of streamed
+ * answers activate events from their own threads. */
+static void use_threads(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+}
+
+int http_server_start(const http_server_options *opt, http_server **out, strata_err *err)
+{
+    use_threads();
     int rc = 0;
     http_server *srv = calloc(1, sizeof *srv);
     if (!srv)
@@ -1192,4 +1213,84 @@ void http_server_stop(http_server *srv)
     if (srv->fd >= 0)
         close(srv->fd);
     free(srv);
+}
+
+/* ---- one connection's bytes, without sockets ----------------------------- */
+
+typedef struct capture {
+    buf *out;
+    size_t max;
+} capture;
+
+static void capture_read_cb(struct bufferevent *bev, void *arg)
+{
+    capture *cap = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (cap->out && cap->out->n < cap->max) {
+        size_t take = len < cap->max - cap->out->n ? len : cap->max - cap->out->n;
+        buf_reserve(cap->out, take);
+        evbuffer_copyout(in, cap->out->p + cap->out->n, take);
+        cap->out->n += take;
+        cap->out->p[cap->out->n] = '\0';
+    }
+    evbuffer_drain(in, len);
+}
+
+/*
+ * One worker on a private event_base, no listener, and one connection whose
+ * bufferevent is half of an in-memory pair: the bytes go in through the other
+ * half, read_cb parses them exactly as it parses a socket's, and whatever the
+ * connection writes comes back out. The loop runs until the connection is
+ * gone, or idle with no streamed answer in progress (a streamed answer is
+ * waited for: its producer thread activates the flush event).
+ */
+int http_serve_buffer(const http_server_options *opt, const void *data, size_t n, buf *out,
+                      size_t out_max)
+{
+    int rc = -1;
+    struct bufferevent *pair[2] = {NULL, NULL};
+    http_server srv;
+    worker w;
+    capture cap = {out, out_max};
+    memset(&srv, 0, sizeof srv);
+    memset(&w, 0, sizeof w);
+    use_threads();
+    srv.opt = *opt;
+    srv.fd = -1;
+    srv.nworkers = 1;
+    w.srv = &srv;
+    w.base = event_base_new();
+    if (!w.base)
+        goto out;
+    http_parser_set_max_header_size((uint32_t)opt->limits.max_header_bytes);
+    if (bufferevent_pair_new(w.base, BEV_OPT_CLOSE_ON_FREE, pair))
+        goto out;
+    atomic_fetch_add(&srv.nconns, 1);
+    if (!conn_new(&w, pair[0])) {
+        atomic_fetch_sub(&srv.nconns, 1);
+        goto out;
+    }
+    pair[0] = NULL; /* the connection's now */
+    bufferevent_setcb(pair[1], capture_read_cb, NULL, NULL, &cap);
+    bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+    if (n)
+        bufferevent_write(pair[1], data, n);
+    for (;;) {
+        event_base_loop(w.base, EVLOOP_NONBLOCK);
+        if (!w.conns || !w.conns->stream)
+            break;
+        event_base_loop(w.base, EVLOOP_ONCE);
+    }
+    rc = 0;
+out:
+    while (w.conns)
+        conn_free(w.conns);
+    if (pair[0])
+        bufferevent_free(pair[0]);
+    if (pair[1])
+        bufferevent_free(pair[1]);
+    if (w.base)
+        event_base_free(w.base);
+    return rc;
 }

@@ -116,6 +116,17 @@ void http_server_stop(http_server *srv);
 /* Open connections right now (for /metrics). */
 uint64_t http_server_connections(const http_server *srv);
 
+/*
+ * Serve one connection's worth of bytes without sockets (fuzzing, tests): the
+ * bytes are parsed, limited, routed and answered exactly as from a client
+ * that sent them and then waited, on the calling thread. The answer bytes are
+ * appended to out (if not NULL), at most out_max of them. Returns once the
+ * connection has closed, or is idle waiting for more bytes; a streamed answer
+ * is waited for. 0, or -1 when libevent cannot allocate.
+ */
+int http_serve_buffer(const http_server_options *opt, const void *data, size_t n, buf *out,
+                      size_t out_max);
+
 /* ---- helpers for handlers ---------------------------------------------- */
 
 /* Look up a query parameter; the value is percent-decoded into `out`

@@ -1,6 +1,7 @@
 /* pb.c - protobuf <-> stored value conversions. */
 #include "serving/pb.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,11 @@ int pb_value_encode(value_type t, const Strata__V1__Value *v, buf *out, strata_e
         break;
     case VT_DOUBLE:
         if (v->kind_case == STRATA__V1__VALUE__KIND_DOUBLE_VALUE) {
+            /* As in JSON and CSV (found by fuzz_keys: a stored NaN read back
+             * as null through JSON): no NaN or infinity. */
+            if (!isfinite(v->double_value))
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "double_value must be finite, not NaN or infinity");
             value_encode_double(out, v->double_value);
             return 0;
         }
@@ -88,6 +94,11 @@ int pb_value_encode(value_type t, const Strata__V1__Value *v, buf *out, strata_e
             if (v->double_array->n_values * 8 > LIMIT_VALUE_BYTES)
                 return err_set(err, STRATA_INVALID_ARGUMENT, "value exceeds %u bytes",
                                LIMIT_VALUE_BYTES);
+            for (size_t i = 0; i < v->double_array->n_values; i++)
+                if (!isfinite(v->double_array->values[i]))
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "double_array element %zu must be finite, not NaN or infinity",
+                                   i);
             value_encode_double_array(out, v->double_array->values, v->double_array->n_values);
             return 0;
         }

@@ -22,14 +22,7 @@
 #include "serving/auth/gate.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "ingest/export.h"
-#include "ingest/import.h"
-#include "ingest/jobs.h"
-#include "ingest/scheduler.h"
-#include "lineage/audit.h"
-#include "lineage/lineage.h"
 #include "trainer/blas.h"
-#include "trainer/train_job.h"
 #include "serving/app.h"
 #include "serving/config.h"
 #include "serving/tls.h"
@@ -61,15 +54,6 @@ static int check_data_dir(const strata_config *cfg)
     printf("stratad: data directory %s is sound (%llu records read, every checksum verified)\n",
            cfg->data_dir, (unsigned long long)n);
     return 0;
-}
-
-static void observe(const http_req *req, uint64_t latency_ns, void *ctx)
-{
-    app *a = ctx;
-    metrics_observe(a->metrics, req->route_id, req->status, latency_ns);
-    /* The request log (--log-level debug): route, status, who, how long. */
-    log_debug("%s %d %s %.3f ms", app_route_name(req->route_id), req->status,
-              req->principal[0] ? req->principal : "-", (double)latency_ns / 1e6);
 }
 
 /* Whether the listen address only reaches this machine. */
@@ -165,94 +149,8 @@ int main(int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    store_options so = {.path = cfg.data_dir,
-                        .sync = cfg.sync,
-                        .block_cache_bytes = cfg.block_cache_mb << 20,
-                        .sync_interval_ms = cfg.sync_interval_ms,
-                        .wal_recovery = cfg.wal_recovery,
-                        .verify = cfg.start_check == CONFIG_CHECK_FULL,
-                        .secondary_of = replica ? cfg.secondary_of : NULL,
-                        .catch_up_ms = cfg.catch_up_ms};
-    if (store_open(&so, &a.store, &err)) {
+    if (app_open(&cfg, STRATA_BUILD_ID, &a, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    if (lineage_open(a.store, STRATA_BUILD_ID, &a.lineage, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    if (audit_open(a.store, &a.audit, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    /* Jobs and imports: opening fails what a previous run left unfinished. */
-    if (job_runner_open(a.store, cfg.job_threads, &a.jobs, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    import_options io = {.store = a.store,
-                         .jobs = a.jobs,
-                         .lineage = a.lineage,
-                         .import_dir = cfg.import_dir,
-                         .data_dir = cfg.data_dir,
-                         .max_inline_bytes = cfg.limits.max_body_bytes,
-                         .max_inline_rows = cfg.limits.max_inline_import_rows,
-                         .atomic_max_values = cfg.import_atomic_max_values};
-    if (import_ctx_open(&io, &a.imports, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    /* Exports: destinations under --export-dir (default DATA/exports), spilled
-     * sort runs under DATA/tmp. */
-    char export_dir[4200], tmp_dir[4200];
-    snprintf(export_dir, sizeof export_dir, "%s",
-             cfg.export_dir[0] ? cfg.export_dir : "");
-    if (!cfg.export_dir[0])
-        snprintf(export_dir, sizeof export_dir, "%s/exports", cfg.data_dir);
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg.data_dir);
-    export_options eo = {.store = a.store,
-                         .jobs = a.jobs,
-                         .lineage = a.lineage,
-                         .import_dir = cfg.import_dir,
-                         .export_dir = export_dir,
-                         .tmp_dir = tmp_dir,
-                         .memory_bytes = cfg.export_memory_mb << 20,
-                         .max_inline_bytes = cfg.limits.max_body_bytes};
-    if (export_ctx_open(&eo, &a.exports, &err) ||
-        api_export_streams_open(&a, cfg.export_streams, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    /* Training: jobs read through the export reader and record in lineage. */
-    static train_ctx training;
-    training = (train_ctx){.store = a.store,
-                           .lineage = a.lineage,
-                           .exports = a.exports,
-                           .jobs = a.jobs,
-                           .max_inline_eval_rows = cfg.limits.max_inline_eval_rows};
-    a.training = &training;
-    /* A replica runs no schedules (the router refuses their routes). */
-    if (!replica && scheduler_open(a.store, a.jobs, a.imports, &a.scheduler, &err)) {
-        fprintf(stderr, "stratad: %s\n", err.message);
-        goto out;
-    }
-    static char checkpoint_dir[PATH_MAX];
-    if (cfg.checkpoint_dir[0]) {
-        if ((mkdir(cfg.checkpoint_dir, 0750) && errno != EEXIST) ||
-            !realpath(cfg.checkpoint_dir, checkpoint_dir)) {
-            fprintf(stderr, "stratad: cannot use checkpoint directory %s: %s\n",
-                    cfg.checkpoint_dir, strerror(errno));
-            goto out;
-        }
-        a.checkpoint_dir = checkpoint_dir;
-    }
-    a.replica = replica;
-    a.limits = cfg.limits;
-    a.build_id = STRATA_BUILD_ID;
-    a.start_time = time_now_us();
-    a.metrics = metrics_create(app_route_count());
-    if (!a.metrics) {
-        fprintf(stderr, "stratad: out of memory\n");
         goto out;
     }
     http_server_options ho = {.listen = cfg.listen,
@@ -260,7 +158,7 @@ int main(int argc, char **argv)
                               .limits = cfg.limits,
                               .router = app_route,
                               .after = app_after_request,
-                              .observer = observe,
+                              .observer = app_observe,
                               .ctx = &a,
                               .tls = tls};
     if (http_server_start(&ho, &a.server, &err)) {
@@ -290,21 +188,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(a.server);
-    /* Streamed exports: their connections are gone; stop and join the
-     * producers before anything they read closes. */
-    api_export_streams_stop(&a);
-    /* No new scheduled runs; then running jobs stop (and are recorded FAILED,
-     * which the scheduler still hears about) before what they use closes. */
-    scheduler_stop(a.scheduler);
-    job_runner_close(a.jobs);
-    scheduler_close(a.scheduler);
-    import_ctx_close(a.imports);
-    a.training = NULL; /* its jobs ended with the runner */
-    export_ctx_close(a.exports);
-    metrics_destroy(a.metrics);
-    audit_close(a.audit);
-    lineage_close(a.lineage);
-    store_close(a.store);
+    app_close(&a);
     auth_gate_close(a.auth);
     tls_server_ctx_free(tls);
     err_clear(&err);

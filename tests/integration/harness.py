@@ -2,8 +2,12 @@
 
 Every integration test uses `Daemon`: a fresh data directory (unless given),
 a free loopback port, the daemon's stderr captured to a file, and at stop a
-scan of that file for sanitizer reports, so an ASan/UBSan finding anywhere in
-the daemon fails the test that provoked it.
+scan of that file for sanitizer and valgrind reports, so an ASan/UBSan or
+memcheck finding anywhere in the daemon fails the test that provoked it.
+
+STRATAD_WRAPPER runs the daemon under a command (`make test-valgrind` sets it
+to valgrind with its options); every timeout then scales by
+STRATA_TIMEOUT_SCALE (default 10 under a wrapper): use `scaled()` for waits.
 
 Security options (all off by default, so other tests see a plain open daemon):
 `token_file` starts it with --token-file, `token` is sent as a bearer token
@@ -13,6 +17,8 @@ with every request that names no Authorization itself, and `tls` =
 import http.client
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -24,8 +30,18 @@ import unittest
 
 STRATAD = os.environ.get("STRATAD", "stratad")
 STRATA_CLI = os.environ.get("STRATA_CLI", "strata")
+STRATAD_WRAPPER = shlex.split(os.environ.get("STRATAD_WRAPPER", ""))
+TIMEOUT_SCALE = float(os.environ.get("STRATA_TIMEOUT_SCALE", "10" if STRATAD_WRAPPER else "1"))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ASSERTION FAILED", "WARNING: ThreadSanitizer")
+# valgrind's summary at exit: any error (definite leaks count, see the
+# Makefile's test-valgrind options) fails the test.
+VALGRIND_ERRORS = re.compile(r"==\d+== ERROR SUMMARY: [1-9]")
+
+
+def scaled(seconds):
+    """A timeout for this run: longer when the daemon runs under a wrapper."""
+    return seconds * TIMEOUT_SCALE
 
 
 def free_port():
@@ -54,7 +70,8 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------
     def start(self, timeout=30):
         self.port = free_port()
-        cmd = [STRATAD, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
+        timeout = scaled(timeout)
+        cmd = STRATAD_WRAPPER + [STRATAD, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
                "--threads", "2"] + self.args
         if self.token_file:
             cmd += ["--token-file", self.token_file]
@@ -101,6 +118,7 @@ class Daemon:
         if not self.proc:
             return
         self.proc.send_signal(signal.SIGTERM)
+        timeout = scaled(timeout)
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -129,6 +147,8 @@ class Daemon:
         for marker in SANITIZER_MARKERS:
             if marker in text:
                 raise AssertionError("stratad reported: " + text[-6000:])
+        if VALGRIND_ERRORS.search(text):
+            raise AssertionError("valgrind reported: " + text[-12000:])
 
     def cleanup(self):
         if self.proc:
@@ -161,7 +181,7 @@ class Daemon:
         elif isinstance(body, str):
             body = body.encode()
         if self.conn is None:
-            self.conn = self.connect()
+            self.conn = self.connect(timeout=scaled(60))
         try:
             self.conn.request(method, path, body=body, headers=hdrs)
             resp = self.conn.getresponse()

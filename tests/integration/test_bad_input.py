@@ -46,6 +46,11 @@ class BadInputTest(DaemonTest):
         self.assertIn("UTF-8", doc["error"]["message"])
         s, doc = self.write_raw(b'{"rows":[{"entity_id":"c1","values":{"city":"\xc3\x28"}}]}')
         self.assertEqual(s, 400, doc)
+        # Malformed JSON whose error quotes half a character (found by fuzz_json):
+        # the error body is still UTF-8 JSON (write_raw parses it).
+        s, doc = self.write_raw(b'{"versi\\\xee\x80\x80"}')
+        self.assertEqual(s, 400, doc)
+        self.assertIn("malformed JSON", doc["error"]["message"])
         self.assertNothingStored()
 
     def test_wrong_types_name_each_row_and_write_nothing(self):

@@ -46,7 +46,7 @@ class BatchPredictTest(harness.DaemonTest):
         self.csv = "\n".join(lines) + "\n"
 
     def wait(self, job_id, timeout=60):
-        end = time.time() + timeout
+        end = time.time() + harness.scaled(timeout)
         while time.time() < end:
             s, doc = self.call("GET", "/v1/jobs/" + job_id)
             self.assertEqual(s, 200, doc)

@@ -57,7 +57,8 @@ class CliTest(unittest.TestCase):
         cmd = [STRATA_CLI] + (["--url", self.url] if url else []) + list(args)
         p = subprocess.run(cmd, input=stdin.encode() if isinstance(stdin, str) else stdin,
                            stdout=stdout if stdout is not None else subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env or base_env(), timeout=120)
+                           stderr=subprocess.PIPE, env=env or base_env(),
+                           timeout=harness.scaled(120))
         out = p.stdout.decode() if p.stdout is not None else ""
         err = p.stderr.decode(errors="replace")
         for m in SANITIZER_MARKERS:
@@ -391,7 +392,7 @@ class CliTest(unittest.TestCase):
                 if not chunk:
                     break
                 tty += chunk
-            out, _ = p.communicate(timeout=60)
+            out, _ = p.communicate(timeout=harness.scaled(60))
         finally:
             os.close(master)
             if slave is not None:

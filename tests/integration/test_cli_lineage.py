@@ -100,7 +100,7 @@ class CliLineageTest(unittest.TestCase):
     def run_cli(self, *args):
         cmd = [STRATA_CLI, "--url", self.url] + list(args)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=base_env(), timeout=120)
+                           env=base_env(), timeout=harness.scaled(120))
         out, err = p.stdout.decode(), p.stderr.decode(errors="replace")
         for m in harness.SANITIZER_MARKERS:
             self.assertNotIn(m, err, f"strata {args}: {err}")

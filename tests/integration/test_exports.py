@@ -74,7 +74,7 @@ class ExportBase(unittest.TestCase):
         return hdrs, data
 
     def wait(self, job_id, timeout=120):
-        deadline = time.time() + timeout
+        deadline = time.time() + harness.scaled(timeout)
         while time.time() < deadline:
             s, doc = self.call("GET", f"/v1/jobs/{job_id}")
             self.assertEqual(s, 200, doc)
@@ -431,7 +431,7 @@ class JobTest(ExportBase):
         s, doc = self.call("POST", "/v1/exports:historical", body)
         self.assertEqual(s, 202, doc)
         jid = doc["job"]["id"]
-        deadline = time.time() + 30
+        deadline = time.time() + harness.scaled(30)
         while time.time() < deadline:
             s, doc = self.call("GET", f"/v1/jobs/{jid}")
             if doc["job"]["state"] == "RUNNING" and doc["job"]["progress"]["done"] > 0:
@@ -453,13 +453,15 @@ class JobTest(ExportBase):
         name = self.big_instances("s.csv", 400000)
         body = json.dumps({"instances": {"path": name}, "timestamp_column": "ts",
                            "features": ["customer:age"]})
-        sending = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+        sending = http.client.HTTPConnection("127.0.0.1", self.d.port,
+                                                 timeout=harness.scaled(60))
         sending.request("POST", "/v1/exports:historical", body,
                         {"Content-Type": "application/json"})
         resp = sending.getresponse()
         self.assertEqual(resp.status, 200)
         self.assertTrue(resp.read(1000))  # rows are flowing; the client stops reading
-        reading = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+        reading = http.client.HTTPConnection("127.0.0.1", self.d.port,
+                                                 timeout=harness.scaled(60))
         reading.request("POST", "/v1/exports:historical", body,
                         {"Content-Type": "application/json"})
         time.sleep(0.05)
@@ -476,7 +478,7 @@ class JobTest(ExportBase):
         _, data = self.export({"instances": {"inline": inst}, "timestamp_column": "ts",
                                "features": ["customer:age"], "format": "jsonl"})
         digest = hashlib.sha256(data).hexdigest()
-        deadline = time.time() + 10
+        deadline = time.time() + harness.scaled(10)
         while True:
             s, doc = self.call("GET", "/v1/artifacts?type=Dataset")
             self.assertEqual(s, 200, doc)
@@ -498,7 +500,8 @@ class JobTest(ExportBase):
 class CliTest(ExportBase):
     def cli(self, *args):
         return subprocess.run([harness.STRATA_CLI, "--url", f"http://127.0.0.1:{self.d.port}"]
-                              + list(args), capture_output=True, text=True, timeout=60)
+                              + list(args), capture_output=True, text=True,
+                              timeout=harness.scaled(60))
 
     def test_cli_stream_and_job(self):
         self.write("customer", [{"entity_id": "c1", "event_time": T, "values": {"age": 4}}])

@@ -59,7 +59,7 @@ class ImportBase(unittest.TestCase):
         return doc
 
     def wait(self, job_id, timeout=120):
-        deadline = time.time() + timeout
+        deadline = time.time() + harness.scaled(timeout)
         while time.time() < deadline:
             s, doc = self.call("GET", f"/v1/jobs/{job_id}")
             self.assertEqual(s, 200, doc)
@@ -100,7 +100,7 @@ class ImportBase(unittest.TestCase):
         return path
 
     def wait_progress(self, jid, pred, timeout=60):
-        deadline = time.time() + timeout
+        deadline = time.time() + harness.scaled(timeout)
         while time.time() < deadline:
             s, doc = self.call("GET", f"/v1/jobs/{jid}")
             if pred(doc["job"]):
@@ -585,7 +585,7 @@ class ImportCliTest(ImportBase):
     def cli(self, *args, check=None):
         p = subprocess.run([harness.STRATA_CLI, "--url", f"http://127.0.0.1:{self.d.port}"] +
                            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=120)
+                           timeout=harness.scaled(120))
         out, err = p.stdout.decode(), p.stderr.decode(errors="replace")
         for m in harness.SANITIZER_MARKERS:
             self.assertNotIn(m, err)
@@ -647,7 +647,7 @@ class ImportCliTest(ImportBase):
                     break
                 tty += chunk
             out = p.stdout.read().decode()
-            self.assertEqual(p.wait(timeout=60), 0)
+            self.assertEqual(p.wait(timeout=harness.scaled(60)), 0)
         finally:
             if slave is not None:
                 os.close(slave)

@@ -157,7 +157,7 @@ class JobsTest(unittest.TestCase):
     def cli(self, *args, check=0):
         p = subprocess.run([harness.STRATA_CLI, "--url", f"http://127.0.0.1:{self.d.port}"] +
                            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=120)
+                           timeout=harness.scaled(120))
         out, err = p.stdout.decode(), p.stderr.decode(errors="replace")
         for m in harness.SANITIZER_MARKERS:
             self.assertNotIn(m, err)

@@ -9,6 +9,7 @@ import time
 import unittest
 from urllib.parse import quote
 
+import harness
 from harness import DaemonTest
 
 
@@ -772,7 +773,8 @@ class LineageTest(DaemonTest):
         results, lock = [], threading.Lock()
 
         def worker(i):
-            conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+            conn = http.client.HTTPConnection("127.0.0.1", self.d.port,
+                                              timeout=harness.scaled(60))
             mine = []
             for k in range(10):
                 for name in ("shared", f"own-{i}-{k}"):

@@ -74,7 +74,11 @@ class ProtobufTest(DaemonTest):
         for body in [b"\xff\xff\xff\xff", b"\x0a\x80\x80\x80\x80\x10",
                      pb.write_request([("c1", 0, {"age": pb.v_string("x")})]),
                      pb.write_request([("c1", 0, {"nope": pb.v_int64(1)})]),
-                     pb.write_request([("x" * 300, 0, {"age": pb.v_int64(1)})])]:
+                     pb.write_request([("x" * 300, 0, {"age": pb.v_int64(1)})]),
+                     # NaN and infinity, which JSON and CSV cannot carry either.
+                     pb.write_request([("c1", 0, {"score": pb.v_double(float("nan"))})]),
+                     pb.write_request([("c1", 0, {"score": pb.v_double(float("-inf"))})]),
+                     pb.write_request([("c1", 0, {"emb": pb.v_double_array([1.0, float("inf")])})])]:
             with self.subTest(body=body[:20]):
                 s, _, data = self.post_pb("/v1/entities/customer:write", body)
                 self.assertEqual(s, 400, data)

@@ -7,6 +7,7 @@ import tempfile
 import time
 import unittest
 
+import harness
 from harness import Daemon
 
 STRATA_CLI = os.environ.get("STRATA_CLI", "strata")
@@ -49,7 +50,7 @@ class ScheduleTest(unittest.TestCase):
         return doc["runs"]
 
     def wait_runs(self, name, pred, timeout=20):
-        deadline = time.time() + timeout
+        deadline = time.time() + harness.scaled(timeout)
         while time.time() < deadline:
             runs = self.runs(name)
             if pred(runs):
@@ -172,7 +173,7 @@ class ScheduleTest(unittest.TestCase):
         time.sleep(3)
         self.d.start()
         runs = self.wait_runs("catchy", lambda r: any(x["trigger"] == "catch_up" for x in r),
-                              timeout=10)
+                              timeout=harness.scaled(10))
         self.assertTrue(runs)
         self.assertFalse(any(x["trigger"] == "catch_up" for x in self.runs("lazy")))
 

@@ -56,7 +56,7 @@ class TrainingTest(harness.DaemonTest):
         return s
 
     def wait(self, job_id, timeout=60):
-        end = time.time() + timeout
+        end = time.time() + harness.scaled(timeout)
         while time.time() < end:
             s, doc = self.call("GET", "/v1/jobs/" + job_id)
             self.assertEqual(s, 200, doc)
@@ -246,7 +246,8 @@ class TrainingTest(harness.DaemonTest):
 
     def cli(self, *args):
         cmd = [os.environ.get("STRATA_CLI", "strata"), "--url", "http://127.0.0.1:%d" % self.d.port] + list(args)
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        return subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=harness.scaled(120))
 
     def test_cli(self):
         path = os.path.join(self.d.tmp, "spec.json")

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/jsonw.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -120,6 +121,22 @@ static void utf8(void **state)
     assert_false(text_valid_utf8(slice_of("\xed\xa0\x80")));     /* surrogate */
     assert_false(text_valid_utf8(slice_of("\xf4\x90\x80\x80"))); /* > U+10FFFF */
     assert_false(text_valid_utf8(slice_of("\xe2\x82")));         /* truncated */
+
+    /* Scrubbing keeps good characters and turns each bad byte into '?'. */
+    char s[] = "ok \xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 end";
+    text_scrub_utf8(s);
+    assert_string_equal(s, "ok \xc3\xa9 ? ?? ??? end");
+    /* err_set scrubs what it formats, also a character cut by truncation. */
+    strata_err e = STRATA_ERR_INIT;
+    char big[STRATA_ERR_MSG_MAX + 8];
+    memset(big, 'x', sizeof big);
+    memcpy(big + STRATA_ERR_MSG_MAX - 3, "\xe2\x82\xac", 3); /* cut after 2 bytes */
+    big[sizeof big - 1] = 0;
+    err_set(&e, STRATA_INVALID_ARGUMENT, "%s", big);
+    assert_true(text_valid_utf8(slice_of(e.message)));
+    err_set(&e, STRATA_INVALID_ARGUMENT, "near '%s'", "\xee\x80");
+    assert_string_equal(e.message, "near '?" "?'");
+    err_clear(&e);
 }
 
 static void numbers(void **state)

@@ -97,6 +97,20 @@ static void crlf_bom_and_multiline(void **state)
     expect("id,text\r\n1,\"a\r\nb\"\r\n2,d\r\n", "2|1|a\r\nb\n4|2|d\n");
 }
 
+/* Bare CR line ends (found by fuzz_csv): every record gets its own line, and
+ * a quoting error skips only its line, not the rest of the file. */
+static void bare_cr_lines(void **state)
+{
+    (void)state;
+    expect("id,a\r1,x\r2,y\r", "2|1|x\n3|2|y\n");
+    expect("id,a\r\r1,x\r\n2,y\n3,z", "3|1|x\n4|2|y\n5|3|z\n");
+    expect("id,text\r1,\"a\rb\"\r2,d\r", "2|1|a\rb\n4|2|d\n");
+    char *got = read_all("id,a\r1,ab\"c\r2,ok\r3,ok\r", NULL, NULL, 0);
+    assert_string_equal(got, "2!malformed quoting on line 2: a quote inside an unquoted field, "
+                             "or text after a closing quote\n3|2|ok\n4|3|ok\n");
+    free(got);
+}
+
 static void ragged_and_malformed(void **state)
 {
     (void)state;
@@ -254,7 +268,7 @@ int main(void)
         cmocka_unit_test(basic_and_quoting),        cmocka_unit_test(crlf_bom_and_multiline),
         cmocka_unit_test(ragged_and_malformed),     cmocka_unit_test(empty_and_header_only),
         cmocka_unit_test(oversize_fields_bounded),  cmocka_unit_test(crosses_chunks),
-        cmocka_unit_test(source_digest_and_rewind),
+        cmocka_unit_test(source_digest_and_rewind), cmocka_unit_test(bare_cr_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,13 @@ static void test_merge_malformed(void **state)
     buf_reset(&out);
     assert_int_equal(store_row_merge(p, l, 2, &out), 0);
     assert_int_equal(out.n, good.n);
+    /* Only empty fragments: an empty row (no cell array to fill). */
+    p[0] = "\x01";
+    l[0] = 1;
+    buf_reset(&out);
+    assert_int_equal(store_row_merge(p, l, 2, &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.p[0], 1);
 
     latest_row row = {0};
     strata_err err = STRATA_ERR_INIT;
