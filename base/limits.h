@@ -164,6 +164,9 @@
 /* ---- exports, internal (ingest/export_reader.c, ingest/sorter.h) ---- */
 /* Scan join: the answers' bytes buffered for one id. */
 #define LIMIT_EXPORT_SCAN_VALUES_BYTES ((size_t)16 << 20)
+/* Parallel pass 2: one chunk of lookups handed to a worker (two per worker
+ * exist): big enough that a worker Seeks rarely, small next to the budget. */
+#define LIMIT_EXPORT_LOOKUP_CHUNK_BYTES ((size_t)1 << 20)
 /* Distinct JSONL keys kept as pass-through columns: their names' bytes. */
 #define LIMIT_EXPORT_JSONL_NAMES_BYTES ((size_t)1 << 20)
 /* Sort keys are ids, times and row numbers, never payload. */

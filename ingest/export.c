@@ -91,6 +91,8 @@ int export_ctx_open(const export_options *opt, export_ctx **out, strata_err *err
         opt->max_inline_bytes ? opt->max_inline_bytes : LIMIT_DEFAULT_MAX_BODY_BYTES;
     x->join = opt->join;
     x->scan_group_max = opt->scan_group_max ? opt->scan_group_max : (size_t)1 << 18;
+    x->lookup_threads = opt->lookup_threads;
+    x->lookup_chunk = opt->lookup_chunk ? opt->lookup_chunk : (size_t)1 << 14;
     if ((rc = make_dir(opt->export_dir, "export directory", &x->export_dir, err)) ||
         (rc = make_dir(opt->tmp_dir, "temporary directory", &x->tmp_dir, err))) {
         export_ctx_close(x);

@@ -81,6 +81,12 @@ typedef struct export_options {
     /* Scan join: lookups x features of one id buffered before that id falls
      * back to seeks; 0: 2^18. (Tests lower it to reach the fallback.) */
     size_t scan_group_max;
+    /* Pass 2 in parallel (docs/export.md "How it works"): worker threads
+     * (0: one per CPU, at most 4; 1: none, the reader answers alone) and
+     * the lookups handed to a worker at a time (0: 16384). Tests set both to
+     * reach the hand-over paths on any machine. */
+    unsigned lookup_threads;
+    size_t lookup_chunk;
 } export_options;
 
 /* Strings are copied; store, jobs and lineage must outlive the context.

@@ -24,6 +24,8 @@ struct export_ctx {
     size_t max_inline_bytes;
     int join; /* export_options.join */
     size_t scan_group_max;
+    unsigned lookup_threads; /* 0: one per CPU */
+    size_t lookup_chunk;
     _Atomic size_t inline_held; /* inline instance texts held by plans alive */
     _Atomic uint64_t stream_seq;
 };

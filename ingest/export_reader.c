@@ -88,14 +88,42 @@
 enum { PT_TEXT = 1, PT_INT = 2, PT_DOUBLE = 3, PT_BOOL = 4, PT_JSON = 5 };
 
 /*
- * Pass 2 of an export with seek-way entities runs on up to EXPORT_PARTS_MAX
- * threads (one per CPU): lookups are split by a hash of (entity, id) — every
- * lookup of one id lands in one part, so each part's merge scans still see
- * their ids in order — and each part answers its own lookups with its own
- * scans into its own answer sorter. Pass 3 merges the parts' answers back by
- * (row, slot). Exports answered only the scan way use one part.
+ * Pass 2 runs on up to EXPORT_PARTS_MAX worker threads (one per CPU): the
+ * reader's thread reads the one sorted lookup stream and hands it out in
+ * CHUNKS of consecutive lookups (export_options.lookup_chunk, cut between ids
+ * when it can be), each to whichever worker is free. A chunk is a contiguous
+ * range of ids, and every worker gets its chunks in stream order, so each
+ * worker's scans still only move forward: a worker Seeks once per chunk over
+ * the ranges the others took, and reads only its own ranges' blocks. Each
+ * worker answers into its own answer sorter; pass 3 merges the parts' answers
+ * back by (row, slot). An id cut across chunks (only a very hot one is) is
+ * answered in pieces by the workers that got them, each walking it once: a
+ * part's group of an id simply goes on over its next chunk.
+ * Memory: at most 2 chunks per worker exist (LIMIT_EXPORT_LOOKUP_CHUNK_BYTES
+ * each); a worker that fails closes the queue so everyone stops.
  */
 #define EXPORT_PARTS_MAX 4
+#define CHUNKS_PER_PART 2
+
+/* Lookups handed to a worker: records u16 BE key length | key | 8-byte value. */
+typedef struct lchunk {
+    buf b;
+    size_t n;    /* records */
+    size_t last; /* offset of the last record */
+} lchunk;
+
+typedef struct lqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* any change: few waiters, so one condition */
+    lchunk *chunks;
+    size_t nchunks;
+    size_t *ready; /* FIFO ring of filled chunks (indexes) */
+    size_t rhead, rcount;
+    size_t *idle; /* stack of free chunks */
+    size_t nidle;
+    bool closed; /* no more chunks will come */
+    bool failed; /* someone failed: stop early */
+} lqueue;
 
 /* One buffered lookup of the scan join. */
 typedef struct glookup {
@@ -106,9 +134,9 @@ typedef struct glookup {
 typedef struct part {
     struct export_reader *r;
     size_t ix;
-    sorter *lookups;
     sorter *answers;
-    sorter_stats lookup_stats; /* kept when the lookup sorter is closed */
+    lchunk *chunk; /* the chunk being answered (queued pass 2) */
+    size_t cpos;
     store_pit_scan *pit;
     version *vout;
     bool *found;
@@ -156,6 +184,11 @@ struct export_reader {
     /* historical */
     part parts[EXPORT_PARTS_MAX];
     size_t nparts;
+    sorter *lookups;
+    sorter_stats lookup_stats; /* kept when the lookup sorter is closed */
+    lqueue q;
+    bool q_init;
+    bool queued; /* pass 2 reads chunks from q, else part 0 reads lookups */
     sorter *out; /* pass-through records */
     uint64_t nrows;
     size_t npass;
@@ -346,12 +379,7 @@ static int add_row(export_reader *r, const slice *ids, int64_t ts, strata_err *e
         key[2] = (char)ids[e].n;
         memcpy(key + 3, ids[e].p, ids[e].n);
         put_u64be(key + 3 + ids[e].n, tk);
-        /* FNV-1a of (entity, id): all lookups of one id in one part. */
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < 3 + ids[e].n; i++)
-            h = (h ^ (unsigned char)key[i]) * 16777619u;
-        sorter *dst = r->parts[h % r->nparts].lookups;
-        if ((rc = sorter_add(dst, (slice){key, 3 + ids[e].n + 8}, (slice){val, 8}, err)))
+        if ((rc = sorter_add(r->lookups, (slice){key, 3 + ids[e].n + 8}, (slice){val, 8}, err)))
             return rc;
     }
     put_u64be(okey, r->nrows);
@@ -673,7 +701,9 @@ static int scan_group(part *pt, size_t e, buf *block, strata_err *err)
     size_t ptr[LIMIT_EXPORT_FEATURES];
     memset(ptr, 0, nf * sizeof *ptr);
     buf_reset(&pt->vals);
-    /* Position the scan at the id: a Seek only when it is behind. */
+    /* Position the scan at the id: a Seek only when it is behind. (An id is
+     * never walked twice by one part: a part's group of an id ends only
+     * when another id comes, and a part sees its ids in order.) */
     if (pt->scan_have && store_id_cmp(pt->cur_id, id) < 0) {
         store_values_scan_seek(pt->scan, id);
         if ((rc = scan_advance(pt, err)))
@@ -796,8 +826,169 @@ static int start_entity(part *pt, size_t e, bool scan, strata_err *err)
     return scan_advance(pt, err);
 }
 
-/* Answer one part's lookups in order; runs on its own thread (part 0 on the
- * reader's). Only part 0 reports progress; every part polls cancel. */
+/* ---- the chunk queue (see EXPORT_PARTS_MAX) ---- */
+
+static void q_destroy(lqueue *q)
+{
+    for (size_t i = 0; i < q->nchunks; i++)
+        buf_free(&q->chunks[i].b);
+    free(q->chunks);
+    free(q->ready);
+    free(q->idle);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
+static void q_init(lqueue *q, size_t nchunks)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->chunks = calloc(nchunks, sizeof *q->chunks);
+    q->ready = calloc(nchunks, sizeof *q->ready);
+    q->idle = calloc(nchunks, sizeof *q->idle);
+    STRATA_ASSERT(q->chunks && q->ready && q->idle);
+    q->nchunks = nchunks;
+    for (size_t i = 0; i < nchunks; i++)
+        q->idle[q->nidle++] = i;
+}
+
+/* A free chunk to fill (waits for one), or NULL once someone failed. */
+static lchunk *q_take_idle(lqueue *q)
+{
+    lchunk *c = NULL;
+    pthread_mutex_lock(&q->mu);
+    while (q->nidle == 0 && !q->failed)
+        pthread_cond_wait(&q->cv, &q->mu);
+    if (!q->failed)
+        c = &q->chunks[q->idle[--q->nidle]];
+    pthread_mutex_unlock(&q->mu);
+    return c;
+}
+
+static void q_give_back(lqueue *q, lchunk *c)
+{
+    pthread_mutex_lock(&q->mu);
+    q->idle[q->nidle++] = (size_t)(c - q->chunks);
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void q_push(lqueue *q, lchunk *c)
+{
+    pthread_mutex_lock(&q->mu);
+    q->ready[(q->rhead + q->rcount) % q->nchunks] = (size_t)(c - q->chunks);
+    q->rcount++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* The next filled chunk in stream order (waits for one), or NULL when there
+ * are no more or someone failed. */
+static lchunk *q_pop(lqueue *q)
+{
+    lchunk *c = NULL;
+    pthread_mutex_lock(&q->mu);
+    while (q->rcount == 0 && !q->closed && !q->failed)
+        pthread_cond_wait(&q->cv, &q->mu);
+    if (q->rcount && !q->failed) {
+        c = &q->chunks[q->ready[q->rhead]];
+        q->rhead = (q->rhead + 1) % q->nchunks;
+        q->rcount--;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return c;
+}
+
+static void q_close(lqueue *q, bool failed)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = true;
+    q->failed |= failed;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* A part's next lookup record: from the sorter when one part answers alone,
+ * else from its chunks. Borrowed until the next call. */
+static int next_lookup(part *pt, slice *k, slice *v, strata_err *err)
+{
+    export_reader *r = pt->r;
+    if (!r->queued)
+        return sorter_next(r->lookups, k, v, err);
+    while (!pt->chunk || pt->cpos >= pt->chunk->b.n) {
+        if (pt->chunk)
+            q_give_back(&r->q, pt->chunk);
+        pt->chunk = q_pop(&r->q);
+        pt->cpos = 0;
+        if (!pt->chunk)
+            return 0; /* the end, or someone failed and reports it */
+    }
+    const char *c = pt->chunk->b.p + pt->cpos;
+    size_t kn = get_u16be(c);
+    *k = (slice){c + 2, kn};
+    *v = (slice){c + 2 + kn, 8};
+    pt->cpos += 2 + kn + 8;
+    return 1;
+}
+
+/* Hand the sorted lookups out in chunks (the reader's thread, while the
+ * workers answer). Reports progress and polls cancel. */
+static int dispatch_lookups(export_reader *r, strata_err *err)
+{
+    lqueue *q = &r->q;
+    lchunk *c = NULL;
+    slice k, v;
+    int rc;
+    size_t soft = r->x->lookup_chunk, hard = 4 * soft;
+    uint64_t n = 0, nents = r->p->nents ? r->p->nents : 1;
+    while ((rc = sorter_next(r->lookups, &k, &v, err)) == 1) {
+        if (k.n < 3 + 8 || k.n > UINT16_MAX || v.n != 8) {
+            rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
+            break;
+        }
+        if (c && c->n >= soft) {
+            /* Cut between ids; within one only when it is very hot. */
+            const char *last = c->b.p + c->last;
+            bool same_id = get_u16be(last) == k.n && memcmp(last + 2, k.p, k.n - 8) == 0;
+            if (!same_id || c->n >= hard || c->b.n >= LIMIT_EXPORT_LOOKUP_CHUNK_BYTES) {
+                q_push(q, c);
+                c = NULL;
+            }
+        }
+        if (!c) {
+            if (!(c = q_take_idle(q)))
+                break; /* a worker failed: it reports why */
+            buf_reset(&c->b);
+            c->n = 0;
+        }
+        c->last = c->b.n;
+        buf_put_u16be(&c->b, (uint16_t)k.n);
+        buf_append_slice(&c->b, k);
+        buf_append_slice(&c->b, v);
+        c->n++;
+        if (++n % POLL_EVERY == 0) {
+            if (poll_cancel(r)) {
+                rc = cancelled_err(err);
+                break;
+            }
+            progress(r, r->nrows + n / nents, 3 * r->nrows);
+        }
+    }
+    if (rc == 1)
+        rc = 0;
+    if (c) {
+        if (rc == 0 && c->n)
+            q_push(q, c);
+        else
+            q_give_back(q, c);
+    }
+    q_close(q, rc != 0);
+    return rc;
+}
+
+/* Answer one part's lookups in order; runs on its own thread, or alone on
+ * the reader's (which then reports progress). Every part polls cancel. */
 static int lookup_part(part *pt, strata_err *err)
 {
     export_reader *r = pt->r;
@@ -807,9 +998,7 @@ static int lookup_part(part *pt, strata_err *err)
     bool scan = false;
     buf prev = BUF_INIT, block = BUF_INIT;
     slice k, v;
-    if ((rc = sorter_finish(pt->lookups, err)))
-        goto out;
-    while ((rc = sorter_next(pt->lookups, &k, &v, err)) == 1) {
+    while ((rc = next_lookup(pt, &k, &v, err)) == 1) {
         if (k.n < 3 + 8 || v.n != 8) {
             rc = err_set(err, STRATA_INTERNAL, "a lookup record is malformed");
             goto out;
@@ -869,9 +1058,8 @@ static int lookup_part(part *pt, strata_err *err)
                 rc = cancelled_err(err);
                 goto out;
             }
-            if (pt->ix == 0)
-                progress(r, r->nrows + pt->done * r->nparts / (p->nents ? p->nents : 1),
-                         3 * r->nrows);
+            if (!r->queued)
+                progress(r, r->nrows + pt->done / (p->nents ? p->nents : 1), 3 * r->nrows);
         }
     }
     if (rc == 0 && scan)
@@ -883,9 +1071,12 @@ out:
     pt->pit = NULL;
     store_entity_scan_close(pt->scan);
     pt->scan = NULL;
-    sorter_get_stats(pt->lookups, &pt->lookup_stats);
-    sorter_close(pt->lookups);
-    pt->lookups = NULL;
+    if (pt->chunk) {
+        q_give_back(&r->q, pt->chunk);
+        pt->chunk = NULL;
+    }
+    if (rc && r->queued)
+        q_close(&r->q, true);
     buf_free(&prev);
     buf_free(&block);
     return rc;
@@ -900,24 +1091,36 @@ static void *lookup_thread(void *arg)
 
 static int pass_lookups(export_reader *r, strata_err *err)
 {
-    int rc = 0;
-    for (size_t i = 1; i < r->nparts; i++) {
-        part *pt = &r->parts[i];
-        if (pthread_create(&pt->th, NULL, lookup_thread, pt) == 0) {
-            pt->started = true;
-        } else {
-            /* No thread: answer this part here, after part 0. */
-            pt->started = false;
+    int rc = sorter_finish(r->lookups, err);
+    if (rc)
+        return rc;
+    size_t started = 0;
+    if (r->nparts > 1) {
+        q_init(&r->q, CHUNKS_PER_PART * r->nparts);
+        r->q_init = true;
+        r->queued = true;
+        for (size_t i = 0; i < r->nparts; i++) {
+            part *pt = &r->parts[i];
+            pt->started = pthread_create(&pt->th, NULL, lookup_thread, pt) == 0;
+            started += pt->started;
         }
     }
-    rc = lookup_part(&r->parts[0], err);
-    for (size_t i = 1; i < r->nparts; i++) {
+    if (started == 0) {
+        /* One part (or no thread to be had): answer everything here. */
+        r->queued = false;
+        rc = lookup_part(&r->parts[0], err);
+    } else {
+        rc = dispatch_lookups(r, err);
+    }
+    for (size_t i = 0; i < r->nparts; i++) {
         part *pt = &r->parts[i];
         if (pt->started)
             pthread_join(pt->th, NULL);
-        else if (rc == 0)
-            pt->rc = lookup_part(pt, &pt->err);
+        else if (i > 0 || started > 0)
+            pt->rc = sorter_finish(pt->answers, &pt->err); /* took no chunk */
         pt->started = false;
+        /* The dispatcher stops quietly when a worker failed: then the first
+         * worker's failure tells why. */
         if (rc == 0 && pt->rc) {
             rc = pt->rc;
             *err = pt->err;
@@ -925,6 +1128,9 @@ static int pass_lookups(export_reader *r, strata_err *err)
         }
         err_clear(&pt->err);
     }
+    sorter_get_stats(r->lookups, &r->lookup_stats);
+    sorter_close(r->lookups);
+    r->lookups = NULL;
     /* Every part's first answer, for the merge of pass 3. */
     for (size_t i = 0; i < r->nparts && rc == 0; i++) {
         part *pt = &r->parts[i];
@@ -1161,15 +1367,10 @@ static int open_historical(export_reader *r, strata_err *err)
     export_plan *p = r->p;
     export_ctx *x = r->x;
     int rc;
-    /* Seek-way lookups are CPU-bound Seeks: split them over the CPUs. The
-     * scan way wants each part to see consecutive ids (a hash split makes
-     * every part Seek per id and read every block), so an export answered
-     * only by scans stays in one part. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    bool any_seek = false;
-    for (size_t e = 0; e < p->nents; e++)
-        any_seek |= !use_scan(r, &p->ents[e]);
-    r->nparts = !any_seek || cpus < 1     ? 1
+    /* Lookups are CPU-bound: split them over the CPUs in chunks of
+     * consecutive ids (see EXPORT_PARTS_MAX). */
+    long cpus = x->lookup_threads ? (long)x->lookup_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    r->nparts = cpus < 1                  ? 1
                 : cpus > EXPORT_PARTS_MAX ? EXPORT_PARTS_MAX
                                           : (size_t)cpus;
     /* The budget: half for the lookups, a sixth for the pass-through rows, a
@@ -1177,6 +1378,10 @@ static int open_historical(export_reader *r, strata_err *err)
     size_t b = x->memory_bytes;
     sorter_options so = {.tmp_dir = x->tmp_dir, .what = "export rows", .memory_bytes = b / 6};
     if ((rc = sorter_open(&so, &r->out, err)))
+        return rc;
+    so.what = "instance lookups";
+    so.memory_bytes = b / 2;
+    if ((rc = sorter_open(&so, &r->lookups, err)))
         return rc;
     size_t maxf = 1;
     for (size_t e = 0; e < p->nents; e++)
@@ -1189,10 +1394,6 @@ static int open_historical(export_reader *r, strata_err *err)
         pt->vout = calloc(maxf, sizeof *pt->vout);
         pt->found = calloc(maxf, sizeof *pt->found);
         STRATA_ASSERT(pt->vout && pt->found);
-        so.what = "instance lookups";
-        so.memory_bytes = b / 2 / r->nparts;
-        if ((rc = sorter_open(&so, &pt->lookups, err)))
-            return rc;
         so.what = "export answers";
         so.memory_bytes = b / 3 / r->nparts;
         if ((rc = sorter_open(&so, &pt->answers, err)))
@@ -1315,16 +1516,18 @@ void export_reader_get_stats(const export_reader *r, export_reader_stats *out)
         out->runs += s.runs;
         out->peak_memory += s.peak_memory;
     }
-    for (size_t i = 0; i < r->nparts; i++) {
-        const part *pt = &r->parts[i];
-        out->lookups += pt->nlookups;
-        if (pt->lookups)
-            sorter_get_stats(pt->lookups, &s);
-        else
-            s = pt->lookup_stats;
+    if (r->lookups)
+        sorter_get_stats(r->lookups, &s);
+    else
+        s = r->lookup_stats;
+    if (r->p->kind == EXPORT_HISTORICAL) {
         out->spilled_bytes += s.spilled_bytes;
         out->runs += s.runs;
         out->peak_memory += s.peak_memory;
+    }
+    for (size_t i = 0; i < r->nparts; i++) {
+        const part *pt = &r->parts[i];
+        out->lookups += pt->nlookups;
         if (pt->answers) {
             sorter_get_stats(pt->answers, &s);
             out->spilled_bytes += s.spilled_bytes;
@@ -1346,7 +1549,6 @@ void export_reader_close(export_reader *r)
         part *pt = &r->parts[i];
         if (pt->started)
             pthread_join(pt->th, NULL);
-        sorter_close(pt->lookups);
         sorter_close(pt->answers);
         store_pit_scan_close(pt->pit);
         store_entity_scan_close(pt->scan);
@@ -1360,6 +1562,9 @@ void export_reader_close(export_reader *r)
         buf_free(&pt->vals);
         err_clear(&pt->err);
     }
+    if (r->q_init)
+        q_destroy(&r->q);
+    sorter_close(r->lookups);
     sorter_close(r->out);
     store_pit_scan_close(r->pit);
     store_entity_scan_close(r->scan);

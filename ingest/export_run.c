@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,13 @@
 
 #define OUT_FLUSH ((size_t)256 << 10)
 
+/*
+ * The rows are formatted into `out`; every OUT_FLUSH bytes they are written
+ * and hashed. Jobs do that on a writer thread of their own (`threaded`):
+ * `out` and `back` are swapped, so the reader goes on assembling rows while
+ * the previous OUT_FLUSH bytes are hashed and written, in order (one buffer
+ * in flight). A failed write is reported at the next hand-over.
+ */
 typedef struct drive {
     export_reader *r;
     writer *w;
@@ -49,19 +57,98 @@ typedef struct drive {
     int (*write)(void *arg, const void *p, size_t n);
     void *arg;
     char sha[65];
+    /* threaded: the writer thread's side */
+    bool threaded, started;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    buf back;    /* bytes handed to the writer thread */
+    bool full;   /* back holds bytes not yet written */
+    bool ending; /* no more bytes will come */
+    bool failed; /* a write failed: the sink set its error */
+    strata_err *werr; /* threaded: the sink's own error, moved to err on failure */
 } drive;
+
+/* Write and hash one buffer, in order. */
+static int drive_put(drive *d, const buf *b)
+{
+    if (d->write(d->arg, b->p, b->n))
+        return -1;
+    EVP_DigestUpdate(d->md, b->p, b->n);
+    d->bytes += b->n;
+    return 0;
+}
+
+static void *drive_thread(void *arg)
+{
+    drive *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->full && !d->ending)
+            pthread_cond_wait(&d->cv, &d->mu);
+        if (!d->full)
+            break;
+        pthread_mutex_unlock(&d->mu);
+        int rc = d->failed ? -1 : drive_put(d, &d->back); /* back is ours while full */
+        pthread_mutex_lock(&d->mu);
+        d->failed |= rc != 0;
+        buf_reset(&d->back);
+        d->full = false;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static int write_failed(drive *d, strata_err *err)
+{
+    if (d->werr && d->werr->code && !err->code) {
+        *err = *d->werr;
+        d->werr->details = NULL;
+    }
+    return err->code ? err->code
+                     : err_set(err, STRATA_UNAVAILABLE, "the export's output was closed");
+}
 
 static int drive_flush(drive *d, strata_err *err)
 {
     if (!d->out.n)
         return 0;
-    if (d->write(d->arg, d->out.p, d->out.n))
-        return err->code ? err->code
-                         : err_set(err, STRATA_UNAVAILABLE, "the export's output was closed");
-    EVP_DigestUpdate(d->md, d->out.p, d->out.n);
-    d->bytes += d->out.n;
-    buf_reset(&d->out);
-    return 0;
+    if (!d->started) {
+        if (drive_put(d, &d->out))
+            return write_failed(d, err);
+        buf_reset(&d->out);
+        return 0;
+    }
+    pthread_mutex_lock(&d->mu);
+    while (d->full)
+        pthread_cond_wait(&d->cv, &d->mu);
+    bool failed = d->failed;
+    if (!failed) {
+        buf t = d->back;
+        d->back = d->out;
+        d->out = t;
+        d->full = true;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return failed ? write_failed(d, err) : 0;
+}
+
+/* Stop the writer thread after what it holds; nonzero when a write failed. */
+static bool drive_join(drive *d)
+{
+    if (!d->started)
+        return false;
+    pthread_mutex_lock(&d->mu);
+    d->ending = true;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->th, NULL);
+    d->started = false;
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    return d->failed;
 }
 
 static int drive_run(drive *d, strata_err *err)
@@ -71,20 +158,32 @@ static int drive_run(drive *d, strata_err *err)
     const export_cell *row;
     d->md = EVP_MD_CTX_new();
     STRATA_ASSERT(d->md && EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) == 1);
+    if (d->threaded) {
+        pthread_mutex_init(&d->mu, NULL);
+        pthread_cond_init(&d->cv, NULL);
+        d->started = pthread_create(&d->th, NULL, drive_thread, d) == 0;
+        if (!d->started) {
+            pthread_mutex_destroy(&d->mu);
+            pthread_cond_destroy(&d->cv);
+        }
+    }
     writer_begin(d->w, &d->out);
     while ((rc = export_reader_next(d->r, &row, err)) == 1) {
-        if (writer_row(d->w, row, &d->out))
-            return err_set(err, STRATA_CORRUPT,
-                           "row %llu holds a stored value that does not decode",
-                           (unsigned long long)d->rows + 1);
+        if (writer_row(d->w, row, &d->out)) {
+            rc = err_set(err, STRATA_CORRUPT, "row %llu holds a stored value that does not decode",
+                         (unsigned long long)d->rows + 1);
+            break;
+        }
         d->rows++;
         (void)s;
         if (d->out.n >= OUT_FLUSH && (rc = drive_flush(d, err)))
-            return rc;
+            break;
     }
-    if (rc < 0)
-        return rc;
-    if ((rc = drive_flush(d, err)))
+    if (rc == 0)
+        rc = drive_flush(d, err);
+    if (drive_join(d) && rc == 0)
+        rc = write_failed(d, err);
+    if (rc)
         return rc;
     unsigned char md[32];
     unsigned mdn = 0;
@@ -96,8 +195,10 @@ static int drive_run(drive *d, strata_err *err)
 
 static void drive_free(drive *d)
 {
+    drive_join(d);
     writer_close(d->w);
     buf_free(&d->out);
+    buf_free(&d->back);
     EVP_MD_CTX_free(d->md);
 }
 
@@ -395,6 +496,7 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     int rc, fd = -1;
     export_reader *r = NULL;
     drive d = {0};
+    strata_err werr = STRATA_ERR_INIT;
     char tmp[4300], name[96], uri[4200];
     uint64_t t0 = time_mono_ns();
     const char *slash = strrchr(p->dest, '/');
@@ -411,11 +513,13 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
         rc = err_set(err, STRATA_IO, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    file_sink fs = {fd, tmp, err};
+    file_sink fs = {fd, tmp, &werr};
     d.r = r;
     d.w = writer_for(r, p->format);
     d.write = file_write;
     d.arg = &fs;
+    d.threaded = true; /* hash and write() beside the reader */
+    d.werr = &werr;
     if ((rc = drive_run(&d, err)))
         goto out;
     if (job_cancelled(j)) {
@@ -508,6 +612,7 @@ out:
     err_clear(&lerr);
     *result = res;
     drive_free(&d);
+    err_clear(&werr);
     export_reader_close(r);
     return rc;
 }

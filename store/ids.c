@@ -29,6 +29,7 @@ static int scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap
                      store_entity_scan **out, strata_err *err)
 {
     *out = NULL;
+    store_quiet_perf_context(); /* every Next compares keys */
     store_entity_scan *sc = calloc(1, sizeof *sc);
     if (!sc)
         return err_set(err, STRATA_NOMEM, "out of memory");

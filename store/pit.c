@@ -49,6 +49,7 @@ int store_pit_scan_open(store_t *st, uint32_t entity_id, const store_pit_feature
                         store_pit_scan **out, strata_err *err)
 {
     *out = NULL;
+    store_quiet_perf_context(); /* every Seek and Next compares keys */
     store_pit_scan *sc = calloc(1, sizeof *sc);
     if (!sc)
         return err_set(err, STRATA_NOMEM, "out of memory");

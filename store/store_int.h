@@ -118,6 +118,10 @@ void store_snap_release(store_t *st, const rocksdb_snapshot_t *snap);
 /* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
  * returns STRATA_CORRUPT, STRATA_IO or STRATA_INTERNAL by the message's class. */
 int store_rdb_err(strata_err *err, char *rerr, const char *what);
+/* Turn RocksDB's per-thread perf-context counting off for the calling thread
+ * (once per thread; store/kv.c says why): bulk readers call it before their
+ * iterators walk, on the thread that will walk them. */
+void store_quiet_perf_context(void);
 /* STRATA_FAILED_PRECONDITION when the store was opened read-only. */
 int store_check_writable(const store_t *st, strata_err *err);
 /*

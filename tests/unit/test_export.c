@@ -144,7 +144,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static export_ctx *ctx_open_join(fixture *fx, size_t memory, int join, size_t group_max)
+static export_ctx *ctx_open_par(fixture *fx, size_t memory, int join, size_t group_max,
+                                unsigned threads, size_t chunk)
 {
     char ed[128], td[128];
     snprintf(ed, sizeof ed, "%s/exports", fx->dir);
@@ -154,11 +155,18 @@ static export_ctx *ctx_open_join(fixture *fx, size_t memory, int join, size_t gr
                         .tmp_dir = td,
                         .memory_bytes = memory,
                         .join = join,
-                        .scan_group_max = group_max};
+                        .scan_group_max = group_max,
+                        .lookup_threads = threads,
+                        .lookup_chunk = chunk};
     export_ctx *x = NULL;
     strata_err err = STRATA_ERR_INIT;
     assert_int_equal(export_ctx_open(&o, &x, &err), 0);
     return x;
+}
+
+static export_ctx *ctx_open_join(fixture *fx, size_t memory, int join, size_t group_max)
+{
+    return ctx_open_par(fx, memory, join, group_max, 0, 0);
 }
 
 static export_ctx *ctx_open(fixture *fx, size_t memory)
@@ -267,11 +275,20 @@ static void historical_matches_reference(void **state)
     assert_int_equal(a.n, b.n);
     assert_memory_equal(a.p, b.p, a.n); /* same bytes either way */
     /* Both ways of reading the store, and the scan's fallback for hot ids
-     * (a group limit of 6 cells: two lookups of one id already pass it). */
-    export_ctx *modes[3] = {ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SEEK, 0),
-                            ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 0),
-                            ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 6)};
-    for (int m = 0; m < 3; m++) {
+     * (a group limit of 6 cells: two lookups of one id already pass it);
+     * alone on the reader's thread, and over 3 workers with chunks of 5
+     * lookups, so ids are cut across chunks (a hot id answered in pieces by
+     * different workers, one worker walking an id again). */
+    export_ctx *modes[] = {ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SEEK, 0),
+                           ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 0),
+                           ctx_open_join(fx, 1u << 20, EXPORT_JOIN_SCAN, 6),
+                           ctx_open_par(fx, 1u << 20, EXPORT_JOIN_SEEK, 0, 1, 0),
+                           ctx_open_par(fx, 1u << 20, EXPORT_JOIN_SCAN, 0, 1, 0),
+                           ctx_open_par(fx, 1u << 20, EXPORT_JOIN_SEEK, 0, 3, 5),
+                           ctx_open_par(fx, 1u << 20, EXPORT_JOIN_SCAN, 0, 3, 5),
+                           ctx_open_par(fx, 1u << 20, EXPORT_JOIN_SCAN, 6, 3, 5),
+                           ctx_open_par(fx, 64u << 20, EXPORT_JOIN_AUTO, 0, 2, 1)};
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
         buf d = BUF_INIT;
         uint64_t sd;
         run_and_check(fx, modes[m], inst, NULL, &d, &sd);
