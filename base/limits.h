@@ -76,6 +76,11 @@
 /* Bytes of a streamed answer waiting for a slow client before its producer
  * blocks: a few socket buffers' worth keeps a fast client busy. */
 #define LIMIT_STREAM_HIGH_WATER ((size_t)4 << 20)
+/* Answers queued for a client that pipelines requests without reading them:
+ * past this the server reads none of its further requests until the output
+ * drains, so a 40-byte request cannot pile up unbounded answers (GET /metrics
+ * answers kilobytes). One answer may exceed it; the next waits. */
+#define LIMIT_PIPELINE_OUTPUT_BYTES ((size_t)1 << 20)
 /* List pages (the contract): page_size at most 1000. */
 #define LIMIT_PAGE_SIZE_MAX 1000u
 /* Bad rows listed in one write's 400 body (all are checked; the rest are

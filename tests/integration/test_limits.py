@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import STRATA_CLI, Daemon, DaemonTest
+from harness import STRATA_CLI, Daemon, DaemonTest, proc_status_kib
 from test_tls import OPENSSL, make_pki
 
 SMALL = ("--max-body-bytes", "20000", "--max-header-bytes", "4096", "--max-ids-per-read", "5",
@@ -254,6 +254,55 @@ class ConnectionFloodTest(DaemonTest):
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
         for s in held:
             s.close()
+
+
+def rss_bytes(pid):
+    return proc_status_kib(pid, "VmRSS") * 1024
+
+
+class PipelineTest(DaemonTest):
+    """A client that pipelines requests and never reads the answers: the
+    server stops reading its requests once LIMIT_PIPELINE_OUTPUT_BYTES of
+    answers wait (a 37-byte GET /metrics answers kilobytes), so memory does
+    not grow with the number of requests sent; the connection is cut at
+    request_timeout_s without progress, and a reading client is unaffected."""
+    daemon_args = ("--request-timeout-s", "4",)
+
+    def test_unread_pipelined_answers_bounded(self):
+        st, _, body = self.d.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertGreater(len(body), 2000)  # the amplification this test relies on
+        req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        n = (512 << 20) // len(body) + 1  # answers worth 512 MiB if all were read
+        before = rss_bytes(self.d.proc.pid)
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        data = req * n
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(1)
+        grown = rss_bytes(self.d.proc.pid) - before
+        self.assertLess(grown, 64 << 20, "RSS grew %d MiB after %d of %d pipelined requests"
+                        % (grown >> 20, sent // len(req), n))
+        # Not read for request_timeout_s: the server gives up on the connection.
+        time.sleep(5)
+        s.setblocking(True)
+        s.settimeout(10)
+        got = recv_all(s, limit=1 << 30)
+        s.close()
+        self.assertLess(len(got), sent // len(req) * len(body))
+        # A well-behaved pipelining client still gets every answer.
+        with socket.create_connection(("127.0.0.1", self.d.port), timeout=10) as c:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 50 + req * 1000 +
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = recv_all(c, limit=1 << 30)
+        self.assertEqual(got.count(b"HTTP/1.1 200 OK\r\n"), 1051)
 
 
 def create_token(token_file, role, name):
