@@ -78,6 +78,11 @@ void api_evaluation_report(http_req *req, void *ctx)
         buf_append(&req->resp, html, n);
         req->status = 200;
         req->resp_type = "text/html; charset=utf-8";
+        /* A page auditors open in a browser: never sniffed as anything else,
+         * never framed, nothing loaded or run (the page's own CSP, again). */
+        req->resp_headers = "X-Content-Type-Options: nosniff\r\n"
+                            "Content-Security-Policy: " EVAL_REPORT_CSP_HEADER "\r\n"
+                            "Referrer-Policy: no-referrer\r\n";
     }
     free(html);
     json_decref(e);
