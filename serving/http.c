@@ -529,6 +529,7 @@ static void fill_request(conn *c, http_parser *p)
     req->resp_type = "application/json";
     req->resp_headers = NULL;
     req->principal[0] = '\0';
+    req->limits = &c->w->srv->opt.limits;
     req->worker = c->w;
     buf_reset(&req->resp);
 }

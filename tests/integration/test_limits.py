@@ -260,6 +260,47 @@ def rss_bytes(pid):
     return proc_status_kib(pid, "VmRSS") * 1024
 
 
+class JsonShapeTest(DaemonTest):
+    """A body within max_body_bytes can still cost ~30 times its size once
+    parsed (a 60 MB "[0,0,...]" peaked at 1.3 GB): bodies are measured before
+    parsing, values against max_json_values and nesting against
+    LIMIT_JSON_DEPTH."""
+    daemon_args = ("--max-json-values", "500000")
+
+    def test_too_many_values_refused_before_parsing(self):
+        before = rss_bytes(self.d.proc.pid)
+        for filler in (b"0,", b"{},", b"[],", b'"",'):
+            body = b'{"ids":[' + filler * 4_000_000 + b'0]}'
+            st, doc = self.call_raw(body)
+            self.assertEqual(st, 413, doc)
+            self.assertEqual(doc["error"]["code"], "RESOURCE_EXHAUSTED")
+            self.assertIn("max_json_values, --max-json-values", doc["error"]["message"])
+        grown = rss_bytes(self.d.proc.pid) - before
+        self.assertLess(grown, 100 << 20, "RSS grew %d MiB" % (grown >> 20))
+        # Under the limit, the request goes on to its handler.
+        st, doc = self.call_raw(b'{"ids":[' + b'"a",' * 400_000 + b'"a"]}')
+        self.assertEqual(doc["error"]["message"], 'field "entity" is required')
+
+    def test_nesting_deeper_than_the_limit_refused(self):
+        for depth in (63, 64, 3000):  # the body's object is one more level
+            body = b'{"ids":' + b"[" * depth + b"]" * depth + b"}"
+            st, doc = self.call_raw(body)
+            self.assertEqual(st, 400, doc)
+            msg = doc["error"]["message"]
+            if depth + 1 > 64:
+                self.assertIn("nests arrays and objects deeper than 64", msg)
+            else:
+                self.assertNotIn("deeper", msg)
+        # Brackets inside strings (escaped quotes too) are text, not nesting.
+        st, doc = self.call_raw(b'{"ids":["' + b"[" * 100 + b'\\"' + b"{" * 100 + b'"]}')
+        self.assertNotIn("deeper", doc["error"]["message"])
+
+    def call_raw(self, body):
+        st, _, data = self.d.request("POST", "/v1/online:read", body=body,
+                                     headers={"Content-Type": "application/json"})
+        return st, json.loads(data)
+
+
 class PipelineTest(DaemonTest):
     """A client that pipelines requests and never reads the answers: the
     server stops reading its requests once LIMIT_PIPELINE_OUTPUT_BYTES of
