@@ -275,8 +275,10 @@ class JsonShapeTest(DaemonTest):
             self.assertEqual(st, 413, doc)
             self.assertEqual(doc["error"]["code"], "RESOURCE_EXHAUSTED")
             self.assertIn("max_json_values, --max-json-values", doc["error"]["message"])
+        # Parsed, 4M "{}" alone peaks at 921 MiB; what remains is the bodies'
+        # buffers (and, under ASan, its quarantine of freed ones: ~210 MiB).
         grown = rss_bytes(self.d.proc.pid) - before
-        self.assertLess(grown, 100 << 20, "RSS grew %d MiB" % (grown >> 20))
+        self.assertLess(grown, 400 << 20, "RSS grew %d MiB" % (grown >> 20))
         # Under the limit, the request goes on to its handler.
         st, doc = self.call_raw(b'{"ids":[' + b'"a",' * 400_000 + b'"a"]}')
         self.assertEqual(doc["error"]["message"], 'field "entity" is required')
