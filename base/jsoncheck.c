@@ -22,3 +22,46 @@ int json_check_fields(const json_t *obj, const char *const *allowed, const char 
     }
     return 0;
 }
+
+void json_measure(slice text, json_shape *out)
+{
+    size_t values = 0, depth = 0, deepest = 0, i = 0;
+    const char *t = text.p;
+    while (i < text.n) {
+        char c = t[i++];
+        switch (c) {
+        case '"':
+            values++;
+            while (i < text.n && t[i] != '"')
+                i += t[i] == '\\' ? 2 : 1;
+            i++; /* the closing quote (past the end when unterminated) */
+            break;
+        case '[':
+        case '{':
+            values++;
+            if (++depth > deepest)
+                deepest = depth;
+            break;
+        case ']':
+        case '}':
+            if (depth)
+                depth--;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case ',':
+        case ':':
+            break;
+        default:
+            /* A number or a literal: one value up to the next delimiter. */
+            values++;
+            while (i < text.n && !strchr(" \t\n\r,:[]{}\"", t[i]))
+                i++;
+            break;
+        }
+    }
+    out->values = values;
+    out->depth = deepest;
+}

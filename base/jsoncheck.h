@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 /* INVALID_ARGUMENT `unknown field "<where><key>"` for the first member of obj
@@ -14,5 +15,17 @@
  * "ttl_second" would otherwise silently do nothing. */
 int json_check_fields(const json_t *obj, const char *const *allowed, const char *where,
                       strata_err *err);
+
+/* The shape of a JSON text, measured without parsing it: `values` counts
+ * every number, string (object keys included), literal, array and object;
+ * `depth` is the deepest nesting of arrays and objects. Parsing costs memory
+ * per value (jansson: ~50 bytes a number, ~200 an object), so a body is
+ * measured against its limits first. Malformed text is measured as far as it
+ * goes and left for the parser to report. One pass, no allocation. */
+typedef struct json_shape {
+    size_t values;
+    size_t depth;
+} json_shape;
+void json_measure(slice text, json_shape *out);
 
 #endif

@@ -55,6 +55,14 @@
  * JSON until the job runs; 100k rows of a label, a score and a few group
  * columns is ~10 MiB. Larger sets go in a file. */
 #define LIMIT_DEFAULT_MAX_INLINE_EVAL_ROWS 100000u
+/* JSON values (numbers, strings, keys, literals, arrays, objects) in one
+ * request body, counted before it is parsed: parsing costs ~50 bytes per
+ * number and ~200 per object, so a 60 MB body of "0," peaked at 1.3 GB and
+ * "{}," would cost more. The contract's largest write (100k rows of one
+ * value) is ~1.1M values; 2M bounds one body's parse to ~400 MB of objects
+ * or ~100 MB of numbers. Bulk numeric data (embeddings) beyond it goes in
+ * protobuf or an import file, or the operator raises it. */
+#define LIMIT_DEFAULT_MAX_JSON_VALUES 2000000u
 /* Open connections per daemon: each costs ~2 KiB idle plus its buffers, and
  * an fd; 4096 stays under a default `ulimit -n` of 8192 with room for
  * RocksDB's files. More are answered 503 (TLS: closed) at accept. */
@@ -76,6 +84,11 @@
 /* Bytes of a streamed answer waiting for a slow client before its producer
  * blocks: a few socket buffers' worth keeps a fast client busy. */
 #define LIMIT_STREAM_HIGH_WATER ((size_t)4 << 20)
+/* Answers queued for a client that pipelines requests without reading them:
+ * past this the server reads none of its further requests until the output
+ * drains, so a 40-byte request cannot pile up unbounded answers (GET /metrics
+ * answers kilobytes). One answer may exceed it; the next waits. */
+#define LIMIT_PIPELINE_OUTPUT_BYTES ((size_t)1 << 20)
 /* List pages (the contract): page_size at most 1000. */
 #define LIMIT_PAGE_SIZE_MAX 1000u
 /* Bad rows listed in one write's 400 body (all are checked; the rest are
@@ -310,6 +323,7 @@ typedef struct strata_limits {
     uint32_t max_values_per_write;
     uint32_t max_inline_import_rows;
     uint32_t max_inline_eval_rows;
+    uint32_t max_json_values;
     uint32_t max_connections;
     uint32_t request_timeout_s;
     uint32_t idle_timeout_s;
@@ -324,6 +338,7 @@ static inline strata_limits limits_default(void)
         .max_values_per_write = LIMIT_DEFAULT_MAX_VALUES_PER_WRITE,
         .max_inline_import_rows = LIMIT_DEFAULT_MAX_INLINE_IMPORT_ROWS,
         .max_inline_eval_rows = LIMIT_DEFAULT_MAX_INLINE_EVAL_ROWS,
+        .max_json_values = LIMIT_DEFAULT_MAX_JSON_VALUES,
         .max_connections = LIMIT_DEFAULT_MAX_CONNECTIONS,
         .request_timeout_s = LIMIT_DEFAULT_REQUEST_TIMEOUT_S,
         .idle_timeout_s = LIMIT_DEFAULT_IDLE_TIMEOUT_S,

@@ -13,6 +13,25 @@ json_t *api_parse_object(http_req *req)
                                                         "object");
         return NULL;
     }
+    /* Measured before parsing: what parsing would cost is the point. */
+    json_shape shape;
+    json_measure(req->body, &shape);
+    strata_limits defaults = limits_default();
+    const strata_limits *lim = req->limits ? req->limits : &defaults;
+    if (shape.depth > LIMIT_JSON_DEPTH) {
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "request body nests arrays and objects deeper than %u levels",
+                          LIMIT_JSON_DEPTH);
+        return NULL;
+    }
+    if (shape.values > lim->max_json_values) {
+        http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
+                          "request body holds %zu JSON values, over the limit of %u "
+                          "(max_json_values, --max-json-values); send fewer per request, or "
+                          "bulk data as protobuf or an import file",
+                          shape.values, lim->max_json_values);
+        return NULL;
+    }
     json_error_t je;
     json_t *j = json_loadb(req->body.p, req->body.n, JSON_REJECT_DUPLICATES, &je);
     if (!j) {

@@ -26,6 +26,16 @@ static void reply_doc(http_req *req, json_t *doc, int status)
     http_reply_json(req, status);
 }
 
+/* The request member that names a file of --import-dir, or NULL. */
+static const char *file_member(const json_t *body)
+{
+    if (json_object_get(json_object_get(body, "predictions"), "path"))
+        return "predictions.path (files of the import directory; send the rows inline)";
+    if (json_object_get(json_object_get(body, "instances"), "path"))
+        return "instances.path (files of the import directory; send the rows inline)";
+    return NULL;
+}
+
 void api_evaluation_create(http_req *req, void *ctx)
 {
     app *a = ctx;
@@ -34,12 +44,19 @@ void api_evaluation_create(http_req *req, void *ctx)
     json_t *body = api_parse_object(req);
     if (!body)
         return;
+    /* Auditors run evaluations, but reading the import directory is the
+     * import permission's: with a path and group_by, any column of any file
+     * there would come back as group values. */
+    const char *file = file_member(body);
+    if (file && app_require(a, req, AUTH_PERM_IMPORT, file))
+        goto out;
     if (!a->training)
         http_reply_errorf(req, STRATA_UNAVAILABLE, "evaluation is not available");
     else if (eval_submit(a->training, body, app_principal(req), &job, &err))
         http_reply_error(req, &err);
     else
         reply_doc(req, json_pack("{s:o}", "job", job), 202);
+out:
     json_decref(body);
     err_clear(&err);
 }
@@ -78,6 +95,11 @@ void api_evaluation_report(http_req *req, void *ctx)
         buf_append(&req->resp, html, n);
         req->status = 200;
         req->resp_type = "text/html; charset=utf-8";
+        /* A page auditors open in a browser: never sniffed as anything else,
+         * never framed, nothing loaded or run (the page's own CSP, again). */
+        req->resp_headers = "X-Content-Type-Options: nosniff\r\n"
+                            "Content-Security-Policy: " EVAL_REPORT_CSP_HEADER "\r\n"
+                            "Referrer-Policy: no-referrer\r\n";
     }
     free(html);
     json_decref(e);

@@ -84,6 +84,11 @@ bool app_route_mutates(int id);
 http_handler app_route(http_req *req, void *ctx, int *status);
 /* The permission route `id` declares (AUTH_PERM_UNDECLARED for a bad id). */
 auth_perm app_route_perm(int id);
+/* For a handler whose body asks for more than its route's permission: 0 when
+ * the request's token (already authenticated by the router) holds `p`, else
+ * a 403 PERMISSION_DENIED is answered naming `what` and the roles that may,
+ * and -1 is returned. */
+int app_require(app *a, http_req *req, auth_perm p, const char *what);
 /* Every route as "METHOD PATTERN PERMISSION ROLES" lines (stratad --routes). */
 void app_route_print(FILE *out);
 /* Route names for metrics, e.g. "GET /v1/entities/{}"; count and name by id. */

@@ -89,6 +89,9 @@ static const option_def options[] = {
       "rows of an inline import source (default 100000)"),
     O("max_inline_eval_rows", OPT_U32, limits.max_inline_eval_rows,
       "rows of an evaluation's inline predictions (default 100000)"),
+    O("max_json_values", OPT_U32, limits.max_json_values,
+      "JSON values (numbers, strings, keys, arrays, objects) in one request body (default "
+      "2000000)"),
     O("max_connections", OPT_U32, limits.max_connections,
       "open client connections; more are refused at accept (default 4096)"),
     O("request_timeout_s", OPT_U32, limits.request_timeout_s,

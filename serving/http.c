@@ -17,6 +17,10 @@
  *   and close, however steadily a slowloris trickles bytes. Between requests
  *   the bufferevent's read timeout (idle_timeout_s, restarted by every read)
  *   closes an idle keep-alive connection without an answer.
+ * - Pipelining is bounded by the output: once LIMIT_PIPELINE_OUTPUT_BYTES of
+ *   answers wait for a client, the parser pauses and reading stops until
+ *   they drain to a quarter of that (a client that never reads is cut by the
+ *   write timeout, request_timeout_s without progress).
  * - A connection that must close (error, "Connection: close", HTTP/1.0) stops
  *   reading and is freed once its output has drained, then lingers: it reads
  *   and discards what the client still sends, for at most 2 s and
@@ -93,6 +97,7 @@ struct conn {
     http_req req;
     bool closing;
     http_stream *stream; /* a streamed answer in progress */
+    bool out_paused;     /* reading stopped until queued answers drain */
 };
 
 /*
@@ -530,6 +535,7 @@ static void fill_request(conn *c, http_parser *p)
     req->resp_type = "application/json";
     req->resp_headers = NULL;
     req->principal[0] = '\0';
+    req->limits = &c->w->srv->opt.limits;
     req->worker = c->w;
     buf_reset(&req->resp);
 }
@@ -587,6 +593,30 @@ static http_method map_method(unsigned m)
     }
 }
 
+/* The queued answers drained: read (and parse what is buffered) again. */
+static void output_drained_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    c->out_paused = false;
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
+    http_parser_pause(&c->parser, 0);
+    bufferevent_enable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+        read_cb(bev, c);
+}
+
+/* Too many answers wait for this client: read no further request until
+ * they drain. The write timeout still cuts a client that never reads. */
+static void pause_for_output(conn *c)
+{
+    c->out_paused = true;
+    http_parser_pause(&c->parser, 1);
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setcb(c->bev, read_cb, output_drained_cb, event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, LIMIT_PIPELINE_OUTPUT_BYTES / 4, 0);
+}
+
 static int on_message_complete(http_parser *p)
 {
     conn *c = parser_conn(p);
@@ -628,6 +658,9 @@ static int on_message_complete(http_parser *p)
         bufferevent_setwatermark(c->bev, EV_WRITE, HTTP_STREAM_HIGH_WATER / 4, 0);
     } else {
         send_response(c, req, req->method == HTTP_M_HEAD, false);
+        if (!c->closing &&
+            evbuffer_get_length(bufferevent_get_output(c->bev)) > LIMIT_PIPELINE_OUTPUT_BYTES)
+            pause_for_output(c);
     }
     if (c->closing)
         conn_close_after_write(c);
@@ -668,8 +701,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, done);
         if (c->closing)
             return; /* a handler decided to close; the write path frees */
-        if (c->stream)
-            return; /* paused while the answer streams; resumed at its end */
+        if (c->stream || c->out_paused)
+            return; /* paused while the answer streams or drains; resumed after */
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_OK && done == v.iov_len)
             continue;

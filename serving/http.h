@@ -62,6 +62,9 @@ typedef struct http_req {
     /* Who sent it: set by the router's token check ("anonymous" when the
      * daemon is open, "" before the check or when it failed). */
     char principal[LIMIT_NAME_MAX + 1];
+    /* The server's run-time limits (borrowed for the server's life; NULL
+     * outside a server: the defaults apply). */
+    const strata_limits *limits;
 
     /* The response. */
     int status;

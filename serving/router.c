@@ -250,16 +250,37 @@ static http_handler unauthenticated(http_req *req, auth_result why)
     return answered;
 }
 
-static http_handler forbidden(http_req *req, const route *r, auth_role role)
+/* 403 naming the token, its role, what it may not do and who may. */
+static void deny(http_req *req, auth_role role, const char *what, auth_perm p)
 {
     buf allowed = BUF_INIT;
-    auth_perm_roles(r->perm, &allowed);
+    auth_perm_roles(p, &allowed);
     http_reply_errorf(req, STRATA_PERMISSION_DENIED,
                       "token \"%s\" has role %s, which may not %s (allowed: %s)", req->principal,
-                      auth_role_name(role), r->name, allowed.p);
+                      auth_role_name(role), what, allowed.p);
     buf_free(&allowed);
+}
+
+static http_handler forbidden(http_req *req, const route *r, auth_role role)
+{
+    deny(req, role, r->name, r->perm);
     req->answered = true;
     return answered;
+}
+
+int app_require(app *a, http_req *req, auth_perm p, const char *what)
+{
+    char principal[LIMIT_NAME_MAX + 1];
+    auth_role role = AUTH_ROLE_ADMIN;
+    if (auth_gate_check(a ? a->auth : NULL, req->authorization, principal, &role) == AUTH_OK &&
+        auth_role_may(role, p))
+        return 0;
+    auth_gate_count_forbidden(a ? a->auth : NULL);
+    buf act = BUF_INIT;
+    buf_printf(&act, "use %s", what);
+    deny(req, role, act.p, p);
+    buf_free(&act);
+    return -1;
 }
 
 /* Handlers a replica does not serve although they only read: the scheduler's

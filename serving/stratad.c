@@ -144,6 +144,11 @@ int main(int argc, char **argv)
                  "(set --tls-cert and --tls-key)",
                  cfg.listen);
 
+    /* Nothing the daemon writes is for others: RocksDB's files, checkpoints
+     * (a full copy of the data), rejects files (they quote rejected values)
+     * and exports are created with the library's or fopen's default modes,
+     * which the umask alone narrows. Group read stays, as for 0640/0750. */
+    umask(027);
     if (mkdir(cfg.data_dir, 0750) && errno != EEXIST) {
         fprintf(stderr, "stratad: cannot create data directory %s: %s\n", cfg.data_dir,
                 strerror(errno));

@@ -73,8 +73,8 @@ static void page_open(rpt *r)
 {
     buf *b = r->b;
     buf_append_str(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-                      "style-src 'unsafe-inline'\">\n"
+                      "<meta http-equiv=\"Content-Security-Policy\" content=\"" EVAL_REPORT_CSP
+                      "\">\n"
                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                       "<title>Evaluation report ");
     rpt_text(b, rpt_get(r->ev, "id"));

@@ -195,4 +195,12 @@ int eval_compute(const eval_data *d, const eval_options *o, json_t **out, strata
  * "C" locale). docs/evaluation.md "Report" describes the page. */
 int eval_report_html(const json_t *evaluation, char **out, size_t *out_len, strata_err *err);
 
+/* The page's Content-Security-Policy: in a <meta> of the page (it holds when
+ * the file is opened from disk) and, with the directives a <meta> cannot
+ * carry (a browser ignores them there, with a console warning), as the
+ * header the service sends with it. */
+#define EVAL_REPORT_CSP "default-src 'none'; style-src 'unsafe-inline'"
+#define EVAL_REPORT_CSP_HEADER                                                                    \
+    EVAL_REPORT_CSP "; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 #endif

@@ -214,6 +214,14 @@ int auth_tokens_load(const char *path, auth_token_set **out, struct stat *st, st
         rc = err_set(err, STRATA_INVALID_ARGUMENT, "token file %s is not a regular file", path);
         goto out;
     }
+    /* Its owner may rewrite it whatever the mode: only ours or root's. */
+    if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "token file %s is owned by uid %u, not by stratad's user (uid %u) or root: "
+                     "its owner could add tokens; run chown %u %s",
+                     path, (unsigned)sb.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+        goto out;
+    }
     if (sb.st_mode & TOKEN_FILE_BAD_MODE) {
         rc = err_set(err, STRATA_INVALID_ARGUMENT,
                      "token file %s has mode %04o: others may read or change it; "

@@ -44,6 +44,15 @@ def scaled(seconds):
     return seconds * TIMEOUT_SCALE
 
 
+def proc_status_kib(pid, field):
+    """A kB figure of /proc/PID/status: "VmRSS" (resident now), "VmHWM" (peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

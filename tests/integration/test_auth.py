@@ -245,6 +245,48 @@ class AuthTest(TokenDaemonTest):
         self.assertEqual(stat.S_IMODE(os.stat(self.token_file).st_mode), 0o600)
 
 
+class EvaluationFilesTest(TokenDaemonTest):
+    """Auditors may run evaluations, but not on files of --import-dir: with
+    predictions.path and group_by an auditor read any column of any file
+    there (payroll SSNs as group values in the report). Files need the
+    import permission; auditors send rows inline."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="strata-auth-")
+        self.imp = os.path.join(self.tmp, "imports")
+        os.mkdir(self.imp)
+        with open(os.path.join(self.imp, "payroll.csv"), "w") as f:
+            f.write("ssn,label,s\n123-45-6789,1,0.5\n987-65-4321,0,0.2\n")
+        self.token_file = os.path.join(self.tmp, "tokens")
+        self.tokens = {role: self.create(role, role) for role in ROLES}
+        self.d = Daemon(token_file=self.token_file, token=self.tokens["admin"],
+                        args=["--import-dir", self.imp]).start()
+
+    def test_auditor_may_not_evaluate_files(self):
+        from_file = {"predictions": {"path": "payroll.csv", "label_column": "label",
+                                     "score_column": "s"}, "group_by": ["ssn"]}
+        s, doc = self.as_role("auditor", "POST", "/v1/evaluations", from_file)
+        self.assertEqual(s, 403, doc)
+        self.assertEqual(doc["error"]["code"], "PERMISSION_DENIED")
+        self.assertIn("predictions.path", doc["error"]["message"])
+        self.assertIn("admin,writer", doc["error"]["message"])
+        model = {"model": "m", "instances": {"path": "payroll.csv"}, "label_column": "label"}
+        s, doc = self.as_role("auditor", "POST", "/v1/evaluations", model)
+        self.assertEqual(s, 403, doc)
+        self.assertIn("instances.path", doc["error"]["message"])
+        s, doc = self.as_role("admin", "GET", "/v1/jobs")
+        self.assertEqual(doc["jobs"], [])  # nothing was started
+        # Inline rows are the auditor's own data: allowed.
+        inline = {"predictions": {"inline": [{"y": 1, "s": 0.9}, {"y": 0, "s": 0.2}],
+                                  "label_column": "y", "score_column": "s"},
+                  "bootstrap": {"replicates": 0}}
+        s, doc = self.as_role("auditor", "POST", "/v1/evaluations", inline)
+        self.assertEqual(s, 202, doc)
+        # A writer may use the import directory.
+        s, doc = self.as_role("writer", "POST", "/v1/evaluations", from_file)
+        self.assertEqual(s, 202, doc)
+
+
 class StartupTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="strata-auth-")

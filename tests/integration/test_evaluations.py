@@ -193,7 +193,14 @@ class EvaluationTest(harness.DaemonTest):
         # The report.
         st, hdrs, body = self.d.request("GET", "/v1/evaluations/%s/report.html" % ev["id"])
         self.assertEqual(st, 200, body[:300])
-        self.assertTrue(hdrs["Content-Type"].startswith("text/html"), hdrs)
+        self.assertEqual(hdrs["Content-Type"], "text/html; charset=utf-8", hdrs)
+        # Served for auditors to open in a browser: no sniffing, the page's
+        # CSP also as a header (frame-ancestors works only there), no framing.
+        self.assertEqual(hdrs["X-Content-Type-Options"], "nosniff", hdrs)
+        csp = hdrs["Content-Security-Policy"] or ""
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("script-src", csp)
         self.assertIn(ev["id"].encode(), body)
         self.assertNotIn(b"<script", body.lower())
         # A second evaluation; the list, newest first, filtered and paged.

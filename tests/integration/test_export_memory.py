@@ -31,11 +31,7 @@ def sanitized_build():
 
 
 def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
+    return harness.proc_status_kib(pid, "VmHWM") / 1024
 
 
 @unittest.skipIf(harness.STRATAD_WRAPPER,

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import STRATA_CLI, Daemon, DaemonTest
+from harness import STRATA_CLI, Daemon, DaemonTest, proc_status_kib
 from test_tls import OPENSSL, make_pki
 
 SMALL = ("--max-body-bytes", "20000", "--max-header-bytes", "4096", "--max-ids-per-read", "5",
@@ -254,6 +254,98 @@ class ConnectionFloodTest(DaemonTest):
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
         for s in held:
             s.close()
+
+
+def rss_bytes(pid):
+    return proc_status_kib(pid, "VmRSS") * 1024
+
+
+class JsonShapeTest(DaemonTest):
+    """A body within max_body_bytes can still cost ~30 times its size once
+    parsed (a 60 MB "[0,0,...]" peaked at 1.3 GB): bodies are measured before
+    parsing, values against max_json_values and nesting against
+    LIMIT_JSON_DEPTH."""
+    daemon_args = ("--max-json-values", "500000")
+
+    def test_too_many_values_refused_before_parsing(self):
+        before = rss_bytes(self.d.proc.pid)
+        for filler in (b"0,", b"{},", b"[],", b'"",'):
+            body = b'{"ids":[' + filler * 4_000_000 + b'0]}'
+            st, doc = self.call_raw(body)
+            self.assertEqual(st, 413, doc)
+            self.assertEqual(doc["error"]["code"], "RESOURCE_EXHAUSTED")
+            self.assertIn("max_json_values, --max-json-values", doc["error"]["message"])
+        # Parsed, 4M "{}" alone peaks at 921 MiB; what remains is the bodies'
+        # buffers (and, under ASan, its quarantine of freed ones: ~210 MiB).
+        grown = rss_bytes(self.d.proc.pid) - before
+        self.assertLess(grown, 400 << 20, "RSS grew %d MiB" % (grown >> 20))
+        # Under the limit, the request goes on to its handler.
+        st, doc = self.call_raw(b'{"ids":[' + b'"a",' * 400_000 + b'"a"]}')
+        self.assertEqual(doc["error"]["message"], 'field "entity" is required')
+
+    def test_nesting_deeper_than_the_limit_refused(self):
+        for depth in (63, 64, 3000):  # the body's object is one more level
+            body = b'{"ids":' + b"[" * depth + b"]" * depth + b"}"
+            st, doc = self.call_raw(body)
+            self.assertEqual(st, 400, doc)
+            msg = doc["error"]["message"]
+            if depth + 1 > 64:
+                self.assertIn("nests arrays and objects deeper than 64", msg)
+            else:
+                self.assertNotIn("deeper", msg)
+        # Brackets inside strings (escaped quotes too) are text, not nesting.
+        st, doc = self.call_raw(b'{"ids":["' + b"[" * 100 + b'\\"' + b"{" * 100 + b'"]}')
+        self.assertNotIn("deeper", doc["error"]["message"])
+
+    def call_raw(self, body):
+        st, _, data = self.d.request("POST", "/v1/online:read", body=body,
+                                     headers={"Content-Type": "application/json"})
+        return st, json.loads(data)
+
+
+class PipelineTest(DaemonTest):
+    """A client that pipelines requests and never reads the answers: the
+    server stops reading its requests once LIMIT_PIPELINE_OUTPUT_BYTES of
+    answers wait (a 37-byte GET /metrics answers kilobytes), so memory does
+    not grow with the number of requests sent; the connection is cut at
+    request_timeout_s without progress, and a reading client is unaffected."""
+    daemon_args = ("--request-timeout-s", "4",)
+
+    def test_unread_pipelined_answers_bounded(self):
+        st, _, body = self.d.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertGreater(len(body), 2000)  # the amplification this test relies on
+        req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        n = (512 << 20) // len(body) + 1  # answers worth 512 MiB if all were read
+        before = rss_bytes(self.d.proc.pid)
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        data = req * n
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(1)
+        grown = rss_bytes(self.d.proc.pid) - before
+        self.assertLess(grown, 64 << 20, "RSS grew %d MiB after %d of %d pipelined requests"
+                        % (grown >> 20, sent // len(req), n))
+        # Not read for request_timeout_s: the server gives up on the connection.
+        time.sleep(5)
+        s.setblocking(True)
+        s.settimeout(10)
+        got = recv_all(s, limit=1 << 30)
+        s.close()
+        self.assertLess(len(got), sent // len(req) * len(body))
+        # A well-behaved pipelining client still gets every answer.
+        with socket.create_connection(("127.0.0.1", self.d.port), timeout=10) as c:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 50 + req * 1000 +
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = recv_all(c, limit=1 << 30)
+        self.assertEqual(got.count(b"HTTP/1.1 200 OK\r\n"), 1051)
 
 
 def create_token(token_file, role, name):

@@ -200,6 +200,33 @@ class TlsStartupTest(unittest.TestCase):
         self.assertIn("does not match the certificate",
                       self.refused("--tls-cert", self.cert, "--tls-key", other))
 
+    def signed_with_dates(self, start, end):
+        """The test server's key in a certificate valid from start to end (YYYYMMDDHHMMSSZ)."""
+        p = lambda n: os.path.join(self.pki, n)
+        open(p("index.txt"), "w").close()
+        with open(p("serial"), "w") as f:
+            f.write("1000\n")
+        with open(p("ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=%s\nnew_certs_dir=%s\nserial=%s\n"
+                    "default_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n"
+                    % (p("index.txt"), self.pki, p("serial")))
+        out = p("dated-%s.pem" % start)
+        subprocess.run([OPENSSL, "ca", "-batch", "-config", p("ca.cnf"), "-cert", p("ca.pem"),
+                        "-keyfile", p("ca.key"), "-in", p("server.csr"), "-out", out,
+                        "-startdate", start, "-enddate", end, "-extfile", p("ext.cnf"),
+                        "-extensions", "srv"], check=True, capture_output=True)
+        return out
+
+    def test_expired_or_future_certificate_refused_at_start(self):
+        # Clients always verify (there is no --insecure): a daemon serving an
+        # expired certificate would fail every handshake; it says so at start.
+        expired = self.signed_with_dates("20200101000000Z", "20200102000000Z")
+        err = self.refused("--tls-cert", expired, "--tls-key", self.key)
+        self.assertIn("expired", err)
+        self.assertIn("Jan  2 00:00:00 2020 GMT", err)
+        future = self.signed_with_dates("20990101000000Z", "20991231000000Z")
+        self.assertIn("not valid before", self.refused("--tls-cert", future, "--tls-key", self.key))
+
     def test_tokens_over_tls(self):
         tokens = os.path.join(self.pki, "tokens")
         r = cli("token", "create", "writer", "--name", "loader", "--token-file", tokens)

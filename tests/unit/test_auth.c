@@ -248,6 +248,19 @@ static void load_checks_permissions(void **state)
         s = NULL;
         err_clear(&err);
     }
+    /* Owned by another user: that user may rewrite it (plant an admin token)
+     * whatever its mode. Only root can make such a file here. */
+    if (geteuid() == 0) {
+        write_file(p, text, 0600);
+        assert_int_equal(chown(p, 65534, 65534), 0);
+        assert_int_equal(auth_tokens_load(p, &s, NULL, &err), STRATA_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "owned by uid 65534"));
+        err_clear(&err);
+        assert_int_equal(chown(p, 0, 65534), 0); /* root's, group-readable: fine */
+        assert_int_equal(auth_tokens_load(p, &s, NULL, &err), 0);
+        auth_tokens_free(s);
+        s = NULL;
+    }
     path_in_dir(p, sizeof p, "missing");
     assert_int_equal(auth_tokens_load(p, &s, NULL, &err), STRATA_NOT_FOUND);
     err_clear(&err);

@@ -1,4 +1,4 @@
-/* test_base.c - time, text validation, JSON writer, buffers, status table. */
+/* test_base.c - time, text validation, JSON writer and measure, buffers, status table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/jsoncheck.h"
 #include "base/jsonw.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -264,6 +265,34 @@ static void buffers_and_status(void **state)
     assert_non_null(strstr(ex, "..."));
 }
 
+static void expect_shape(const char *s, size_t values, size_t depth)
+{
+    json_shape sh = {99, 99};
+    json_measure(slice_of(s), &sh);
+    assert_int_equal(sh.values, values);
+    assert_int_equal(sh.depth, depth);
+}
+
+static void json_measuring(void **state)
+{
+    (void)state;
+    expect_shape("", 0, 0);
+    expect_shape("  -1.5e+3 ", 1, 0);
+    /* object, 2 keys, "x", array, 3 scalars */
+    expect_shape("{\"a\": \"x\", \"b\":[1,true,null]}", 8, 2);
+    expect_shape("[[[]],[{}],0]", 6, 3);
+    /* Brackets, commas and escaped quotes inside strings are text. */
+    expect_shape("[\"[[{,\\\"]]\", \"\\\\\"]", 3, 1);
+    /* Malformed text: measured as far as it goes, never past the end. */
+    expect_shape("[\"abc\\", 2, 1);
+    expect_shape("]]]}[", 1, 1);
+    char deep[201];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    deep[200] = '\0';
+    expect_shape(deep, 100, 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +300,7 @@ int main(void)
         cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(names_and_ids),
         cmocka_unit_test(utf8),            cmocka_unit_test(numbers),
         cmocka_unit_test(json_writer), cmocka_unit_test(json_writer_values),     cmocka_unit_test(buffers_and_status),
+        cmocka_unit_test(json_measuring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
