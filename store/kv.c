@@ -31,11 +31,12 @@ static rocksdb_column_family_handle_t *space_cf(store_t *st, store_space sp)
  * (kEnableCount): every key comparison in a memtable insert or lookup bumps
  * one, and through Debian's shared librocksdb each bump costs two
  * __tls_get_addr calls — 15% of a lineage write. Strata reads no perf
- * context, so each thread turns the counting off before its first call here.
+ * context, so each thread turns the counting off before its first call into
+ * RocksDB here and on the online read and write paths (store.c).
  */
 static _Thread_local bool perf_quiet;
 
-static void quiet_perf_context(void)
+void store_quiet_perf_context(void)
 {
     if (!perf_quiet) {
         rocksdb_set_perf_level(1); /* rocksdb::kDisable */
@@ -130,7 +131,7 @@ int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err)
     int rc = store_check_writable(st, err);
     if (rc)
         return rc;
-    quiet_perf_context();
+    store_quiet_perf_context();
     if (b->n > 1)
         qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
@@ -179,7 +180,7 @@ int store_kv_get(store_t *st, store_space sp, const store_snapshot *snap, slice 
 {
     rocksdb_readoptions_t *ro = st->ro_get;
     rocksdb_readoptions_t *own = NULL;
-    quiet_perf_context();
+    store_quiet_perf_context();
     if (snap) {
         own = rocksdb_readoptions_create();
         rocksdb_readoptions_set_snapshot(own, snap->snap);
@@ -202,7 +203,7 @@ store_iter *store_iter_open(store_t *st, store_space sp, const store_snapshot *s
 {
     store_iter *it = calloc(1, sizeof *it);
     STRATA_ASSERT(it != NULL);
-    quiet_perf_context();
+    store_quiet_perf_context();
     it->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_total_order_seek(it->ro, 1);
     if (snap)

@@ -95,6 +95,10 @@ struct store_snapshot {
 
 /* ---- store.c helpers ---------------------------------------------------- */
 
+/* Turn RocksDB's perf-context counting off for the calling thread (once per
+ * thread; cheap after that). kv.c explains why. */
+void store_quiet_perf_context(void);
+
 /* Convert a RocksDB error string (freed here) into err with "<what>: <msg>";
  * returns STRATA_CORRUPT, STRATA_IO or STRATA_INTERNAL by the message's class. */
 int store_rdb_err(strata_err *err, char *rerr, const char *what);
