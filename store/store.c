@@ -980,10 +980,10 @@ int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, siz
 {
     int rc = 0;
     buf keys = BUF_INIT;
-    size_t *offs = NULL, *klens = NULL;
+    size_t *offs = NULL, *klens = NULL, *vlens = NULL;
     const char **kptrs = NULL;
-    rocksdb_pinnableslice_t **vals = NULL;
-    char **errs = NULL;
+    char **vals = NULL, **errs = NULL;
+    const rocksdb_column_family_handle_t **cfs = NULL;
 
     for (size_t i = 0; i < n; i++)
         rows[i].n = 0;
@@ -998,10 +998,12 @@ int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, siz
     }
     offs = malloc(n * sizeof *offs);
     klens = malloc(n * sizeof *klens);
+    vlens = calloc(n, sizeof *vlens);
     kptrs = malloc(n * sizeof *kptrs);
     vals = calloc(n, sizeof *vals);
     errs = calloc(n, sizeof *errs);
-    if (!offs || !klens || !kptrs || !vals || !errs) {
+    cfs = malloc(n * sizeof *cfs);
+    if (!offs || !klens || !vlens || !kptrs || !vals || !errs || !cfs) {
         rc = err_set(err, STRATA_NOMEM, "out of memory reading latest rows");
         goto out;
     }
@@ -1009,14 +1011,12 @@ int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, siz
         offs[i] = keys.n;
         store_key_id(&keys, entity_id, ids[i]);
         klens[i] = keys.n - offs[i];
+        cfs[i] = st->cf[CF_LATEST];
     }
     for (size_t i = 0; i < n; i++)
         kptrs[i] = keys.p + offs[i]; /* keys is complete: no more reallocation */
     store_quiet_perf_context();
-    /* The batched MultiGet: keys sorted once, each block looked up once for
-     * all the keys it holds, values pinned rather than copied. */
-    rocksdb_batched_multi_get_cf(st->db, st->ro_get, st->cf[CF_LATEST], n, kptrs, klens, vals,
-                                 errs, false);
+    rocksdb_multi_get_cf(st->db, st->ro_get, cfs, n, kptrs, klens, vals, vlens, errs);
     for (size_t i = 0; i < n; i++) {
         if (errs[i]) {
             if (rc == 0)
@@ -1025,12 +1025,9 @@ int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, siz
                 rocksdb_free(errs[i]);
             errs[i] = NULL;
         } else if (vals[i] && rc == 0) {
-            slice v;
-            v.p = rocksdb_pinnableslice_value(vals[i], &v.n);
-            rc = store_row_decode(v, &rows[i], err);
+            rc = store_row_decode((slice){vals[i], vlens[i]}, &rows[i], err);
         }
-        if (vals[i])
-            rocksdb_pinnableslice_destroy(vals[i]);
+        rocksdb_free(vals[i]);
         vals[i] = NULL;
     }
     if (rc)
@@ -1040,9 +1037,11 @@ out:
     buf_free(&keys);
     free(offs);
     free(klens);
+    free(vlens);
     free(kptrs);
     free(vals);
     free(errs);
+    free(cfs);
     return rc;
 }
 
