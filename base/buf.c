@@ -16,7 +16,7 @@ int slice_cmp(slice a, slice b)
     return a.n < b.n ? -1 : a.n > b.n;
 }
 
-void buf_reserve(buf *b, size_t extra)
+void buf_grow(buf *b, size_t extra)
 {
     STRATA_ASSERT(extra < SIZE_MAX / 2 - b->n);
     size_t need = b->n + extra + 1; /* +1 for the trailing NUL */
@@ -36,22 +36,6 @@ void buf_free(buf *b)
     free(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
-}
-
-void buf_append(buf *b, const void *p, size_t n)
-{
-    buf_reserve(b, n);
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void buf_putc(buf *b, char c)
-{
-    buf_reserve(b, 1);
-    b->p[b->n++] = c;
-    b->p[b->n] = '\0';
 }
 
 void buf_printf(buf *b, const char *fmt, ...)

@@ -45,7 +45,14 @@ typedef struct buf {
 
 #define BUF_INIT {NULL, 0, 0}
 
-void buf_reserve(buf *b, size_t extra);
+/* Make room for `extra` more bytes (plus the trailing NUL). The check is
+ * inline: appends run on every request path and nearly always fit. */
+void buf_grow(buf *b, size_t extra);
+static inline void buf_reserve(buf *b, size_t extra)
+{
+    if (extra >= b->cap - b->n) /* cap == 0, or n + extra + 1 > cap */
+        buf_grow(b, extra);
+}
 void buf_free(buf *b);
 static inline void buf_reset(buf *b)
 {
@@ -53,7 +60,14 @@ static inline void buf_reset(buf *b)
     if (b->p)
         b->p[0] = '\0';
 }
-void buf_append(buf *b, const void *p, size_t n);
+static inline void buf_append(buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
 static inline void buf_append_str(buf *b, const char *s)
 {
     buf_append(b, s, strlen(s));
@@ -62,7 +76,12 @@ static inline void buf_append_slice(buf *b, slice s)
 {
     buf_append(b, s.p, s.n);
 }
-void buf_putc(buf *b, char c);
+static inline void buf_putc(buf *b, char c)
+{
+    buf_reserve(b, 1);
+    b->p[b->n++] = c;
+    b->p[b->n] = '\0';
+}
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Fixed-width integers, big-endian (key codecs) and little-endian (values). */
 void buf_put_u16be(buf *b, uint16_t v);

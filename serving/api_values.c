@@ -588,19 +588,19 @@ static void pack_reply(http_req *req, const ProtobufCMessage *m)
 static void online_get_pb(http_req *req, slice id, const feature_def **fs, size_t nf,
                           const latest_row *row, int64_t now)
 {
-    pb_scratch sc = {0};
+    arena sc = ARENA_INIT;
     Strata__V1__EntityValues msg = STRATA__V1__ENTITY_VALUES__INIT;
-    char *idz = pb_scratch_alloc(&sc, id.n + 1);
+    char *idz = arena_alloc(&sc, id.n + 1);
     memcpy(idz, id.p, id.n);
     msg.entity_id = idz;
     msg.n_features = nf;
-    msg.features = pb_scratch_alloc(&sc, nf * sizeof *msg.features);
+    msg.features = arena_alloc(&sc, nf * sizeof *msg.features);
     for (size_t i = 0; i < nf; i++) {
-        Strata__V1__EntityValues__FeaturesEntry *en = pb_scratch_alloc(&sc, sizeof *en);
+        Strata__V1__EntityValues__FeaturesEntry *en = arena_alloc(&sc, sizeof *en);
         strata__v1__entity_values__features_entry__init(en);
-        Strata__V1__FeatureValue *fv = pb_scratch_alloc(&sc, sizeof *fv);
+        Strata__V1__FeatureValue *fv = arena_alloc(&sc, sizeof *fv);
         strata__v1__feature_value__init(fv);
-        Strata__V1__Value *v = pb_scratch_alloc(&sc, sizeof *v);
+        Strata__V1__Value *v = arena_alloc(&sc, sizeof *v);
         const version *cell = latest_row_find(row, fs[i]->id);
         online_status st = cell_status(fs[i], cell, now);
         if (st == ST_PRESENT)
@@ -615,7 +615,7 @@ static void online_get_pb(http_req *req, slice id, const feature_def **fs, size_
         msg.features[i] = en;
     }
     pack_reply(req, &msg.base);
-    pb_scratch_free(&sc);
+    arena_free(&sc);
 }
 
 /* Split "a,b,c" into slices (borrowing from s); NULL with a 400 on empty names. */
@@ -846,28 +846,28 @@ static void online_read_json(http_req *req, const read_req *r, const feature_def
 static void online_read_pb(http_req *req, const read_req *r, const feature_def **fs, size_t nf,
                            const latest_row *rows, int64_t now)
 {
-    pb_scratch sc = {0};
+    arena sc = ARENA_INIT;
     Strata__V1__OnlineReadResponse msg = STRATA__V1__ONLINE_READ_RESPONSE__INIT;
     msg.n_features = nf;
-    msg.features = pb_scratch_alloc(&sc, nf * sizeof(char *));
+    msg.features = arena_alloc(&sc, nf * sizeof(char *));
     for (size_t i = 0; i < nf; i++)
         msg.features[i] = (char *)fs[i]->name;
     msg.n_rows = r->nids;
-    msg.rows = pb_scratch_alloc(&sc, r->nids * sizeof *msg.rows);
+    msg.rows = arena_alloc(&sc, r->nids * sizeof *msg.rows);
     for (size_t k = 0; k < r->nids; k++) {
-        Strata__V1__OnlineReadRow *pr = pb_scratch_alloc(&sc, sizeof *pr);
+        Strata__V1__OnlineReadRow *pr = arena_alloc(&sc, sizeof *pr);
         strata__v1__online_read_row__init(pr);
-        char *idz = pb_scratch_alloc(&sc, r->ids[k].n + 1);
+        char *idz = arena_alloc(&sc, r->ids[k].n + 1);
         memcpy(idz, r->ids[k].p, r->ids[k].n);
         pr->entity_id = idz;
         pr->n_values = pr->n_statuses = pr->n_event_times_us = nf;
-        pr->values = pb_scratch_alloc(&sc, nf * sizeof *pr->values);
-        pr->statuses = pb_scratch_alloc(&sc, nf * sizeof *pr->statuses);
-        pr->event_times_us = pb_scratch_alloc(&sc, nf * sizeof *pr->event_times_us);
+        pr->values = arena_alloc(&sc, nf * sizeof *pr->values);
+        pr->statuses = arena_alloc(&sc, nf * sizeof *pr->statuses);
+        pr->event_times_us = arena_alloc(&sc, nf * sizeof *pr->event_times_us);
         for (size_t i = 0; i < nf; i++) {
             const version *cell = latest_row_find(&rows[k], fs[i]->id);
             online_status st = cell_status(fs[i], cell, now);
-            Strata__V1__Value *v = pb_scratch_alloc(&sc, sizeof *v);
+            Strata__V1__Value *v = arena_alloc(&sc, sizeof *v);
             if (st == ST_PRESENT)
                 pb_value_decode(cell->value, v, &sc);
             else
@@ -879,7 +879,7 @@ static void online_read_pb(http_req *req, const read_req *r, const feature_def *
         msg.rows[k] = pr;
     }
     pack_reply(req, &msg.base);
-    pb_scratch_free(&sc);
+    arena_free(&sc);
 }
 
 void api_online_read(http_req *req, void *ctx)

@@ -2,9 +2,19 @@
  * http.c - the HTTP/1.1 server.
  *
  * NOTES ON THE DESIGN
- * - One listening socket, shared: every worker has an evconnlistener on the same
- *   fd, so whichever worker wakes first accepts. A connection then lives on that
- *   worker's event_base for its whole life; no state crosses threads.
+ * - One listening socket and one acceptor thread, which hands every accepted
+ *   connection to the worker with the fewest open connections (ties go round
+ *   robin) through that worker's inbox: a locked fd queue plus an event the
+ *   acceptor activates. A connection then lives on that worker's event_base
+ *   for its whole life; no other state crosses threads. (Before, every worker
+ *   accepted from the shared socket and whichever woke first took the
+ *   connection: under an open-loop load one worker could hold most of the
+ *   connections and saturate while the other idled, which made the tail. One
+ *   SO_REUSEPORT socket per worker would hash 64 connections over 2 workers
+ *   about as unevenly as 28/36, and lets a second process bind the same port
+ *   silently; see docs/architecture.md.)
+ * - The max_connections check happens in the acceptor, before the hand-off:
+ *   srv->nconns counts connections from accept to conn_free, queued ones too.
  * - http-parser drives a per-connection state machine. Handlers run inside
  *   on_message_complete, so pipelined requests are answered in order.
  * - Limits come before buffering: the route and the token are checked in
@@ -50,6 +60,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -127,9 +138,17 @@ struct http_stream {
 struct worker {
     http_server *srv;
     struct event_base *base;
-    struct evconnlistener *listener;
     pthread_t thread;
     conn *conns;
+    /* Connections the acceptor handed over and the worker has not set up yet. */
+    pthread_mutex_t inbox_mu;
+    bool inbox_mu_ready;
+    int *inbox;
+    size_t ninbox, inbox_cap;
+    struct event *inbox_ev;
+    /* Open connections on this worker (queued ones included): the acceptor
+     * reads it to pick the least loaded worker. */
+    atomic_uint nconns;
 };
 
 struct http_server {
@@ -139,6 +158,12 @@ struct http_server {
     int nworkers;
     worker *workers;
     atomic_uint_fast64_t nconns;
+    /* The acceptor: its own thread and event_base, the only reader of fd. */
+    struct event_base *abase;
+    struct evconnlistener *listener;
+    pthread_t athread;
+    bool athread_started;
+    unsigned next_worker; /* acceptor thread only: where the tie-break starts */
 };
 
 static const char *reason_phrase(int status)
@@ -296,6 +321,7 @@ static void conn_free(conn *c)
     buf_free(&c->req.resp);
     for (int i = 0; i < HTTP_MAX_PARAMS; i++)
         buf_free(&c->req.scratch[i]);
+    atomic_fetch_sub(&w->nconns, 1);
     atomic_fetch_sub(&w->srv->nconns, 1);
     free(c);
 }
@@ -355,7 +381,36 @@ static void conn_close_after_write(conn *c)
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setcb(c->bev, NULL, write_drained_cb, NULL, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    /* Sent directly already (send_now): the bufferevent would never call
+     * back for an output buffer that was empty all along. */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        write_drained_cb(c->bev, c);
+        return;
+    }
     bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/*
+ * Plaintext answers go straight to the socket when nothing is queued before
+ * them: one sendmsg, and usually nothing left for the bufferevent to do. Going
+ * through the output buffer instead copies the answer into evbuffer chains
+ * (allocated per answer) and turns write interest on and off again around
+ * the next loop iteration — two epoll_ctl calls and an extra wake-up per
+ * request. Returns the bytes sent (0 on EAGAIN or an error: the bufferevent
+ * then sends the rest, or meets the error and reports it as usual).
+ */
+static size_t send_now(evutil_socket_t fd, const char *head, size_t hn, const char *body,
+                       size_t bn)
+{
+    struct iovec iov[2] = {{(void *)head, hn}, {(void *)body, bn}};
+    struct msghdr m = {0};
+    m.msg_iov = iov;
+    m.msg_iovlen = bn ? 2 : 1;
+    ssize_t r;
+    do {
+        r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    return r > 0 ? (size_t)r : 0;
 }
 
 static void send_response(conn *c, http_req *req, bool head_only, bool chunked)
@@ -405,9 +460,16 @@ static void send_response(conn *c, http_req *req, bool head_only, bool chunked)
     }
     memcpy(head + n, "\r\n", 2);
     n += 2;
-    evbuffer_add(out, head, n);
-    if (!head_only && req->resp.n)
-        evbuffer_add(out, req->resp.p, req->resp.n);
+    size_t body = head_only ? 0 : req->resp.n;
+    size_t sent = 0;
+    if (!c->w->srv->opt.tls && evbuffer_get_length(out) == 0)
+        sent = send_now(bufferevent_getfd(c->bev), head, n, req->resp.p, body);
+    if (sent < n) {
+        evbuffer_add(out, head + sent, n - sent);
+        sent = n;
+    }
+    if (body > sent - n)
+        evbuffer_add(out, req->resp.p + (sent - n), body - (sent - n));
     if (!keep)
         c->closing = true;
 }
@@ -766,10 +828,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
-/* A connection on bev (taken: freed with the connection) on worker w, counted
- * already in nconns by the caller. NULL when out of memory (bev not taken). */
 /* A connection on bev (the caller's until this succeeds; then the
- * connection's, freed with it). NULL when out of memory. */
+ * connection's, freed with it), counted already in w->nconns and nconns by
+ * the caller. NULL when out of memory. */
 static conn *conn_new(worker *w, struct bufferevent *bev)
 {
     conn *c = calloc(1, sizeof *c);
@@ -798,11 +859,88 @@ static conn *conn_new(worker *w, struct bufferevent *bev)
     return c;
 }
 
+/* A connection that never became a conn (setup failed, or the server stops
+ * before the worker took it): close it and give back its slots. */
+static void drop_fd(worker *w, evutil_socket_t fd)
+{
+    evutil_closesocket(fd);
+    atomic_fetch_sub(&w->nconns, 1);
+    atomic_fetch_sub(&w->srv->nconns, 1);
+}
+
+/* Worker thread: wrap an accepted socket into a connection. */
+static void conn_setup(worker *w, evutil_socket_t fd)
+{
+    http_server *srv = w->srv;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct bufferevent *bev = NULL;
+    if (srv->opt.tls) {
+        SSL *ssl = SSL_new(srv->opt.tls);
+        bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (!bev && ssl) {
+            /* Out of memory. libevent 2.1 may already have freed the SSL and
+             * closed the socket, or not: leaking both beats a double free. */
+            atomic_fetch_sub(&w->nconns, 1);
+            atomic_fetch_sub(&srv->nconns, 1);
+            return;
+        }
+    } else {
+        bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (!bev) {
+        drop_fd(w, fd);
+    } else if (!conn_new(w, bev)) {
+        bufferevent_free(bev); /* closes fd */
+        atomic_fetch_sub(&w->nconns, 1);
+        atomic_fetch_sub(&srv->nconns, 1);
+    }
+}
+
+/* Worker thread: take what the acceptor queued. */
+static void inbox_cb(evutil_socket_t unused, short what, void *arg)
+{
+    (void)unused;
+    (void)what;
+    worker *w = arg;
+    pthread_mutex_lock(&w->inbox_mu);
+    int *fds = w->inbox;
+    size_t n = w->ninbox;
+    w->inbox = NULL;
+    w->ninbox = w->inbox_cap = 0;
+    pthread_mutex_unlock(&w->inbox_mu);
+    for (size_t i = 0; i < n; i++)
+        conn_setup(w, fds[i]);
+    free(fds);
+}
+
+/* Acceptor thread: the worker with the fewest open connections; among equals
+ * the first after the last one chosen, so equal workers take turns. */
+static worker *pick_worker(http_server *srv)
+{
+    worker *best = NULL;
+    unsigned best_n = UINT_MAX;
+    for (int k = 0; k < srv->nworkers; k++) {
+        worker *w = &srv->workers[(srv->next_worker + (unsigned)k) % (unsigned)srv->nworkers];
+        unsigned n = atomic_load(&w->nconns);
+        if (n < best_n) {
+            best = w;
+            best_n = n;
+        }
+    }
+    srv->next_worker = (unsigned)(best - srv->workers + 1) % (unsigned)srv->nworkers;
+    return best;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
-    worker *w = arg;
-    http_server *srv = w->srv;
+    (void)l;
+    (void)sa;
+    (void)len;
+    http_server *srv = arg;
     if (atomic_fetch_add(&srv->nconns, 1) >= srv->opt.limits.max_connections) {
         if (srv->opt.tls) {
             /* A TLS client cannot read a plaintext answer: just close. */
@@ -828,30 +966,25 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct bufferevent *bev = NULL;
-    if (srv->opt.tls) {
-        SSL *ssl = SSL_new(srv->opt.tls);
-        bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                   BEV_OPT_CLOSE_ON_FREE)
-                  : NULL;
-        if (!bev && ssl) {
-            /* Out of memory. libevent 2.1 may already have freed the SSL and
-             * closed the socket, or not: leaking both beats a double free. */
-            atomic_fetch_sub(&srv->nconns, 1);
+    worker *w = pick_worker(srv);
+    atomic_fetch_add(&w->nconns, 1);
+    pthread_mutex_lock(&w->inbox_mu);
+    if (w->ninbox == w->inbox_cap) {
+        size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+        int *q = realloc(w->inbox, cap * sizeof *q);
+        if (!q) {
+            pthread_mutex_unlock(&w->inbox_mu);
+            drop_fd(w, fd);
             return;
         }
-    } else {
-        bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        w->inbox = q;
+        w->inbox_cap = cap;
     }
-    if (!bev || !conn_new(w, bev)) {
-        if (bev)
-            bufferevent_free(bev); /* closes fd */
-        else
-            evutil_closesocket(fd);
-        atomic_fetch_sub(&srv->nconns, 1);
-    }
+    w->inbox[w->ninbox++] = fd;
+    pthread_mutex_unlock(&w->inbox_mu);
+    /* Safe from this thread: the bases were made with pthreads locking, and
+     * http_server_stop joins the acceptor before it frees the event. */
+    event_active(w->inbox_ev, EV_READ, 0);
 }
 
 /* ---- streamed answers ---------------------------------------------------- */
@@ -1090,7 +1223,16 @@ void http_stream_end(http_stream *s, bool ok)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    event_base_dispatch(w->base);
+    /* Until http_server_stop: a worker with no connection yet has no event
+     * pending (its inbox event is only ever activated). */
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static void *acceptor_main(void *arg)
+{
+    http_server *srv = arg;
+    event_base_dispatch(srv->abase);
     return NULL;
 }
 
@@ -1185,16 +1327,25 @@ int http_server_start(const http_server_options *opt, http_server **out, strata_
     for (int i = 0; i < srv->nworkers; i++) {
         worker *w = &srv->workers[i];
         w->srv = srv;
+        if (pthread_mutex_init(&w->inbox_mu, NULL)) {
+            rc = err_set(err, STRATA_INTERNAL, "cannot create a worker's lock");
+            goto out;
+        }
+        w->inbox_mu_ready = true;
         w->base = event_base_new();
-        if (!w->base) {
+        w->inbox_ev = w->base ? event_new(w->base, -1, 0, inbox_cb, w) : NULL;
+        if (!w->inbox_ev) {
             rc = err_set(err, STRATA_INTERNAL, "cannot create event base");
             goto out;
         }
-        w->listener = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_EXEC, 0, srv->fd);
-        if (!w->listener) {
-            rc = err_set(err, STRATA_INTERNAL, "cannot create listener");
-            goto out;
-        }
+    }
+    srv->abase = event_base_new();
+    srv->listener = srv->abase ? evconnlistener_new(srv->abase, accept_cb, srv,
+                                                    LEV_OPT_CLOSE_ON_EXEC, 0, srv->fd)
+                               : NULL;
+    if (!srv->listener) {
+        rc = err_set(err, STRATA_INTERNAL, "cannot create listener");
+        goto out;
     }
     for (int i = 0; i < srv->nworkers; i++) {
         if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i])) {
@@ -1203,6 +1354,11 @@ int http_server_start(const http_server_options *opt, http_server **out, strata_
             goto out;
         }
     }
+    if (pthread_create(&srv->athread, NULL, acceptor_main, srv)) {
+        rc = err_set(err, STRATA_INTERNAL, "cannot start the acceptor thread");
+        goto out;
+    }
+    srv->athread_started = true;
     *out = srv;
     return 0;
 out:
@@ -1224,6 +1380,15 @@ void http_server_stop(http_server *srv)
 {
     if (!srv)
         return;
+    /* Accept nothing more; then no thread but the workers touches them. */
+    if (srv->athread_started) {
+        event_base_loopexit(srv->abase, NULL);
+        pthread_join(srv->athread, NULL);
+    }
+    if (srv->listener)
+        evconnlistener_free(srv->listener);
+    if (srv->abase)
+        event_base_free(srv->abase);
     if (srv->workers) {
         for (int i = 0; i < srv->nworkers; i++)
             if (srv->workers[i].base && srv->workers[i].thread)
@@ -1236,10 +1401,15 @@ void http_server_stop(http_server *srv)
             worker *w = &srv->workers[i];
             while (w->conns)
                 conn_free(w->conns);
-            if (w->listener)
-                evconnlistener_free(w->listener);
+            for (size_t k = 0; k < w->ninbox; k++)
+                drop_fd(w, w->inbox[k]);
+            free(w->inbox);
+            if (w->inbox_ev)
+                event_free(w->inbox_ev);
             if (w->base)
                 event_base_free(w->base);
+            if (w->inbox_mu_ready)
+                pthread_mutex_destroy(&w->inbox_mu);
         }
         free(srv->workers);
     }
@@ -1300,8 +1470,10 @@ int http_serve_buffer(const http_server_options *opt, const void *data, size_t n
     if (bufferevent_pair_new(w.base, BEV_OPT_CLOSE_ON_FREE, pair))
         goto out;
     atomic_fetch_add(&srv.nconns, 1);
+    atomic_fetch_add(&w.nconns, 1);
     if (!conn_new(&w, pair[0])) {
         atomic_fetch_sub(&srv.nconns, 1);
+        atomic_fetch_sub(&w.nconns, 1);
         goto out;
     }
     pair[0] = NULL; /* the connection's now */

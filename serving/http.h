@@ -1,6 +1,8 @@
 /*
  * http.h - Strata's HTTP/1.1 server: N worker threads, each with its own libevent
- * event_base, all accepting from one shared listening socket.
+ * event_base, and one acceptor thread that hands each new connection to the
+ * worker with the fewest open connections (so a burst of connections spreads
+ * evenly, whichever worker happens to be awake).
  *
  * Requests are parsed with Node's http-parser (Debian libhttp-parser); a handler
  * runs on the worker thread that read the request, synchronously, and fills the

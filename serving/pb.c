@@ -129,31 +129,7 @@ int pb_value_encode(value_type t, const Strata__V1__Value *v, buf *out, strata_e
                    kind_name(v->kind_case));
 }
 
-void *pb_scratch_alloc(pb_scratch *s, size_t size)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        void **p = realloc(s->ptrs, cap * sizeof *p);
-        STRATA_ASSERT(p != NULL);
-        s->ptrs = p;
-        s->cap = cap;
-    }
-    void *m = calloc(1, size ? size : 1);
-    STRATA_ASSERT(m != NULL);
-    s->ptrs[s->n++] = m;
-    return m;
-}
-
-void pb_scratch_free(pb_scratch *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->ptrs[i]);
-    free(s->ptrs);
-    s->ptrs = NULL;
-    s->n = s->cap = 0;
-}
-
-int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
+int pb_value_decode(slice enc, Strata__V1__Value *v, arena *scratch)
 {
     value_view vv;
     strata__v1__value__init(v);
@@ -176,7 +152,7 @@ int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
         break;
     case VT_STRING: {
         /* protobuf-c wants a NUL-terminated string. */
-        char *s = pb_scratch_alloc(scratch, vv.s.n + 1);
+        char *s = arena_alloc(scratch, vv.s.n + 1);
         memcpy(s, vv.s.p, vv.s.n);
         v->kind_case = STRATA__V1__VALUE__KIND_STRING_VALUE;
         v->string_value = s;
@@ -188,10 +164,10 @@ int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
         v->bytes_value.len = vv.s.n;
         break;
     case VT_INT64_ARRAY: {
-        Strata__V1__Int64List *l = pb_scratch_alloc(scratch, sizeof *l);
+        Strata__V1__Int64List *l = arena_alloc(scratch, sizeof *l);
         strata__v1__int64_list__init(l);
         l->n_values = vv.count;
-        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(int64_t));
+        l->values = arena_alloc(scratch, vv.count * sizeof(int64_t));
         for (size_t i = 0; i < vv.count; i++)
             l->values[i] = value_int64_at(&vv, i);
         v->kind_case = STRATA__V1__VALUE__KIND_INT64_ARRAY;
@@ -199,10 +175,10 @@ int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
         break;
     }
     case VT_DOUBLE_ARRAY: {
-        Strata__V1__DoubleList *l = pb_scratch_alloc(scratch, sizeof *l);
+        Strata__V1__DoubleList *l = arena_alloc(scratch, sizeof *l);
         strata__v1__double_list__init(l);
         l->n_values = vv.count;
-        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(double));
+        l->values = arena_alloc(scratch, vv.count * sizeof(double));
         for (size_t i = 0; i < vv.count; i++)
             l->values[i] = value_double_at(&vv, i);
         v->kind_case = STRATA__V1__VALUE__KIND_DOUBLE_ARRAY;
@@ -210,13 +186,13 @@ int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch)
         break;
     }
     case VT_STRING_ARRAY: {
-        Strata__V1__StringList *l = pb_scratch_alloc(scratch, sizeof *l);
+        Strata__V1__StringList *l = arena_alloc(scratch, sizeof *l);
         strata__v1__string_list__init(l);
-        l->values = pb_scratch_alloc(scratch, vv.count * sizeof(char *));
+        l->values = arena_alloc(scratch, vv.count * sizeof(char *));
         size_t pos = 0;
         slice s;
         while (l->n_values < vv.count && value_string_next(&vv, &pos, &s) == 1) {
-            char *c = pb_scratch_alloc(scratch, s.n + 1);
+            char *c = arena_alloc(scratch, s.n + 1);
             memcpy(c, s.p, s.n);
             l->values[l->n_values++] = c;
         }

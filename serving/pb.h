@@ -5,6 +5,7 @@
 #ifndef STRATA_SERVING_PB_H
 #define STRATA_SERVING_PB_H
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "serving/strata.pb-c.h"
@@ -16,14 +17,8 @@
 int pb_value_encode(value_type t, const Strata__V1__Value *v, buf *out, strata_err *err);
 
 /* Fill a protobuf Value from an encoded value. Pointers in *v borrow from `enc`
- * except arrays, which are allocated into *scratch (freed by pb_scratch_free). */
-typedef struct pb_scratch {
-    void **ptrs;
-    size_t n, cap;
-} pb_scratch;
-int pb_value_decode(slice enc, Strata__V1__Value *v, pb_scratch *scratch);
-/* Allocate from the scratch (zeroed); freed all at once. */
-void *pb_scratch_alloc(pb_scratch *s, size_t size);
-void pb_scratch_free(pb_scratch *s);
+ * except strings and arrays, which are allocated in *scratch (the answer's
+ * arena: the message tree of a response lives there and is freed with it). */
+int pb_value_decode(slice enc, Strata__V1__Value *v, arena *scratch);
 
 #endif

@@ -16,6 +16,7 @@
  * (else 403). tests/unit/test_auth.c checks every route against the
  * contract's role table.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -195,6 +196,29 @@ static int match_segment(const char *pat, size_t pn, slice seg, slice *cap, int 
     return seg.n == pn && memcmp(seg.p, pat, pn) == 0;
 }
 
+static size_t count_slashes(const char *p, size_t n)
+{
+    size_t k = 0;
+    if (n == 0)
+        return 0;
+    for (const char *end = p + n; (p = memchr(p, '/', (size_t)(end - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* Each route's segment count ('/'s in its pattern), computed once: a path can
+ * only match a route with as many segments, so the others are skipped without
+ * walking their patterns. */
+static unsigned char route_slashes[NROUTES];
+static pthread_once_t route_slashes_once = PTHREAD_ONCE_INIT;
+
+static void count_route_slashes(void)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        route_slashes[i] = (unsigned char)count_slashes(routes[i].pattern,
+                                                        strlen(routes[i].pattern));
+}
+
 static int match_route(const route *r, slice path, slice *caps, size_t *ncaps)
 {
     const char *pp = r->pattern;
@@ -305,8 +329,10 @@ http_handler app_route(http_req *req, void *ctx, int *status)
     size_t ncaps = 0;
     const route *r = NULL;
     http_method m = req->method == HTTP_M_HEAD ? HTTP_M_GET : req->method;
+    pthread_once(&route_slashes_once, count_route_slashes);
+    size_t slashes = count_slashes(req->path.p, req->path.n);
     for (size_t i = 0; i < NROUTES && !r; i++) {
-        if (!match_route(&routes[i], req->path, caps, &ncaps))
+        if (route_slashes[i] != slashes || !match_route(&routes[i], req->path, caps, &ncaps))
             continue;
         if (routes[i].method != m)
             path_matched = 1;

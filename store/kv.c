@@ -31,8 +31,9 @@ static rocksdb_column_family_handle_t *space_cf(store_t *st, store_space sp)
  * (kEnableCount): every key comparison in a memtable insert or lookup bumps
  * one, and through Debian's shared librocksdb each bump costs two
  * __tls_get_addr calls — 15% of a lineage write. Strata reads no perf
- * context, so each thread turns the counting off before its first call here
- * (and before an export's scans: store_quiet_perf_context in store_int.h).
+ * context, so each thread turns the counting off before its first call into
+ * RocksDB here, on the online read and write paths (store.c) and before an
+ * export's scans (pit.c, ids.c): store_quiet_perf_context in store_int.h.
  */
 static _Thread_local bool perf_quiet;
 

@@ -979,6 +979,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
 
     if ((rc = store_check_writable(st, err)) || nrows == 0)
         return rc;
+    store_quiet_perf_context();
     for (size_t i = 0; i < nrows; i++)
         if (rows[i].ncells > maxc)
             maxc = rows[i].ncells;
@@ -1358,6 +1359,7 @@ int store_latest_get(store_t *st, uint32_t entity_id, slice id, latest_row *row,
     if (!valid_read_id(id))
         return bad_id(err);
     size_t klen = store_key_id_to(key, entity_id, id);
+    store_quiet_perf_context();
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(st->db, st->ro_get, st->cf[CF_LATEST], key, klen, &rerr);
     if (rerr)
@@ -1411,6 +1413,7 @@ int store_latest_multiget(store_t *st, uint32_t entity_id, const slice *ids, siz
     }
     for (size_t i = 0; i < n; i++)
         kptrs[i] = keys.p + offs[i]; /* keys is complete: no more reallocation */
+    store_quiet_perf_context();
     rocksdb_multi_get_cf(st->db, st->ro_get, cfs, n, kptrs, klens, vals, vlens, errs);
     for (size_t i = 0; i < n; i++) {
         if (errs[i]) {
@@ -1454,6 +1457,7 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
     /* Inclusive lower bound ts - ttl, saturated instead of overflowing. */
     int64_t lower = ttl_us > 0 && ts >= INT64_MIN + ttl_us ? ts - ttl_us : INT64_MIN;
 
+    store_quiet_perf_context();
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
     for (rocksdb_iter_seek(it, seek, plen + 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kn;

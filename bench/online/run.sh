@@ -9,6 +9,7 @@
 #   --out FILE  markdown results (default BUILD_DIR/bench-online.md)
 #   --keep      keep the temporary directory (logs, data) for inspection
 #   --sweep     also run GET JSON at other wrk threads:connections points
+#   STRATAD_THREADS=N in the environment: stratad --threads N (default: nproc)
 #
 # What it does, all on loopback, in one temporary directory:
 #  1. starts stratad, creates entity `user` with 10 features (6 DOUBLE: four
@@ -38,7 +39,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-  sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -214,8 +215,9 @@ LOADGEN="$WORK/loadgen"
 # ---- stratad -------------------------------------------------------------------------
 SPORT="$(free_port)"
 SURL="http://127.0.0.1:$SPORT"
+# STRATAD_THREADS=N (environment): stratad --threads N instead of its default (nproc).
 "$STRATAD" --data-dir "$WORK/strata-data" --listen "127.0.0.1:$SPORT" --log-level warn \
-  >"$WORK/stratad.log" 2>&1 &
+  ${STRATAD_THREADS:+--threads "$STRATAD_THREADS"} >"$WORK/stratad.log" 2>&1 &
 STRATA_PID=$!
 PIDS+=("$STRATA_PID")
 wait_http "$SURL/healthz" stratad
@@ -557,7 +559,7 @@ if [ "$SWEEP" = 1 ]; then REPRO+=" --sweep"; fi
   echo
   echo "- Machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB RAM, $KERNEL; load average before $LOAD_BEFORE, after $LOAD_AFTER."
   echo "- Server and load generator share these $NPROC cores. stratad: $STRATA_THREADS threads" \
-    "(default --threads = nproc); nginx: $NPROC workers; redis: one thread."
+    "(--threads ${STRATAD_THREADS:-= nproc, the default}); nginx: $NPROC workers; redis: one thread."
   echo "- stratad: \`$("$STRATAD" --version 2>/dev/null || echo '?')\`, build \`$(basename "$BUILD")\`" \
     "$(grep -m1 CMAKE_BUILD_TYPE:STRING "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2);" \
     "source tree $TREE_STATE."

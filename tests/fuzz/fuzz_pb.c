@@ -44,7 +44,7 @@ static void value(slice in)
             for (size_t i = 0; vv.tag == VT_DOUBLE_ARRAY && i < vv.count; i++)
                 FUZZ_CHECK(isfinite(value_double_at(&vv, i)), "non-finite array element stored");
             Strata__V1__Value back = STRATA__V1__VALUE__INIT;
-            pb_scratch sc = {0};
+            arena sc = ARENA_INIT;
             FUZZ_CHECK(pb_value_decode(buf_slice(&enc), &back, &sc) == 0,
                        "stored %s value has no protobuf form", value_type_name((value_type)t));
             FUZZ_CHECK(pb_value_encode((value_type)t, &back, &again, &err) == 0 &&
@@ -59,7 +59,7 @@ static void value(slice in)
             FUZZ_CHECK(re != NULL, "packed value does not unpack");
             strata__v1__value__free_unpacked(re, NULL);
             free(wire);
-            pb_scratch_free(&sc);
+            arena_free(&sc);
         } else {
             FUZZ_CHECK(err.message[0], "refusal without a message");
         }

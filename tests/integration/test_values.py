@@ -107,6 +107,30 @@ class ValuesTest(DaemonTest):
         self.assertEqual(doc["rows"][2]["statuses"], ["PRESENT", "PRESENT"])
         self.assertEqual(doc["rows"][3], doc["rows"][0])
 
+    def test_online_read_agrees_with_get_on_merged_rows(self):
+        # Rows made of several merge operands (three writes, one out of
+        # order), read in one batch with duplicates and misses, must answer
+        # what a GET of each id answers.
+        ids = [f"m{i}" for i in range(40)]
+        self.write([{"entity_id": i, "event_time": "2024-01-02T00:00:00Z",
+                     "values": {"age": k, "city": f"a{k}"}} for k, i in enumerate(ids)])
+        self.write([{"entity_id": i, "event_time": "2024-01-01T00:00:00Z",
+                     "values": {"age": -k, "d": k / 7}} for k, i in enumerate(ids) if k % 2])
+        self.write([{"entity_id": i, "event_time": "2024-01-03T00:00:00Z",
+                     "values": {"city": None}} for k, i in enumerate(ids) if k % 3 == 0])
+        asked = ids + ["nobody", ids[5], ids[0]]
+        feats = ["age", "city", "d"]
+        s, doc = self.call("POST", "/v1/online:read",
+                           {"entity": "customer", "ids": asked, "features": feats})
+        self.assertEqual(s, 200, doc)
+        for ident, row in zip(asked, doc["rows"]):
+            with self.subTest(id=ident):
+                one = self.get(ident, feats)["features"]
+                self.assertEqual(row["values"], [one[f]["value"] for f in feats])
+                self.assertEqual(row["statuses"], [one[f]["status"] for f in feats])
+                self.assertEqual(row["event_times"], [one[f]["event_time"] for f in feats])
+        self.assertEqual(doc["rows"][3]["values"], [3, None, 3 / 7])
+
     def test_ids_with_odd_characters(self):
         odd = "a/b?c%d e:f#ü"
         self.write([{"entity_id": odd, "values": {"age": 42}}])

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/jsoncheck.h"
@@ -293,6 +294,36 @@ static void json_measuring(void **state)
     expect_shape(deep, 100, 100);
 }
 
+/* Every allocation is zeroed, aligned and its own (filling each with its index
+ * leaves every other intact), small and large ones alike; the arena is
+ * reusable after arena_free. */
+static void arena_allocations(void **state)
+{
+    (void)state;
+    arena a = ARENA_INIT;
+    enum { N = 3000 };
+    static unsigned char *p[N];
+    static size_t sz[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            sz[i] = i % 500 == 7 ? 40000 + (size_t)i : (size_t)(i * 37 % 301);
+            p[i] = arena_alloc(&a, sz[i]);
+            assert_non_null(p[i]);
+            assert_int_equal((uintptr_t)p[i] % _Alignof(max_align_t), 0);
+            for (size_t k = 0; k < sz[i]; k++)
+                assert_int_equal(p[i][k], 0);
+            memset(p[i], i & 0xff, sz[i]);
+        }
+        for (int i = 0; i < N; i++)
+            for (size_t k = 0; k < sz[i]; k++)
+                assert_int_equal(p[i][k], i & 0xff);
+        assert_ptr_not_equal(arena_alloc(&a, 0), arena_alloc(&a, 0));
+        arena_free(&a);
+        assert_null(a.chunks);
+    }
+    arena_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,7 +331,7 @@ int main(void)
         cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(names_and_ids),
         cmocka_unit_test(utf8),            cmocka_unit_test(numbers),
         cmocka_unit_test(json_writer), cmocka_unit_test(json_writer_values),     cmocka_unit_test(buffers_and_status),
-        cmocka_unit_test(json_measuring),
+        cmocka_unit_test(json_measuring), cmocka_unit_test(arena_allocations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,6 +421,45 @@ static void test_merge_malformed(void **state)
     buf_free(&out);
 }
 
+/* One operand alone: a canonical row (features ascending, each once) comes
+ * back byte for byte; anything else is still sorted, deduplicated or refused. */
+static void test_merge_single_operand(void **state)
+{
+    buf row = BUF_INIT, out = BUF_INIT, expect = BUF_INIT;
+    version c1 = {2, 10, 1, 1, SLICE_LIT("old")}, c2 = {7, 20, 1, 2, SLICE_LIT("seven")},
+            c3 = {2, 30, 1, 3, SLICE_LIT("new")}, c4 = {9, 5, 1, 4, SLICE_LIT("")};
+    store_row_begin(&row);
+    store_row_add(&row, &c1);
+    store_row_add(&row, &c2);
+    store_row_add(&row, &c4);
+    merge_bufs(&row, 1, &out);
+    assert_int_equal(out.n, row.n);
+    assert_memory_equal(out.p, row.p, row.n);
+
+    /* Out of order, with feature 2 twice: the newest cell of 2 wins and the
+     * result ascends, as the general merge makes it. */
+    buf_reset(&row);
+    store_row_begin(&row);
+    store_row_add(&row, &c2);
+    store_row_add(&row, &c1);
+    store_row_add(&row, &c3);
+    merge_bufs(&row, 1, &out);
+    store_row_begin(&expect);
+    store_row_add(&expect, &c3);
+    store_row_add(&expect, &c2);
+    assert_int_equal(out.n, expect.n);
+    assert_memory_equal(out.p, expect.p, expect.n);
+
+    /* Truncated: refused, not copied. */
+    const char *p[1] = {expect.p};
+    size_t l[1] = {expect.n - 1};
+    buf_reset(&out);
+    assert_int_equal(store_row_merge(p, l, 1, &out), -1);
+    buf_free(&row);
+    buf_free(&out);
+    buf_free(&expect);
+}
+
 /* ---- writes and online reads -------------------------------------------- */
 
 static void test_latest_out_of_order_writes(void **state)
@@ -1413,6 +1452,7 @@ int main(void)
         cmocka_unit_test(test_merge_out_of_order),
         cmocka_unit_test(test_merge_many),
         cmocka_unit_test(test_merge_malformed),
+        cmocka_unit_test(test_merge_single_operand),
         T(test_latest_out_of_order_writes),
         T(test_versions_order_and_batch_seqs),
         T(test_multiget),
