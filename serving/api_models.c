@@ -32,42 +32,35 @@ static char *param_str(http_req *req, size_t i)
     return strndup(req->params[i].p, req->params[i].n);
 }
 
-void api_training_create(http_req *req, void *ctx)
+typedef int (*training_submit_fn)(train_ctx *tc, const json_t *body, const char *principal,
+                                  json_t **job_out, strata_err *err);
+
+/* POST of a job on the training context: 202 {"job"} or the submit's error. */
+static void submit(http_req *req, app *a, training_submit_fn fn, const char *what)
 {
-    app *a = ctx;
     strata_err err = STRATA_ERR_INIT;
     json_t *job = NULL;
     json_t *body = api_parse_object(req);
     if (!body)
         return;
-    if (!a->training) {
-        http_reply_errorf(req, STRATA_UNAVAILABLE, "training is not available");
-    } else if (train_submit(a->training, body, app_principal(req), &job, &err)) {
+    if (!a->training)
+        http_reply_errorf(req, STRATA_UNAVAILABLE, "%s is not available", what);
+    else if (fn(a->training, body, app_principal(req), &job, &err))
         http_reply_error(req, &err);
-    } else {
+    else
         reply_doc(req, json_pack("{s:o}", "job", job), 202);
-    }
     json_decref(body);
     err_clear(&err);
 }
 
+void api_training_create(http_req *req, void *ctx)
+{
+    submit(req, ctx, train_submit, "training");
+}
+
 void api_prediction_batch(http_req *req, void *ctx)
 {
-    app *a = ctx;
-    strata_err err = STRATA_ERR_INIT;
-    json_t *job = NULL;
-    json_t *body = api_parse_object(req);
-    if (!body)
-        return;
-    if (!a->training) {
-        http_reply_errorf(req, STRATA_UNAVAILABLE, "prediction is not available");
-    } else if (batch_predict_submit(a->training, body, app_principal(req), &job, &err)) {
-        http_reply_error(req, &err);
-    } else {
-        reply_doc(req, json_pack("{s:o}", "job", job), 202);
-    }
-    json_decref(body);
-    err_clear(&err);
+    submit(req, ctx, batch_predict_submit, "prediction");
 }
 
 static json_t *version_summary(const json_t *d, const json_t *aliases)
