@@ -132,9 +132,15 @@ void glm_free(glm_problem *g)
  * 0), r = s * dloss/dz. Compiled for AVX-512, AVX2 and the baseline, the
  * CPU's chosen at load; every operation is one IEEE operation (no
  * contraction in ISO C mode), so vector lanes and scalar leftovers agree. */
-__attribute__((target_clones("avx512f", "avx2", "default"),
-               optimize("tree-vectorize", "vect-cost-model=dynamic",
-                        "no-trapping-math"))) static void
+#if defined(__clang__)
+/* clang has no optimize attribute; it vectorizes loops at -O2 by itself. */
+#define POINTWISE_ATTRS __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define POINTWISE_ATTRS                                                                        \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                               \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
+#endif
+POINTWISE_ATTRS static void
 binary_pointwise(const double *restrict y, const double *restrict s, const double *restrict z,
                  double *restrict r, double *restrict e, double *restrict l, size_t m)
 {
