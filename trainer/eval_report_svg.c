@@ -836,38 +836,52 @@ static size_t sweep_series(rpt *r, const json_t *attr, const json_t **vals)
     return n;
 }
 
-static bool sweep_row_in(const json_t *row, const json_t *attr, const json_t *value)
+/* Which series of the panel row a sweep row belongs to: 0 overall, k for
+ * vals[k]; -1 for none. */
+static int sweep_series_of(const json_t *row, const json_t *attr, const json_t **vals,
+                           size_t nv)
 {
-    const json_t *a = rpt_get(row, "attribute");
-    if (!value)
-        return !a || json_is_null(a);
-    return json_equal((json_t *)a, (json_t *)attr) &&
-           json_equal((json_t *)rpt_get(row, "value"), (json_t *)value);
+    const json_t *a = rpt_get(row, "attribute"), *v;
+    if (!a || json_is_null(a))
+        return 0;
+    if (!attr || !json_equal((json_t *)a, (json_t *)attr))
+        return -1;
+    v = rpt_get(row, "value");
+    for (size_t k = 1; k < nv; k++)
+        if (json_equal((json_t *)vals[k], (json_t *)v))
+            return (int)k;
+    return -1;
 }
 
-static void sweep_line(rpt *r, const frame *f, const char *key, const json_t *attr,
-                       const json_t *value, size_t k)
+/* One panel's lines, all series in one pass over the sweep (it holds 21
+ * rows per group, and there may be thousands of groups). */
+static void sweep_lines(rpt *r, const frame *f, const char *key, const json_t *attr,
+                        const json_t **vals, size_t nv)
 {
     const json_t *sw = rpt_get(r->ev, "threshold_sweep"), *row;
-    size_t i, n = 0;
+    buf pts[RPT_MAX_CURVES];
+    size_t i, n[RPT_MAX_CURVES] = {0};
     double t, v;
-    buf pts = BUF_INIT;
+    for (size_t k = 0; k < nv; k++)
+        pts[k] = (buf)BUF_INIT;
     json_array_foreach((json_t *)sw, i, row)
     {
-        if (!sweep_row_in(row, attr, value) || !rpt_num_at(row, "threshold", &t) ||
-            !rpt_num_at(row, key, &v))
+        int k = sweep_series_of(row, attr, vals, nv);
+        if (k < 0 || !rpt_num_at(row, "threshold", &t) || !rpt_num_at(row, key, &v))
             continue;
-        pt(&pts, fx(f, t), fy(f, v));
-        n++;
+        pt(&pts[k], fx(f, t), fy(f, v));
+        n[k]++;
     }
-    if (n >= 2)
-        buf_printf(r->b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s "
-                         "points=\"%s\"/>\n",
-                   k ? PALETTE[(k - 1) % N_PALETTE] : INK, k ? 1.4 : 2.0,
-                   k && series_dash(k - 1) ? " stroke-dasharray=\"" : "",
-                   k && series_dash(k - 1) ? series_dash(k - 1) : "",
-                   k && series_dash(k - 1) ? "\"" : "", pts.p);
-    buf_free(&pts);
+    for (size_t k = nv; k-- > 0;) { /* overall last, on top */
+        const char *dash = k ? series_dash(k - 1) : NULL;
+        if (n[k] >= 2)
+            buf_printf(r->b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s "
+                             "points=\"%s\"/>\n",
+                       k ? PALETTE[(k - 1) % N_PALETTE] : INK, k ? 1.4 : 2.0,
+                       dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "",
+                       pts[k].p);
+        buf_free(&pts[k]);
+    }
 }
 
 static void sweep_panel(rpt *r, const json_t *attr, const json_t **vals, size_t nv, size_t col,
@@ -881,8 +895,7 @@ static void sweep_panel(rpt *r, const json_t *attr, const json_t **vals, size_t 
     x_axis(b, &f, "Threshold", 2, f.y);
     if (rpt_num_at(r->ev, "threshold", &t))
         line(b, fx(&f, t), f.y, fx(&f, t), f.y + f.h, "#555", 1, "2 2");
-    for (size_t k = nv; k-- > 0;)
-        sweep_line(r, &f, SWEEP_KEYS[col], attr, vals[k], k);
+    sweep_lines(r, &f, SWEEP_KEYS[col], attr, vals, nv);
 }
 
 static void sweep_legend(rpt *r, const json_t **vals, size_t nv, double y)
