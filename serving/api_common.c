@@ -4,13 +4,25 @@
 #include "base/jsoncheck.h"
 #include "base/text.h"
 #include "base/timeutil.h"
+#include "base/jsonw.h"
 #include "serving/app.h"
+
+void api_reply_doc(http_req *req, int status, json_t *doc)
+{
+    if (doc)
+        jsonw_value(&req->resp, doc, false);
+    else
+        buf_append_str(&req->resp, "{}");
+    json_decref(doc);
+    http_reply_json(req, status);
+}
 
 json_t *api_parse_object(http_req *req)
 {
     if (req->body.n == 0) {
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "request body is empty: expected a JSON "
-                                                        "object");
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "request body is empty: expected a JSON "
+                          "object");
         return NULL;
     }
     /* Measured before parsing: what parsing would cost is the point. */
@@ -38,12 +50,12 @@ json_t *api_parse_object(http_req *req)
         /* Only on failure: say so plainly when the cause is bad UTF-8. */
         if (!text_valid_utf8(req->body)) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                              "request body is not valid UTF-8 (near line %d column %d)",
-                              je.line, je.column);
+                              "request body is not valid UTF-8 (near line %d column %d)", je.line,
+                              je.column);
             return NULL;
         }
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "malformed JSON at line %d column %d: %s",
+                          je.line, je.column, je.text);
         return NULL;
     }
     if (!json_is_object(j)) {

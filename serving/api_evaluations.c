@@ -17,15 +17,6 @@
 #include "trainer/eval_job.h"
 #include "trainer/registry.h"
 
-static void reply_doc(http_req *req, json_t *doc, int status)
-{
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    buf_append_str(&req->resp, s ? s : "{}");
-    free(s);
-    json_decref(doc);
-    http_reply_json(req, status);
-}
-
 /* The request member that names a file of --import-dir, or NULL. */
 static const char *file_member(const json_t *body)
 {
@@ -55,7 +46,7 @@ void api_evaluation_create(http_req *req, void *ctx)
     else if (eval_submit(a->training, body, app_principal(req), &job, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, json_pack("{s:o}", "job", job), 202);
+        api_reply_doc(req, 202, json_pack("{s:o}", "job", job));
 out:
     json_decref(body);
     err_clear(&err);
@@ -78,7 +69,7 @@ void api_evaluation_get(http_req *req, void *ctx)
 {
     json_t *e = NULL;
     if (load(req, ctx, &e) == 0)
-        reply_doc(req, json_pack("{s:o}", "evaluation", e), 200);
+        api_reply_doc(req, 200, json_pack("{s:o}", "evaluation", e));
 }
 
 void api_evaluation_report(http_req *req, void *ctx)
@@ -143,9 +134,9 @@ void api_evaluation_list(http_req *req, void *ctx)
         snprintf(num, sizeof num, "%llu", (unsigned long long)next);
         api_page_token_make(scope.p, slice_of(num), &tok);
     }
-    reply_doc(req,
-              json_pack("{s:O,s:s}", "evaluations", items, "next_page_token", tok.p ? tok.p : ""),
-              200);
+    api_reply_doc(
+        req, 200,
+        json_pack("{s:O,s:s}", "evaluations", items, "next_page_token", tok.p ? tok.p : ""));
 out:
     json_decref(items);
     buf_free(&model);

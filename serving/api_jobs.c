@@ -10,19 +10,9 @@
 #include "ingest/jobs.h"
 #include "serving/app.h"
 
-static void reply_doc(http_req *req, int status, json_t *doc)
-{
-    char *s = json_dumps(doc, JSON_COMPACT);
-    buf_append_str(&req->resp, s ? s : "{}");
-    free(s);
-    http_reply_json(req, status);
-}
-
 static void reply_job(http_req *req, int status, json_t *job)
 {
-    json_t *doc = json_pack("{s:o}", "job", job);
-    reply_doc(req, status, doc);
-    json_decref(doc);
+    api_reply_doc(req, status, json_pack("{s:o}", "job", job));
 }
 
 static bool valid_kind(slice s)
@@ -72,8 +62,7 @@ void api_job_list(http_req *req, void *ctx)
     if (next.n)
         api_page_token_make(scope.p, buf_slice(&next), &tok);
     json_t *doc = json_pack("{s:O,s:s}", "jobs", items, "next_page_token", tok.p ? tok.p : "");
-    reply_doc(req, 200, doc);
-    json_decref(doc);
+    api_reply_doc(req, 200, doc);
 out:
     json_decref(items);
     buf_free(&kind);

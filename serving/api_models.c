@@ -18,15 +18,6 @@
 #include "trainer/registry.h"
 #include "trainer/train_job.h"
 
-static void reply_doc(http_req *req, json_t *doc, int status)
-{
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    buf_append_str(&req->resp, s ? s : "{}");
-    free(s);
-    json_decref(doc);
-    http_reply_json(req, status);
-}
-
 static char *param_str(http_req *req, size_t i)
 {
     return strndup(req->params[i].p, req->params[i].n);
@@ -48,7 +39,7 @@ static void submit(http_req *req, app *a, training_submit_fn fn, const char *wha
     else if (fn(a->training, body, app_principal(req), &job, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, json_pack("{s:o}", "job", job), 202);
+        api_reply_doc(req, 202, json_pack("{s:o}", "job", job));
     json_decref(body);
     err_clear(&err);
 }
@@ -65,11 +56,10 @@ void api_prediction_batch(http_req *req, void *ctx)
 
 static json_t *version_summary(const json_t *d, const json_t *aliases)
 {
-    json_t *v = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "version",
-                          json_object_get(d, "version"), "create_time",
-                          json_object_get(d, "create_time"), "task", json_object_get(d, "task"),
-                          "algorithm", json_object_get(d, "algorithm"), "features",
-                          json_object_get(d, "features"), "train_metrics",
+    json_t *v = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "version", json_object_get(d, "version"),
+                          "create_time", json_object_get(d, "create_time"), "task",
+                          json_object_get(d, "task"), "algorithm", json_object_get(d, "algorithm"),
+                          "features", json_object_get(d, "features"), "train_metrics",
                           json_object_get(d, "train_metrics"), "eval_metrics",
                           json_object_get(d, "eval_metrics"));
     json_t *ex = json_object_get(d, "execution_id");
@@ -138,7 +128,7 @@ void api_model_list(http_req *req, void *ctx)
     if (rc)
         http_reply_error(req, &err);
     else
-        reply_doc(req, json_pack("{s:O}", "models", items), 200);
+        api_reply_doc(req, 200, json_pack("{s:O}", "models", items));
     json_decref(items);
     json_decref(names);
     err_clear(&err);
@@ -153,7 +143,7 @@ void api_model_get(http_req *req, void *ctx)
     if (model_name_check(name, &err) || model_json(a, name, true, &m, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, json_pack("{s:o}", "model", m), 200);
+        api_reply_doc(req, 200, json_pack("{s:o}", "model", m));
     free(name);
     err_clear(&err);
 }
@@ -171,7 +161,7 @@ void api_model_version_get(http_req *req, void *ctx)
     else if (model_name_check(name, &err) || model_registry_get(a->store, name, v, &d, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, json_pack("{s:o}", "model", d), 200);
+        api_reply_doc(req, 200, json_pack("{s:o}", "model", d));
     free(name);
     free(vs);
     err_clear(&err);
@@ -208,9 +198,9 @@ void api_model_alias_put(http_req *req, void *ctx)
         http_reply_error(req, &err);
         goto out;
     }
-    reply_doc(req, json_pack("{s:s,s:s,s:I}", "model", name, "alias", alias, "version",
-                             (json_int_t)ver),
-              200);
+    api_reply_doc(
+        req, 200,
+        json_pack("{s:s,s:s,s:I}", "model", name, "alias", alias, "version", (json_int_t)ver));
 out:
     json_decref(body);
     json_decref(d);
@@ -365,11 +355,10 @@ void api_model_predict(http_req *req, void *ctx)
         json_array_append_new(preds, p);
     }
     free(lab);
-    reply_doc(req,
-              json_pack("{s:o,s:O,s:O}", "predictions", preds, "model",
-                        json_object_get(lm.doc, "model"), "version",
-                        json_object_get(lm.doc, "version")),
-              200);
+    api_reply_doc(req, 200,
+                  json_pack("{s:o,s:O,s:O}", "predictions", preds, "model",
+                            json_object_get(lm.doc, "model"), "version",
+                            json_object_get(lm.doc, "version")));
 out:
     if (rows) {
         for (size_t i = 0; i < json_array_size(json_object_get(body, "ids")); i++)

@@ -9,15 +9,6 @@
 #include "ingest/scheduler.h"
 #include "serving/app.h"
 
-static void reply_doc(http_req *req, int status, json_t *doc)
-{
-    char *s = json_dumps(doc, JSON_COMPACT);
-    buf_append_str(&req->resp, s);
-    free(s);
-    json_decref(doc);
-    http_reply_json(req, status);
-}
-
 void api_schedule_create(http_req *req, void *ctx)
 {
     app *a = ctx;
@@ -28,7 +19,7 @@ void api_schedule_create(http_req *req, void *ctx)
     if (scheduler_create(a->scheduler, body, &out, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, 201, json_pack("{s:o}", "schedule", out));
+        api_reply_doc(req, 201, json_pack("{s:o}", "schedule", out));
     err_clear(&err);
     json_decref(body);
 }
@@ -53,9 +44,9 @@ void api_schedule_list(http_req *req, void *ctx)
         api_page_token_make("schedules",
                             slice_of(json_string_value(json_object_get(lastdoc, "name"))), &next);
     }
-    reply_doc(req, 200,
-              json_pack("{s:o,s:s%}", "schedules", items, "next_page_token", next.p ? next.p : "",
-                        next.n));
+    api_reply_doc(req, 200,
+                  json_pack("{s:o,s:s%}", "schedules", items, "next_page_token",
+                            next.p ? next.p : "", next.n));
 out:
     buf_free(&last);
     buf_free(&next);
@@ -70,7 +61,7 @@ void api_schedule_get(http_req *req, void *ctx)
     if (scheduler_get(a->scheduler, req->params[0], &out, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, 200, json_pack("{s:o}", "schedule", out));
+        api_reply_doc(req, 200, json_pack("{s:o}", "schedule", out));
     err_clear(&err);
 }
 
@@ -84,7 +75,7 @@ void api_schedule_patch(http_req *req, void *ctx)
     if (scheduler_update(a->scheduler, req->params[0], body, &out, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, 200, json_pack("{s:o}", "schedule", out));
+        api_reply_doc(req, 200, json_pack("{s:o}", "schedule", out));
     err_clear(&err);
     json_decref(body);
 }
@@ -96,7 +87,7 @@ void api_schedule_delete(http_req *req, void *ctx)
     if (scheduler_delete(a->scheduler, req->params[0], &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, 200, json_pack("{s:s%}", "deleted", req->params[0].p, req->params[0].n));
+        api_reply_doc(req, 200, json_pack("{s:s%}", "deleted", req->params[0].p, req->params[0].n));
     err_clear(&err);
 }
 
@@ -108,7 +99,7 @@ void api_schedule_run(http_req *req, void *ctx)
     if (scheduler_run_now(a->scheduler, req->params[0], &run, &err))
         http_reply_error(req, &err);
     else
-        reply_doc(req, 202, json_pack("{s:o}", "run", run));
+        api_reply_doc(req, 202, json_pack("{s:o}", "run", run));
     err_clear(&err);
 }
 
@@ -138,9 +129,9 @@ void api_schedule_runs(http_req *req, void *ctx)
         snprintf(n, sizeof n, "%llu", (unsigned long long)next_run);
         api_page_token_make(scope.p, slice_of(n), &next);
     }
-    reply_doc(req, 200,
-              json_pack("{s:o,s:s%}", "runs", items, "next_page_token", next.p ? next.p : "",
-                        next.n));
+    api_reply_doc(
+        req, 200,
+        json_pack("{s:o,s:s%}", "runs", items, "next_page_token", next.p ? next.p : "", next.n));
 out:
     buf_free(&last);
     buf_free(&next);

@@ -99,6 +99,9 @@ const char *app_route_name(int id);
 
 /* Parse the body as a JSON object; NULL with a 400 error already set on req. */
 json_t *api_parse_object(http_req *req);
+/* Answer status with doc as compact JSON (jsonw_value: shortest round-trip
+ * doubles) and drop the caller's reference to doc (NULL answers "{}"). */
+void api_reply_doc(http_req *req, int status, json_t *doc);
 /* Optional typed members: 0 ok (absent leaves *out untouched), or sets a 400
  * naming the field and returns -1. */
 int api_get_string(http_req *req, json_t *obj, const char *key, slice *out);
