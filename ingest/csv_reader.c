@@ -13,8 +13,8 @@
  * there). So `row_line` is the line of that segment.
  *
  * Bounded memory: libcsv buffers the current field whole before calling back.
- * After each segment, when the field in progress has grown past field_max, we
- * keep only its last byte (libcsv looks back at most one byte: the closing
+ * After each segment, when the field in progress has grown past field_max + 1
+ * (one byte more: a quote libcsv may still remove), we keep only its last byte (libcsv looks back at most one byte: the closing
  * quote it may still remove) and remember that the field overflowed; the field
  * it finally hands us is discarded and its record rejected. The parser's state
  * fields used for this are part of libcsv's public struct (csv.h); spaces are
@@ -230,7 +230,11 @@ static int pump(csv_reader *r, strata_err *err)
         if (p[n - 1] == '\r' || (p[n - 1] == '\n' && !(n == 1 && r->after_cr)))
             r->line++;
         r->after_cr = p[n - 1] == '\r';
-        if (r->p.entry_pos > r->field_max) {
+        /* After a quote inside a quoted field libcsv holds that quote as the
+         * field's last byte until the next byte says whether it closed the
+         * field, so a field of exactly field_max bytes may show one more here:
+         * only a field past field_max + 1 is surely too long. */
+        if (r->p.entry_pos > r->field_max + 1) {
             r->p.entry_buf[0] = r->p.entry_buf[r->p.entry_pos - 1];
             r->p.entry_pos = 1;
             r->overflow = true;
