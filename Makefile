@@ -39,13 +39,17 @@ test-asan: deps
 # Every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS each, built with clang
 # under ASan+UBSan into build-fuzz; fails on any finding, printing the
 # reproducer. One of them: make fuzz FUZZ_TARGETS=http FUZZ_SECONDS=600
+# FUZZ_SEED=N fixes libFuzzer's seed (CI does, so that its exploration can be
+# replayed, and run for longer, on a developer's machine); unset, each run
+# draws its own.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?=
+FUZZ_SEED ?=
 fuzz:
 	@scripts/deps.sh fuzz
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_TESTS=OFF $(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
-	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The integration suite once more with stratad under valgrind (memcheck), in
 # its own build dir (the wrapper and the longer timeouts are configured into

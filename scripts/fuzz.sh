@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every libFuzzer target (tests/fuzz/fuzz_*.c) for a bounded time.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS [TARGET...]   (make fuzz calls it)
+# FUZZ_SEED=N in the environment fixes libFuzzer's seed for every target.
 #
 # Each target starts from a scratch copy of its seed corpus and regression
 # inputs (tests/fuzz/corpus/<t>/, tests/fuzz/regressions/<t>/), so the
@@ -50,9 +51,10 @@ for t in "${targets[@]}"; do
   if [ -d tests/fuzz/regressions/"$t" ]; then cp tests/fuzz/regressions/"$t"/* "$run/corpus/"; fi
   opts=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -max_len="$(max_len "$t")"
         -artifact_prefix="$run/crashes/" -print_final_stats=1)
+  [ -n "${FUZZ_SEED:-}" ] && opts+=(-seed="$FUZZ_SEED")
   d=$(dict "$t")
   [ -n "$d" ] && opts+=(-dict="$d")
-  echo "== fuzz_$t: ${seconds}s from $(ls "$run/corpus" | wc -l) seeds"
+  echo "== fuzz_$t: ${seconds}s from $(ls "$run/corpus" | wc -l) seeds${FUZZ_SEED:+, seed $FUZZ_SEED}"
   start=$(date +%s)
   TMPDIR=$run "$bin" "${opts[@]}" "$run/corpus" >"$run/log" 2>&1
   rc=$?

@@ -60,13 +60,49 @@ void api_metrics(http_req *req, void *ctx)
                "# HELP strata_wal_syncs_total Background WAL fsyncs (sync = batch).\n"
                "# TYPE strata_wal_syncs_total counter\n"
                "strata_wal_syncs_total %llu\n"
+               "# HELP strata_wal_sync_seconds_total Time spent in background WAL fsyncs.\n"
+               "# TYPE strata_wal_sync_seconds_total counter\n"
+               "strata_wal_sync_seconds_total %.6f\n"
+               "# HELP strata_wal_sync_seconds_max The longest background WAL fsync since start.\n"
+               "# TYPE strata_wal_sync_seconds_max gauge\n"
+               "strata_wal_sync_seconds_max %.6f\n"
                "# HELP strata_open_connections Client connections open now.\n"
                "# TYPE strata_open_connections gauge\n"
-               "strata_open_connections %llu\n",
+               "strata_open_connections %llu\n"
+               "# HELP strata_rocksdb_l0_files Level-0 table files: all column families, and the "
+               "most in one (RocksDB slows writes at 20, stops them at 36).\n"
+               "# TYPE strata_rocksdb_l0_files gauge\n"
+               "strata_rocksdb_l0_files{scope=\"all\"} %llu\n"
+               "strata_rocksdb_l0_files{scope=\"max_cf\"} %llu\n"
+               "# HELP strata_rocksdb_immutable_memtables Full memtables waiting for a flush.\n"
+               "# TYPE strata_rocksdb_immutable_memtables gauge\n"
+               "strata_rocksdb_immutable_memtables %llu\n"
+               "# HELP strata_rocksdb_pending_compaction_bytes RocksDB's estimate of the bytes "
+               "compaction is behind.\n"
+               "# TYPE strata_rocksdb_pending_compaction_bytes gauge\n"
+               "strata_rocksdb_pending_compaction_bytes %llu\n"
+               "# HELP strata_rocksdb_running Background flushes and compactions running now.\n"
+               "# TYPE strata_rocksdb_running gauge\n"
+               "strata_rocksdb_running{job=\"flush\"} %llu\n"
+               "strata_rocksdb_running{job=\"compaction\"} %llu\n"
+               "# HELP strata_rocksdb_write_stopped 1 while RocksDB stops writes until flushes "
+               "or compactions catch up.\n"
+               "# TYPE strata_rocksdb_write_stopped gauge\n"
+               "strata_rocksdb_write_stopped %llu\n"
+               "# HELP strata_rocksdb_delayed_write_rate_bytes The rate RocksDB slows writes "
+               "to, in bytes/s; 0 when writes are not slowed.\n"
+               "# TYPE strata_rocksdb_delayed_write_rate_bytes gauge\n"
+               "strata_rocksdb_delayed_write_rate_bytes %llu\n",
                a->build_id, (double)(time_now_us() - a->start_time) / 1e6,
                (unsigned long long)st.values_written, (unsigned long long)st.sst_bytes,
                (unsigned long long)st.memtable_bytes, (unsigned long long)st.wal_syncs,
-               (unsigned long long)(a->server ? http_server_connections(a->server) : 0));
+               (double)st.wal_sync_us / 1e6, (double)st.wal_sync_max_us / 1e6,
+               (unsigned long long)(a->server ? http_server_connections(a->server) : 0),
+               (unsigned long long)st.l0_files, (unsigned long long)st.l0_files_max,
+               (unsigned long long)st.immutable_memtables,
+               (unsigned long long)st.pending_compaction_bytes,
+               (unsigned long long)st.running_flushes, (unsigned long long)st.running_compactions,
+               (unsigned long long)st.write_stopped, (unsigned long long)st.delayed_write_rate);
     if (a->jobs) {
         uint64_t jobs[JOB_NSTATES];
         job_counts(a->jobs, jobs);

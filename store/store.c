@@ -312,14 +312,21 @@ static void bg_sync_wal(store_t *st, uint64_t *synced_seq)
     if (seq == *synced_seq)
         return;
     char *rerr = NULL;
+    uint64_t t0 = time_mono_ns();
     rocksdb_flush_wal(st->db, 1, &rerr);
     if (rerr) {
         log_error("store: periodic fsync of the WAL failed: %s", rerr);
         rocksdb_free(rerr);
         return;
     }
+    uint64_t us = (time_mono_ns() - t0) / 1000;
     *synced_seq = seq;
     atomic_fetch_add(&st->wal_syncs, 1);
+    atomic_fetch_add(&st->wal_sync_us, us);
+    if (us > atomic_load(&st->wal_sync_max_us))
+        atomic_store(&st->wal_sync_max_us, us); /* only this thread writes it */
+    if (us >= 1000000)
+        log_warn("store: a WAL fsync took %.1f s (the disk is slow or saturated)", (double)us / 1e6);
 }
 
 static void *bg_main(void *arg)
@@ -1554,16 +1561,41 @@ void store_versions_close(store_versions *it)
 
 /* ---- stats -------------------------------------------------------------- */
 
+/* An integer property of the DB (cf NULL) or of one column family; 0 when
+ * RocksDB does not know it. */
+static uint64_t prop(store_t *st, rocksdb_column_family_handle_t *cf, const char *name)
+{
+    uint64_t v = 0;
+    int rc = cf ? rocksdb_property_int_cf(st->db, cf, name, &v)
+                : rocksdb_property_int(st->db, name, &v);
+    return rc == 0 ? v : 0;
+}
+
 void store_get_stats(store_t *st, store_stats *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < CF_COUNT; i++) {
-        uint64_t v;
-        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.total-sst-files-size", &v) == 0)
-            out->sst_bytes += v;
-        if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.cur-size-all-mem-tables", &v) == 0)
-            out->memtable_bytes += v;
+        rocksdb_column_family_handle_t *cf = st->cf[i];
+        out->sst_bytes += prop(st, cf, "rocksdb.total-sst-files-size");
+        out->memtable_bytes += prop(st, cf, "rocksdb.cur-size-all-mem-tables");
+        uint64_t l0 = 0; /* a string property (RocksDB has no integer form of it) */
+        char *v = rocksdb_property_value_cf(st->db, cf, "rocksdb.num-files-at-level0");
+        if (v) {
+            l0 = strtoull(v, NULL, 10);
+            rocksdb_free(v);
+        }
+        out->l0_files += l0;
+        if (l0 > out->l0_files_max)
+            out->l0_files_max = l0;
+        out->immutable_memtables += prop(st, cf, "rocksdb.num-immutable-mem-table");
+        out->pending_compaction_bytes += prop(st, cf, "rocksdb.estimate-pending-compaction-bytes");
     }
+    out->running_flushes = prop(st, NULL, "rocksdb.num-running-flushes");
+    out->running_compactions = prop(st, NULL, "rocksdb.num-running-compactions");
+    out->write_stopped = prop(st, NULL, "rocksdb.is-write-stopped");
+    out->delayed_write_rate = prop(st, NULL, "rocksdb.actual-delayed-write-rate");
     out->values_written = atomic_load(&st->values_written);
     out->wal_syncs = atomic_load(&st->wal_syncs);
+    out->wal_sync_us = atomic_load(&st->wal_sync_us);
+    out->wal_sync_max_us = atomic_load(&st->wal_sync_max_us);
 }

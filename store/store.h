@@ -352,6 +352,16 @@ typedef struct store_stats {
     uint64_t memtable_bytes;
     uint64_t values_written; /* since open */
     uint64_t wal_syncs;      /* background WAL fsyncs (sync = batch) since open */
+    uint64_t wal_sync_us;    /* their time, summed */
+    uint64_t wal_sync_max_us;
+    /* RocksDB's backlog now: what makes writes wait. */
+    uint64_t l0_files;             /* level-0 files, all column families */
+    uint64_t l0_files_max;         /* the most in one column family (the stall trigger) */
+    uint64_t immutable_memtables;  /* full memtables waiting for a flush */
+    uint64_t pending_compaction_bytes;
+    uint64_t running_flushes, running_compactions;
+    uint64_t write_stopped;        /* 1 while RocksDB stops writes */
+    uint64_t delayed_write_rate;   /* bytes/s while RocksDB slows writes, else 0 */
 } store_stats;
 void store_get_stats(store_t *st, store_stats *out);
 

@@ -89,6 +89,7 @@ struct store {
     _Atomic uint64_t seq_ceiling; /* first seq not yet persisted as reserved */
     _Atomic uint64_t values_written;
     _Atomic uint64_t wal_syncs;
+    _Atomic uint64_t wal_sync_us, wal_sync_max_us;
 
     /* Background thread (store.c): the WAL fsync of STORE_SYNC_BATCH and a
      * replica's periodic catch-up. Stopped and joined by store_close. */

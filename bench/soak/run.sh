@@ -189,8 +189,38 @@ RATE="$(awk -v p="$PEAK" -v f="$LOAD_PCT" 'BEGIN {printf "%.0f", p * f / 100}')"
 log "peak of the mix: $PEAK req/s with loadgen (wrk: $(kv "$WRK_LINE" rps) req/s);" \
   "soak at $LOAD_PCT%: $RATE req/s for $MINUTES min"
 
+# ---- RocksDB's backlog, once a second -------------------------------------------------
+# What makes writes wait (docs/operations.md, "Metrics"): level-0 files (RocksDB
+# slows writes at 20 in one column family, stops them at 36), memtables waiting
+# for a flush, the compaction debt, write stops and slow-downs, and the longest
+# WAL fsync so far. One line per second: t_s then name=value.
+sample_store() {
+  local t0 m
+  t0="$(date +%s%N)"
+  while [ ! -e "$WORK/stop" ]; do
+    if m="$(curl -fsS --max-time 5 "$URL/metrics")"; then
+      awk -v t="$(( ($(date +%s%N) - t0) / 1000000 ))" '
+        /^strata_rocksdb_l0_files\{scope="max_cf"\}/ { l0 = $2 }
+        /^strata_rocksdb_immutable_memtables / { imm = $2 }
+        /^strata_rocksdb_pending_compaction_bytes / { pend = $2 }
+        /^strata_rocksdb_running\{job="compaction"\}/ { comp = $2 }
+        /^strata_rocksdb_write_stopped / { stop = $2 }
+        /^strata_rocksdb_delayed_write_rate_bytes / { delay = $2 }
+        /^strata_wal_sync_seconds_max / { wal = $2 }
+        END { printf "STORE t_ms=%d l0_max_cf=%d immutable=%d pending_mib=%.1f compactions=%d stopped=%d delayed=%d wal_sync_max_s=%s\n",
+              t, l0, imm, pend / 1048576, comp, stop, (delay > 0), wal }' <<<"$m"
+    else
+      echo "STORE t_ms=$(( ($(date +%s%N) - t0) / 1000000 )) unanswered=1"
+    fi
+    sleep 1
+  done
+}
+
 # ---- the soak -------------------------------------------------------------------------
-log "soaking: samples every ${INTERVAL_S}s in $WORK/soak.txt"
+log "soaking: samples every ${INTERVAL_S}s in $WORK/soak.txt, the store's backlog every 1s in $WORK/store.txt"
+sample_store >"$WORK/store.txt" &
+SAMPLER_PID=$!
+PIDS+=("$SAMPLER_PID")
 SOAK_RC=0
 "$LOADGEN" rate --port "$PORT" --rate "$RATE" --duration "$((MINUTES * 60))" --warmup 5 \
   --connections "$CONNS" --ids "$ENTITIES" --mix "$MIX" --entity user --write-feature score \
@@ -199,6 +229,17 @@ SOAK_RC=0
   >"$WORK/soak.txt" 2>>"$WORK/gen.log" || SOAK_RC=$?
 touch "$WORK/stop"
 wait "$BG_PID" 2>/dev/null || true
+wait "$SAMPLER_PID" 2>/dev/null || true
+# The backlog over the soak: worst level-0 count, seconds with writes stopped
+# or slowed, seconds the metrics went unanswered, the longest WAL fsync.
+read -r ST_L0 ST_IMM ST_PEND ST_STOP ST_DELAY ST_UNANS ST_WAL <<<"$(awk '
+  { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    if (v["unanswered"]) { un++; delete v; next }
+    if (v["l0_max_cf"] > l0) l0 = v["l0_max_cf"]; if (v["immutable"] > imm) imm = v["immutable"]
+    if (v["pending_mib"] > pend) pend = v["pending_mib"]
+    stop += v["stopped"]; delay += v["delayed"]; wal = v["wal_sync_max_s"]; delete v }
+  END { printf "%d %d %.1f %d %d %d %s\n", l0, imm, pend, stop, delay, un, (wal == "" ? 0 : wal) }' \
+  "$WORK/store.txt")"
 RESULT="$(grep '^RESULT' "$WORK/soak.txt")" || { log "loadgen printed no result; see $WORK/gen.log"; exit 1; }
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -249,6 +290,10 @@ awk -v g="$GROWTH" -v t="$TOL" 'BEGIN {exit !(g <= t)}' ||
   echo "- RSS: $RSS_MID MiB at mid-run, $RSS_END MiB at the end, max $RSS_MAX MiB; slope over the" \
     "second half $SLOPE MiB/min = $GROWTH MiB over it (tolerance $TOL MiB: max of $RSS_TOL_MIB MiB" \
     "and $RSS_TOL_PCT% of the mid-run RSS)."
+  echo "- RocksDB's backlog (sampled every second from /metrics): at most $ST_L0 level-0 files in" \
+    "one column family (writes slow at 20, stop at 36), $ST_IMM memtables waiting for a flush," \
+    "$ST_PEND MiB of compaction debt; writes stopped in $ST_STOP samples, slowed in $ST_DELAY;" \
+    "/metrics unanswered within 5 s in $ST_UNANS samples; longest WAL fsync ${ST_WAL} s."
   echo "- **Verdict: $VERDICT**${REASONS:+ —$REASONS}"
   echo
   echo "RSS over time (each column one ${INTERVAL_S}s sample; rows from the lowest to the highest sample):"
@@ -266,12 +311,20 @@ awk -v g="$GROWTH" -v t="$TOL" 'BEGIN {exit !(g <= t)}' ||
       print "             time; + every minute" }'
   echo '```'
   echo
-  echo "| t (s) | RSS (MiB) | req/s | p50 (us) | p99 (us) | errors |"
-  echo "|---|---|---|---|---|---|"
-  grep '^INTERVAL' "$WORK/soak.txt" | awk '
-    { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      printf "| %s | %.1f | %s | %s | %s | %d |\n", v["t_s"], v["rss_kb"] / 1024, v["rps"],
-        v["p50_us"], v["p99_us"], v["non2xx"] + v["errors"] }'
+  echo "| t (s) | RSS (MiB) | req/s | p50 (us) | p99 (us) | errors | L0 files (max) | s stopped / slowed |"
+  echo "|---|---|---|---|---|---|---|---|"
+  # Store samples binned by the interval they fall in (the soak starts just
+  # after the sampler, so their clocks agree within a second).
+  awk -v step="$INTERVAL_S" '
+    FNR == NR { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      b = int(v["t_ms"] / 1000 / step) + 1
+      if (v["l0_max_cf"] > l0[b]) l0[b] = v["l0_max_cf"]; st[b] += v["stopped"]; dl[b] += v["delayed"]
+      delete v; next }
+    /^INTERVAL/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      b = int(v["t_s"] / step + 0.5)
+      printf "| %s | %.1f | %s | %s | %s | %d | %d | %d / %d |\n", v["t_s"], v["rss_kb"] / 1024, v["rps"],
+        v["p50_us"], v["p99_us"], v["non2xx"] + v["errors"], l0[b], st[b], dl[b]; delete v }' \
+    "$WORK/store.txt" "$WORK/soak.txt"
   echo
   echo "Reproduce: \`bench/soak/run.sh $(basename "$BUILD") --minutes $MINUTES\` (or \`make bench BENCH=soak\`)."
 } >"$OUT"

@@ -1,8 +1,20 @@
 """Health, readiness, metrics, and clean shutdown."""
+import os
 import re
+import shutil
+import tempfile
+import time
 import unittest
 
+import harness
 from harness import DaemonTest
+
+
+def gauge(text, name):
+    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+    if not m:
+        raise AssertionError(f"{name} not in /metrics")
+    return float(m.group(1))
 
 
 class OpsTest(DaemonTest):
@@ -31,6 +43,55 @@ class OpsTest(DaemonTest):
         self.assertEqual(int(m.group(1)), 4)
         self.assertRegex(text, r'strata_store_bytes\{component="memtable"\} \d+')
         self.assertIn("strata_build_info{build_id=", text)
+
+
+class StoreBacklogMetricsTest(unittest.TestCase):
+    """RocksDB's backlog gauges (what makes writes wait) and the WAL fsync
+    timings: a checkpoint flushes the memtables, which shows as level-0 files."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="strata-metrics-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.d = harness.Daemon(args=["--checkpoint-dir", os.path.join(self.tmp, "cp"),
+                                      "--sync", "batch"]).start()
+        self.addCleanup(self.d.cleanup)
+
+    def metrics(self):
+        s, _, data = self.d.request("GET", "/metrics")
+        self.assertEqual(s, 200)
+        return data.decode()
+
+    def test_level0_files_and_wal_syncs(self):
+        text = self.metrics()
+        for name in ('strata_rocksdb_immutable_memtables', 'strata_rocksdb_pending_compaction_bytes',
+                     'strata_rocksdb_running{job="flush"}', 'strata_rocksdb_running{job="compaction"}',
+                     'strata_rocksdb_write_stopped', 'strata_rocksdb_delayed_write_rate_bytes'):
+            self.assertGreaterEqual(gauge(text, name), 0)
+        self.assertEqual(gauge(text, "strata_rocksdb_write_stopped"), 0)
+        l0_before = gauge(text, 'strata_rocksdb_l0_files{scope="all"}')
+        self.d.call("POST", "/v1/entities", {"name": "c"})
+        self.d.call("POST", "/v1/entities/c/features", {"name": "n", "type": "INT64"})
+        s, doc = self.d.call("POST", "/v1/entities/c:write",
+                             {"rows": [{"entity_id": f"i{k}", "values": {"n": k}} for k in range(50)]})
+        self.assertEqual(s, 200, doc)
+        # sync = batch: a background fsync within ~100 ms of the write.
+        deadline = time.monotonic() + harness.scaled(10)
+        while gauge(self.metrics(), "strata_wal_syncs_total") < 1:
+            self.assertLess(time.monotonic(), deadline, "no WAL fsync after a write")
+            time.sleep(0.05)
+        text = self.metrics()
+        self.assertGreater(gauge(text, "strata_wal_sync_seconds_total"), 0)
+        self.assertGreaterEqual(gauge(text, "strata_wal_sync_seconds_max"),
+                                gauge(text, "strata_wal_sync_seconds_total") /
+                                gauge(text, "strata_wal_syncs_total"))
+        s, doc = self.d.call("POST", "/v1/admin:checkpoint", {"path": "snap"})
+        self.assertIn(s, (200, 201), doc)
+        text = self.metrics()
+        l0_all = gauge(text, 'strata_rocksdb_l0_files{scope="all"}')
+        l0_max = gauge(text, 'strata_rocksdb_l0_files{scope="max_cf"}')
+        self.assertGreater(l0_all, l0_before)  # the flushed memtables
+        self.assertGreaterEqual(l0_max, 1)
+        self.assertLessEqual(l0_max, l0_all)
 
 
 if __name__ == "__main__":
