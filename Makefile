@@ -59,7 +59,7 @@ VALGRIND ?= valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kin
 test-valgrind: deps
 	@scripts/deps.sh valgrind
 	@cmake -S . -B $(BUILD_VALGRIND) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSTRATA_STRATAD_WRAPPER=$(VALGRIND)" $(WERROR) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD_VALGRIND) -j $(JOBS) --target stratad strata store_poke
+	@cmake --build $(BUILD_VALGRIND) -j $(JOBS) --target stratad strata store_poke render_report
 	@cd $(BUILD_VALGRIND) && ctest --output-on-failure -j $(JOBS) -L integration
 
 # Benchmarks against their peers, one after the other so none disturbs another

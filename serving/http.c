@@ -615,9 +615,10 @@ static int on_headers_complete(http_parser *p)
     if (c->req.answered && has_body) {
         /* 401/403: answer before reading a byte of the body, then close. */
         c->closing = true;
-        send_response(c, &c->req, false, false);
+        /* Counted before the answer can reach the client (see below). */
         if (srv->opt.observer)
             srv->opt.observer(&c->req, time_mono_ns() - c->start_ns, srv->opt.ctx);
+        send_response(c, &c->req, false, false);
         conn_close_after_write(c);
         return -1;
     }
@@ -706,6 +707,12 @@ static int on_message_complete(http_parser *p)
         http_reply_errorf(req, STRATA_NOT_FOUND, "no such route: %.*s",
                           (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
     }
+    /* Counted before the answer is sent: the fast path writes it to the
+     * socket at once, and a client that reads /metrics right after its answer
+     * (on another connection, so another worker) must find it counted. The
+     * latency is the time to produce the answer. */
+    if (srv->opt.observer)
+        srv->opt.observer(req, time_mono_ns() - c->start_ns, srv->opt.ctx);
     if (req->stream) {
         /* The head now (unless the producer will name the status later); the
          * body from the producer. No more requests are read on this
@@ -726,8 +733,6 @@ static int on_message_complete(http_parser *p)
     }
     if (c->closing)
         conn_close_after_write(c);
-    if (srv->opt.observer)
-        srv->opt.observer(req, time_mono_ns() - c->start_ns, srv->opt.ctx);
     c->in_request = false;
     /* Give large buffers back rather than pinning them per idle connection. */
     if (c->body.cap > (1u << 20))
