@@ -212,9 +212,10 @@
 #define LINEAGE_GRAPH_PAGE_MAX 10000u
 /* Start ids of one traversal (?artifact_id=1,2,...): as ids per online read. */
 #define LINEAGE_START_IDS_MAX 1000u
-/* Entries of the write path's cache of committed (type, name) -> id: every
- * captured run finds its contexts and shared artifacts by name; 64k entries
- * of ~60 bytes keep the names a busy pipeline repeats without a store read. */
+/* Entries of the write path's cache of committed unique keys ((type, name) ->
+ * id, events, links): every captured run finds its contexts and shared
+ * artifacts by name and links its inputs to its contexts; 64k entries of
+ * ~60 bytes keep what a busy pipeline repeats without a store read. */
 #define LINEAGE_NAME_CACHE_MAX 65536u
 /* Entries (nodes, events and links together) in one lineage_batch_put: one
  * transaction holds the write lock for its whole length. */

@@ -112,8 +112,11 @@ static void with_code_version(lineage_t *lg, const lineage_run *run, json_t **pr
 {
     const ltype *t = lg_type_by_name(lg, LINEAGE_EXECUTION, slice_of(run->execution_type));
     const lprop *p = t ? ltype_prop(t, slice_of("code_version")) : NULL;
-    *props = run->properties ? json_deep_copy(run->properties) : json_object();
-    *custom = run->custom_properties ? json_deep_copy(run->custom_properties) : json_object();
+    /* Shallow copies: only a top-level key is added, the caller's values are
+     * shared (json_copy takes a non-const pointer only to count references). */
+    *props = run->properties ? json_copy((json_t *)run->properties) : json_object();
+    *custom =
+        run->custom_properties ? json_copy((json_t *)run->custom_properties) : json_object();
     STRATA_ASSERT(*props && *custom);
     if (!json_is_object(*props) || !json_is_object(*custom))
         return; /* staging refuses them with a clear message */

@@ -156,9 +156,21 @@ void lkey_history(buf *k, lineage_kind kind, int64_t id, uint32_t ver)
     buf_put_u32be(k, ver);
 }
 
+/* The stream byte after the tag of by-type and pair keys: the low byte of the
+ * key's first id. The memtable keeps one insert position per two-byte prefix
+ * (store/store.c), so keys of one type / one anchor node go in one stream and
+ * stay appends while other anchors are written between them (lineage_int.h). */
+static char stream_of(int64_t id)
+{
+    return (char)(unsigned char)((uint64_t)id & 0xff);
+}
+
 void lkey_by_type(buf *k, lineage_kind kind, int64_t type_id, int64_t id)
 {
-    put_tag_kind(k, LK_BY_TYPE, kind);
+    buf_reset(k);
+    buf_putc(k, (char)LK_BY_TYPE);
+    buf_putc(k, stream_of(type_id));
+    buf_putc(k, (char)kind);
     buf_put_u64be(k, (uint64_t)type_id);
     if (id > 0)
         buf_put_u64be(k, (uint64_t)id);
@@ -190,6 +202,7 @@ void lkey_pair(buf *k, int tag, int64_t a, int64_t b, int t)
 {
     buf_reset(k);
     buf_putc(k, (char)tag);
+    buf_putc(k, stream_of(a));
     buf_put_u64be(k, (uint64_t)a);
     if (b > 0) {
         buf_put_u64be(k, (uint64_t)b);
@@ -208,14 +221,15 @@ int64_t lkey_trailing_id(slice key)
 
 int lkey_pair_decode(slice key, int64_t *a, int64_t *b, int *t)
 {
-    if (key.n != 17 && key.n != 18)
+    if (key.n != 18 && key.n != 19)
         return -1;
-    uint64_t x = get_u64be(key.p + 1), y = get_u64be(key.p + 9);
-    if (x == 0 || y == 0 || x > (uint64_t)INT64_MAX || y > (uint64_t)INT64_MAX)
+    uint64_t x = get_u64be(key.p + 2), y = get_u64be(key.p + 10);
+    if (x == 0 || y == 0 || x > (uint64_t)INT64_MAX || y > (uint64_t)INT64_MAX ||
+        key.p[1] != stream_of((int64_t)x))
         return -1;
     *a = (int64_t)x;
     *b = (int64_t)y;
-    *t = key.n == 18 ? (unsigned char)key.p[17] : 0;
+    *t = key.n == 19 ? (unsigned char)key.p[18] : 0;
     return 0;
 }
 

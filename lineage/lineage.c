@@ -98,10 +98,13 @@ static void publish_type(lineage_t *lg, ltype *t, ltype *retire)
 
 /* ---- the name cache ---------------------------------------------------------
  *
- * By-name keys of committed nodes and their ids. A node's name never changes
- * and nodes are never deleted, so an entry never goes stale and needs no
- * invalidation: it is filled from by-name lookups that found a node, and from
- * the names a transaction claimed once it has committed. Read and written
+ * Unique keys known to be committed: by-name keys with their node's id, and
+ * the keys of events and links (id 0). A node's name never changes, and
+ * nodes, events and links are never deleted, so an entry never goes stale
+ * and needs no invalidation: it is filled from lookups that found the key,
+ * and from the keys a transaction claimed once it has committed. So a run
+ * that links an input already in its context, or finds its context by name,
+ * reads nothing. (External ids can change: never cached.) Read and written
  * under write_mu only (every lookup runs inside a transaction).
  */
 
@@ -167,9 +170,20 @@ static void names_put(lineage_t *lg, slice key, int64_t id)
     lg->names_used++;
 }
 
-static bool is_name_key(slice key)
+static bool is_cached_key(slice key)
 {
-    return key.n > 0 && (unsigned char)key.p[0] == LK_BY_NAME;
+    if (key.n == 0)
+        return false;
+    switch ((unsigned char)key.p[0]) {
+    case LK_BY_NAME:
+    case LK_EVENT_BY_EXEC:
+    case LK_ATTR_BY_CTX:
+    case LK_ASSOC_BY_CTX:
+    case LK_PARENT_BY_CHILD:
+        return true; /* the keys lookups are made with */
+    default:
+        return false;
+    }
 }
 
 /* ---- transactions ---------------------------------------------------------- */
@@ -230,7 +244,7 @@ int lg_txn_commit(lg_txn *tx, strata_err *err)
     memcpy(lg->last_id, tx->last_id, sizeof lg->last_id);
     lg->last_type_id = tx->last_type_id;
     for (size_t i = 0; i < tx->nclaims; i++)
-        if (tx->claims[i].id > 0 && is_name_key(buf_slice(&tx->claims[i].key)))
+        if (tx->claims[i].id >= 0 && is_cached_key(buf_slice(&tx->claims[i].key)))
             names_put(lg, buf_slice(&tx->claims[i].key), tx->claims[i].id);
     if (tx->publish) {
         publish_type(lg, tx->publish, tx->retire);
@@ -264,8 +278,8 @@ int lg_txn_lookup(lg_txn *tx, slice key, int64_t *id, strata_err *err)
     int rc = find_claim(tx, key, id);
     if (rc >= 0)
         return rc;
-    bool name = is_name_key(key);
-    if (name && names_get(tx->lg, key, id))
+    bool cached = is_cached_key(key);
+    if (cached && names_get(tx->lg, key, id))
         return 1;
     buf v = BUF_INIT;
     rc = store_kv_get(tx->lg->st, STORE_SPACE_LINEAGE, NULL, key, &v, err);
@@ -274,7 +288,7 @@ int lg_txn_lookup(lg_txn *tx, slice key, int64_t *id, strata_err *err)
         rc = 0;
     } else if (rc == 0) {
         *id = v.n == 8 ? (int64_t)get_u64be(v.p) : 0;
-        if (name && *id > 0)
+        if (cached)
             names_put(tx->lg, key, *id);
         rc = 1;
     }
@@ -515,7 +529,7 @@ static int check_format(lineage_t *lg, strata_err *err)
     } else if (rc == 0 && (v.n != 4 || get_u32le(v.p) != LINEAGE_FORMAT)) {
         rc = err_set(err, STRATA_CORRUPT,
                      "lineage: the data directory holds lineage format %u; this build reads "
-                     "format %u",
+                     "format %u only (no migration: open it with the build that wrote it)",
                      v.n == 4 ? get_u32le(v.p) : 0, LINEAGE_FORMAT);
     }
     buf_free(&k);

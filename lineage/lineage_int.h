@@ -4,28 +4,42 @@
  *
  * KEYS. Every key starts with a one-byte tag; integers are big-endian so that
  * byte order is numeric order and every "list X of Y" is one prefix scan.
- * kind: 0 artifact, 1 execution, 2 context. Ids are u64 BE.
+ * kind: 0 artifact, 1 execution, 2 context. Ids are u64 BE. s: the stream
+ * byte, the low byte of the id that follows it (format 2).
+ *
+ * STREAMS. The memtable keeps one insert position per two-byte key prefix
+ * (store/store.c), so the first two bytes say where a key goes: node records
+ * of one kind (0x10 | kind) are appended in id order; a by-type key goes to
+ * its type's stream and an event or link key to its first id's, where the
+ * newest id is the largest, so a run's keys are mostly appends to streams no
+ * other anchor disturbed, not searches from the skiplist's top. The stream
+ * byte is derived from the key, so a prefix scan is unchanged: one anchor's
+ * keys are still contiguous and in order.
  *
  *   tag   key after the tag                         value
- *   0x00  "format"                                  u32 LE format version (1)
+ *   0x00  "format"                                  u32 LE format version (2)
  *   0x01  0x7f (types)                              u64 LE last type id allocated
  *   0x01  kind                                      u64 LE last node id (earlier builds;
  *                                                   read at open, no longer written)
  *   0x02  kind | type name                          type record (compact JSON)
  *   0x10  kind | id                                 node record (current version)
  *   0x11  kind | id | version u32 BE                node record (superseded version)
- *   0x20  kind | type id | id                       empty           (list by type)
+ *   0x20  s | kind | type id | id                   empty           (list by type;
+ *                                                   s of the type id)
  *   0x21  kind | type id | name                     id u64 BE       ((type, name) unique)
  *   0x22  kind | uri | 0x00 | id                    empty           (list by uri)
  *   0x23  kind | external_id                        id u64 BE       (external_id unique)
- *   0x30  execution id | artifact id | event type   event record    (events of an execution)
- *   0x31  artifact id | execution id | event type   event record    (events of an artifact)
- *   0x40  context id | artifact id                  link record     (attribution)
- *   0x41  artifact id | context id                  link record
- *   0x42  context id | execution id                 link record     (association)
- *   0x43  execution id | context id                 link record
- *   0x44  child context id | parent context id      link record     (parent context)
- *   0x45  parent context id | child context id      link record
+ *   0x30  s | execution id | artifact id | type     event record    (events of an execution)
+ *   0x31  s | artifact id | execution id | type     event record    (events of an artifact)
+ *   0x40  s | context id | artifact id              link record     (attribution)
+ *   0x41  s | artifact id | context id              link record
+ *   0x42  s | context id | execution id             link record     (association)
+ *   0x43  s | execution id | context id             link record
+ *   0x44  s | child context id | parent context id  link record     (parent context)
+ *   0x45  s | parent context id | child context id  link record
+ *
+ * Format 1 (builds before 2026-11-28) had no stream byte; such a data
+ * directory is refused at open (check_format), not migrated.
  *
  * Names, uris and external ids never contain a NUL byte (refused on the way
  * in), so the 0x00 after the uri ends it unambiguously and `uri | 0x00` is
@@ -81,7 +95,7 @@ enum {
 };
 
 #define LK_COUNTER_TYPES 0x7f
-#define LINEAGE_FORMAT 1u
+#define LINEAGE_FORMAT 2u
 
 /* ---- property types and states ------------------------------------------ */
 
@@ -180,7 +194,8 @@ void lkey_by_type(buf *k, lineage_kind kind, int64_t type_id, int64_t id); /* id
 void lkey_by_name(buf *k, lineage_kind kind, int64_t type_id, slice name);
 void lkey_by_uri(buf *k, lineage_kind kind, slice uri, int64_t id); /* id 0 = prefix */
 void lkey_by_extid(buf *k, lineage_kind kind, slice extid);
-/* Pair keys: tag | a | b (| event type when t > 0). b == 0 → the tag|a prefix. */
+/* Pair keys: tag | s(a) | a | b (| event type when t > 0). b == 0 → the
+ * tag|s|a prefix. */
 void lkey_pair(buf *k, int tag, int64_t a, int64_t b, int t);
 
 /* The trailing id of a by-type / by-uri / pair key; -1 if malformed. */

@@ -208,6 +208,22 @@ static rocksdb_options_t *cf_options(store_t *st, int cf)
     }
     rocksdb_options_set_block_based_table_factory(o, t);
     rocksdb_block_based_options_destroy(t);
+    if (cf == CF_LINEAGE) {
+        /* A lineage batch writes a handful of keys into each of several key
+         * streams (node records, by-type lists, the events and links of one
+         * node; the first two key bytes name the stream, docs/lineage.md).
+         * The memtable then keeps one insert position per stream, so a key
+         * appended to its stream costs a few comparisons instead of a search
+         * from the skiplist's top (docs/benchmarks.md, bench/lineage). Not in
+         * the C API's setters: applied through an options string. */
+        rocksdb_options_t *h = rocksdb_options_create();
+        char *rerr = NULL;
+        rocksdb_get_options_from_string(
+            o, "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.2", h, &rerr);
+        STRATA_ASSERT(rerr == NULL);
+        rocksdb_options_destroy(o);
+        o = h;
+    }
     return o;
 }
 

@@ -12,11 +12,14 @@
  *     of versions >= 6) for the traversal benchmark; --tsv-dir gets nodes.tsv and
  *     events.tsv, the same graph for the SQLite peer (written outside the timing).
  *
- *   load http --port P --nodes N [--connections C] [--versions L]
+ *   load http --port P --nodes N [--connections C] [--versions L] [--batch]
  *     The same shape through HTTP: POST /v1/artifacts, /v1/executions and
  *     /v1/events, C keep-alive connections (one thread each, one request in
  *     flight per connection), every node and event one request, as a client
  *     without a batch API writes it. Each request is also an audit record.
+ *     --batch: one POST /v1/lineage:batch per pipeline run instead (its 28
+ *     nodes and 28-31 events, events naming the run's new nodes by index),
+ *     one transaction and one audit record each.
  *
  * Both print a human summary on stderr and one line on stdout,
  *   RESULT key=value ...
@@ -413,11 +416,13 @@ typedef struct hclient {
     int fd;
     int port;
     int index, versions, projects;
+    bool batch;
     char *in;
     size_t in_cap;
     uint64_t nodes, events, requests;
     uint64_t *lat_us;
     size_t nlat, cap_lat;
+    const char *body; /* the last answer's body, in `in` */
     char error[256];
 } hclient;
 
@@ -431,7 +436,8 @@ static int hconnect(hclient *c)
     return connect(c->fd, (struct sockaddr *)&a, sizeof a);
 }
 
-/* POST a JSON body; returns the first "id" of the answer (0 when none) or -1. */
+/* POST a JSON body; returns the first "id" of the answer (0 when none) or -1.
+ * The answer's body stays in c->in (from c->body) until the next request. */
 static int64_t hpost(hclient *c, const char *path, const char *body)
 {
     char head[256];
@@ -492,11 +498,12 @@ static int64_t hpost(hclient *c, const char *path, const char *body)
     c->lat_us[c->nlat++] = (uint64_t)us;
     c->requests++;
     int status = atoi(c->in + 9);
-    if (status != 201) {
+    if (status != (c->batch ? 200 : 201)) {
         snprintf(c->error, sizeof c->error, "POST %s: %d %.150s", path, status, c->in + head_end);
         return -1;
     }
     c->in[need] = '\0';
+    c->body = c->in + head_end;
     const char *id = strstr(c->in + head_end, "\"id\":");
     return id ? strtoll(id + 5, NULL, 10) : 0;
 }
@@ -617,6 +624,165 @@ static int hpipeline(hclient *c, int j, int v, int64_t *prev)
     return 0;
 }
 
+/* A growing request body. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (w < 0)
+            die("vsnprintf failed");
+        if ((size_t)w < b->cap - b->n) {
+            b->n += (size_t)w;
+            return;
+        }
+        b->cap = b->cap * 2 + (size_t)w + 1;
+        if (!(b->p = realloc(b->p, b->cap)))
+            die("out of memory");
+    }
+}
+
+/* One event of a batch: artifact by index (or by id when aid > 0), execution
+ * by index. */
+static void sb_event(sbuf *b, bool *first, int ai, int64_t aid, int xi, const char *type)
+{
+    if (aid > 0)
+        sb_printf(b, "%s{\"artifact_id\":%" PRId64 ",\"execution_index\":%d,\"type\":\"%s\"}",
+                  *first ? "" : ",", aid, xi, type);
+    else
+        sb_printf(b, "%s{\"artifact_index\":%d,\"execution_index\":%d,\"type\":\"%s\"}",
+                  *first ? "" : ",", ai, xi, type);
+    *first = false;
+}
+
+/* The same pipeline run as hpipeline, as ONE POST /v1/lineage:batch: the 18
+ * artifacts and 10 executions (the same names and properties) and every event,
+ * the run's own nodes named by index, the previous model version by id. */
+static int hpipeline_batch(hclient *c, int j, int v, int64_t *prev)
+{
+    static const char *const entities[3] = {"customer", "account", "merchant"};
+    int h = c->index;
+    sbuf b = {0};
+    int rc = -1;
+    /* Artifacts: 0-1 source files, 2-4 feature sets, 5 the dataset, then per
+     * k: 6+4k model, 7+4k train metrics, 8+4k eval metrics, 9+4k fairness. */
+    sb_printf(&b, "{\"artifacts\":[");
+    for (int f = 0; f < 2; f++) {
+        char sha[65];
+        fake_sha(sha, j + h * 1000000, v, f);
+        sb_printf(&b,
+                  "%s{\"type\":\"SourceFile\",\"name\":\"sha256:b%s\",\"uri\":"
+                  "\"file:///data/b%d/p%d/v%d/%d.csv\",\"state\":\"LIVE\",\"properties\":"
+                  "{\"format\":\"csv\",\"sha256\":\"%s\",\"bytes\":1000000,\"rows\":10000}}",
+                  f ? "," : "", sha, h, j, v, f, sha);
+    }
+    for (int i = 0; i < 3; i++)
+        sb_printf(&b,
+                  ",{\"type\":\"FeatureSet\",\"state\":\"LIVE\",\"properties\":{"
+                  "\"entity\":\"%s\",\"features\":[\"f1\",\"f2\",\"f3\"],\"feature_count\":3}}",
+                  entities[i]);
+    sb_printf(&b,
+              ",{\"type\":\"Dataset\",\"name\":\"b%d-p%d-v%d\",\"state\":\"LIVE\","
+              "\"properties\":{\"format\":\"csv\",\"rows\":50000}}",
+              h, j, v);
+    for (int k = 0; k < 3; k++)
+        sb_printf(&b,
+                  ",{\"type\":\"Model\",\"name\":\"b%dp%dk%d@%d\",\"state\":\"LIVE\","
+                  "\"properties\":{\"model\":\"b%dp%dk%d\",\"version\":%d}}"
+                  ",{\"type\":\"Metrics\",\"state\":\"LIVE\",\"properties\":{"
+                  "\"split\":\"train\",\"metrics\":{\"roc_auc\":0.8},\"n\":40000}}"
+                  ",{\"type\":\"Metrics\",\"state\":\"LIVE\",\"properties\":{"
+                  "\"split\":\"eval\",\"metrics\":{\"roc_auc\":0.78},\"n\":10000}}"
+                  ",{\"type\":\"FairnessReport\",\"state\":\"LIVE\",\"properties\":{"
+                  "\"four_fifths_rule\":\"pass\"}}",
+                  h, j, k, v, h, j, k, v);
+    /* Executions: 0-2 imports, 3 the export, then per k: 4+2k train, 5+2k
+     * evaluation. */
+    sb_printf(&b, "],\"executions\":[");
+    for (int i = 0; i < 3; i++)
+        sb_printf(&b,
+                  "%s{\"type\":\"Import\",\"name\":\"import-b%d-%d-%d-%d\",\"state\":"
+                  "\"COMPLETE\",\"properties\":{\"entity\":\"%s\",\"format\":\"csv\","
+                  "\"job_id\":\"b%d-%d-%d-%d\",\"rows_imported\":9990,"
+                  "\"values_written\":29970}}",
+                  i ? "," : "", h, j, v, i, entities[i], h, j, v, i);
+    sb_printf(&b,
+              ",{\"type\":\"Export\",\"name\":\"export-b%d-%d-%d\",\"state\":"
+              "\"COMPLETE\",\"properties\":{\"feature_refs\":[\"customer:f1\","
+              "\"account:f1\",\"merchant:f3\"],\"as_of\":\"2024-06-01T00:00:00Z\","
+              "\"instance_source\":\"file:///i.csv\"}}",
+              h, j, v);
+    for (int k = 0; k < 3; k++)
+        sb_printf(&b,
+                  ",{\"type\":\"Train\",\"name\":\"train-b%d-%d-%d-%d\",\"state\":"
+                  "\"COMPLETE\",\"properties\":{\"model\":\"b%dp%dk%d\",\"version\":%d,"
+                  "\"hyperparameters\":{\"l2\":0.01,\"max_iterations\":100}}}"
+                  ",{\"type\":\"Evaluate\",\"name\":\"eval-b%d-%d-%d-%d\",\"state\":"
+                  "\"COMPLETE\",\"properties\":{\"evaluation_id\":\"e%d-%d-%d-%d\"}}",
+                  h, j, v, k, h, j, k, v, h, j, v, k, h, j, v, k);
+    sb_printf(&b, "],\"events\":[");
+    bool first = true;
+    int nev = 0;
+    for (int i = 0; i < 3; i++) {
+        sb_event(&b, &first, i < 2 ? 0 : 1, 0, i, "INPUT");
+        sb_event(&b, &first, 2 + i, 0, i, "OUTPUT");
+        nev += 2;
+    }
+    for (int i = 0; i < 3; i++)
+        sb_event(&b, &first, 2 + i, 0, 3, "INPUT");
+    sb_event(&b, &first, 5, 0, 3, "OUTPUT");
+    nev += 4;
+    for (int k = 0; k < 3; k++) {
+        int m = 6 + 4 * k, tr = 4 + 2 * k, ev = 5 + 2 * k;
+        sb_event(&b, &first, 5, 0, tr, "INPUT");
+        if (prev[k]) {
+            sb_event(&b, &first, 0, prev[k], tr, "INPUT");
+            nev++;
+        }
+        sb_event(&b, &first, m, 0, tr, "OUTPUT");
+        sb_event(&b, &first, m + 1, 0, tr, "OUTPUT");
+        sb_event(&b, &first, m, 0, ev, "INPUT");
+        sb_event(&b, &first, m + 2, 0, ev, "OUTPUT");
+        sb_event(&b, &first, m + 3, 0, ev, "OUTPUT");
+        nev += 6;
+    }
+    sb_printf(&b, "]}");
+    if (hpost(c, "/v1/lineage:batch", b.p) < 0)
+        goto out;
+    /* The new models' ids, for the next version's warm start. */
+    const char *ids = strstr(c->body, "\"artifact_ids\":[");
+    if (!ids) {
+        snprintf(c->error, sizeof c->error, "no artifact_ids in %.150s", c->body);
+        goto out;
+    }
+    ids += strlen("\"artifact_ids\":[");
+    for (int i = 0; i < 18; i++) {
+        char *end;
+        long long id = strtoll(ids, &end, 10);
+        if (end == ids || id <= 0) {
+            snprintf(c->error, sizeof c->error, "bad artifact_ids in %.150s", c->body);
+            goto out;
+        }
+        if (i >= 6 && (i - 6) % 4 == 0)
+            prev[(i - 6) / 4] = id;
+        ids = end + 1;
+    }
+    c->nodes += NODES_PER_PIPELINE;
+    c->events += (uint64_t)nev;
+    rc = 0;
+out:
+    free(b.p);
+    return rc;
+}
+
 static void *hthread(void *arg)
 {
     hclient *c = arg;
@@ -629,7 +795,7 @@ static void *hthread(void *arg)
     }
     for (int v = 1; v <= c->versions; v++)
         for (int j = 0; j < c->projects; j++)
-            if (hpipeline(c, j, v, &prev[j * 3]))
+            if ((c->batch ? hpipeline_batch : hpipeline)(c, j, v, &prev[j * 3]))
                 goto out;
 out:
     if (c->fd >= 0)
@@ -644,7 +810,7 @@ static int u64cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int run_http(int port, long nodes, int conns, int versions)
+static int run_http(int port, long nodes, int conns, int versions, bool batch)
 {
     hclient *cs = calloc((size_t)conns, sizeof *cs);
     pthread_t *th = calloc((size_t)conns, sizeof *th);
@@ -657,8 +823,12 @@ static int run_http(int port, long nodes, int conns, int versions)
         projects = 1;
     double t0 = now_s();
     for (int i = 0; i < conns; i++) {
-        cs[i] = (hclient){
-            .fd = -1, .port = port, .index = i, .versions = versions, .projects = projects};
+        cs[i] = (hclient){.fd = -1,
+                          .port = port,
+                          .index = i,
+                          .versions = versions,
+                          .projects = projects,
+                          .batch = batch};
         pthread_create(&th[i], NULL, hthread, &cs[i]);
     }
     uint64_t total_nodes = 0, total_events = 0, total_req = 0, nlat = 0;
@@ -682,17 +852,17 @@ static int run_http(int port, long nodes, int conns, int versions)
     }
     qsort(lat, nlat, sizeof *lat, u64cmp);
     uint64_t p50 = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[nlat * 99 / 100] : 0;
-    printf("RESULT nodes=%" PRIu64 " events=%" PRIu64 " requests=%" PRIu64
+    printf("RESULT mode=%s nodes=%" PRIu64 " events=%" PRIu64 " requests=%" PRIu64
            " connections=%d seconds=%.2f nodes_per_s=%.0f requests_per_s=%.0f p50_us=%" PRIu64
            " p99_us=%" PRIu64 "\n",
-           total_nodes, total_events, total_req, conns, secs, (double)total_nodes / secs,
-           (double)total_req / secs, p50, p99);
+           batch ? "batch" : "single", total_nodes, total_events, total_req, conns, secs,
+           (double)total_nodes / secs, (double)total_req / secs, p50, p99);
     fprintf(stderr,
-            "load: HTTP: %" PRIu64 " nodes + %" PRIu64 " events (%" PRIu64
+            "load: HTTP%s: %" PRIu64 " nodes + %" PRIu64 " events (%" PRIu64
             " requests) on %d connections in %.1f s = %.0f nodes/s, %.0f requests/s; "
             "per request p50 %" PRIu64 " us, p99 %" PRIu64 " us\n",
-            total_nodes, total_events, total_req, conns, secs, (double)total_nodes / secs,
-            (double)total_req / secs, p50, p99);
+            batch ? " (lineage:batch)" : "", total_nodes, total_events, total_req, conns, secs,
+            (double)total_nodes / secs, (double)total_req / secs, p50, p99);
     free(lat);
     free(cs);
     free(th);
@@ -705,7 +875,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: load graph --data-dir DIR --nodes N [--versions L] [--starts FILE] "
                     "[--tsv-dir DIR]\n"
-                    "       load http --port P --nodes N [--connections C] [--versions L]\n");
+                    "       load http --port P --nodes N [--connections C] [--versions L] "
+                    "[--batch]\n");
     exit(2);
 }
 
@@ -714,10 +885,15 @@ int main(int argc, char **argv)
     const char *dir = NULL, *starts = NULL, *tsv = NULL;
     long nodes = 0;
     int port = 0, conns = 8, versions = 12;
+    bool batch = false;
     if (argc < 2)
         usage();
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--batch") == 0) {
+            batch = true;
+            continue;
+        }
         if (!v)
             usage();
         if (strcmp(a, "--data-dir") == 0)
@@ -743,6 +919,6 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "graph") == 0 && dir)
         return run_graph(dir, nodes, versions, starts, tsv);
     if (strcmp(argv[1], "http") == 0 && port > 0)
-        return run_http(port, nodes, conns, versions);
+        return run_http(port, nodes, conns, versions, batch);
     usage();
 }

@@ -16,6 +16,8 @@
 #     lineage_record_run, one atomic batch per run: nodes/s written through the C API;
 #  2. starts a fresh stratad and writes the same shape through HTTP (POST /v1/artifacts,
 #     /v1/executions, /v1/events; HTTP_CONNS keep-alive connections): nodes/s through HTTP;
+#     then, on another fresh stratad, the same shape as one POST /v1/lineage:batch per
+#     pipeline run (28 nodes and their events in one request): nodes/s through the batch API;
 #  3. starts stratad on the big graph and runs, with wrk (one generator thread):
 #     - the 10-hop upstream traversal GET /v1/lineage?artifact_id=X&direction=upstream&max_hops=10
 #       for X random among deep artifacts (FairnessReports of model versions >= 6), on one
@@ -77,10 +79,10 @@ TRAV_CONNS=8      # connections of the traversal throughput run
 STARTS_SAMPLE=5000
 CHECK_STARTS=20   # traversals whose node counts are compared with SQLite's
 if [ "$QUICK" = 1 ]; then
-  NODES="${NODES:-30000}"; HTTP_NODES=3000; WARM_SECS=1; TRAV_SECS=3; LIST_SECS=2
+  NODES="${NODES:-30000}"; HTTP_NODES=3000; BATCH_NODES=10000; WARM_SECS=1; TRAV_SECS=3; LIST_SECS=2
   PEER_SECS=2; LIST_PAGES=20
 else
-  NODES="${NODES:-1000000}"; HTTP_NODES=30000; WARM_SECS=3; TRAV_SECS=15; LIST_SECS=10
+  NODES="${NODES:-1000000}"; HTTP_NODES=30000; BATCH_NODES=200000; WARM_SECS=3; TRAV_SECS=15; LIST_SECS=10
   PEER_SECS=10; LIST_PAGES=200
 fi
 
@@ -142,25 +144,40 @@ DATA_MB="$(du -sm "$WORK/data" | cut -f1)"
 shuf -n "$STARTS_SAMPLE" --random-source=<(yes) "$WORK/starts.txt" >"$WORK/starts_sample.txt"
 
 # ---- 2. the same shape through HTTP ------------------------------------------------------------
+http_load() { # NAME NODES [--batch] -> sets RES (load's RESULT line), TICKS (stratad CPU ticks)
+  local name=$1 nodes=$2 c0 c1
+  shift 2
+  start_stratad "$WORK/$name-data" "$WORK/stratad-$name.log"
+  c0="$(cpu_ticks "$SPID")"
+  RES="$("$WORK/load" http --port "${SURL##*:}" --nodes "$nodes" --connections "$HTTP_CONNS" \
+    --versions "$VERSIONS" "$@" 2>>"$WORK/load.log")" || {
+    log "HTTP load ($name) failed:"; tail -n 5 "$WORK/load.log" >&2; exit 1; }
+  c1="$(cpu_ticks "$SPID")"
+  stop_stratad
+  TICKS=$((c1 - c0))
+}
 log "writing $HTTP_NODES nodes through HTTP on $HTTP_CONNS connections (fresh daemon)"
-start_stratad "$WORK/http-data" "$WORK/stratad-http.log"
-HTTP_PORT="${SURL##*:}"
-HC0="$(cpu_ticks "$SPID")"
-HTTP_RES="$("$WORK/load" http --port "$HTTP_PORT" --nodes "$HTTP_NODES" \
-  --connections "$HTTP_CONNS" --versions "$VERSIONS" 2>>"$WORK/load.log")" || {
-  log "HTTP load failed:"; tail -n 5 "$WORK/load.log" >&2; exit 1; }
-HC1="$(cpu_ticks "$SPID")"
-stop_stratad
-H_NODES="$(kv "$HTTP_RES" nodes)"
-H_NPS="$(kv "$HTTP_RES" nodes_per_s)"
-H_RPS="$(kv "$HTTP_RES" requests_per_s)"
-H_P50="$(kv "$HTTP_RES" p50_us)"
-H_P99="$(kv "$HTTP_RES" p99_us)"
-H_REQ="$(kv "$HTTP_RES" requests)"
-H_CPU_US="$(awk -v t=$((HC1 - HC0)) -v h="$CLK_TCK" -v n="$H_REQ" \
-  'BEGIN {printf "%.0f", t * 1e6 / h / n}')"
+http_load http "$HTTP_NODES"
+H_NODES="$(kv "$RES" nodes)"
+H_NPS="$(kv "$RES" nodes_per_s)"
+H_RPS="$(kv "$RES" requests_per_s)"
+H_P50="$(kv "$RES" p50_us)"
+H_P99="$(kv "$RES" p99_us)"
+H_REQ="$(kv "$RES" requests)"
+H_CPU_US="$(awk -v t="$TICKS" -v h="$CLK_TCK" -v n="$H_REQ" 'BEGIN {printf "%.0f", t * 1e6 / h / n}')"
 log "HTTP writes: $H_NODES nodes, $H_REQ requests: $H_NPS nodes/s, $H_RPS requests/s;" \
   "p50 ${H_P50} us, p99 ${H_P99} us; stratad CPU ${H_CPU_US} us/request"
+
+log "writing $BATCH_NODES nodes through POST /v1/lineage:batch on $HTTP_CONNS connections (fresh daemon)"
+http_load batch "$BATCH_NODES" --batch
+B_NODES="$(kv "$RES" nodes)"
+B_NPS="$(kv "$RES" nodes_per_s)"
+B_RPS="$(kv "$RES" requests_per_s)"
+B_P50="$(kv "$RES" p50_us)"
+B_P99="$(kv "$RES" p99_us)"
+B_CPU_US="$(awk -v t="$TICKS" -v h="$CLK_TCK" -v n="$B_NODES" 'BEGIN {printf "%.1f", t * 1e6 / h / n}')"
+log "HTTP batch writes: $B_NODES nodes, $(kv "$RES" requests) requests: $B_NPS nodes/s," \
+  "$B_RPS requests/s; p50 ${B_P50} us, p99 ${B_P99} us; stratad CPU ${B_CPU_US} us/node"
 
 # ---- 3. reads on the big graph -----------------------------------------------------------------
 start_stratad "$WORK/data" "$WORK/stratad.log"
@@ -262,6 +279,7 @@ TRAV_P99="$(stat_of trav_c1 p99_us)"
   echo "|---|---|---|---|"
   echo "| nodes/s written, capture API (lineage_record_run, 1 writer, 1 batch per run) | $G_NPS ($G_API_NPS inside the call) | $(kv "$P_LOAD" rows_per_s) rows/s bulk insert (not comparable: no checks, no indexes during insert) | ≥ 50000: $(verdict "$G_NPS" ">=" 50000) |"
   echo "| nodes/s written, HTTP ($HTTP_CONNS connections, one node or event per request) | $H_NPS ($H_RPS requests/s; p50 $H_P50 us, p99 $H_P99 us; $H_CPU_US us server CPU/request) | | |"
+  echo "| nodes/s written, HTTP POST /v1/lineage:batch ($HTTP_CONNS connections, one pipeline run of 28 nodes per request) | $B_NPS ($B_RPS requests/s; p50 $B_P50 us, p99 $B_P99 us; $B_CPU_US us server CPU/node) | | |"
   for name in trav_c1 "trav_c$TRAV_CONNS"; do
     conns="${name#trav_c}"
     peer_cell=""

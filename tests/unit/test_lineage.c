@@ -80,17 +80,21 @@ static void test_pair_keys_round_trip(void **state)
     int64_t a, b;
     int t;
     lkey_pair(&k, LK_EVENT_BY_EXEC, 5, 1ll << 40, LINEAGE_EVENT_OUTPUT);
-    assert_int_equal(k.n, 18);
+    assert_int_equal(k.n, 19);
+    assert_int_equal((unsigned char)k.p[1], 5); /* the stream: the first id's low byte */
     assert_int_equal(lkey_pair_decode(buf_slice(&k), &a, &b, &t), 0);
     assert_int_equal(a, 5);
     assert_int_equal(b, 1ll << 40);
     assert_int_equal(t, LINEAGE_EVENT_OUTPUT);
     lkey_pair(&k, LK_ATTR_BY_CTX, 9, 3, 0);
-    assert_int_equal(k.n, 17);
+    assert_int_equal(k.n, 18);
     assert_int_equal(lkey_pair_decode(buf_slice(&k), &a, &b, &t), 0);
     assert_int_equal(t, 0);
+    /* A stream byte that does not match the first id is a malformed key. */
+    k.p[1] = 10;
+    assert_int_equal(lkey_pair_decode(buf_slice(&k), &a, &b, &t), -1);
     lkey_pair(&k, LK_ATTR_BY_CTX, 9, 0, 0); /* a prefix */
-    assert_int_equal(k.n, 9);
+    assert_int_equal(k.n, 10);
     assert_int_equal(lkey_pair_decode(buf_slice(&k), &a, &b, &t), -1);
     buf_free(&k);
 }
@@ -674,6 +678,99 @@ static void test_legacy_counter_is_honoured(void **state)
     buf_free(&v);
 }
 
+/* Format 2 puts a stream byte (the first id's low byte) after the tag of
+ * pair and by-type keys: ids 1 and 257 share a stream, so each anchor's
+ * prefix must still hold only its own edges, in order, across pages. */
+static void test_streams_keep_each_anchor_apart(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    lineage_node_spec ds = {.type = slice_of("Dataset")};
+    lineage_node_spec st = {.type = slice_of("Study"), .name = slice_of("s1")};
+    lineage_node_spec st2 = {.type = slice_of("Study"), .name = slice_of("s2")};
+    int64_t id = 0, c1 = 0, c2 = 0;
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_CONTEXT, &st, &c1, NULL, NULL), 0);
+    assert_int_equal(lineage_node_create(f->lg, LINEAGE_CONTEXT, &st2, &c2, NULL, NULL), 0);
+    for (int i = 1; i <= 300; i++) {
+        assert_int_equal(lineage_node_create(f->lg, LINEAGE_ARTIFACT, &ds, &id, NULL, NULL), 0);
+        assert_int_equal(id, i);
+        /* Every artifact in s1; 1 and 257 (one stream) also in s2. */
+        assert_int_equal(lineage_attribution_put(f->lg, c1, id, NULL, &err), 0);
+        if (i == 1 || i == 257)
+            assert_int_equal(lineage_attribution_put(f->lg, c2, id, NULL, &err), 0);
+    }
+    buf next = BUF_INIT, cur = BUF_INIT;
+    int64_t want = 1;
+    do {
+        json_t *items = json_array();
+        assert_int_equal(lineage_related_list(f->lg, LINEAGE_REL_CONTEXT_ARTIFACTS, c1,
+                                              buf_slice(&cur), 64, items, &next, &err),
+                         0);
+        size_t i;
+        json_t *it;
+        json_array_foreach (items, i, it)
+            assert_int_equal(json_integer_value(json_object_get(it, "id")), want++);
+        json_decref(items);
+        buf_reset(&cur);
+        buf_append_slice(&cur, buf_slice(&next));
+    } while (next.n > 0);
+    assert_int_equal(want, 301);
+    json_t *items = json_array();
+    assert_int_equal(lineage_related_list(f->lg, LINEAGE_REL_ARTIFACT_CONTEXTS, 257,
+                                          (slice){NULL, 0}, 10, items, &next, &err),
+                     0);
+    assert_int_equal(json_array_size(items), 2);
+    json_array_clear(items);
+    assert_int_equal(lineage_related_list(f->lg, LINEAGE_REL_ARTIFACT_CONTEXTS, 1 + 2 * 256,
+                                          (slice){NULL, 0}, 10, items, &next, &err),
+                     STRATA_NOT_FOUND);
+    err_clear(&err);
+    json_array_clear(items);
+    assert_int_equal(lineage_related_list(f->lg, LINEAGE_REL_CONTEXT_ARTIFACTS, c2,
+                                          (slice){NULL, 0}, 10, items, &next, &err),
+                     0);
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 1), "id")), 257);
+    json_decref(items);
+    buf_free(&next);
+    buf_free(&cur);
+}
+
+/* A data directory written in another lineage format is refused at open with
+ * a message naming both formats; nothing in it is changed. */
+static void test_other_format_refused(void **state)
+{
+    fx *f = *state;
+    buf k = BUF_INIT, v = BUF_INIT;
+    buf_putc(&k, (char)LK_FORMAT);
+    buf_append_str(&k, "format");
+    assert_int_equal(store_kv_get(f->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&k), &v, NULL), 0);
+    assert_int_equal(v.n, 4);
+    assert_int_equal(get_u32le(v.p), LINEAGE_FORMAT);
+    assert_int_equal(LINEAGE_FORMAT, 2);
+    /* What a build before format 2 wrote. */
+    store_batch *b = store_batch_new();
+    buf_reset(&v);
+    buf_put_u32le(&v, 1);
+    store_batch_put(b, STORE_SPACE_LINEAGE, buf_slice(&k), buf_slice(&v));
+    assert_int_equal(store_batch_commit(f->st, b, false, NULL), 0);
+    store_batch_free(b);
+    lineage_close(f->lg);
+    f->lg = NULL;
+    strata_err err = STRATA_ERR_INIT;
+    lineage_t *lg = NULL;
+    assert_int_equal(lineage_open(f->st, "test-build", &lg, &err), STRATA_CORRUPT);
+    assert_null(lg);
+    assert_non_null(strstr(err.message, "lineage format 1"));
+    assert_non_null(strstr(err.message, "reads format 2"));
+    err_clear(&err);
+    buf_reset(&v);
+    assert_int_equal(store_kv_get(f->st, STORE_SPACE_LINEAGE, NULL, buf_slice(&k), &v, NULL), 0);
+    assert_int_equal(get_u32le(v.p), 1);
+    buf_free(&k);
+    buf_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +789,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_graph_paging_covers_everything_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_claims_and_new_node_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_counter_is_honoured, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams_keep_each_anchor_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_format_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
