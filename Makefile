@@ -10,6 +10,22 @@ ifeq ($(CI),true)
 WERROR := -DSTRATA_WERROR=ON
 endif
 CMAKE_FLAGS ?=
+# ROCKSDB=release: link a release build (-DNDEBUG) of Debian's own RocksDB
+# source instead of Debian's librocksdb-dev, whose assertions are on
+# (docs/benchmarks.md "RocksDB build"). scripts/rocksdb-release.sh builds it
+# into build-rocksdb/ on first use (20-40 minutes, once); Strata then builds
+# in its own dir, build-release, so the default build stays Debian's. E.g.
+# make bench ROCKSDB=release BENCH=lineage, make test ROCKSDB=release.
+ROCKSDB ?= debian
+ROCKSDB_PREFIX ?= build-rocksdb
+ifeq ($(ROCKSDB),release)
+BUILD := build-release
+ROCKSDB_DIR := $(abspath $(ROCKSDB_PREFIX))/install
+else ifeq ($(ROCKSDB),debian)
+ROCKSDB_DIR :=
+else
+$(error ROCKSDB=$(ROCKSDB): use debian (the default) or release)
+endif
 
 .PHONY: all deps build run test test-asan fuzz test-valgrind bench clean
 
@@ -19,7 +35,8 @@ deps:
 	@scripts/deps.sh build
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WERROR) $(CMAKE_FLAGS) >/dev/null
+	@if [ -n "$(ROCKSDB_DIR)" ]; then scripts/rocksdb-release.sh $(ROCKSDB_PREFIX); fi
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSTRATA_ROCKSDB_DIR=$(ROCKSDB_DIR)" $(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Start stratad on ./strata-data with a demo entity; Ctrl-C stops it.
@@ -65,11 +82,13 @@ test-valgrind: deps
 # Benchmarks against their peers, one after the other so none disturbs another
 # (installs wrk, nginx, redis, rocksdb-tools, PostgreSQL, pandas, scikit-learn,
 # LIBLINEAR). One of them: make bench BENCH=online. The 10-minute soak (bench/soak)
-# runs only when named: make bench BENCH=soak
+# runs only when named: make bench BENCH=soak. ROCKSDB=release (above): every
+# bench against the release RocksDB build, bench/ingest's db_bench from it too.
 BENCH ?= online ingest export lineage train evaluate durability
 bench: build
 	@scripts/deps.sh bench
 	@for b in $(BENCH); do echo "== bench/$$b"; bench/$$b/run.sh $(BUILD) || exit 1; done
 
+# build-rocksdb (the release RocksDB, slow to rebuild) stays: rm -rf it by hand.
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_VALGRIND)

@@ -92,3 +92,19 @@ bench_machine() {
     log "WARNING: the machine is not idle (load average $LOAD_BEFORE on $NPROC CPUs); numbers will be noisy"
   fi
 }
+
+# rocksdb_env BUILD_DIR: the RocksDB BUILD_DIR's stratad links, for a bench's own
+# programs: sets ROCKSDB_CFLAGS and ROCKSDB_LIBS (compile and link against it),
+# DB_BENCH (the db_bench built from the same RocksDB) and ROCKSDB_BUILD (a line
+# for the report), from BUILD_DIR/rocksdb.env, which CMakeLists.txt writes.
+# Defaults (a build dir configured before that file existed): Debian's library.
+# shellcheck disable=SC2034 # the variables are for the sourcing script
+rocksdb_env() {
+  ROCKSDB_CFLAGS=""
+  ROCKSDB_LIBS="-lrocksdb"
+  DB_BENCH="db_bench"
+  ROCKSDB_BUILD="RocksDB, Debian librocksdb-dev"
+  # shellcheck source=/dev/null
+  if [ -f "$1/rocksdb.env" ]; then . "$1/rocksdb.env"; fi
+  log "RocksDB: $ROCKSDB_BUILD"
+}

@@ -7,6 +7,9 @@
 set -euo pipefail
 
 # openssl: the TLS integration tests make their CA and certificates with it.
+# librocksdb-dev also brings what scripts/rocksdb-release.sh compiles RocksDB
+# with (snappy, lz4, zstd, zlib, bzip2 and gflags headers; patch and xz come
+# with build-essential).
 build_pkgs=(build-essential cmake pkg-config git python3
   librocksdb-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
   libjansson-dev libopenblas-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev

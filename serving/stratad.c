@@ -30,6 +30,9 @@
 #ifndef STRATA_BUILD_ID
 #define STRATA_BUILD_ID "dev"
 #endif
+#ifndef STRATA_ROCKSDB_BUILD
+#define STRATA_ROCKSDB_BUILD "RocksDB"
+#endif
 
 /* stratad --check: open read-only, read every record with checksums verified.
  * One line on stdout or stderr; 0 sound, 1 damaged or unreadable. */
@@ -89,7 +92,7 @@ int main(int argc, char **argv)
     struct ssl_ctx_st *tls = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
-            printf("stratad %s\n", STRATA_BUILD_ID);
+            printf("stratad %s (%s)\n", STRATA_BUILD_ID, STRATA_ROCKSDB_BUILD);
             return 0;
         }
         if (strcmp(argv[i], "--routes") == 0) {
@@ -175,6 +178,7 @@ int main(int argc, char **argv)
              STRATA_BUILD_ID, cfg.listen, http_server_port(a.server), tls ? "https" : "http",
              replica ? cfg.secondary_of : cfg.data_dir, cfg.threads,
              auth_gate_enforcing(a.auth) ? "tokens required" : "open: no token file");
+    log_info("storage: %s", STRATA_ROCKSDB_BUILD);
     if (replica)
         log_info("read-only replica of %s, catching up every %u ms", cfg.secondary_of,
                  cfg.catch_up_ms);

@@ -43,7 +43,7 @@
 #     CSV; under /usr/bin/time -v: wall time of the process (interpreter start and
 #     `import pandas` included) and its maximum resident set size.
 #     Strata and pandas alternate which goes first in each run.
-#  5. the storage floor: bench/export/rawscan.c (compiled here against librocksdb)
+#  5. the storage floor: bench/export/rawscan.c (compiled here against the RocksDB BUILD_DIR links)
 #     iterates every key of the `values` column family of the same data directory,
 #     read-only, with the export scan's read options, and nothing else;
 #  6. bench/export/check.py: Strata's outputs (job and streamed, run 1) against
@@ -183,7 +183,9 @@ NUMPY_VERSION="$("$PY" -c 'import numpy; print(numpy.__version__)')"
 PY_VERSION="$("$PY" -c 'import platform; print(platform.python_version())')"
 
 # ---- the storage floor's scanner -----------------------------------------------------
-cc -O2 -std=c11 -Wall -Wextra -o "$WORK/rawscan" "$HERE/rawscan.c" -lrocksdb
+rocksdb_env "$BUILD"
+# shellcheck disable=SC2086 # several flags
+cc -O2 -std=c11 -Wall -Wextra $ROCKSDB_CFLAGS -o "$WORK/rawscan" "$HERE/rawscan.c" $ROCKSDB_LIBS
 
 # ---- the data -------------------------------------------------------------------
 IMPORT_DIR="$WORK/import"

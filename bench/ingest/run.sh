@@ -23,12 +23,13 @@
 #     with on_error=fail (one atomic write, --import-atomic-max-values raised to
 #     the file's value count). Time: the job's result.duration_ms, and wall clock
 #     from the POST to seeing SUCCEEDED;
-#  3. db_bench (rocksdb-tools): fillrandom of ROWS x 5 keys with Strata's average
+#  3. db_bench (rocksdb-tools, or the one built with BUILD_DIR's RocksDB when it links
+#     scripts/rocksdb-release.sh's build: bench/lib.sh rocksdb_env): fillrandom of ROWS x 5 keys with Strata's average
 #     key and value sizes, in WriteBatches of 10000 keys, WAL on, no fsync, one
 #     thread, LZ4, 10-bit bloom: the storage ceiling. Also, as context, the
 #     same bytes Strata writes per row (5 value keys + the latest-row operand,
 #     here as 6 puts);
-#  4. bench/ingest/rawwrite.c (compiled here against librocksdb): Strata's
+#  4. bench/ingest/rawwrite.c (compiled here against the RocksDB BUILD_DIR links): Strata's
 #     import writes without Strata. `batches`: the very WriteBatches a skip_row
 #     import commits (5 Puts into `values` + 1 Merge into `latest` per row, keys
 #     and values in Strata's layouts, store/store.c's column family options),
@@ -112,7 +113,7 @@ BM_KEYS=$((ROWS * (FEATURES + 1)))
 BM_KEY_BYTES=$(( (FEATURES * KEY_BYTES + LATEST_KEY_BYTES + FEATURES / 2) / (FEATURES + 1) ))
 BM_VALUE_BYTES=$(( (FEATURES * VALUE_BYTES + LATEST_ROW_BYTES + FEATURES / 2) / (FEATURES + 1) ))
 
-for t in curl python3 awk cc db_bench; do
+for t in curl python3 awk cc; do
   command -v "$t" >/dev/null || { echo "bench: $t is missing (make bench installs it)" >&2; exit 1; }
 done
 PG_BIN=""
@@ -161,7 +162,10 @@ if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
 fi
 
 # ---- Strata's writes without Strata ----------------------------------------------------
-cc -O2 -std=c11 -Wall -Wextra -o "$WORK/rawwrite" "$HERE/rawwrite.c" -lrocksdb
+rocksdb_env "$BUILD"
+command -v "$DB_BENCH" >/dev/null || { log "$DB_BENCH is missing (make bench installs rocksdb-tools)"; exit 1; }
+# shellcheck disable=SC2086 # several flags
+cc -O2 -std=c11 -Wall -Wextra $ROCKSDB_CFLAGS -o "$WORK/rawwrite" "$HERE/rawwrite.c" $ROCKSDB_LIBS
 
 # ---- the CSV ---------------------------------------------------------------------
 IMPORT_DIR="$WORK/import"
@@ -266,7 +270,7 @@ db_bench_run() {
   local name=$1 run=$2 num=$3 ksz=$4 vsz=$5 t0 t1 out line ops secs s0 s1
   wait_quiet
   s0="$(sys_ticks)"; t0="$(now_ns)"
-  out="$( { db_bench "${DB_BENCH_COMMON[@]}" --db="$WORK/db_bench" --num="$num" \
+  out="$( { "$DB_BENCH" "${DB_BENCH_COMMON[@]}" --db="$WORK/db_bench" --num="$num" \
     --key_size="$ksz" --value_size="$vsz" 2>&1; times; } )" || { log "db_bench failed: $out"; exit 1; }
   t1="$(now_ns)"; s1="$(sys_ticks)"
   echo "$out" >>"$WORK/db_bench.log"
@@ -426,7 +430,7 @@ P_WALL="$(stat_of pg_copy wall_ms)"
 P_RPS="$(per_s "$ROWS" "$P_MS")"
 PK_MS="$(stat_of pg_copy_pk copy_ms)"
 PK_RPS="$(per_s "$ROWS" "$PK_MS")"
-DBENCH_VER="$(db_bench --version 2>&1 | head -n 1)"
+DBENCH_VER="$("$DB_BENCH" --version 2>&1 | head -n 1) ($ROCKSDB_BUILD)"
 
 REPRO="bench/ingest/run.sh $(basename "$BUILD")"
 [ "$QUICK" = 1 ] && REPRO+=" --quick"

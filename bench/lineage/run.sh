@@ -123,10 +123,11 @@ fi
 T_START="$(date +%s)"
 
 # ---- 1. the graph through the capture API ------------------------------------------------------
-# shellcheck disable=SC2046 # pkg-config prints several flags
+rocksdb_env "$BUILD"
+# shellcheck disable=SC2046,SC2086 # pkg-config and rocksdb_env give several flags
 cc -O2 -std=c11 -Wall -Wextra -I"$SRC" -o "$WORK/load" "$HERE/load.c" \
   "$BUILD/lineage/libstrata_lineage.a" "$BUILD/store/libstrata_store.a" \
-  "$BUILD/base/libstrata_base.a" $(pkg-config --libs rocksdb jansson libcrypto) -lpthread
+  "$BUILD/base/libstrata_base.a" $ROCKSDB_LIBS $(pkg-config --libs jansson libcrypto) -lpthread
 mkdir -p "$WORK/tsv"
 log "writing a graph of $NODES nodes through lineage_record_run"
 LOAD_RES="$("$WORK/load" graph --data-dir "$WORK/data" --nodes "$NODES" --versions "$VERSIONS" \
@@ -268,7 +269,7 @@ verdict() { # VALUE OP TARGET
 TRAV_P99="$(stat_of trav_c1 p99_us)"
 {
   echo "Command: \`bench/lineage/run.sh $(basename "$BUILD")$([ "$QUICK" = 1 ] && echo ' --quick')\`" \
-    "($(date -u +%Y-%m-%dT%H:%MZ), build type ${BUILD_TYPE:-?}, $T_TOTAL s in all)."
+    "($(date -u +%Y-%m-%dT%H:%MZ), build type ${BUILD_TYPE:-?}, $ROCKSDB_BUILD, $T_TOTAL s in all)."
   echo "Machine: $NPROC x $CPU_MODEL, $MEM_GIB GiB, $KERNEL; load average $LOAD_BEFORE before," \
     "$LOAD_AFTER after."
   echo
