@@ -120,6 +120,10 @@ static const char *vp_name(void *state)
     return "strata.values_feature_prefix.v1";
 }
 
+/* Merge operands of one `latest` key the memtable may hold before a write
+ * folds them into one value (cf_options, CF_LATEST). */
+#define LATEST_SUCCESSIVE_MERGES 8
+
 /* RocksDB's WALRecoveryMode values (rocksdb/options.h). */
 #define RDB_WAL_TOLERATE_CORRUPTED_TAIL 0
 #define RDB_WAL_POINT_IN_TIME 2
@@ -142,6 +146,12 @@ static rocksdb_options_t *db_options(bool read_only, store_wal_recovery wal)
      * so a quiet CF cannot pin old WAL files or the heap. */
     rocksdb_options_set_max_total_wal_size(o, (uint64_t)512 << 20);
     rocksdb_options_set_db_write_buffer_size(o, (size_t)256 << 20);
+    /* The `latest` CF folds operands in the write path (LATEST_SUCCESSIVE_MERGES
+     * below), which RocksDB does only with memtable inserts done by one thread
+     * per write group (concurrent inserts would trip its assertion). The group
+     * leader inserts for everyone; on the cores Strata targets this costs
+     * little (docs/architecture.md, "The latest rows"). */
+    rocksdb_options_set_allow_concurrent_memtable_write(o, 0);
     /* Damage is an error, never skipped: file sizes and checksums of what is
      * read are checked, and a failed background write stops further writes. */
     rocksdb_options_set_paranoid_checks(o, 1);
@@ -192,6 +202,15 @@ static rocksdb_options_t *cf_options(store_t *st, int cf)
         rocksdb_options_set_memtable_whole_key_filtering(o, 1);
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.02);
         rocksdb_options_set_merge_operator(o, store_latest_merge_operator());
+        /* A write merges an operand instead of reading the row, and a read
+         * folds every operand the memtable holds for its key: an id written
+         * once a second piles up ~45 of them before a 64 MiB memtable flushes,
+         * and its reads slow down until then (1.8x slower at 100 operands;
+         * bench/soak saw the serving rate sag and recover with every flush).
+         * At this many operands the write folds them into one value instead
+         * (one read per that many writes of the id), so a read meets at most
+         * this many. */
+        rocksdb_options_set_max_successive_merges(o, LATEST_SUCCESSIVE_MERGES);
         break;
     case CF_LINEAGE:
     case CF_JOBS:

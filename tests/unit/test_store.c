@@ -502,6 +502,35 @@ static void test_latest_out_of_order_writes(void **state)
     latest_row_free(&row);
 }
 
+/* Many writes of one id in one memtable: past LATEST_SUCCESSIVE_MERGES
+ * operands a write folds them into one value (store.c). The row stays the
+ * per-feature newest whatever the write order, at every step, and after a
+ * restart. */
+static void test_latest_many_writes_of_one_id(void **state)
+{
+    fx *f = *state;
+    latest_row row = {0};
+    int64_t best_ev = -1, best_v = 0;
+    for (int i = 0; i < 100; i++) {
+        int64_t ev = (int64_t)((i * 37) % 101); /* a permutation of event times */
+        must_put(f, "hot", f->f_age, ev, 1, 1000 + i);
+        if (ev > best_ev) {
+            best_ev = ev;
+            best_v = 1000 + i;
+        }
+        get_latest(f, "hot", &row);
+        assert_int_equal(row.n, 1);
+        assert_true(cell_i64(latest_row_find(&row, f->f_age)) == best_v);
+        assert_true(latest_row_find(&row, f->f_age)->event_time == best_ev);
+    }
+    uint32_t feats[] = {f->f_age};
+    check_latest_consistent(f, "hot", feats, 1);
+    reopen(f);
+    get_latest(f, "hot", &row);
+    assert_true(cell_i64(latest_row_find(&row, f->f_age)) == best_v);
+    latest_row_free(&row);
+}
+
 static void test_versions_order_and_batch_seqs(void **state)
 {
     fx *f = *state;
@@ -1454,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_merge_malformed),
         cmocka_unit_test(test_merge_single_operand),
         T(test_latest_out_of_order_writes),
+        T(test_latest_many_writes_of_one_id),
         T(test_versions_order_and_batch_seqs),
         T(test_multiget),
         T(test_write_validation_is_atomic),
