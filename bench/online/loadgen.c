@@ -13,6 +13,8 @@
  *     server that stalls therefore shows the stall in every request that
  *     should have been sent meanwhile; a closed-loop tool (wrk) would instead
  *     wait politely and report one slow request ("coordinated omission").
+ *     Sends continue past the run's end for requests scheduled within it, up
+ *     to 5 s; one not answered by then is "not completed".
  *     Each request asks for PATH_PREFIX<k> with k uniform in [0, N).
  *     --tick-us T (default 0) lets the generator sleep at least T us between
  *     wake-ups, sending what fell due meanwhile in one go: less generator CPU
