@@ -150,7 +150,7 @@ static rocksdb_options_t *db_options(bool read_only, store_wal_recovery wal)
      * below), which RocksDB does only with memtable inserts done by one thread
      * per write group (concurrent inserts would trip its assertion). The group
      * leader inserts for everyone; on the cores Strata targets this costs
-     * little (docs/architecture.md, "The latest rows"). */
+     * little (docs/architecture.md, "`latest` key and row"). */
     rocksdb_options_set_allow_concurrent_memtable_write(o, 0);
     /* Damage is an error, never skipped: file sizes and checksums of what is
      * read are checked, and a failed background write stops further writes. */
@@ -815,7 +815,7 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
          * meanwhile (bench/soak). Should requests leave no idle CPU for long,
          * level-0 files pile up and RocksDB slows writes at 20 of them
          * (/metrics: strata_rocksdb_l0_files) — backpressure on writes, not a
-         * stall of reads. The pool is process-wide: this is set once. */
+         * stall of reads. The pool is process-wide; setting it again is harmless. */
         rocksdb_env_t *env = rocksdb_create_default_env();
         rocksdb_env_lower_thread_pool_cpu_priority(env);
         rocksdb_env_destroy(env);
