@@ -1622,14 +1622,23 @@ void store_versions_close(store_versions *it)
 
 /* ---- stats -------------------------------------------------------------- */
 
-/* An integer property of the DB (cf NULL) or of one column family; 0 when
- * RocksDB does not know it. */
+/* A numeric property of the DB (cf NULL) or of one column family; 0 when
+ * RocksDB does not know it. Some (rocksdb.num-files-at-level<N>) exist only
+ * in RocksDB's string form: those are parsed. */
 static uint64_t prop(store_t *st, rocksdb_column_family_handle_t *cf, const char *name)
 {
     uint64_t v = 0;
     int rc = cf ? rocksdb_property_int_cf(st->db, cf, name, &v)
                 : rocksdb_property_int(st->db, name, &v);
-    return rc == 0 ? v : 0;
+    if (rc == 0)
+        return v;
+    char *str = cf ? rocksdb_property_value_cf(st->db, cf, name)
+                   : rocksdb_property_value(st->db, name);
+    if (!str)
+        return 0;
+    v = strtoull(str, NULL, 10);
+    rocksdb_free(str);
+    return v;
 }
 
 void store_get_stats(store_t *st, store_stats *out)
@@ -1639,12 +1648,7 @@ void store_get_stats(store_t *st, store_stats *out)
         rocksdb_column_family_handle_t *cf = st->cf[i];
         out->sst_bytes += prop(st, cf, "rocksdb.total-sst-files-size");
         out->memtable_bytes += prop(st, cf, "rocksdb.cur-size-all-mem-tables");
-        uint64_t l0 = 0; /* a string property (RocksDB has no integer form of it) */
-        char *v = rocksdb_property_value_cf(st->db, cf, "rocksdb.num-files-at-level0");
-        if (v) {
-            l0 = strtoull(v, NULL, 10);
-            rocksdb_free(v);
-        }
+        uint64_t l0 = prop(st, cf, "rocksdb.num-files-at-level0");
         out->l0_files += l0;
         if (l0 > out->l0_files_max)
             out->l0_files_max = l0;
