@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/procmem.h"
 #include "base/timeutil.h"
 #include "ingest/jobs.h"
 #include "serving/app.h"
@@ -103,6 +104,38 @@ void api_metrics(http_req *req, void *ctx)
                (unsigned long long)st.pending_compaction_bytes,
                (unsigned long long)st.running_flushes, (unsigned long long)st.running_compactions,
                (unsigned long long)st.write_stopped, (unsigned long long)st.delayed_write_rate);
+    procmem pm;
+    procmem_read(&pm);
+    buf_printf(o,
+               "# HELP strata_rocksdb_memory_bytes RocksDB's memory outside the memtables "
+               "(strata_store_bytes{component=\"memtable\"}): the block cache's contents, the "
+               "part of them pinned by readers, and table readers kept outside the cache.\n"
+               "# TYPE strata_rocksdb_memory_bytes gauge\n"
+               "strata_rocksdb_memory_bytes{component=\"block_cache\"} %llu\n"
+               "strata_rocksdb_memory_bytes{component=\"block_cache_pinned\"} %llu\n"
+               "strata_rocksdb_memory_bytes{component=\"table_readers\"} %llu\n"
+               "# HELP strata_rocksdb_block_cache_capacity_bytes The block cache's size limit "
+               "(--block-cache-mb).\n"
+               "# TYPE strata_rocksdb_block_cache_capacity_bytes gauge\n"
+               "strata_rocksdb_block_cache_capacity_bytes %llu\n"
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\n"
+               "process_resident_memory_bytes %llu\n",
+               (unsigned long long)st.block_cache_bytes,
+               (unsigned long long)st.block_cache_pinned_bytes,
+               (unsigned long long)st.table_readers_bytes,
+               (unsigned long long)st.block_cache_capacity, (unsigned long long)pm.rss_bytes);
+    if (pm.have_heap)
+        buf_printf(o,
+                   "# HELP strata_heap_bytes The C allocator's heap: allocated and not freed "
+                   "(in_use, large blocks mmapped included), freed but kept in its arenas "
+                   "(free), and the mmapped part of in_use.\n"
+                   "# TYPE strata_heap_bytes gauge\n"
+                   "strata_heap_bytes{state=\"in_use\"} %llu\n"
+                   "strata_heap_bytes{state=\"free\"} %llu\n"
+                   "strata_heap_bytes{state=\"mmapped\"} %llu\n",
+                   (unsigned long long)pm.heap_in_use_bytes, (unsigned long long)pm.heap_free_bytes,
+                   (unsigned long long)pm.heap_mmapped_bytes);
     if (a->jobs) {
         uint64_t jobs[JOB_NSTATES];
         job_counts(a->jobs, jobs);

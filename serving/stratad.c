@@ -21,6 +21,7 @@
 
 #include "serving/auth/gate.h"
 #include "base/log.h"
+#include "base/procmem.h"
 #include "base/timeutil.h"
 #include "trainer/blas.h"
 #include "serving/app.h"
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
         return check_data_dir(&cfg);
     /* Before any thread or descriptor: this may exec the binary again. */
     trainer_blas_ensure_core(argv);
+    /* Before any thread: a flushed memtable's memory goes back to the system
+     * (base/procmem.h). */
+    if (procmem_tune_allocator() != 0)
+        log_info("allocator: mmap threshold not set; freed memtables may stay resident");
     bool replica = cfg.secondary_of[0] != '\0';
     if (cfg.threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

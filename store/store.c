@@ -1654,7 +1654,11 @@ void store_get_stats(store_t *st, store_stats *out)
             out->l0_files_max = l0;
         out->immutable_memtables += prop(st, cf, "rocksdb.num-immutable-mem-table");
         out->pending_compaction_bytes += prop(st, cf, "rocksdb.estimate-pending-compaction-bytes");
+        out->table_readers_bytes += prop(st, cf, "rocksdb.estimate-table-readers-mem");
     }
+    out->block_cache_bytes = rocksdb_cache_get_usage(st->cache);
+    out->block_cache_pinned_bytes = rocksdb_cache_get_pinned_usage(st->cache);
+    out->block_cache_capacity = rocksdb_cache_get_capacity(st->cache);
     out->running_flushes = prop(st, NULL, "rocksdb.num-running-flushes");
     out->running_compactions = prop(st, NULL, "rocksdb.num-running-compactions");
     out->write_stopped = prop(st, NULL, "rocksdb.is-write-stopped");

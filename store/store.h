@@ -362,6 +362,11 @@ typedef struct store_stats {
     uint64_t running_flushes, running_compactions;
     uint64_t write_stopped;        /* 1 while RocksDB stops writes */
     uint64_t delayed_write_rate;   /* bytes/s while RocksDB slows writes, else 0 */
+    /* RocksDB's memory now (memtables are memtable_bytes above). */
+    uint64_t block_cache_bytes;        /* blocks in the shared LRU cache, up to its capacity */
+    uint64_t block_cache_pinned_bytes; /* of those, held by open iterators and readers */
+    uint64_t block_cache_capacity;
+    uint64_t table_readers_bytes;      /* open table files' readers outside the cache */
 } store_stats;
 void store_get_stats(store_t *st, store_stats *out);
 

@@ -207,8 +207,17 @@ sample_store() {
         /^strata_rocksdb_write_stopped / { stop = $2 }
         /^strata_rocksdb_delayed_write_rate_bytes / { delay = $2 }
         /^strata_wal_sync_seconds_max / { wal = $2 }
-        END { printf "STORE t_ms=%d l0_max_cf=%d immutable=%d pending_mib=%.1f compactions=%d stopped=%d delayed=%d wal_sync_max_s=%s\n",
-              t, l0, imm, pend / 1048576, comp, stop, (delay > 0), wal }' <<<"$m"
+        /^strata_store_bytes\{component="memtable"\}/ { mt = $2 }
+        /^strata_rocksdb_memory_bytes\{component="block_cache"\}/ { bc = $2 }
+        /^strata_rocksdb_memory_bytes\{component="table_readers"\}/ { tr = $2 }
+        /^strata_heap_bytes\{state="in_use"\}/ { hu = $2 }
+        /^strata_heap_bytes\{state="free"\}/ { hf = $2 }
+        /^process_resident_memory_bytes / { rss = $2 }
+        END { m = 1048576
+              printf "STORE t_ms=%d l0_max_cf=%d immutable=%d pending_mib=%.1f compactions=%d stopped=%d delayed=%d wal_sync_max_s=%s", \
+                t, l0, imm, pend / m, comp, stop, (delay > 0), wal
+              printf " rss_mib=%.1f memtable_mib=%.1f block_cache_mib=%.1f table_readers_mib=%.1f heap_in_use_mib=%.1f heap_free_mib=%.1f\n", \
+                rss / m, mt / m, bc / m, tr / m, hu / m, hf / m }' <<<"$m"
     else
       echo "STORE t_ms=$(( ($(date +%s%N) - t0) / 1000000 )) unanswered=1"
     fi
@@ -239,6 +248,25 @@ read -r ST_L0 ST_IMM ST_PEND ST_STOP ST_DELAY ST_UNANS ST_WAL <<<"$(awk '
     if (v["pending_mib"] > pend) pend = v["pending_mib"]
     stop += v["stopped"]; delay += v["delayed"]; wal = v["wal_sync_max_s"]; delete v }
   END { printf "%d %d %.1f %d %d %d %s\n", l0, imm, pend, stop, delay, un, (wal == "" ? 0 : wal) }' \
+  "$WORK/store.txt")"
+# Where resident memory went over the second half: the growth each component's
+# least-squares slope implies (same method as the RSS verdict below), from the
+# once-a-second /metrics samples. The heap's "in use" includes the block cache
+# and the memtables (both malloc'd); "other" is in use minus the two.
+MEM_SPLIT="$(awk -v total="$((MINUTES * 60))" '
+  { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    t = v["t_ms"] / 1000
+    if (!v["unanswered"] && t > total / 2 && v["rss_mib"] != "") {
+      v["other_mib"] = v["heap_in_use_mib"] - v["block_cache_mib"] - v["memtable_mib"]
+      n++; sx += t; sxx += t * t
+      for (k in v) if (k ~ /_mib$/) { sy[k] += v[k]; sxy[k] += t * v[k]; last[k] = v[k] } }
+    delete v }
+  END { if (n < 2) { print "too few samples"; exit }
+    split("rss_mib heap_in_use_mib block_cache_mib memtable_mib other_mib heap_free_mib", ks, " ")
+    split("RSS|heap in use|block cache|memtables|other heap in use|heap free (kept by malloc)", names, "|")
+    d = n * sxx - sx * sx
+    for (j = 1; j <= 6; j++) { k = ks[j]; b = (n * sxy[k] - sx * sy[k]) / d
+      printf "%s%s %+.1f MiB (%.1f at the end)", (j > 1 ? "; " : ""), names[j], b * total / 2, last[k] } }' \
   "$WORK/store.txt")"
 RESULT="$(grep '^RESULT' "$WORK/soak.txt")" || { log "loadgen printed no result; see $WORK/gen.log"; exit 1; }
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -294,6 +322,8 @@ awk -v g="$GROWTH" -v t="$TOL" 'BEGIN {exit !(g <= t)}' ||
     "one column family (writes slow at 20, stop at 36), $ST_IMM memtables waiting for a flush," \
     "$ST_PEND MiB of compaction debt; writes stopped in $ST_STOP samples, slowed in $ST_DELAY;" \
     "/metrics unanswered within 5 s in $ST_UNANS samples; longest WAL fsync ${ST_WAL} s."
+  echo "- Memory over the second half, by component (least-squares growth from the 1 s /metrics" \
+    "samples): $MEM_SPLIT."
   echo "- **Verdict: $VERDICT**${REASONS:+ —$REASONS}"
   echo
   echo "RSS over time (each column one ${INTERVAL_S}s sample; rows from the lowest to the highest sample):"
@@ -311,19 +341,21 @@ awk -v g="$GROWTH" -v t="$TOL" 'BEGIN {exit !(g <= t)}' ||
       print "             time; + every minute" }'
   echo '```'
   echo
-  echo "| t (s) | RSS (MiB) | req/s | p50 (us) | p99 (us) | errors | L0 files (max) | s stopped / slowed |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| t (s) | RSS (MiB) | req/s | p50 (us) | p99 (us) | errors | L0 files (max) | s stopped / slowed | block cache / memtables / other heap / heap free (MiB) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   # Store samples binned by the interval they fall in (the soak starts just
   # after the sampler, so their clocks agree within a second).
   awk -v step="$INTERVAL_S" '
     FNR == NR { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       b = int(v["t_ms"] / 1000 / step) + 1
       if (v["l0_max_cf"] > l0[b]) l0[b] = v["l0_max_cf"]; st[b] += v["stopped"]; dl[b] += v["delayed"]
+      if (v["rss_mib"] != "") mem[b] = sprintf("%.0f / %.0f / %.0f / %.0f", v["block_cache_mib"], v["memtable_mib"],
+        v["heap_in_use_mib"] - v["block_cache_mib"] - v["memtable_mib"], v["heap_free_mib"])
       delete v; next }
     /^INTERVAL/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       b = int(v["t_s"] / step + 0.5)
-      printf "| %s | %.1f | %s | %s | %s | %d | %d | %d / %d |\n", v["t_s"], v["rss_kb"] / 1024, v["rps"],
-        v["p50_us"], v["p99_us"], v["non2xx"] + v["errors"], l0[b], st[b], dl[b]; delete v }' \
+      printf "| %s | %.1f | %s | %s | %s | %d | %d | %d / %d | %s |\n", v["t_s"], v["rss_kb"] / 1024, v["rps"],
+        v["p50_us"], v["p99_us"], v["non2xx"] + v["errors"], l0[b], st[b], dl[b], mem[b]; delete v }' \
     "$WORK/store.txt" "$WORK/soak.txt"
   echo
   echo "Reproduce: \`bench/soak/run.sh $(basename "$BUILD") --minutes $MINUTES\` (or \`make bench BENCH=soak\`)."

@@ -53,7 +53,7 @@ class StoreBacklogMetricsTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="strata-metrics-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.d = harness.Daemon(args=["--checkpoint-dir", os.path.join(self.tmp, "cp"),
-                                      "--sync", "batch"]).start()
+                                      "--sync", "batch", "--block-cache-mb", "16"]).start()
         self.addCleanup(self.d.cleanup)
 
     def metrics(self):
@@ -92,6 +92,24 @@ class StoreBacklogMetricsTest(unittest.TestCase):
         self.assertGreater(l0_all, l0_before)  # the flushed memtables
         self.assertGreaterEqual(l0_max, 1)
         self.assertLessEqual(l0_max, l0_all)
+        # Memory: reading the flushed values goes through the block cache.
+        cache_before = gauge(text, 'strata_rocksdb_memory_bytes{component="block_cache"}')
+        for k in range(0, 50, 7):
+            s, doc = self.d.call("GET", f"/v1/entities/c/values/i{k}")
+            self.assertEqual(s, 200, doc)
+            self.assertEqual(doc["features"]["n"]["value"], k)
+        text = self.metrics()
+        cap = gauge(text, "strata_rocksdb_block_cache_capacity_bytes")
+        self.assertEqual(cap, 16 << 20)
+        cache = gauge(text, 'strata_rocksdb_memory_bytes{component="block_cache"}')
+        self.assertGreater(cache, cache_before)
+        self.assertLessEqual(cache, cap)
+        self.assertLessEqual(gauge(text, 'strata_rocksdb_memory_bytes{component="block_cache_pinned"}'),
+                             cache)
+        self.assertGreaterEqual(gauge(text, 'strata_rocksdb_memory_bytes{component="table_readers"}'), 0)
+        self.assertGreater(gauge(text, "process_resident_memory_bytes"), 4 << 20)
+        for state in ("in_use", "free", "mmapped"):  # glibc's view (not ASan's allocator)
+            self.assertGreaterEqual(gauge(text, 'strata_heap_bytes{state="%s"}' % state), 0)
 
 
 if __name__ == "__main__":
