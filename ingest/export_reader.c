@@ -435,13 +435,14 @@ static int pass_csv(export_reader *r, ingest_source *src, strata_err *err)
         }
         int64_t ts;
         slice cell = row.fields[ts_idx];
-        text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
         if (cell.n == 0) {
+            text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
             snprintf(why, sizeof why, "the timestamp (column \"%s\") is empty", ex);
             rc = bad_line(err, row.line, why);
             goto out;
         }
         if (cell_parse_time(cell, p->unit, &ts, twhy)) {
+            text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
             snprintf(why, sizeof why, "the timestamp (column \"%s\"): %s", ex, twhy);
             rc = bad_line(err, row.line, why);
             goto out;
@@ -524,6 +525,8 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
     char why[WHY_MAX], twhy[CELL_WHY_MAX], ex[80];
     STRATA_ASSERT(ids && idtmp);
     r->colmap = json_object();
+    char ts_ex[80];
+    text_excerpt(slice_of(p->ts_col), ts_ex, sizeof ts_ex);
     jsonl_row row;
     while ((rc = jsonl_reader_next(jr, &row, err)) == 1) {
         if (row.error) {
@@ -532,14 +535,13 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
         }
         int64_t ts;
         const json_t *tv = json_object_get(row.obj, p->ts_col);
-        text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
         if (!tv || json_is_null(tv)) {
-            snprintf(why, sizeof why, "the timestamp key \"%s\" is missing", ex);
+            snprintf(why, sizeof why, "the timestamp key \"%s\" is missing", ts_ex);
             rc = bad_line(err, row.line, why);
             goto out;
         }
         if (json_parse_time(tv, p->unit, &ts, twhy)) {
-            snprintf(why, sizeof why, "the timestamp (key \"%s\"): %s", ex, twhy);
+            snprintf(why, sizeof why, "the timestamp (key \"%s\"): %s", ts_ex, twhy);
             rc = bad_line(err, row.line, why);
             goto out;
         }
