@@ -114,9 +114,10 @@ int main(int argc, char **argv)
     /* Before any thread or descriptor: this may exec the binary again. */
     trainer_blas_ensure_core(argv);
     /* Before any thread: a flushed memtable's memory goes back to the system
-     * (base/procmem.h). */
+     * (base/procmem.h). Refused only by an allocator that is not glibc's
+     * (ASan's, for one), which has its own ways. */
     if (procmem_tune_allocator() != 0)
-        log_info("allocator: mmap threshold not set; freed memtables may stay resident");
+        log_debug("allocator: mmap threshold not set (not glibc's malloc?)");
     bool replica = cfg.secondary_of[0] != '\0';
     if (cfg.threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
