@@ -466,24 +466,6 @@ static void job_progress_cb(void *arg, uint64_t done, uint64_t total)
     job_progress(arg, done, total);
 }
 
-static void fsync_dir(const char *path)
-{
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return;
-    if (slash == dir)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 static void plan_free_cb(void *arg)
 {
     export_plan_free(arg);
@@ -493,22 +475,49 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
 {
     export_plan *p = arg;
     export_ctx *x = p->x;
-    int rc, fd = -1;
+    int rc, fd = -1, dfd = -1, inside;
+    bool tmp_made = false;
     export_reader *r = NULL;
     drive d = {0};
     strata_err werr = STRATA_ERR_INIT;
-    char tmp[4300], name[96], uri[4200];
+    char tmp[8704], tmpname[4352], dirpath[4200], name[96], uri[4200];
     uint64_t t0 = time_mono_ns();
     const char *slash = strrchr(p->dest, '/');
-    snprintf(tmp, sizeof tmp, "%.*s/.%s.strata-tmp-%s", (int)(slash - p->dest), p->dest, slash + 1,
-             job_id(j));
+    const char *base = slash + 1;
+    snprintf(dirpath, sizeof dirpath, "%.*s", slash == p->dest ? 1 : (int)(slash - p->dest),
+             p->dest);
+    snprintf(tmpname, sizeof tmpname, ".%s.strata-tmp-%s", base, job_id(j));
+    snprintf(tmp, sizeof tmp, "%.*s/%s", (int)(slash - p->dest), p->dest, tmpname);
     snprintf(name, sizeof name, "export-%s", job_id(j));
     snprintf(uri, sizeof uri, "file://%s", p->dest);
 
     export_reader_options ro = {.cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
     if ((rc = export_reader_open(x, p, &ro, &r, err)))
         goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+    /* The destination was checked by name when the request came; the job runs
+     * later. Everything from here goes through one descriptor of its directory,
+     * checked for where it really is, so a directory replaced by a symlink
+     * meanwhile cannot send the file (or the rename) outside the export
+     * directory. */
+    dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        rc = err_set(err, STRATA_IO, "cannot open the destination directory %s: %s", dirpath,
+                     strerror(errno));
+        goto out;
+    }
+    inside = ingest_fd_inside(dfd, x->export_dir, true);
+    if (inside != 1) {
+        rc = err_set(err, STRATA_PERMISSION_DENIED,
+                     inside < 0 ? "cannot confirm that the destination directory %s lies inside "
+                                  "the export directory %s (/proc is not mounted)"
+                                : "the destination directory %s is no longer inside the export "
+                                  "directory %s (replaced by a symlink?); nothing was written",
+                     dirpath, x->export_dir);
+        goto out;
+    }
+    fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd >= 0)
+        tmp_made = true;
     if (fd < 0) {
         rc = err_set(err, STRATA_IO, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
@@ -533,13 +542,13 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     close(fd);
     fd = -1;
     if (p->overwrite) {
-        if (rename(tmp, p->dest) != 0) {
+        if (renameat(dfd, tmpname, dfd, base) != 0) {
             rc = err_set(err, STRATA_IO, "moving the export into place at %s: %s", p->dest,
                          strerror(errno));
             goto out;
         }
     } else {
-        if (link(tmp, p->dest) != 0) {
+        if (linkat(dfd, tmpname, dfd, base, 0) != 0) {
             rc = errno == EEXIST
                      ? err_set(err, STRATA_ALREADY_EXISTS,
                                "%s appeared while the export ran; it was left alone (set "
@@ -549,15 +558,18 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
                                strerror(errno));
             goto out;
         }
-        unlink(tmp);
+        unlinkat(dfd, tmpname, 0);
     }
-    fsync_dir(p->dest);
+    tmp_made = false;
+    fsync(dfd);
     log_summary(name, r, &d, time_mono_ns() - t0);
 out:
     if (fd >= 0)
         close(fd);
-    if (rc)
-        unlink(tmp);
+    if (tmp_made)
+        unlinkat(dfd, tmpname, 0);
+    if (dfd >= 0)
+        close(dfd);
     job_progress(j, rc == 0 && p->kind == EXPORT_HISTORICAL ? 3 * d.rows : d.rows,
                  rc == 0 && p->kind == EXPORT_HISTORICAL ? 3 * d.rows : 0);
     export_reader_stats st = {0};

@@ -163,6 +163,19 @@ bool ingest_path_inside(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
 }
 
+int ingest_fd_inside(int fd, const char *dir, bool allow_self)
+{
+    char link[64], actual[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, actual, sizeof actual - 1);
+    if (n < 0 || (size_t)n >= sizeof actual - 1 || actual[0] != '/')
+        return -1;
+    actual[n] = '\0';
+    if (allow_self && strcmp(actual, dir) == 0)
+        return 1;
+    return ingest_path_inside(actual, dir) ? 1 : 0;
+}
+
 /* One message whether or not the target exists: outside paths are not probed. */
 static int outside(const char *field, const char *ex, const char *dir, strata_err *err)
 {
@@ -234,6 +247,19 @@ int ingest_source_open_path(const char *import_dir, slice path, const char *fiel
         close(fd);
         return err_set(err, STRATA_PERMISSION_DENIED,
                        "%s file \"%s\" changed while it was opened; try again", field, ex);
+    }
+    /* realpath, stat and open each resolve the path again: a directory on it
+     * replaced by a symlink between them would have taken the open (and the
+     * stat) outside. Where the descriptor landed is what counts. */
+    int inside = ingest_fd_inside(fd, dir, false);
+    if (inside != 1) {
+        close(fd);
+        if (inside < 0)
+            return err_set(err, STRATA_PERMISSION_DENIED,
+                           "%s file \"%s\": cannot confirm it lies inside the import directory "
+                           "(/proc is not mounted)",
+                           field, ex);
+        return outside(field, ex, import_dir, err);
     }
     *fd_out = fd;
     *size_out = (uint64_t)fst.st_size;

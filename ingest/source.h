@@ -63,5 +63,14 @@ int ingest_source_open_path(const char *import_dir, slice path, const char *fiel
                             strata_err *err);
 /* Whether path lies strictly inside dir (both absolute and normalised). */
 bool ingest_path_inside(const char *path, const char *dir);
+/*
+ * Where an open descriptor actually is, checked against dir: 1 when the file
+ * or directory fd refers to is dir itself (allow_self) or lies inside it, 0
+ * when it lies elsewhere, -1 when the kernel cannot tell (no /proc). Paths are
+ * checked by name first and opened after, so a directory swapped for a
+ * symlink in between would move the open outside; this asks the kernel where
+ * the open landed.
+ */
+int ingest_fd_inside(int fd, const char *dir, bool allow_self);
 
 #endif

@@ -83,6 +83,14 @@ class ExportBase(unittest.TestCase):
             time.sleep(0.02)
         self.fail(f"job {job_id} did not finish")
 
+    def big_instances(self, name, rows):
+        path = os.path.join(self.imp, name)
+        with open(path, "w") as f:
+            f.write("customer_id,ts,label\n")
+            f.writelines(f"c{i % 5000},2024-03-01T12:00:{i % 60:02d}Z,{i % 2}\n"
+                         for i in range(rows))
+        return name
+
     def assertError(self, status_doc, status, code, *words):
         got_status, doc = status_doc
         self.assertEqual(got_status, status, doc)
@@ -370,14 +378,6 @@ class ErrorsTest(ExportBase):
 
 
 class JobTest(ExportBase):
-    def big_instances(self, name, rows):
-        path = os.path.join(self.imp, name)
-        with open(path, "w") as f:
-            f.write("customer_id,ts,label\n")
-            f.writelines(f"c{i % 5000},2024-03-01T12:00:{i % 60:02d}Z,{i % 2}\n"
-                         for i in range(rows))
-        return name
-
     def test_destination_job_progress_and_lineage(self):
         self.write("customer", [{"entity_id": f"c{i}", "event_time": "2024-03-01T00:00:00Z",
                                  "values": {"age": i}} for i in range(100)])
@@ -495,6 +495,46 @@ class JobTest(ExportBase):
         self.assertEqual(ex["name"], ds["uri"][len("stream:"):])
         self.assertTrue(ex["properties"]["instance_source"].startswith("inline:sha256:"))
         self.assertNotIn("as_of", ex["properties"])
+
+
+class DestinationSwapTest(ExportBase):
+    """The destination is checked by name when the request comes and written by
+    a job later: a directory replaced by a symlink meanwhile must not take the
+    file outside the export directory. One job thread, so the second export
+    waits (PENDING) behind a long first one while the directory is swapped."""
+    extra_args = ("--job-threads", "1")
+
+    def test_directory_swapped_for_a_symlink(self):
+        outside = tempfile.mkdtemp(prefix="strata-exp-outside-")
+        self.addCleanup(shutil.rmtree, outside, True)
+        sub = os.path.join(self.exports, "sub")
+        os.makedirs(sub)
+        self.write("customer", [{"entity_id": "c1", "event_time": "2024-03-01T00:00:00Z",
+                                 "values": {"age": 1}}])
+        big = self.big_instances("big.csv", 600000)
+        small = self.big_instances("small.csv", 10)
+        s, doc = self.call("POST", "/v1/exports:historical",
+                           {"instances": {"path": big}, "timestamp_column": "ts",
+                            "features": ["customer:age"], "destination": {"path": "first.csv"}})
+        self.assertEqual(s, 202, doc)
+        first = doc["job"]["id"]
+        s, doc = self.call("POST", "/v1/exports:historical",
+                           {"instances": {"path": small}, "timestamp_column": "ts",
+                            "features": ["customer:age"], "destination": {"path": "sub/b.csv"}})
+        self.assertEqual(s, 202, doc)  # checked now: sub is inside
+        second = doc["job"]["id"]
+        s, doc = self.call("GET", f"/v1/jobs/{second}")
+        if doc["job"]["state"] != "PENDING":
+            self.skipTest("the first export finished before the swap")  # not seen in practice
+        os.rename(sub, sub + ".old")
+        os.symlink(outside, sub)
+        self.assertEqual(self.call("POST", f"/v1/jobs/{first}:cancel")[0], 200)
+        done = self.wait(second)
+        self.assertEqual(done["state"], "FAILED", done)
+        self.assertEqual(done["error"]["code"], "PERMISSION_DENIED", done)
+        self.assertIn("no longer inside the export directory", done["error"]["message"])
+        self.assertEqual(os.listdir(outside), [])
+        self.assertEqual(os.listdir(sub + ".old"), [])
 
 
 class CliTest(ExportBase):

@@ -11,9 +11,11 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -292,6 +294,49 @@ static void source_digest_and_rewind(void **state)
     ingest_source_close(s);
 }
 
+/* Where a descriptor landed, not what its name said: a directory reached
+ * through a symlink is judged by its target. */
+static void descriptor_inside_dir(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/strata-fdin-XXXXXX", out[] = "/tmp/strata-fdout-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    assert_non_null(mkdtemp(out));
+    char real_root[PATH_MAX], sub[PATH_MAX + 16], link[PATH_MAX + 16], file[PATH_MAX + 16];
+    assert_non_null(realpath(root, real_root));
+    snprintf(sub, sizeof sub, "%s/sub", real_root);
+    snprintf(link, sizeof link, "%s/away", real_root);
+    snprintf(file, sizeof file, "%s/sub/f.csv", real_root);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(symlink(out, link), 0);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+
+    int d = open(real_root, O_RDONLY | O_DIRECTORY);
+    assert_true(d >= 0);
+    assert_int_equal(ingest_fd_inside(d, real_root, true), 1); /* the root itself */
+    assert_int_equal(ingest_fd_inside(d, real_root, false), 0);
+    close(d);
+    d = open(sub, O_RDONLY | O_DIRECTORY);
+    assert_int_equal(ingest_fd_inside(d, real_root, false), 1);
+    close(d);
+    d = open(file, O_RDONLY);
+    assert_int_equal(ingest_fd_inside(d, real_root, false), 1);
+    assert_int_equal(ingest_fd_inside(d, sub, false), 1);
+    close(d);
+    d = open(link, O_RDONLY | O_DIRECTORY); /* inside by name, outside in fact */
+    assert_true(d >= 0);
+    assert_int_equal(ingest_fd_inside(d, real_root, true), 0);
+    close(d);
+
+    unlink(file);
+    unlink(link);
+    rmdir(sub);
+    rmdir(root);
+    rmdir(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +345,7 @@ int main(void)
         cmocka_unit_test(oversize_fields_bounded),  cmocka_unit_test(crosses_chunks),
         cmocka_unit_test(field_at_limit_any_chunking),
         cmocka_unit_test(source_digest_and_rewind), cmocka_unit_test(bare_cr_lines),
+        cmocka_unit_test(descriptor_inside_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
