@@ -466,6 +466,23 @@ static void job_progress_cb(void *arg, uint64_t done, uint64_t total)
     job_progress(arg, done, total);
 }
 
+/* Whether the destination's directory (descriptor dfd) still lies in the
+ * export directory: 0, or PERMISSION_DENIED. */
+static int dest_dir_inside(int dfd, const char *dirpath, const char *export_dir, strata_err *err)
+{
+    int inside = ingest_fd_inside(dfd, export_dir, true);
+    if (inside == 1)
+        return 0;
+    return err_set(err, STRATA_PERMISSION_DENIED,
+                   inside < 0 ? "cannot confirm that the destination directory %s lies inside the "
+                                "export directory %s (/proc/self/fd could not be read); nothing "
+                                "was written"
+                              : "the destination directory %s is no longer inside the export "
+                                "directory %s (replaced by a symlink or moved?); nothing was "
+                                "written",
+                   dirpath, export_dir);
+}
+
 static void plan_free_cb(void *arg)
 {
     export_plan_free(arg);
@@ -475,8 +492,9 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
 {
     export_plan *p = arg;
     export_ctx *x = p->x;
-    int rc, fd = -1, dfd = -1, inside;
+    int rc, fd = -1, dfd = -1, sfd;
     bool tmp_made = false;
+    export_reader_options ro = {.cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
     export_reader *r = NULL;
     drive d = {0};
     strata_err werr = STRATA_ERR_INIT;
@@ -491,30 +509,22 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     snprintf(name, sizeof name, "export-%s", job_id(j));
     snprintf(uri, sizeof uri, "file://%s", p->dest);
 
-    export_reader_options ro = {.cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
-    if ((rc = export_reader_open(x, p, &ro, &r, err)))
-        goto out;
     /* The destination was checked by name when the request came; the job runs
      * later. Everything from here goes through one descriptor of its directory,
-     * checked for where it really is, so a directory replaced by a symlink
-     * meanwhile cannot send the file (or the rename) outside the export
-     * directory. */
-    dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+     * checked for where it really is (now, and again before the file is moved
+     * into place), so a directory replaced by a symlink or moved away meanwhile
+     * cannot take the file outside the export directory. O_PATH: creating,
+     * renaming and linking in it need no read permission on it. */
+    dfd = open(dirpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         rc = err_set(err, STRATA_IO, "cannot open the destination directory %s: %s", dirpath,
                      strerror(errno));
         goto out;
     }
-    inside = ingest_fd_inside(dfd, x->export_dir, true);
-    if (inside != 1) {
-        rc = err_set(err, STRATA_PERMISSION_DENIED,
-                     inside < 0 ? "cannot confirm that the destination directory %s lies inside "
-                                  "the export directory %s (/proc is not mounted)"
-                                : "the destination directory %s is no longer inside the export "
-                                  "directory %s (replaced by a symlink?); nothing was written",
-                     dirpath, x->export_dir);
+    if ((rc = dest_dir_inside(dfd, dirpath, x->export_dir, err)))
         goto out;
-    }
+    if ((rc = export_reader_open(x, p, &ro, &r, err)))
+        goto out;
     fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd >= 0)
         tmp_made = true;
@@ -541,6 +551,8 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     }
     close(fd);
     fd = -1;
+    if ((rc = dest_dir_inside(dfd, dirpath, x->export_dir, err)))
+        goto out;
     if (p->overwrite) {
         if (renameat(dfd, tmpname, dfd, base) != 0) {
             rc = err_set(err, STRATA_IO, "moving the export into place at %s: %s", p->dest,
@@ -561,7 +573,11 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
         unlinkat(dfd, tmpname, 0);
     }
     tmp_made = false;
-    fsync(dfd);
+    sfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* best effort */
+    if (sfd >= 0) {
+        fsync(sfd);
+        close(sfd);
+    }
     log_summary(name, r, &d, time_mono_ns() - t0);
 out:
     if (fd >= 0)

@@ -257,7 +257,7 @@ int ingest_source_open_path(const char *import_dir, slice path, const char *fiel
         if (inside < 0)
             return err_set(err, STRATA_PERMISSION_DENIED,
                            "%s file \"%s\": cannot confirm it lies inside the import directory "
-                           "(/proc is not mounted)",
+                           "(/proc/self/fd could not be read)",
                            field, ex);
         return outside(field, ex, import_dir, err);
     }

@@ -66,7 +66,8 @@ bool ingest_path_inside(const char *path, const char *dir);
 /*
  * Where an open descriptor actually is, checked against dir: 1 when the file
  * or directory fd refers to is dir itself (allow_self) or lies inside it, 0
- * when it lies elsewhere, -1 when the kernel cannot tell (no /proc). Paths are
+ * when it lies elsewhere, -1 when it cannot be told (/proc/self/fd unreadable,
+ * or a path too long to read back). Paths are
  * checked by name first and opened after, so a directory swapped for a
  * symlink in between would move the open outside; this asks the kernel where
  * the open landed.

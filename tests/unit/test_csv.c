@@ -319,12 +319,22 @@ static void descriptor_inside_dir(void **state)
     assert_int_equal(ingest_fd_inside(d, real_root, false), 0);
     close(d);
     d = open(sub, O_RDONLY | O_DIRECTORY);
+    assert_true(d >= 0);
     assert_int_equal(ingest_fd_inside(d, real_root, false), 1);
     close(d);
     d = open(file, O_RDONLY);
+    assert_true(d >= 0);
     assert_int_equal(ingest_fd_inside(d, real_root, false), 1);
     assert_int_equal(ingest_fd_inside(d, sub, false), 1);
     close(d);
+    char sibling[PATH_MAX + 16];
+    snprintf(sibling, sizeof sibling, "%s-x", real_root); /* shares the name's prefix */
+    assert_int_equal(mkdir(sibling, 0700), 0);
+    d = open(sibling, O_RDONLY | O_DIRECTORY);
+    assert_true(d >= 0);
+    assert_int_equal(ingest_fd_inside(d, real_root, true), 0);
+    close(d);
+    rmdir(sibling);
     d = open(link, O_RDONLY | O_DIRECTORY); /* inside by name, outside in fact */
     assert_true(d >= 0);
     assert_int_equal(ingest_fd_inside(d, real_root, true), 0);
