@@ -28,7 +28,6 @@ void procmem_read(procmem *out)
     out->heap_in_use_bytes = mi.uordblks + mi.hblkhd;
     out->heap_free_bytes = mi.fordblks;
     out->heap_mmapped_bytes = mi.hblkhd;
-    out->heap_arena_bytes = mi.arena + mi.hblkhd;
     out->have_heap = 1;
 #endif
 }

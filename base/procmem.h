@@ -16,7 +16,6 @@ typedef struct procmem {
     uint64_t heap_in_use_bytes; /* allocated and not freed (arenas + mmapped) */
     uint64_t heap_free_bytes;   /* free chunks the allocator keeps in its arenas */
     uint64_t heap_mmapped_bytes;
-    uint64_t heap_arena_bytes;  /* obtained from the system for arenas (sbrk + mmap) */
     int have_heap;              /* 0 when not built against glibc */
 } procmem;
 

@@ -427,6 +427,8 @@ static int pass_csv(export_reader *r, ingest_source *src, strata_err *err)
     for (size_t i = 0; i < n; i++)
         add_name(r, hdr[i]);
     r->npass = n;
+    char ts_ex[80];
+    text_excerpt(slice_of(p->ts_col), ts_ex, sizeof ts_ex);
     csv_row row;
     while ((rc = csv_reader_next(cr, &row, err)) == 1) {
         if (row.error) {
@@ -436,14 +438,12 @@ static int pass_csv(export_reader *r, ingest_source *src, strata_err *err)
         int64_t ts;
         slice cell = row.fields[ts_idx];
         if (cell.n == 0) {
-            text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
-            snprintf(why, sizeof why, "the timestamp (column \"%s\") is empty", ex);
+            snprintf(why, sizeof why, "the timestamp (column \"%s\") is empty", ts_ex);
             rc = bad_line(err, row.line, why);
             goto out;
         }
         if (cell_parse_time(cell, p->unit, &ts, twhy)) {
-            text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
-            snprintf(why, sizeof why, "the timestamp (column \"%s\"): %s", ex, twhy);
+            snprintf(why, sizeof why, "the timestamp (column \"%s\"): %s", ts_ex, twhy);
             rc = bad_line(err, row.line, why);
             goto out;
         }

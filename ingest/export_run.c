@@ -526,12 +526,11 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     if ((rc = export_reader_open(x, p, &ro, &r, err)))
         goto out;
     fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd >= 0)
-        tmp_made = true;
     if (fd < 0) {
         rc = err_set(err, STRATA_IO, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
+    tmp_made = true;
     file_sink fs = {fd, tmp, &werr};
     d.r = r;
     d.w = writer_for(r, p->format);
