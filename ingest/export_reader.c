@@ -1383,8 +1383,12 @@ static int open_historical(export_reader *r, strata_err *err)
         return rc;
     so.what = "instance lookups";
     so.memory_bytes = b / 2;
+    /* Pass 1 and the start of pass 2 wait on this sort while the lookup
+     * workers idle: let it use a second CPU. */
+    so.threads = r->nparts > 1 ? 2 : 1;
     if ((rc = sorter_open(&so, &r->lookups, err)))
         return rc;
+    so.threads = 1;
     size_t maxf = 1;
     for (size_t e = 0; e < p->nents; e++)
         if (p->ents[e].nfeat > maxf)

@@ -22,6 +22,11 @@
  * other readers move. The reader whose record was handed out is advanced
  * lazily, at the next call.
  *
+ * With threads = 2, a sort of at least PARALLEL_SORT_MIN records sorts the
+ * index's two halves on two threads (the caller's and one started for it)
+ * and merges them: the callers that use it sort while nothing else runs
+ * (the export's instances pass), where the second CPU would idle.
+ *
  * Stability: runs are numbered in the order they were made, the records still
  * in memory form the last run, intermediate merges merge consecutive runs,
  * and the heap breaks key ties by run number.
@@ -30,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,8 @@
 #define SORTER_BLOCK_MIN ((size_t)16 << 10)
 #define READ_BUF ((size_t)64 << 10)
 #define INSERTION_RUN 16
+/* Below this many records one thread sorts: a thread costs more than it saves. */
+#define PARALLEL_SORT_MIN ((size_t)1 << 15)
 
 typedef struct ent {
     uint64_t pfx;
@@ -56,6 +64,22 @@ typedef struct run {
     uint64_t off, len;
 } run;
 
+/* A spill handed to a thread of its own (threads >= 2): the memory of one
+ * full buffer, sorted and written as the next run while adds fill the next. */
+typedef struct bg_spill {
+    struct sorter *s;
+    block *blocks;
+    size_t nblocks;
+    ent *idx, *tmp;
+    size_t n, cap;
+    bool monotone;
+    uint64_t start; /* the run's offset in fd[0] */
+    int rc;
+    strata_err err;
+    pthread_t th;
+    bool started;
+} bg_spill;
+
 typedef struct reader {
     int fd; /* -1: the in-memory run */
     uint64_t pos, end;
@@ -69,6 +93,7 @@ typedef struct reader {
 struct sorter {
     size_t budget;
     unsigned fanin;
+    unsigned threads;
     char *tmp_dir;
     char what[48];
 
@@ -82,6 +107,10 @@ struct sorter {
     size_t n, cap;
     bool monotone;
     const char *last_rec;
+
+    /* threads >= 2: the run being sorted and written in the background */
+    struct bg_spill *bg;
+    size_t bg_bytes; /* memory it holds (0: none in flight) */
 
     /* on disk */
     int fd[2]; /* fd[0]: current runs, fd[1]: merge target */
@@ -172,9 +201,16 @@ static inline int ent_cmp(const ent *a, const ent *b)
 
 /* ---- memory ------------------------------------------------------------------- */
 
-static size_t mem_now(const sorter *s)
+/* The buffer being filled. */
+static size_t mem_filling(const sorter *s)
 {
     return s->block_bytes + s->cap * sizeof(ent) * 2;
+}
+
+/* Everything held in memory for records, a background spill's included. */
+static size_t mem_now(const sorter *s)
+{
+    return mem_filling(s) + s->bg_bytes;
 }
 
 static void note_peak(sorter *s)
@@ -202,6 +238,7 @@ int sorter_open(const sorter_options *opt, sorter **out, strata_err *err)
     s->fanin = opt && opt->fanin ? opt->fanin : SORTER_DEFAULT_FANIN;
     if (s->fanin < 2)
         s->fanin = 2;
+    s->threads = opt && opt->threads > 1 ? 2 : 1;
     snprintf(s->what, sizeof s->what, "%s", opt && opt->what ? opt->what : "records");
     if (opt && opt->tmp_dir) {
         s->tmp_dir = strdup(opt->tmp_dir);
@@ -281,16 +318,23 @@ static void idx_grow(sorter *s)
 
 /* ---- sorting ----------------------------------------------------------------- */
 
-static void sort_index(sorter *s)
+/* Merge the sorted a[lo, mid) and a[mid, hi) into out[lo, hi); ties keep the
+ * first stretch first (stable). */
+static void merge_ents(const ent *a, size_t lo, size_t mid, size_t hi, ent *out)
 {
-    if (s->monotone || s->n < 2)
-        return;
-    if (!s->tmp) {
-        s->tmp = malloc(s->cap * sizeof *s->tmp);
-        STRATA_ASSERT(s->tmp != NULL);
-    }
-    ent *a = s->idx, *b = s->tmp;
-    size_t n = s->n;
+    size_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi)
+        out[k++] = ent_cmp(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+    while (i < mid)
+        out[k++] = a[i++];
+    while (j < hi)
+        out[k++] = a[j++];
+}
+
+/* Sort a[0, n) stably (tmp has room for n); 1 when the result ended in tmp. */
+static int sort_run(ent *a, ent *tmp, size_t n)
+{
+    ent *b = tmp;
     for (size_t lo = 0; lo < n; lo += INSERTION_RUN) {
         size_t hi = lo + INSERTION_RUN < n ? lo + INSERTION_RUN : n;
         for (size_t i = lo + 1; i < hi; i++) {
@@ -303,29 +347,74 @@ static void sort_index(sorter *s)
             a[j] = e;
         }
     }
+    int swapped = 0;
     for (size_t w = INSERTION_RUN; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
             size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t i = lo, j = mid, k = lo;
-            if (mid == hi || ent_cmp(&a[mid - 1], &a[mid]) <= 0) {
+            if (mid == hi || ent_cmp(&a[mid - 1], &a[mid]) <= 0)
                 memcpy(b + lo, a + lo, (hi - lo) * sizeof *a);
-                continue;
-            }
-            while (i < mid && j < hi)
-                b[k++] = ent_cmp(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
-            while (i < mid)
-                b[k++] = a[i++];
-            while (j < hi)
-                b[k++] = a[j++];
+            else
+                merge_ents(a, lo, mid, hi, b);
         }
         ent *t = a;
         a = b;
         b = t;
+        swapped ^= 1;
     }
-    if (a != s->idx) {
-        s->tmp = s->idx;
-        s->idx = a;
+    return swapped;
+}
+
+typedef struct half_sort {
+    ent *a, *tmp;
+    size_t n;
+} half_sort;
+
+static void *sort_half(void *arg)
+{
+    half_sort *h = arg;
+    if (sort_run(h->a, h->tmp, h->n))
+        memcpy(h->a, h->tmp, h->n * sizeof *h->a);
+    return NULL;
+}
+
+/*
+ * Sort the index (stable). With threads > 1 and enough records, the second
+ * half is sorted on a thread of its own while this one sorts the first, and
+ * one merge joins them: ties go to the first half, so it stays stable.
+ */
+static void sort_index(sorter *s)
+{
+    if (s->monotone || s->n < 2)
+        return;
+    if (!s->tmp) {
+        s->tmp = malloc(s->cap * sizeof *s->tmp);
+        STRATA_ASSERT(s->tmp != NULL);
     }
+    size_t n = s->n;
+    if (s->threads < 2 || n < PARALLEL_SORT_MIN) {
+        if (sort_run(s->idx, s->tmp, n)) {
+            ent *t = s->idx;
+            s->idx = s->tmp;
+            s->tmp = t;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    half_sort second = {s->idx + h, s->tmp + h, n - h};
+    pthread_t th;
+    bool started = pthread_create(&th, NULL, sort_half, &second) == 0;
+    half_sort first = {s->idx, s->tmp, h};
+    sort_half(&first);
+    if (started)
+        pthread_join(th, NULL);
+    else
+        sort_half(&second);
+    ent *a = s->idx, *out = s->tmp;
+    if (ent_cmp(&a[h - 1], &a[h]) <= 0)
+        return;
+    merge_ents(a, 0, h, n, out);
+    s->tmp = a;
+    s->idx = out;
 }
 
 /* ---- run files ---------------------------------------------------------------- */
@@ -415,23 +504,120 @@ static void push_run(sorter *s, uint64_t off, uint64_t len)
     s->runs[s->nruns++] = (run){off, len};
 }
 
+/* Write the sorted records of an index as one run at the end of fd[0]. */
+static int write_run(sorter *s, const ent *idx, size_t n, strata_err *err)
+{
+    int rc;
+    for (size_t i = 0; i < n; i++) {
+        slice k, v;
+        rec_kv(idx[i].rec, &k, &v);
+        if ((rc = wrecord(s, s->fd[0], &s->fsize[0], k, v, err)))
+            return rc;
+    }
+    return wflush(s, s->fd[0], &s->fsize[0], err);
+}
+
+/* The background spill's thread: it alone touches wbuf, wn, fsize[0] and
+ * st.spilled_bytes until it is joined. */
+static void *bg_work(void *arg)
+{
+    bg_spill *b = arg;
+    ent *a = b->idx;
+    if (!b->monotone && b->n > 1) {
+        if (!b->tmp) {
+            b->tmp = malloc(b->cap * sizeof *b->tmp);
+            STRATA_ASSERT(b->tmp != NULL);
+        }
+        if (sort_run(a, b->tmp, b->n))
+            a = b->tmp;
+    }
+    b->rc = write_run(b->s, a, b->n, &b->err);
+    return NULL;
+}
+
+/* Wait for the background spill, record its run and free its memory. */
+static int bg_join(sorter *s, strata_err *err)
+{
+    bg_spill *b = s->bg;
+    if (!b)
+        return 0;
+    if (b->started)
+        pthread_join(b->th, NULL);
+    int rc = b->rc;
+    if (rc) {
+        if (err) {
+            err_clear(err);
+            *err = b->err;
+            b->err.details = NULL;
+        }
+    } else {
+        push_run(s, b->start, s->fsize[0] - b->start);
+        s->st.runs++;
+    }
+    for (size_t i = 0; i < b->nblocks; i++)
+        free(b->blocks[i].p);
+    free(b->blocks);
+    free(b->idx);
+    free(b->tmp);
+    err_clear(&b->err);
+    free(b);
+    s->bg = NULL;
+    s->bg_bytes = 0;
+    return rc;
+}
+
+/* Hand the full buffer to a background spill (after the previous one is
+ * done: one in flight, so runs keep their order in the file); adds go on in
+ * fresh memory. */
+static int spill_bg(sorter *s, strata_err *err)
+{
+    int rc;
+    if ((rc = bg_join(s, err)) || (rc = open_tmp(s, &s->fd[0], err)))
+        return rc;
+    if (!s->wbuf) {
+        s->wbuf = malloc(s->wbuf_size);
+        STRATA_ASSERT(s->wbuf != NULL);
+    }
+    bg_spill *b = calloc(1, sizeof *b);
+    STRATA_ASSERT(b != NULL);
+    *b = (bg_spill){.s = s,
+                    .blocks = s->blocks,
+                    .nblocks = s->nblocks,
+                    .idx = s->idx,
+                    .tmp = s->tmp,
+                    .n = s->n,
+                    .cap = s->cap,
+                    .monotone = s->monotone,
+                    .start = s->fsize[0],
+                    .err = STRATA_ERR_INIT};
+    s->bg = b;
+    s->bg_bytes = mem_filling(s);
+    s->blocks = NULL;
+    s->nblocks = s->capblocks = s->cur = 0;
+    s->block_bytes = 0;
+    s->idx = s->tmp = NULL;
+    s->n = s->cap = 0;
+    s->monotone = true;
+    s->last_rec = NULL;
+    b->started = pthread_create(&b->th, NULL, bg_work, b) == 0;
+    if (!b->started)
+        bg_work(b);
+    return 0;
+}
+
 /* Sort what memory holds and write it as one run; memory is reused. */
 static int spill(sorter *s, strata_err *err)
 {
     int rc;
     if (s->n == 0)
         return 0;
+    if (s->threads >= 2)
+        return spill_bg(s, err);
     if ((rc = open_tmp(s, &s->fd[0], err)))
         return rc;
     sort_index(s);
     uint64_t start = s->fsize[0];
-    for (size_t i = 0; i < s->n; i++) {
-        slice k, v;
-        rec_kv(s->idx[i].rec, &k, &v);
-        if ((rc = wrecord(s, s->fd[0], &s->fsize[0], k, v, err)))
-            return rc;
-    }
-    if ((rc = wflush(s, s->fd[0], &s->fsize[0], err)))
+    if ((rc = write_run(s, s->idx, s->n, err)))
         return rc;
     push_run(s, start, s->fsize[0] - start);
     s->st.runs++;
@@ -456,7 +642,9 @@ int sorter_add(sorter *s, slice key, slice val, strata_err *err)
         extra = need > s->block_size ? need : s->block_size;
     if (s->n == s->cap)
         extra += (s->cap ? s->cap : 1024) * sizeof(ent) * 2;
-    if (s->n && mem_now(s) + extra > s->budget && (rc = spill(s, err)))
+    /* With a background spill, each of the two buffers gets half. */
+    size_t limit = s->threads >= 2 ? s->budget / 2 : s->budget;
+    if (s->n && mem_filling(s) + extra > limit && (rc = spill(s, err)))
         return rc;
     if (s->n == s->cap)
         idx_grow(s);
@@ -706,6 +894,8 @@ int sorter_finish(sorter *s, strata_err *err)
     int rc;
     STRATA_ASSERT(!s->finished);
     s->finished = true;
+    if ((rc = bg_join(s, err)))
+        return rc;
     sort_index(s);
     free(s->wbuf);
     s->wbuf = NULL;
@@ -738,6 +928,9 @@ void sorter_close(sorter *s)
 {
     if (!s)
         return;
+    strata_err ignored = STRATA_ERR_INIT;
+    bg_join(s, &ignored);
+    err_clear(&ignored);
     free_readers(s);
     free_blocks(s, false);
     free(s->blocks);

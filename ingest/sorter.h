@@ -18,7 +18,8 @@
  * Temporary files are created in tmp_dir and unlinked at once, so nothing is
  * left behind by a crash; their descriptors close with the sorter.
  *
- * Lifecycle: open → add* → finish → next* → close. Not thread-safe.
+ * Lifecycle: open → add* → finish → next* → close. Not thread-safe (with
+ * threads > 1 the sorter starts and joins its own helper inside a call).
  */
 #ifndef STRATA_INGEST_SORTER_H
 #define STRATA_INGEST_SORTER_H
@@ -45,6 +46,8 @@ typedef struct sorter_options {
     const char *tmp_dir; /* NULL: a sort that does not fit fails with RESOURCE_EXHAUSTED */
     unsigned fanin;      /* 0: SORTER_DEFAULT_FANIN; at least 2 */
     const char *what;    /* names the sort in messages ("instances"); NULL: "records" */
+    unsigned threads;    /* 0, 1: sort on the caller's thread; 2 or more: large sorts
+                          * (spills, finish) use a second thread */
 } sorter_options;
 
 typedef struct sorter_stats {

@@ -317,6 +317,86 @@ static void historical_matches_reference(void **state)
     export_ctx_close(tiny);
 }
 
+/* A stream sink into memory that can be made to fail after some bytes. */
+typedef struct mem_sink {
+    buf out;
+    size_t fail_after; /* 0: never */
+    int writes;
+} mem_sink;
+
+static int mem_start(void *arg, export_format f)
+{
+    (void)arg;
+    (void)f;
+    return 0;
+}
+
+static int mem_write(void *arg, const void *p, size_t n)
+{
+    mem_sink *m = arg;
+    m->writes++;
+    if (m->fail_after && m->out.n + n > m->fail_after)
+        return -1;
+    buf_append(&m->out, p, n);
+    return 0;
+}
+
+static bool mem_cancelled(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static int stream_csv(export_ctx *x, const char *inst, mem_sink *m, strata_err *err)
+{
+    json_t *spec = json_pack("{s:{s:s},s:s,s:s,s:[sss],s:{s:s}}", "instances", "inline", inst,
+                             "format", "csv", "timestamp_column", "ts", "features", "user:b",
+                             "item:c", "user:a", "entity_columns", "item", "item");
+    export_plan *p = NULL;
+    assert_int_equal(export_plan_parse(x, EXPORT_HISTORICAL, spec, &p, err), 0);
+    export_sink sink = {mem_start, mem_write, mem_cancelled, m};
+    bool started = false;
+    int rc = export_stream(x, p, &sink, &started, err);
+    assert_true(started);
+    export_plan_free(p);
+    json_decref(spec);
+    return rc;
+}
+
+/* The streamed bytes are the reader's rows as the writer formats them, with
+ * pass 2 on the reader's thread or on 2 or 3 workers; a sink that fails
+ * midway fails the export with its message, and nothing hangs. */
+static void stream_formatting_threads(void **state)
+{
+    fixture *fx = *state;
+    char *inst = instances(6000);
+    export_ctx *ref = ctx_open(fx, 64u << 20);
+    buf want = BUF_INIT;
+    uint64_t spilled;
+    run_and_check(fx, ref, inst, NULL, &want, &spilled);
+    export_ctx_close(ref);
+    unsigned threads[] = {1, 2, 3};
+    for (size_t t = 0; t < 3; t++) {
+        export_ctx *x = ctx_open_par(fx, 1u << 20, EXPORT_JOIN_AUTO, 0, threads[t], 0);
+        mem_sink m = {BUF_INIT, 0, 0};
+        strata_err err = STRATA_ERR_INIT;
+        assert_int_equal(stream_csv(x, inst, &m, &err), 0);
+        assert_int_equal(m.out.n, want.n);
+        assert_memory_equal(m.out.p, want.p, want.n);
+        buf_free(&m.out);
+        mem_sink bad = {BUF_INIT, want.n / 3, 0};
+        int rc = stream_csv(x, inst, &bad, &err);
+        assert_int_not_equal(rc, 0);
+        assert_non_null(strstr(err.message, "closed"));
+        assert_true(bad.out.n <= want.n / 3);
+        err_clear(&err);
+        buf_free(&bad.out);
+        export_ctx_close(x);
+    }
+    buf_free(&want);
+    free(inst);
+}
+
 static void bad_rows_refused(void **state)
 {
     fixture *fx = *state;
@@ -528,6 +608,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(historical_matches_reference),
+        cmocka_unit_test(stream_formatting_threads),
         cmocka_unit_test(bad_rows_refused),
         cmocka_unit_test(plan_errors),
         cmocka_unit_test(jsonl_passthrough),

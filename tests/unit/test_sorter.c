@@ -61,14 +61,15 @@ static int teardown(void **state)
 
 /* Sort n random records under the given budget and fan-in; check order,
  * stability and values against qsort. */
-static void run_random(size_t n, size_t budget, unsigned fanin, unsigned keyspace,
-                       sorter_stats *st_out)
+static void run_random_t(size_t n, size_t budget, unsigned fanin, unsigned keyspace,
+                         unsigned threads, sorter_stats *st_out)
 {
     rec *v = calloc(n, sizeof *v);
     assert_non_null(v);
     sorter *s = NULL;
     strata_err err = STRATA_ERR_INIT;
-    sorter_options o = {.memory_bytes = budget, .tmp_dir = tmpdir, .fanin = fanin};
+    sorter_options o = {
+        .memory_bytes = budget, .tmp_dir = tmpdir, .fanin = fanin, .threads = threads};
     assert_int_equal(sorter_open(&o, &s, &err), 0);
     char val[300];
     for (size_t i = 0; i < n; i++) {
@@ -103,6 +104,12 @@ static void run_random(size_t n, size_t budget, unsigned fanin, unsigned keyspac
     free(v);
 }
 
+static void run_random(size_t n, size_t budget, unsigned fanin, unsigned keyspace,
+                       sorter_stats *st_out)
+{
+    run_random_t(n, budget, fanin, keyspace, 1, st_out);
+}
+
 static void in_memory(void **state)
 {
     (void)state;
@@ -122,6 +129,20 @@ static void spilled_runs(void **state)
     assert_int_equal(st.merge_passes, 0);
     /* Memory stayed near the budget (plus the reader/writer buffers). */
     assert_true(st.peak_memory < SORTER_MIN_MEMORY + (6u << 20));
+}
+
+/* Two sorting threads: halves sorted apart and merged, in memory and in every
+ * spilled run (each over the parallel threshold), still stable. */
+static void two_threads(void **state)
+{
+    (void)state;
+    sorter_stats st;
+    run_random_t(150000, 64u << 20, 0, 3, 2, &st);
+    assert_int_equal(st.runs, 0);
+    run_random_t(300000, 12u << 20, 0, 4, 2, &st);
+    assert_true(st.runs >= 2);
+    /* The buffer being filled and the one spilling share the budget. */
+    assert_true(st.peak_memory < (12u << 20) + (4u << 20));
 }
 
 static void multi_level_merge(void **state)
@@ -199,6 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(in_memory),         cmocka_unit_test(spilled_runs),
+        cmocka_unit_test(two_threads),
         cmocka_unit_test(multi_level_merge), cmocka_unit_test(sorted_input_and_big_records),
         cmocka_unit_test(empty_and_no_tmp),
     };
