@@ -108,6 +108,11 @@
 /* One row (all cells of a CSV record, or one JSONL line): what one row may
  * hold in memory while it is parsed. */
 #define LIMIT_IMPORT_ROW_BYTES (16u << 20)
+/* JSON values (numbers, strings, literals, arrays, objects) in one JSONL line,
+ * counted before it is parsed: jansson needs ~50 bytes per value, so a 16 MiB
+ * line of "[0,0,0,..." would cost ~450 MB of a job thread's memory. 2^20 is
+ * about eight maximum-size numeric array values (LIMIT_VALUE_BYTES). */
+#define LIMIT_JSONL_ROW_VALUES (1u << 20)
 /* Header columns: an entity holds at most LIMIT_FEATURES_PER_ENTITY features,
  * plus id and time columns and a margin of ignored ones. */
 #define LIMIT_IMPORT_COLUMNS 16384u

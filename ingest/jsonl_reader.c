@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsoncheck.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -120,6 +121,23 @@ int jsonl_reader_next(jsonl_reader *r, jsonl_row *row, strata_err *err)
             continue;
         if (!text_valid_utf8(s)) {
             row->error = "line is not valid UTF-8";
+            return 1;
+        }
+        /* Measured before parsing, as request bodies are: what parsing
+         * would cost is the point. */
+        json_shape shape;
+        json_measure(s, &shape);
+        if (shape.depth > LIMIT_JSON_DEPTH) {
+            snprintf(r->errmsg, sizeof r->errmsg,
+                     "line nests arrays and objects deeper than %u levels", LIMIT_JSON_DEPTH);
+            row->error = r->errmsg;
+            return 1;
+        }
+        if (shape.values > LIMIT_JSONL_ROW_VALUES) {
+            snprintf(r->errmsg, sizeof r->errmsg,
+                     "line holds %zu JSON values, over the limit of %u per line", shape.values,
+                     LIMIT_JSONL_ROW_VALUES);
+            row->error = r->errmsg;
             return 1;
         }
         json_error_t je;

@@ -5,8 +5,10 @@
  * start is dropped; blank lines (only spaces and tabs) are skipped. A line is
  * handed out with `error` set, so the caller can reject it and go on, when it
  * is longer than row_max (the excess is never buffered), is not valid UTF-8,
- * is not well-formed JSON (duplicate keys count as malformed) or is not an
- * object.
+ * holds more than LIMIT_JSONL_ROW_VALUES JSON values or nests deeper than
+ * LIMIT_JSON_DEPTH (both measured before parsing, so a hostile line costs no
+ * memory), is not well-formed JSON (duplicate keys count as malformed) or is
+ * not an object.
  */
 #ifndef STRATA_INGEST_JSONL_READER_H
 #define STRATA_INGEST_JSONL_READER_H

@@ -229,6 +229,28 @@ static void jsonl_lines(void **state)
     assert_int_equal(json_integer_value(json_object_get(row.obj, "a")), 5);
     jsonl_reader_close(r);
     ingest_source_close(src);
+
+    /* Too many values or too deep: refused before parsing; the next is read. */
+    buf_reset(&big);
+    buf_append_str(&big, "{\"a\":[0");
+    for (unsigned i = 0; i < LIMIT_JSONL_ROW_VALUES; i++)
+        buf_append_str(&big, ",0");
+    buf_append_str(&big, "]}\n");
+    for (unsigned i = 0; i <= LIMIT_JSON_DEPTH; i++)
+        buf_append_str(&big, "[");
+    buf_append_str(&big, "\n{\"a\":6}\n");
+    src = ingest_source_mem(big.p, big.n);
+    r = jsonl_reader_open(src, 0);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_non_null(strstr(row.error, "JSON values, over the limit"));
+    assert_null(row.obj);
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_non_null(strstr(row.error, "deeper than"));
+    assert_int_equal(jsonl_reader_next(r, &row, &err), 1);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(json_integer_value(json_object_get(row.obj, "a")), 6);
+    jsonl_reader_close(r);
+    ingest_source_close(src);
     buf_free(&big);
 }
 
