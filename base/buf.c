@@ -16,6 +16,16 @@ int slice_cmp(slice a, slice b)
     return a.n < b.n ? -1 : a.n > b.n;
 }
 
+char *slice_dup(slice s)
+{
+    char *d = malloc(s.n + 1);
+    STRATA_ASSERT(d != NULL);
+    if (s.n)
+        memcpy(d, s.p, s.n);
+    d[s.n] = '\0';
+    return d;
+}
+
 void buf_grow(buf *b, size_t extra)
 {
     STRATA_ASSERT(extra < SIZE_MAX / 2 - b->n);

@@ -36,6 +36,13 @@ static inline int slice_eq_str(slice a, const char *s)
 }
 /* memcmp order, shorter first on a common prefix. */
 int slice_cmp(slice a, slice b);
+static inline int slice_ends_with(slice s, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return s.n >= n && memcmp(s.p + s.n - n, suffix, n) == 0;
+}
+/* A malloc'd NUL-terminated copy (aborts when out of memory). */
+char *slice_dup(slice s);
 
 typedef struct buf {
     char *p;

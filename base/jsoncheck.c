@@ -23,6 +23,22 @@ int json_check_fields(const json_t *obj, const char *const *allowed, const char 
     return 0;
 }
 
+int json_opt_text(const json_t *obj, const char *key, slice *out, strata_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = (slice){NULL, 0};
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%s\" must be a non-empty string",
+                       key);
+    *out = (slice){json_string_value(v), json_string_length(v)};
+    if (!text_valid_utf8(*out) || memchr(out->p, '\0', out->n))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"%s\" must be UTF-8 text without NUL",
+                       key);
+    return 0;
+}
+
 void json_measure(slice text, json_shape *out)
 {
     size_t values = 0, depth = 0, deepest = 0, i = 0;

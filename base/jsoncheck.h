@@ -16,6 +16,11 @@
 int json_check_fields(const json_t *obj, const char *const *allowed, const char *where,
                       strata_err *err);
 
+/* An optional string member `key` of obj: 0 with *out empty ({NULL, 0}) when
+ * absent or null, 0 with *out borrowing the string when it is non-empty UTF-8
+ * text without NUL, else INVALID_ARGUMENT naming the field. */
+int json_opt_text(const json_t *obj, const char *key, slice *out, strata_err *err);
+
 /* The shape of a JSON text, measured without parsing it: `values` counts
  * every number, string (object keys included), literal, array and object;
  * `depth` is the deepest nesting of arrays and objects. Parsing costs memory

@@ -255,6 +255,20 @@ int cell_parse_time(slice cell, time_unit u, int64_t *us, char why[CELL_WHY_MAX]
     return -1;
 }
 
+int cell_json_id(const json_t *v, char *tmp, size_t cap, slice *out)
+{
+    if (json_is_string(v)) {
+        *out = (slice){json_string_value(v), json_string_length(v)};
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        int n = snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = (slice){tmp, (size_t)n};
+        return 0;
+    }
+    return -1;
+}
+
 int json_parse_time(const json_t *v, time_unit u, int64_t *us, char why[CELL_WHY_MAX])
 {
     if (json_is_string(v))

@@ -130,32 +130,6 @@ size_t export_ctx_max_inline_bytes(const export_ctx *x)
 
 /* ---- plans: small helpers ------------------------------------------------------------ */
 
-static int bad(strata_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(strata_err *err, const char *fmt, ...)
-{
-    char msg[STRATA_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return err_set(err, STRATA_INVALID_ARGUMENT, "%s", msg);
-}
-
-/* An optional non-empty string member. */
-static int opt_string(const json_t *obj, const char *key, slice *out, strata_err *err)
-{
-    const json_t *v = json_object_get(obj, key);
-    *out = (slice){NULL, 0};
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return bad(err, "field \"%s\" must be a non-empty string", key);
-    *out = (slice){json_string_value(v), json_string_length(v)};
-    if (!text_valid_utf8(*out) || memchr(out->p, '\0', out->n))
-        return bad(err, "field \"%s\" must be UTF-8 text without NUL", key);
-    return 0;
-}
-
 static int opt_time(const json_t *obj, const char *key, int64_t *out, bool *given, strata_err *err)
 {
     const json_t *v = json_object_get(obj, key);
@@ -165,28 +139,13 @@ static int opt_time(const json_t *obj, const char *key, int64_t *out, bool *give
         return 0;
     if (!json_is_string(v) ||
         time_parse_rfc3339((slice){json_string_value(v), json_string_length(v)}, out))
-        return bad(err,
-                   "field \"%s\" must be an RFC 3339 timestamp such as "
-                   "\"2024-01-02T03:04:05.123456Z\"",
-                   key);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"%s\" must be an RFC 3339 timestamp such as "
+                       "\"2024-01-02T03:04:05.123456Z\"",
+                       key);
     if (given)
         *given = true;
     return 0;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    STRATA_ASSERT(d != NULL);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-static bool ends_with(slice s, const char *suffix)
-{
-    size_t n = strlen(suffix);
-    return s.n >= n && memcmp(s.p + s.n - n, suffix, n) == 0;
 }
 
 bool export_valid_id(slice id)
@@ -301,7 +260,8 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
     char ex[160];
     if ((!fs || json_is_null(fs)) && only) {
         if (only->nfeatures == 0)
-            return bad(err, "entity \"%s\" has no features to export", only->name);
+            return err_set(err, STRATA_INVALID_ARGUMENT, "entity \"%s\" has no features to export",
+                           only->name);
         if (only->nfeatures > LIMIT_EXPORT_FEATURES)
             return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                            "entity \"%s\" has %zu features, over the limit of %u per export; "
@@ -313,8 +273,9 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
         return 0;
     }
     if (!json_is_array(fs) || json_array_size(fs) == 0)
-        return bad(err, "field \"features\" must be a non-empty array of feature refs such as "
-                        "\"customer:age\"");
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"features\" must be a non-empty array of feature refs such as "
+                       "\"customer:age\"");
     if (json_array_size(fs) > LIMIT_EXPORT_FEATURES)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                        "field \"features\" lists %zu refs, over the limit of %u per export",
@@ -323,7 +284,8 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
     const json_t *v;
     json_array_foreach (fs, i, v) {
         if (!json_is_string(v))
-            return bad(err, "features[%zu] must be a string such as \"customer:age\"", i);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "features[%zu] must be a string such as \"customer:age\"", i);
         slice ref = {json_string_value(v), json_string_length(v)};
         text_excerpt(ref, ex, sizeof ex);
         const char *colon = memchr(ref.p, ':', ref.n);
@@ -335,20 +297,23 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
             en = slice_of(only->name);
             fn = ref;
         } else {
-            return bad(err, "features[%zu] \"%s\" is not a feature ref \"entity:feature\"", i, ex);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "features[%zu] \"%s\" is not a feature ref \"entity:feature\"", i, ex);
         }
         if (!text_valid_name(en) || !text_valid_name(fn))
-            return bad(err,
-                       "features[%zu] \"%s\" is not a feature ref \"entity:feature\" with names "
-                       "[a-z][a-z0-9_]{0,63}",
-                       i, ex);
+            return err_set(
+                err, STRATA_INVALID_ARGUMENT,
+                "features[%zu] \"%s\" is not a feature ref \"entity:feature\" with names "
+                "[a-z][a-z0-9_]{0,63}",
+                i, ex);
         const entity_def *e = registry_entity(reg, en);
         if (!e)
             return err_set(err, STRATA_NOT_FOUND, "features[%zu] \"%s\": entity \"%.*s\" not found",
                            i, ex, (int)en.n, en.p);
         if (only && e->id != only->id)
-            return bad(err, "features[%zu] \"%s\" is not a feature of entity \"%s\"", i, ex,
-                       only->name);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "features[%zu] \"%s\" is not a feature of entity \"%s\"", i, ex,
+                           only->name);
         const feature_def *f = registry_feature(e, fn);
         if (!f)
             return err_set(err, STRATA_NOT_FOUND,
@@ -356,7 +321,8 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
                            ex, (int)fn.n, fn.p, e->name);
         for (size_t k = 0; k < p->nfeats; k++)
             if (p->feats[k].feature_id == f->id)
-                return bad(err, "features[%zu] \"%s\" is listed twice", i, ex);
+                return err_set(err, STRATA_INVALID_ARGUMENT, "features[%zu] \"%s\" is listed twice",
+                               i, ex);
         size_t ei = add_entity(p, e);
         if (p->nents > LIMIT_EXPORT_ENTITIES)
             return err_set(err, STRATA_RESOURCE_EXHAUSTED,
@@ -370,18 +336,18 @@ static int parse_features(export_plan *p, const registry_t *reg, const json_t *s
 static int parse_format(export_plan *p, const json_t *spec, slice dest, strata_err *err)
 {
     slice format;
-    int rc = opt_string(spec, "format", &format, err);
+    int rc = json_opt_text(spec, "format", &format, err);
     if (rc)
         return rc;
     if (format.p) {
         if (export_format_parse(format, &p->format))
-            return bad(err, "format must be csv, jsonl or tfrecord");
+            return err_set(err, STRATA_INVALID_ARGUMENT, "format must be csv, jsonl or tfrecord");
         return 0;
     }
     p->format = EXPORT_CSV;
-    if (dest.p && (ends_with(dest, ".jsonl") || ends_with(dest, ".ndjson")))
+    if (dest.p && (slice_ends_with(dest, ".jsonl") || slice_ends_with(dest, ".ndjson")))
         p->format = EXPORT_JSONL;
-    else if (dest.p && (ends_with(dest, ".tfrecord") || ends_with(dest, ".tfrecords")))
+    else if (dest.p && (slice_ends_with(dest, ".tfrecord") || slice_ends_with(dest, ".tfrecords")))
         p->format = EXPORT_TFRECORD;
     return 0;
 }
@@ -406,25 +372,28 @@ static int parse_destination(export_plan *p, const json_t *spec, slice *dest_pat
     if (!d || json_is_null(d))
         return 0;
     if (!json_is_object(d))
-        return bad(err, "field \"destination\" must be an object {\"path\": \"...\"}");
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"destination\" must be an object {\"path\": \"...\"}");
     if ((rc = json_check_fields(d, fields, "destination.", err)))
         return rc;
     const json_t *pv = json_object_get(d, "path");
     if (!json_is_string(pv) || json_string_length(pv) == 0)
-        return bad(err, "destination.path must be a non-empty string");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "destination.path must be a non-empty string");
     const json_t *ow = json_object_get(d, "overwrite");
     if (ow && !json_is_null(ow)) {
         if (!json_is_boolean(ow))
-            return bad(err, "destination.overwrite must be true or false");
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "destination.overwrite must be true or false");
         p->overwrite = json_is_true(ow);
     }
     slice path = {json_string_value(pv), json_string_length(pv)};
     *dest_path = path;
     text_excerpt(path, ex, sizeof ex);
     if (path.n >= PATH_MAX || memchr(path.p, '\0', path.n) || !text_valid_utf8(path))
-        return bad(err, "destination.path is not a usable path");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "destination.path is not a usable path");
     if (path.p[path.n - 1] == '/')
-        return bad(err, "destination.path \"%s\" names a directory; name the file to write", ex);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "destination.path \"%s\" names a directory; name the file to write", ex);
     for (size_t i = 0; i < path.n;) {
         size_t j = i;
         while (j < path.n && path.p[j] != '/')
@@ -440,13 +409,15 @@ static int parse_destination(export_plan *p, const json_t *spec, slice *dest_pat
     if (path.p[0] == '/')
         snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
     else if (snprintf(cand, sizeof cand, "%s/%.*s", root, (int)path.n, path.p) >= (int)sizeof cand)
-        return bad(err, "destination.path is too long");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "destination.path is too long");
     char *slash = strrchr(cand, '/');
     const char *base = slash + 1;
     if (!*base || strcmp(base, ".") == 0)
-        return bad(err, "destination.path \"%s\" does not name a file", ex);
+        return err_set(err, STRATA_INVALID_ARGUMENT, "destination.path \"%s\" does not name a file",
+                       ex);
     if (strstr(base, TMP_MARK))
-        return bad(err, "destination.path \"%s\" looks like an export's temporary file", ex);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "destination.path \"%s\" looks like an export's temporary file", ex);
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - cand), cand);
     if (!dir[0])
         strcpy(dir, "/");
@@ -462,7 +433,7 @@ static int parse_destination(export_plan *p, const json_t *spec, slice *dest_pat
         return outside_export(ex, root, err);
     size_t dl = strlen(realdir), bl = strlen(base);
     if (dl + 1 + bl >= PATH_MAX)
-        return bad(err, "destination.path is too long");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "destination.path is too long");
     p->dest = malloc(dl + bl + 2);
     STRATA_ASSERT(p->dest != NULL);
     size_t off = strcmp(realdir, "/") ? dl : 0;
@@ -503,7 +474,7 @@ static int take_inline(export_plan *p, const json_t *v, strata_err *err)
                        "most %zu); try again when they have run, or use instances.path",
                        held, 4 * x->max_inline_bytes);
     }
-    p->inline_data = xstrndup(json_string_value(v), n);
+    p->inline_data = slice_dup((slice){json_string_value(v), n});
     p->inline_len = n;
     p->size = n;
     p->uri = strdup("inline");
@@ -537,26 +508,27 @@ int export_bind_columns(export_plan *p, const slice *names, size_t n, const char
     char ex[80];
     if (!colset_has(&c, slice_of(p->ts_col), NULL)) {
         text_excerpt(slice_of(p->ts_col), ex, sizeof ex);
-        return bad(err, "timestamp_column \"%s\" is not in the instances' %s", ex, what);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "timestamp_column \"%s\" is not in the instances' %s", ex, what);
     }
     for (size_t i = 0; i < p->nents; i++) {
         export_entity *e = &p->ents[i];
         if (!colset_has(&c, slice_of(e->column), &e->col)) {
             text_excerpt(slice_of(e->column), ex, sizeof ex);
-            return bad(err,
-                       "the entity column \"%s\" of entity \"%s\" is not in the instances' "
-                       "%s; name it with entity_columns",
-                       ex, e->name, what);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "the entity column \"%s\" of entity \"%s\" is not in the instances' "
+                           "%s; name it with entity_columns",
+                           ex, e->name, what);
         }
     }
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < p->nfeats; k++)
             if (slice_eq_str(names[i], p->feats[k].column)) {
                 text_excerpt(names[i], ex, sizeof ex);
-                return bad(err,
-                           "the instances' column \"%s\" has the name of the output column of "
-                           "feature %s; rename the column",
-                           ex, p->feats[k].ref);
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "the instances' column \"%s\" has the name of the output column of "
+                               "feature %s; rename the column",
+                               ex, p->feats[k].ref);
             }
     return 0;
 }
@@ -570,7 +542,7 @@ static int pick_entity_columns(export_plan *p, const json_t *given, const slice 
         export_entity *e = &p->ents[i];
         const json_t *g = given ? json_object_get(given, e->name) : NULL;
         if (g) {
-            e->column = xstrndup(json_string_value(g), json_string_length(g));
+            e->column = slice_dup((slice){json_string_value(g), json_string_length(g)});
             continue;
         }
         char def[LIMIT_NAME_MAX + 4];
@@ -580,10 +552,10 @@ static int pick_entity_columns(export_plan *p, const json_t *given, const slice 
         else if (colset_has(&c, slice_of(e->name), NULL))
             e->column = strdup(e->name);
         else
-            return bad(err,
-                       "no entity column for entity \"%s\": the instances' %s has neither "
-                       "\"%s\" nor \"%s\"; name it with entity_columns",
-                       e->name, what, def, e->name);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "no entity column for entity \"%s\": the instances' %s has neither "
+                           "\"%s\" nor \"%s\"; name it with entity_columns",
+                           e->name, what, def, e->name);
         STRATA_ASSERT(e->column != NULL);
     }
     return 0;
@@ -615,7 +587,8 @@ static int check_instances(export_plan *p, const json_t *given_cols, strata_err 
                 if (slice_eq(names[k], names[i])) {
                     char ex[80];
                     text_excerpt(names[i], ex, sizeof ex);
-                    rc = bad(err, "the instances' header names column \"%s\" twice", ex);
+                    rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                                 "the instances' header names column \"%s\" twice", ex);
                     goto out;
                 }
         }
@@ -633,14 +606,15 @@ static int check_instances(export_plan *p, const json_t *given_cols, strata_err 
                 const json_t *g = given_cols ? json_object_get(given_cols, e->name) : NULL;
                 char def[LIMIT_NAME_MAX + 4];
                 snprintf(def, sizeof def, "%s_id", e->name);
-                e->column = g ? xstrndup(json_string_value(g), json_string_length(g))
+                e->column = g ? slice_dup((slice){json_string_value(g), json_string_length(g)})
                               : strdup(def);
                 STRATA_ASSERT(e->column != NULL);
             }
             goto out;
         }
         if (row.error) {
-            rc = bad(err, "instances line %llu: %s", (unsigned long long)row.line, row.error);
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "instances line %llu: %s",
+                         (unsigned long long)row.line, row.error);
             goto out;
         }
         n = json_object_size(row.obj);
@@ -673,29 +647,31 @@ static int parse_instances(export_plan *p, const json_t *spec, strata_err *err)
     int rc;
     const json_t *in = json_object_get(spec, "instances");
     if (!json_is_object(in))
-        return bad(err, "field \"instances\" is required: {\"path\": \"...\"} or {\"inline\": "
-                        "\"...\"}, with \"format\": \"csv\" or \"jsonl\"");
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"instances\" is required: {\"path\": \"...\"} or {\"inline\": "
+                       "\"...\"}, with \"format\": \"csv\" or \"jsonl\"");
     if ((rc = json_check_fields(in, fields, "instances.", err)))
         return rc;
     const json_t *path = json_object_get(in, "path");
     const json_t *inl = json_object_get(in, "inline");
     if ((path != NULL) == (inl != NULL))
-        return bad(err, "instances must hold exactly one of \"path\" and \"inline\"");
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "instances must hold exactly one of \"path\" and \"inline\"");
     if ((path && (!json_is_string(path) || json_string_length(path) == 0)) ||
         (inl && !json_is_string(inl)))
-        return bad(err, "instances.%s must be a %sstring", path ? "path" : "inline",
-                   path ? "non-empty " : "");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "instances.%s must be a %sstring",
+                       path ? "path" : "inline", path ? "non-empty " : "");
     slice fmt;
-    if ((rc = opt_string(in, "format", &fmt, err)))
+    if ((rc = json_opt_text(in, "format", &fmt, err)))
         return err_prefix(err, "instances");
     slice ps = path ? (slice){json_string_value(path), json_string_length(path)} : (slice){0};
     if (fmt.p) {
         if (slice_eq_str(fmt, "jsonl"))
             p->jsonl = true;
         else if (!slice_eq_str(fmt, "csv"))
-            return bad(err, "instances.format must be csv or jsonl");
+            return err_set(err, STRATA_INVALID_ARGUMENT, "instances.format must be csv or jsonl");
     } else {
-        p->jsonl = ps.p && (ends_with(ps, ".jsonl") || ends_with(ps, ".ndjson"));
+        p->jsonl = ps.p && (slice_ends_with(ps, ".jsonl") || slice_ends_with(ps, ".ndjson"));
     }
     if (path)
         return ingest_source_open_path(p->x->import_dir, ps, "instances", "instance files", &p->fd,
@@ -715,16 +691,18 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
     slice ts, unit, dest;
     char ex[80];
     if ((rc = json_check_fields(spec, fields, "", err)) ||
-        (rc = opt_string(spec, "timestamp_column", &ts, err)) ||
-        (rc = opt_string(spec, "time_unit", &unit, err)) ||
+        (rc = json_opt_text(spec, "timestamp_column", &ts, err)) ||
+        (rc = json_opt_text(spec, "time_unit", &unit, err)) ||
         (rc = opt_time(spec, "as_of", &p->as_of, &p->has_as_of, err)))
         return rc;
     if (!ts.p)
-        return bad(err, "field \"timestamp_column\" is required: the instances' column holding "
-                        "each row's time");
-    p->ts_col = xstrndup(ts.p, ts.n);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "field \"timestamp_column\" is required: the instances' column holding "
+                       "each row's time");
+    p->ts_col = slice_dup(ts);
     if (unit.p && time_unit_parse(unit, &p->unit))
-        return bad(err, "time_unit must be rfc3339, seconds, millis or micros");
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "time_unit must be rfc3339, seconds, millis or micros");
     if ((rc = parse_features(p, reg, spec, NULL, err)))
         return rc;
     const json_t *ec = json_object_get(spec, "entity_columns");
@@ -732,7 +710,8 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
         ec = NULL;
     if (ec) {
         if (!json_is_object(ec))
-            return bad(err, "field \"entity_columns\" must be an object {\"entity\": \"column\"}");
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "field \"entity_columns\" must be an object {\"entity\": \"column\"}");
         const char *k;
         const json_t *v;
         json_object_foreach ((json_t *)ec, k, v) {
@@ -741,14 +720,14 @@ static int parse_historical(export_plan *p, const registry_t *reg, const json_t 
             for (size_t i = 0; i < p->nents; i++)
                 used |= strcmp(p->ents[i].name, k) == 0;
             if (!used)
-                return bad(err, "entity_columns names entity \"%s\", which no feature ref uses",
-                           ex);
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "entity_columns names entity \"%s\", which no feature ref uses", ex);
             if (!json_is_string(v) || json_string_length(v) == 0 ||
                 strlen(json_string_value(v)) != json_string_length(v))
-                return bad(err,
-                           "entity_columns: the column of entity \"%s\" must be a non-empty "
-                           "string",
-                           ex);
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "entity_columns: the column of entity \"%s\" must be a non-empty "
+                               "string",
+                               ex);
         }
     }
     if ((rc = parse_destination(p, spec, &dest, err)) || (rc = parse_format(p, spec, dest, err)) ||
@@ -768,16 +747,17 @@ static int parse_entity_kind(export_plan *p, const registry_t *reg, const json_t
     slice entity, dest;
     char ex[80];
     bool given;
-    if ((rc =
-             json_check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "", err)) ||
-        (rc = opt_string(spec, "entity", &entity, err)) ||
+    if ((rc = json_check_fields(spec, p->kind == EXPORT_SNAPSHOT ? snap_fields : hist_fields, "",
+                                err)) ||
+        (rc = json_opt_text(spec, "entity", &entity, err)) ||
         (rc = opt_time(spec, "as_of", &p->as_of, &p->has_as_of, err)))
         return rc;
     if (!entity.p)
-        return bad(err, "field \"entity\" is required");
+        return err_set(err, STRATA_INVALID_ARGUMENT, "field \"entity\" is required");
     text_excerpt(entity, ex, sizeof ex);
     if (!text_valid_name(entity))
-        return bad(err, "entity \"%s\" is not a valid name ([a-z][a-z0-9_]{0,63})", ex);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "entity \"%s\" is not a valid name ([a-z][a-z0-9_]{0,63})", ex);
     const entity_def *e = registry_entity(reg, entity);
     if (!e)
         return err_set(err, STRATA_NOT_FOUND, "entity \"%s\" not found", ex);
@@ -794,7 +774,8 @@ static int parse_entity_kind(export_plan *p, const registry_t *reg, const json_t
             (rc = opt_time(spec, "end_time", &p->end_time, NULL, err)))
             return rc;
         if (p->start_time >= p->end_time)
-            return bad(err, "start_time must be before end_time (the range is [start, end))");
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "start_time must be before end_time (the range is [start, end))");
     }
     if ((rc = parse_destination(p, spec, &dest, err)) || (rc = parse_format(p, spec, dest, err)))
         return rc;
@@ -830,7 +811,7 @@ int export_plan_parse(export_ctx *x, export_kind kind, const json_t *spec, expor
     p->refs = json_array();
     const registry_t *reg = store_registry_acquire(x->store);
     if (!json_is_object(spec)) {
-        rc = bad(err, "an export request must be a JSON object");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "an export request must be a JSON object");
         goto out;
     }
     rc = kind == EXPORT_HISTORICAL ? parse_historical(p, reg, spec, err)

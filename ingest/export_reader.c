@@ -469,20 +469,6 @@ out:
     return rc;
 }
 
-static int json_id(const json_t *v, char *tmp, size_t cap, slice *out)
-{
-    if (json_is_string(v)) {
-        *out = (slice){json_string_value(v), json_string_length(v)};
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        int n = snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        *out = (slice){tmp, (size_t)n};
-        return 0;
-    }
-    return -1;
-}
-
 /* The column index of a JSONL key, adding it on first sight. */
 static int jsonl_column(export_reader *r, const char *key, uint64_t line, size_t *ix,
                         strata_err *err)
@@ -547,7 +533,7 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
         }
         for (size_t e = 0; e < p->nents; e++) {
             const json_t *iv = json_object_get(row.obj, p->ents[e].column);
-            if (!iv || json_id(iv, idtmp[e], sizeof idtmp[e], &ids[e])) {
+            if (!iv || cell_json_id(iv, idtmp[e], sizeof idtmp[e], &ids[e])) {
                 text_excerpt(slice_of(p->ents[e].column), ex, sizeof ex);
                 snprintf(why, sizeof why,
                          "the id of entity \"%s\" (key \"%s\") must be a string "

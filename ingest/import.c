@@ -129,15 +129,6 @@ static void plan_free(void *arg)
     free(p);
 }
 
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    STRATA_ASSERT(d != NULL);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 static col_map *add_map(import_plan *p, const char *feature, slice column)
 {
     if (p->nmaps == p->capmaps) {
@@ -150,7 +141,7 @@ static col_map *add_map(import_plan *p, const char *feature, slice column)
     col_map *m = &p->maps[p->nmaps++];
     memset(m, 0, sizeof *m);
     snprintf(m->feature, sizeof m->feature, "%s", feature);
-    m->column = xstrndup(column.p, column.n);
+    m->column = slice_dup(column);
     return m;
 }
 
@@ -192,38 +183,6 @@ void import_ctx_close(import_ctx *ic)
 
 /* ---- spec parsing --------------------------------------------------------------- */
 
-static int bad(strata_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(strata_err *err, const char *fmt, ...)
-{
-    char msg[STRATA_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return err_set(err, STRATA_INVALID_ARGUMENT, "%s", msg);
-}
-
-/* An optional non-empty string member; -1 with a 400 when of another type. */
-static int opt_string(const json_t *obj, const char *key, slice *out, strata_err *err)
-{
-    const json_t *v = json_object_get(obj, key);
-    *out = (slice){NULL, 0};
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return bad(err, "field \"%s\" must be a non-empty string", key);
-    *out = (slice){json_string_value(v), json_string_length(v)};
-    if (!text_valid_utf8(*out) || memchr(out->p, '\0', out->n))
-        return bad(err, "field \"%s\" must be UTF-8 text without NUL", key);
-    return 0;
-}
-
-static bool ends_with(slice s, const char *suffix)
-{
-    size_t n = strlen(suffix);
-    return s.n >= n && memcmp(s.p + s.n - n, suffix, n) == 0;
-}
-
 /* ---- path rules (ingest/source.h: ingest_source_open_path) ------------------- */
 
 static int open_path(import_ctx *ic, import_plan *p, slice path, strata_err *err)
@@ -262,7 +221,7 @@ static int take_inline(import_ctx *ic, import_plan *p, const json_t *v, strata_e
                        "again when they have run, or import by path",
                        held, INLINE_HELD_MAX(ic));
     }
-    p->inline_data = xstrndup(s, n);
+    p->inline_data = slice_dup((slice){s, n});
     p->inline_len = n;
     p->size = n;
     p->uri = strdup("inline");
@@ -328,9 +287,10 @@ static int pick_id_column(import_plan *p, slice given, const name_ix *cols, size
     if (given.p) {
         if (!find_name(cols, n, given)) {
             text_excerpt(given, ex, sizeof ex);
-            return bad(err, "entity_id_column \"%s\" is not in the %s", ex, what);
+            return err_set(err, STRATA_INVALID_ARGUMENT, "entity_id_column \"%s\" is not in the %s",
+                           ex, what);
         }
-        p->id_col = xstrndup(given.p, given.n);
+        p->id_col = slice_dup(given);
         return 0;
     }
     char def[LIMIT_NAME_MAX + 8];
@@ -340,10 +300,10 @@ static int pick_id_column(import_plan *p, slice given, const name_ix *cols, size
     else if (find_name(cols, n, slice_of("entity_id")))
         p->id_col = strdup("entity_id");
     else
-        return bad(err,
-                   "no entity id column: the %s has neither \"%s\" nor \"entity_id\"; name "
-                   "the column with entity_id_column",
-                   what, def);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "no entity id column: the %s has neither \"%s\" nor \"entity_id\"; name "
+                       "the column with entity_id_column",
+                       what, def);
     STRATA_ASSERT(p->id_col != NULL);
     return 0;
 }
@@ -356,9 +316,9 @@ static int pick_time_column(char **dst, slice given, const char *field, const na
     if (!find_name(cols, n, given)) {
         char ex[80];
         text_excerpt(given, ex, sizeof ex);
-        return bad(err, "%s \"%s\" is not in the %s", field, ex, what);
+        return err_set(err, STRATA_INVALID_ARGUMENT, "%s \"%s\" is not in the %s", field, ex, what);
     }
-    *dst = xstrndup(given.p, given.n);
+    *dst = slice_dup(given);
     return 0;
 }
 
@@ -393,8 +353,9 @@ static int build_mapping(import_plan *p, const entity_def *e, const json_t *colu
                                "to create it)",
                                ex, e->name);
             if (!p->jsonl && !find_name(cols, ncols, col))
-                return bad(err, "column \"%s\" (mapped to feature \"%s\") is not in the header",
-                           ex2, ex);
+                return err_set(err, STRATA_INVALID_ARGUMENT,
+                               "column \"%s\" (mapped to feature \"%s\") is not in the header", ex2,
+                               ex);
             col_map *m = add_map(p, fname, col);
             m->type = f ? f->type : VT_NULL;
             m->create = !f;
@@ -429,10 +390,10 @@ static int build_mapping(import_plan *p, const entity_def *e, const json_t *colu
             continue; /* an unnamed column (a pandas index) is never a feature */
         text_excerpt(col, ex, sizeof ex);
         if (!text_valid_name(col))
-            return bad(err,
-                       "column \"%s\" cannot become a feature: names are [a-z][a-z0-9_]{0,63}; "
-                       "map columns explicitly with \"columns\"",
-                       ex);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "column \"%s\" cannot become a feature: names are [a-z][a-z0-9_]{0,63}; "
+                           "map columns explicitly with \"columns\"",
+                           ex);
         col_map *m = add_map(p, "", col);
         snprintf(m->feature, sizeof m->feature, "%.*s", (int)col.n, col.p);
         m->create = true;
@@ -454,26 +415,30 @@ static int bind_csv(import_plan *p, const name_ix *cols, size_t ncols, strata_er
     const name_ix *x;
     char ex[80];
     if (!(x = find_name(cols, ncols, slice_of(p->id_col))))
-        return bad(err, "the header no longer has the id column \"%s\" (the file changed?)",
-                   p->id_col);
+        return err_set(err, STRATA_INVALID_ARGUMENT,
+                       "the header no longer has the id column \"%s\" (the file changed?)",
+                       p->id_col);
     p->id_idx = x->ix;
     p->event_idx = p->created_idx = SIZE_MAX;
     if (p->event_col) {
         if (!(x = find_name(cols, ncols, slice_of(p->event_col))))
-            return bad(err, "the header no longer has column \"%s\" (the file changed?)",
-                       p->event_col);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "the header no longer has column \"%s\" (the file changed?)",
+                           p->event_col);
         p->event_idx = x->ix;
     }
     if (p->created_col) {
         if (!(x = find_name(cols, ncols, slice_of(p->created_col))))
-            return bad(err, "the header no longer has column \"%s\" (the file changed?)",
-                       p->created_col);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "the header no longer has column \"%s\" (the file changed?)",
+                           p->created_col);
         p->created_idx = x->ix;
     }
     for (size_t i = 0; i < p->nmaps; i++) {
         if (!(x = find_name(cols, ncols, slice_of(p->maps[i].column)))) {
             text_excerpt(slice_of(p->maps[i].column), ex, sizeof ex);
-            return bad(err, "the header no longer has column \"%s\" (the file changed?)", ex);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "the header no longer has column \"%s\" (the file changed?)", ex);
         }
         p->maps[i].col = x->ix;
     }
@@ -493,8 +458,9 @@ static int header_index(csv_reader *r, name_ix **out, strata_err *err)
         if (v[i].name.n && slice_eq(v[i].name, v[i - 1].name)) {
             char ex[80];
             text_excerpt(v[i].name, ex, sizeof ex);
-            int rc = bad(err, "the header names column \"%s\" twice (columns %zu and %zu)", ex,
-                         v[i - 1].ix + 1, v[i].ix + 1);
+            int rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "the header names column \"%s\" twice (columns %zu and %zu)", ex,
+                             v[i - 1].ix + 1, v[i].ix + 1);
             free(v);
             return rc;
         }
@@ -558,11 +524,13 @@ static int check_source(import_plan *p, const entity_def *e, const json_t *colum
         if (rc < 0)
             goto out;
         if (rc == 0) {
-            rc = bad(err, "the file is empty: a JSONL import needs at least one object");
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "the file is empty: a JSONL import needs at least one object");
             goto out;
         }
         if (row.error) {
-            rc = bad(err, "line %llu: %s", (unsigned long long)row.line, row.error);
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "line %llu: %s",
+                         (unsigned long long)row.line, row.error);
             goto out;
         }
         ncols = json_object_size(row.obj);
@@ -629,46 +597,49 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
     char ex[80];
 
     if (!json_is_object(spec)) {
-        rc = bad(err, "an import spec must be a JSON object");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "an import spec must be a JSON object");
         goto out;
     }
     if ((rc = json_check_fields(spec, fields, "", err)))
         goto out;
     slice entity, format, id_col, ev_col, cr_col, unit, on_error;
-    if ((rc = opt_string(spec, "entity", &entity, err)) ||
-        (rc = opt_string(spec, "format", &format, err)) ||
-        (rc = opt_string(spec, "entity_id_column", &id_col, err)) ||
-        (rc = opt_string(spec, "event_time_column", &ev_col, err)) ||
-        (rc = opt_string(spec, "created_time_column", &cr_col, err)) ||
-        (rc = opt_string(spec, "time_unit", &unit, err)) ||
-        (rc = opt_string(spec, "on_error", &on_error, err)))
+    if ((rc = json_opt_text(spec, "entity", &entity, err)) ||
+        (rc = json_opt_text(spec, "format", &format, err)) ||
+        (rc = json_opt_text(spec, "entity_id_column", &id_col, err)) ||
+        (rc = json_opt_text(spec, "event_time_column", &ev_col, err)) ||
+        (rc = json_opt_text(spec, "created_time_column", &cr_col, err)) ||
+        (rc = json_opt_text(spec, "time_unit", &unit, err)) ||
+        (rc = json_opt_text(spec, "on_error", &on_error, err)))
         goto out;
     if (!entity.p) {
-        rc = bad(err, "field \"entity\" is required");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "field \"entity\" is required");
         goto out;
     }
     if (!text_valid_name(entity)) {
         text_excerpt(entity, ex, sizeof ex);
-        rc = bad(err, "entity \"%s\" is not a valid name ([a-z][a-z0-9_]{0,63})", ex);
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "entity \"%s\" is not a valid name ([a-z][a-z0-9_]{0,63})", ex);
         goto out;
     }
     snprintf(p->entity, sizeof p->entity, "%.*s", (int)entity.n, entity.p);
     if (unit.p && time_unit_parse(unit, &p->unit)) {
-        rc = bad(err, "time_unit must be rfc3339, seconds, millis or micros");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "time_unit must be rfc3339, seconds, millis or micros");
         goto out;
     }
     if (on_error.p) {
         if (slice_eq_str(on_error, "skip_row"))
             p->fail_mode = false;
         else if (!slice_eq_str(on_error, "fail")) {
-            rc = bad(err, "on_error must be skip_row or fail");
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "on_error must be skip_row or fail");
             goto out;
         }
     }
     const json_t *cf = json_object_get(spec, "create_features");
     if (cf && !json_is_null(cf)) {
         if (!json_is_boolean(cf)) {
-            rc = bad(err, "field \"create_features\" must be true or false");
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "field \"create_features\" must be true or false");
             goto out;
         }
         p->create_features = json_is_true(cf);
@@ -678,12 +649,14 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         columns = NULL;
     if (columns) {
         if (!json_is_object(columns) || json_object_size(columns) == 0) {
-            rc = bad(err, "field \"columns\" must be a non-empty object of \"feature\": "
-                          "\"column\"");
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "field \"columns\" must be a non-empty object of \"feature\": "
+                         "\"column\"");
             goto out;
         }
         if (json_object_size(columns) > LIMIT_IMPORT_COLUMNS) {
-            rc = bad(err, "field \"columns\" maps more than %u features", LIMIT_IMPORT_COLUMNS);
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "field \"columns\" maps more than %u features", LIMIT_IMPORT_COLUMNS);
             goto out;
         }
         const char *fname;
@@ -691,13 +664,15 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         json_object_foreach ((json_t *)columns, fname, cv) {
             text_excerpt(slice_of(fname), ex, sizeof ex);
             if (!text_valid_name(slice_of(fname))) {
-                rc = bad(err, "columns: \"%s\" is not a valid feature name", ex);
+                rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "columns: \"%s\" is not a valid feature name", ex);
                 goto out;
             }
             if (!json_is_string(cv) || json_string_length(cv) == 0 ||
                 strlen(json_string_value(cv)) != json_string_length(cv)) {
-                rc = bad(err, "columns: the column for feature \"%s\" must be a non-empty string",
-                         ex);
+                rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                             "columns: the column for feature \"%s\" must be a non-empty string",
+                             ex);
                 goto out;
             }
         }
@@ -705,7 +680,8 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
     }
     const json_t *source = json_object_get(spec, "source");
     if (!json_is_object(source)) {
-        rc = bad(err, "field \"source\" is required: {\"path\": \"...\"} or {\"inline\": \"...\"}");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "field \"source\" is required: {\"path\": \"...\"} or {\"inline\": \"...\"}");
         goto out;
     }
     if ((rc = json_check_fields(source, source_fields, "source.", err)))
@@ -713,13 +689,14 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
     const json_t *spath = json_object_get(source, "path");
     const json_t *sinline = json_object_get(source, "inline");
     if ((spath != NULL) == (sinline != NULL)) {
-        rc = bad(err, "source must hold exactly one of \"path\" and \"inline\"");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "source must hold exactly one of \"path\" and \"inline\"");
         goto out;
     }
     if ((spath && (!json_is_string(spath) || json_string_length(spath) == 0)) ||
         (sinline && !json_is_string(sinline))) {
-        rc = bad(err, "source.%s must be a %sstring", spath ? "path" : "inline",
-                 spath ? "non-empty " : "");
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "source.%s must be a %sstring",
+                     spath ? "path" : "inline", spath ? "non-empty " : "");
         goto out;
     }
     slice path =
@@ -728,11 +705,11 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         if (slice_eq_str(format, "jsonl"))
             p->jsonl = true;
         else if (!slice_eq_str(format, "csv")) {
-            rc = bad(err, "format must be csv or jsonl");
+            rc = err_set(err, STRATA_INVALID_ARGUMENT, "format must be csv or jsonl");
             goto out;
         }
     } else {
-        p->jsonl = path.p && (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"));
+        p->jsonl = path.p && (slice_ends_with(path, ".jsonl") || slice_ends_with(path, ".ndjson"));
     }
 
     reg = store_registry_acquire(ic->store);
@@ -1177,20 +1154,6 @@ static int stage_csv(run_state *rs, const csv_row *row, char *why)
     return 0;
 }
 
-static int json_id(const json_t *v, char *tmp, size_t cap, slice *out)
-{
-    if (json_is_string(v)) {
-        *out = (slice){json_string_value(v), json_string_length(v)};
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        int n = snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        *out = (slice){tmp, (size_t)n};
-        return 0;
-    }
-    return -1;
-}
-
 /* Encode one JSONL object into the batch: 0 staged, 1 rejected (why set). */
 static int stage_json(run_state *rs, uint64_t line, json_t *obj, char *why)
 {
@@ -1201,7 +1164,7 @@ static int stage_json(run_state *rs, uint64_t line, json_t *obj, char *why)
     const char *tname[2] = {p->event_col, p->created_col};
     slice id;
     const json_t *jid = json_object_get(obj, p->id_col);
-    if (!jid || json_id(jid, idtmp, sizeof idtmp, &id)) {
+    if (!jid || cell_json_id(jid, idtmp, sizeof idtmp, &id)) {
         text_excerpt(slice_of(p->id_col), ex, sizeof ex);
         snprintf(why, ROW_WHY_MAX, "entity id \"%s\" must be a string (or an integer)%s", ex,
                  jid ? "" : "; the key is missing");
@@ -1441,15 +1404,16 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
                     if (!text_valid_name(slice_of(key))) {
                         char ex[80];
                         text_excerpt(slice_of(key), ex, sizeof ex);
-                        bad_key = bad(err,
-                                      "create_features: key \"%s\" (line %llu) cannot become a "
-                                      "feature: names are [a-z][a-z0-9_]{0,63}",
-                                      ex, (unsigned long long)row.line);
+                        bad_key = err_set(err, STRATA_INVALID_ARGUMENT,
+                                          "create_features: key \"%s\" (line %llu) cannot become a "
+                                          "feature: names are [a-z][a-z0-9_]{0,63}",
+                                          ex, (unsigned long long)row.line);
                         break;
                     }
                     if (p->nmaps >= LIMIT_IMPORT_COLUMNS) {
-                        bad_key = bad(err, "create_features: more than %u distinct keys",
-                                      LIMIT_IMPORT_COLUMNS);
+                        bad_key = err_set(err, STRATA_INVALID_ARGUMENT,
+                                          "create_features: more than %u distinct keys",
+                                          LIMIT_IMPORT_COLUMNS);
                         break;
                     }
                     col_map *m = add_map(p, key, slice_of(key));
@@ -1476,7 +1440,8 @@ static int infer_types(run_state *rs, const entity_def *e, strata_err *err)
         if (!m->create || m->type != VT_NULL)
             continue;
         if (infer_result(&m->inf, &m->type, why))
-            return bad(err, "create_features: cannot infer a type for \"%s\": %s", m->feature, why);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "create_features: cannot infer a type for \"%s\": %s", m->feature, why);
     }
     return ingest_source_rewind(rs->src, err);
 }

@@ -264,6 +264,42 @@ static void buffers_and_status(void **state)
     text_excerpt(slice_of("abcdefghijklmnopqrstuvwxyz"), ex, sizeof ex);
     assert_true(strlen(ex) < sizeof ex);
     assert_non_null(strstr(ex, "..."));
+    char *d = slice_dup((slice){"abcdef", 3});
+    assert_string_equal(d, "abc");
+    free(d);
+    d = slice_dup((slice){NULL, 0});
+    assert_string_equal(d, "");
+    free(d);
+    assert_true(slice_ends_with(slice_of("data.jsonl"), ".jsonl"));
+    assert_false(slice_ends_with(slice_of("l"), ".jsonl"));
+    assert_false(slice_ends_with(slice_of("data.csv"), ".jsonl"));
+}
+
+/* Optional text members: absent or null is none; anything but non-empty
+ * UTF-8 text without NUL is a 400 naming the field. */
+static void json_optional_text(void **state)
+{
+    (void)state;
+    json_t *o = json_loads("{\"a\":\"x y\",\"n\":null,\"e\":\"\",\"i\":3,\"z\":\"a\\u0000b\"}",
+                           JSON_ALLOW_NUL, NULL);
+    assert_non_null(o);
+    strata_err err = STRATA_ERR_INIT;
+    slice s = {"junk", 4};
+    assert_int_equal(json_opt_text(o, "a", &s, &err), 0);
+    assert_true(slice_eq_str(s, "x y"));
+    assert_int_equal(json_opt_text(o, "n", &s, &err), 0);
+    assert_null(s.p);
+    assert_int_equal(json_opt_text(o, "missing", &s, &err), 0);
+    assert_int_equal(s.n, 0);
+    const char *bad[] = {"e", "i", "z"};
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(json_opt_text(o, bad[k], &s, &err), STRATA_INVALID_ARGUMENT);
+        char want[32];
+        snprintf(want, sizeof want, "field \"%s\"", bad[k]);
+        assert_non_null(strstr(err.message, want));
+        err_clear(&err);
+    }
+    json_decref(o);
 }
 
 static void expect_shape(const char *s, size_t values, size_t depth)
@@ -327,11 +363,18 @@ static void arena_allocations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc3339_valid),   cmocka_unit_test(rfc3339_invalid),
-        cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(names_and_ids),
-        cmocka_unit_test(utf8),            cmocka_unit_test(numbers),
-        cmocka_unit_test(json_writer), cmocka_unit_test(json_writer_values),     cmocka_unit_test(buffers_and_status),
-        cmocka_unit_test(json_measuring), cmocka_unit_test(arena_allocations),
+        cmocka_unit_test(rfc3339_valid),
+        cmocka_unit_test(rfc3339_invalid),
+        cmocka_unit_test(rfc3339_round_trip),
+        cmocka_unit_test(names_and_ids),
+        cmocka_unit_test(utf8),
+        cmocka_unit_test(numbers),
+        cmocka_unit_test(json_writer),
+        cmocka_unit_test(json_writer_values),
+        cmocka_unit_test(buffers_and_status),
+        cmocka_unit_test(json_measuring),
+        cmocka_unit_test(arena_allocations),
+        cmocka_unit_test(json_optional_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
