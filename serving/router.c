@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "serving/auth/gate.h"
 #include "serving/api_lineage.h"
 #include "serving/app.h"
@@ -178,76 +179,85 @@ void app_route_print(FILE *out)
     buf_free(&roles);
 }
 
-/* Match one segment; on a capture store its raw text in *cap. */
-static int match_segment(const char *pat, size_t pn, slice seg, slice *cap, int *captured)
-{
-    *captured = 0;
-    if (pn >= 2 && pat[0] == '{' && pat[1] == '}') {
-        const char *verb = pat + 2;
-        size_t vn = pn - 2;
-        if (seg.n <= vn)
-            return 0;
-        if (vn && memcmp(seg.p + seg.n - vn, verb, vn) != 0)
-            return 0;
-        *cap = (slice){seg.p, seg.n - vn};
-        *captured = 1;
-        return 1;
-    }
-    return seg.n == pn && memcmp(seg.p, pat, pn) == 0;
-}
+/*
+ * Matching. Every pattern is split into its segments once (route_segs); a
+ * request's path is split once per request, and a route is tried only when
+ * it has as many segments, literal segments compared by length and bytes. A
+ * segment "{}" captures a non-empty segment; "{}:verb" one that ends with
+ * ":verb" (the verb stripped from the capture).
+ */
+#define ROUTE_SEGS_MAX 8
 
-static size_t count_slashes(const char *p, size_t n)
-{
-    size_t k = 0;
-    if (n == 0)
-        return 0;
-    for (const char *end = p + n; (p = memchr(p, '/', (size_t)(end - p))) != NULL; p++)
-        k++;
-    return k;
-}
+typedef struct pat_seg {
+    const char *p; /* the literal, or the verb after "{}" */
+    unsigned char n;
+    bool capture;
+} pat_seg;
 
-/* Each route's segment count ('/'s in its pattern), computed once: a path can
- * only match a route with as many segments, so the others are skipped without
- * walking their patterns. */
-static unsigned char route_slashes[NROUTES];
-static pthread_once_t route_slashes_once = PTHREAD_ONCE_INIT;
+typedef struct pat {
+    unsigned char nseg;
+    pat_seg seg[ROUTE_SEGS_MAX];
+} pat;
 
-static void count_route_slashes(void)
-{
-    for (size_t i = 0; i < NROUTES; i++)
-        route_slashes[i] = (unsigned char)count_slashes(routes[i].pattern,
-                                                        strlen(routes[i].pattern));
-}
+static pat route_segs[NROUTES];
+static pthread_once_t route_segs_once = PTHREAD_ONCE_INIT;
 
-static int match_route(const route *r, slice path, slice *caps, size_t *ncaps)
+/* Split "/a/b/c" into its segments; -1 when it does not start with '/' or has
+ * more than max. */
+static int split_path(slice path, slice *segs, size_t max)
 {
-    const char *pp = r->pattern;
-    const char *sp = path.p, *send = path.p + path.n;
-    *ncaps = 0;
-    /* Both start with '/'. */
-    if (path.n == 0 || *sp != '/')
-        return 0;
-    pp++;
-    sp++;
+    if (path.n == 0 || path.p[0] != '/')
+        return -1;
+    const char *p = path.p + 1, *end = path.p + path.n;
+    size_t n = 0;
     for (;;) {
-        const char *pe = strchr(pp, '/');
-        size_t pn = pe ? (size_t)(pe - pp) : strlen(pp);
-        const char *se = memchr(sp, '/', (size_t)(send - sp));
-        slice seg = {sp, se ? (size_t)(se - sp) : (size_t)(send - sp)};
-        int captured;
-        slice cap;
-        if (!match_segment(pp, pn, seg, &cap, &captured))
-            return 0;
-        if (captured) {
-            if (*ncaps == HTTP_MAX_PARAMS)
-                return 0;
-            caps[(*ncaps)++] = cap;
-        }
-        if (!pe || !se)
-            return !pe && !se;
-        pp = pe + 1;
-        sp = se + 1;
+        const char *e = memchr(p, '/', (size_t)(end - p));
+        if (n == max)
+            return -1;
+        segs[n++] = (slice){p, (size_t)((e ? e : end) - p)};
+        if (!e)
+            return (int)n;
+        p = e + 1;
     }
+}
+
+static void compile_routes(void)
+{
+    for (size_t i = 0; i < NROUTES; i++) {
+        slice segs[ROUTE_SEGS_MAX];
+        int n = split_path(slice_of(routes[i].pattern), segs, ROUTE_SEGS_MAX);
+        STRATA_ASSERT(n > 0);
+        pat *pt = &route_segs[i];
+        pt->nseg = (unsigned char)n;
+        for (int k = 0; k < n; k++) {
+            bool cap = segs[k].n >= 2 && segs[k].p[0] == '{' && segs[k].p[1] == '}';
+            size_t skip = cap ? 2 : 0;
+            STRATA_ASSERT(segs[k].n - skip < 256);
+            pt->seg[k] = (pat_seg){segs[k].p + skip, (unsigned char)(segs[k].n - skip), cap};
+        }
+    }
+}
+
+static int match_route(const pat *pt, const slice *segs, size_t nseg, slice *caps, size_t *ncaps)
+{
+    *ncaps = 0;
+    if (pt->nseg != nseg)
+        return 0;
+    for (size_t k = 0; k < nseg; k++) {
+        const pat_seg *ps = &pt->seg[k];
+        slice s = segs[k];
+        if (!ps->capture) {
+            if (s.n != ps->n || memcmp(s.p, ps->p, s.n) != 0)
+                return 0;
+            continue;
+        }
+        if (s.n <= ps->n || (ps->n && memcmp(s.p + s.n - ps->n, ps->p, ps->n) != 0))
+            return 0;
+        if (*ncaps == HTTP_MAX_PARAMS)
+            return 0;
+        caps[(*ncaps)++] = (slice){s.p, s.n - ps->n};
+    }
+    return 1;
 }
 
 /* The handler of a request the router has already answered (401, 403). */
@@ -329,10 +339,11 @@ http_handler app_route(http_req *req, void *ctx, int *status)
     size_t ncaps = 0;
     const route *r = NULL;
     http_method m = req->method == HTTP_M_HEAD ? HTTP_M_GET : req->method;
-    pthread_once(&route_slashes_once, count_route_slashes);
-    size_t slashes = count_slashes(req->path.p, req->path.n);
-    for (size_t i = 0; i < NROUTES && !r; i++) {
-        if (route_slashes[i] != slashes || !match_route(&routes[i], req->path, caps, &ncaps))
+    pthread_once(&route_segs_once, compile_routes);
+    slice segs[ROUTE_SEGS_MAX];
+    int nseg = split_path(req->path, segs, ROUTE_SEGS_MAX);
+    for (size_t i = 0; nseg > 0 && i < NROUTES && !r; i++) {
+        if (!match_route(&route_segs[i], segs, (size_t)nseg, caps, &ncaps))
             continue;
         if (routes[i].method != m)
             path_matched = 1;

@@ -65,6 +65,14 @@ static void routes_match(void **state)
     assert_null(route(HTTP_M_GET, "", &req, &st));
     assert_int_equal(st, 404);
     assert_null(route(HTTP_M_POST, "/v1/entities/:write", &req, &st));
+    /* No leading '/', empty segments, one segment too many, far too many. */
+    static const char *const nowhere[] = {"v1/entities", "//v1/entities", "/v1//entities",
+                                          "/v1/entities/e/features/f/x",
+                                          "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z"};
+    for (size_t i = 0; i < sizeof nowhere / sizeof *nowhere; i++) {
+        assert_null(route(HTTP_M_GET, nowhere[i], &req, &st));
+        assert_int_equal(st, 404);
+    }
     assert_null(route(HTTP_M_GET, "/v1/entities/c/values/a%zz", &req, &st));
     assert_int_equal(st, 400);
     free_req(&req);
