@@ -7,8 +7,8 @@
  * --destination PATH the server writes the file itself (under its
  * --export-dir) as a job; --wait follows the job.
  *
- * The streamed download talks to libcurl directly (libstrata's requests
- * buffer whole answers): same URL, token and CA bundle as the client.
+ * The streamed download goes through strata_request_stream (the client's
+ * URL, token, CA bundle and TLS settings; the body is written as it comes).
  * Errors found before the first byte come back as the contract's JSON error;
  * a stream cut by the server after its head (an export that failed midway)
  * is reported as such and leaves no FILE.
@@ -21,14 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "base/limits.h"
 #include "base/text.h"
 #include "client/progress.h"
 
 #define INLINE_MAX_BYTES (LIMIT_DEFAULT_MAX_BODY_BYTES / 2)
-#define ERROR_BODY_MAX ((size_t)64 << 10)
 
 /* ---- building the request -------------------------------------------------------------- */
 
@@ -114,9 +111,6 @@ static int set_time(cli_ctx *ctx, json_t *body, const cli_args *a, const char *o
 typedef struct download {
     FILE *f;
     const char *path;
-    long status; /* known at the first body byte */
-    bool ok;     /* a 2xx head */
-    buf errbody; /* a non-2xx answer's body */
     uint64_t bytes, rows;
     int format; /* 0 csv, 1 jsonl, 2 tfrecord */
     bool in_quotes, header_done;
@@ -168,72 +162,28 @@ static void count_rows(download *d, const char *p, size_t n)
     }
 }
 
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+/* strata_request_stream's write: the 2xx body into FILE.part, counted. */
+static int on_data(void *ud, const void *p, size_t n)
 {
     download *d = ud;
-    size_t n = size * nmemb;
-    if (!d->ok) {
-        size_t room = ERROR_BODY_MAX - d->errbody.n;
-        buf_append(&d->errbody, p, n < room ? n : room);
-        return n;
-    }
     if (fwrite(p, 1, n, d->f) != n) {
         d->write_errno = errno;
-        return 0;
+        return -1;
     }
     d->bytes += n;
     count_rows(d, p, n);
     progress_update(d->bar, d->bytes);
-    return n;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-    download *d = ud;
-    size_t n = size * nmemb;
-    if (n >= 12 && strncmp(p, "HTTP/", 5) == 0) {
-        const char *sp = memchr(p, ' ', n);
-        if (sp) {
-            d->status = strtol(sp + 1, NULL, 10);
-            d->ok = d->status >= 200 && d->status < 300;
-        }
-    }
-    return n;
-}
-
-static int status_of_http(long http)
-{
-    switch (http) {
-    case 400:
-        return STRATA_INVALID_ARGUMENT;
-    case 401:
-        return STRATA_UNAUTHENTICATED;
-    case 403:
-        return STRATA_PERMISSION_DENIED;
-    case 404:
-        return STRATA_NOT_FOUND;
-    case 409:
-        return STRATA_ALREADY_EXISTS;
-    case 412:
-        return STRATA_FAILED_PRECONDITION;
-    case 413:
-        return STRATA_RESOURCE_EXHAUSTED;
-    case 503:
-        return STRATA_UNAVAILABLE;
-    default:
-        return STRATA_INTERNAL;
-    }
+    return 0;
 }
 
 static int stream_to_file(cli_ctx *ctx, strata_client *c, const char *route, const json_t *body,
                           const char *out, int format)
 {
     int rc = CLI_EXIT_OK;
-    CURL *h = NULL;
-    struct curl_slist *hdrs = NULL;
     download d = {.path = out, .format = format};
-    buf url = BUF_INIT, part = BUF_INIT, auth = BUF_INIT;
-    char errbuf[CURL_ERROR_SIZE] = "";
+    buf part = BUF_INIT;
+    strata_err err = STRATA_ERR_INIT;
+    long http = 0;
     char *text = json_dumps(body, JSON_COMPACT);
     if (!text)
         return cli_fail(ctx, CLI_EXIT_INPUT, "out of memory");
@@ -243,70 +193,28 @@ static int stream_to_file(cli_ctx *ctx, strata_client *c, const char *route, con
         rc = cli_fail(ctx, CLI_EXIT_INPUT, "cannot write %s: %s", part.p, strerror(errno));
         goto out;
     }
-    buf_printf(&url, "%s%s", strata_client_url(c), route);
-    h = curl_easy_init();
-    if (!h) {
-        rc = cli_fail(ctx, CLI_EXIT_INPUT, "out of memory");
-        goto out;
-    }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    const char *token = ctx->copts.token ? ctx->copts.token : getenv("STRATA_TOKEN");
-    if (token && *token) {
-        buf_printf(&auth, "Authorization: Bearer %s", token);
-        hdrs = curl_slist_append(hdrs, auth.p);
-    }
-    const char *cacert = ctx->copts.cacert ? ctx->copts.cacert : getenv("STRATA_CACERT");
-    curl_easy_setopt(h, CURLOPT_URL, url.p);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &d);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "strata-cli/" STRATA_BUILD_ID);
     /* An export may think for a while before its first byte (it reads every
-     * instance row first): no overall timeout, but a stalled connection
-     * (under 1 byte/s for the --timeout) still fails. */
-    long secs = ctx->copts.timeout_ms ? ctx->copts.timeout_ms / 1000 : 60;
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs > 0 ? secs : 60);
-    if (cacert && *cacert)
-        curl_easy_setopt(h, CURLOPT_CAINFO, cacert);
+     * instance row first): the stream has no overall timeout, but a stalled
+     * connection (under 1 byte/s for the --timeout) still fails. */
     d.bar = progress_open(stderr, "exporting", "B", 0);
-    CURLcode cc = curl_easy_perform(h);
+    int st = strata_request_stream(c, "POST", route, "application/json", text, strlen(text),
+                                   on_data, &d, &http, &err);
     progress_close(d.bar);
     d.bar = NULL;
-    if (d.status && !d.ok) {
-        strata_err e = STRATA_ERR_INIT;
-        json_t *doc = json_loadb(d.errbody.p ? d.errbody.p : "", d.errbody.n, 0, NULL);
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
-        int st = status_of_http(d.status);
-        e.code = st;
-        snprintf(e.message, sizeof e.message, "%s", msg ? msg : "the export was refused");
-        rc = cli_fail_status(ctx, st, &e);
-        json_decref(doc);
-        goto out;
-    }
     if (d.write_errno) {
         rc = cli_fail(ctx, CLI_EXIT_INPUT, "writing %s: %s", part.p, strerror(d.write_errno));
         goto out;
     }
-    if (cc != CURLE_OK) {
-        if (d.ok)
-            rc = cli_fail(ctx, CLI_EXIT_SERVER,
-                          "the export failed on the server after %llu bytes (%s); %s was not "
-                          "written (see stratad's log)",
-                          (unsigned long long)d.bytes, errbuf[0] ? errbuf : curl_easy_strerror(cc),
-                          out);
-        else
-            rc = cli_fail(ctx, CLI_EXIT_TRANSPORT, "cannot reach stratad at %s: %s",
-                          strata_client_url(c), errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (st == STRATA_IO && http >= 200 && http <= 299) {
+        rc = cli_fail(ctx, CLI_EXIT_SERVER,
+                      "the export failed on the server after %llu bytes (%s); %s was not "
+                      "written (see stratad's log)",
+                      (unsigned long long)d.bytes, err.message, out);
+        goto out;
+    }
+    if (st) {
+        /* A refusal (the server's message), or stratad not reached. */
+        rc = cli_fail_status(ctx, st, &err);
         goto out;
     }
     if (fflush(d.f) != 0 || fsync(fileno(d.f)) != 0) {
@@ -335,14 +243,9 @@ out:
         unlink(part.p);
     }
     progress_close(d.bar);
-    if (h)
-        curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
     free(text);
-    buf_free(&url);
     buf_free(&part);
-    buf_free(&auth);
-    buf_free(&d.errbody);
+    err_clear(&err);
     return rc;
 }
 

@@ -4,8 +4,10 @@
  * Every request goes through strata_request(): it resets the easy handle (which
  * keeps its live connection, so requests reuse one keep-alive socket), sets the
  * per-request options, collects the body into a capped buffer and turns the
- * outcome into a Strata status plus a one-line message. The typed helpers only
- * build paths and bodies; list helpers follow next_page_token to the end.
+ * outcome into a Strata status plus a one-line message. strata_request_stream()
+ * sets the handle up the same way (prepare()) but hands a 2xx body to the
+ * caller as it arrives. The typed helpers only build paths and bodies; list
+ * helpers follow next_page_token to the end.
  *
  * Invariants: c->url never ends in '/'; every path segment a helper puts into
  * a URL went through strata_escape(); redirects are never followed, so the
@@ -272,20 +274,20 @@ static int status_from_http(long http)
 
 /* Fill err from a non-2xx answer: the contract's error body when it is one. */
 static int set_http_error(strata_client *c, strata_err *err, long http, const char *method,
-                          const char *path, const strata_response *resp)
+                          const char *path, slice body)
 {
     int rc = status_from_http(http);
     json_t *doc = NULL;
     const char *msg = NULL;
-    if (resp->body_len)
-        doc = json_loadb(resp->body, resp->body_len, JSON_ALLOW_NUL, NULL);
+    if (body.n)
+        doc = json_loadb(body.p, body.n, JSON_ALLOW_NUL, NULL);
     json_t *e = json_object_get(doc, "error");
     msg = json_string_value(json_object_get(e, "message"));
     if (msg && *msg) {
         err_set(err, rc, "%s", msg);
     } else {
         char ex[160];
-        text_excerpt((slice){resp->body ? resp->body : "", resp->body_len}, ex, sizeof ex);
+        text_excerpt(body.n ? body : slice_of(""), ex, sizeof ex);
         err_set(err, rc, "stratad at %s answered %s %s with HTTP %ld%s%s", c->url, method, path,
                 http, ex[0] ? ": " : "", ex);
     }
@@ -347,57 +349,59 @@ static int add_header(struct curl_slist **list, const char *h)
     return 0;
 }
 
-int strata_request(strata_client *c, const char *method, const char *path, const char *content_type,
-                   const void *body, size_t body_len, strata_response *resp, strata_err *err)
-{
-    int rc = STRATA_OK;
-    struct curl_slist *headers = NULL;
-    buf url = BUF_INIT, ct = BUF_INIT;
-    struct sink sink = {BUF_INIT, c->max_response_bytes, false};
-    CURL *h = c->curl;
-    CURLcode cc = CURLE_OK;
-    bool is_get = false, is_head = false, send_body = false;
+/* What a prepared request points to until it is performed. */
+struct prepared {
+    struct curl_slist *headers;
+    buf url, ct;
+};
 
-    resp->http_status = 0;
-    resp->body = NULL;
-    resp->body_len = 0;
-    if (!valid_method(method)) {
-        rc = err_set(err, STRATA_INVALID_ARGUMENT, "invalid HTTP method");
-        goto out;
-    }
-    is_get = strcmp(method, "GET") == 0;
-    is_head = strcmp(method, "HEAD") == 0;
+static void prepared_free(struct prepared *q)
+{
+    curl_slist_free_all(q->headers);
+    q->headers = NULL;
+    buf_free(&q->url);
+    buf_free(&q->ct);
+}
+
+/*
+ * Check the request and set up c->curl for it: everything strata_request and
+ * strata_request_stream share (URL, headers with `accept`, the token and no
+ * "Expect:", method and body, TLS verification, protocols, user agent, CA
+ * bundle, connect timeout). The caller adds its overall or stall timeout and
+ * its write callback, performs, then frees *q (also on failure here).
+ */
+static int prepare(strata_client *c, const char *method, const char *path, const char *content_type,
+                   const void *body, size_t body_len, const char *accept, struct prepared *q,
+                   strata_err *err)
+{
+    CURL *h = c->curl;
+    if (!valid_method(method))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "invalid HTTP method");
+    bool is_get = strcmp(method, "GET") == 0;
+    bool is_head = strcmp(method, "HEAD") == 0;
     /* POST, PUT, PATCH always carry a body (maybe empty); others only when given. */
-    send_body = body != NULL || (!is_get && !is_head && strcmp(method, "DELETE") != 0);
-    if (!path || path[0] != '/' || has_ctl(path) || strchr(path, ' ')) {
-        rc = err_set(err, STRATA_INVALID_ARGUMENT, "invalid request path");
-        goto out;
-    }
-    if (content_type && has_ctl(content_type)) {
-        rc = err_set(err, STRATA_INVALID_ARGUMENT, "invalid content type");
-        goto out;
-    }
-    buf_append_str(&url, c->url);
-    buf_append_str(&url, path);
+    bool send_body = body != NULL || (!is_get && !is_head && strcmp(method, "DELETE") != 0);
+    if (!path || path[0] != '/' || has_ctl(path) || strchr(path, ' '))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "invalid request path");
+    if (content_type && has_ctl(content_type))
+        return err_set(err, STRATA_INVALID_ARGUMENT, "invalid content type");
+    buf_append_str(&q->url, c->url);
+    buf_append_str(&q->url, path);
 
     /* Reset keeps the live connection (keep-alive) and the DNS cache. */
     curl_easy_reset(h);
     c->errbuf[0] = '\0';
-    if (add_header(&headers, "Accept: application/json") ||
-        (c->auth_header && add_header(&headers, c->auth_header)) ||
+    if (add_header(&q->headers, accept) ||
+        (c->auth_header && add_header(&q->headers, c->auth_header)) ||
         /* stratad answers at once; waiting for "100 Continue" only adds latency. */
-        add_header(&headers, "Expect:")) {
-        rc = err_set(err, STRATA_NOMEM, "out of memory");
-        goto out;
-    }
+        add_header(&q->headers, "Expect:"))
+        return err_set(err, STRATA_NOMEM, "out of memory");
     if (send_body) {
-        buf_printf(&ct, "Content-Type: %s", content_type ? content_type : "application/json");
-        if (add_header(&headers, ct.p)) {
-            rc = err_set(err, STRATA_NOMEM, "out of memory");
-            goto out;
-        }
+        buf_printf(&q->ct, "Content-Type: %s", content_type ? content_type : "application/json");
+        if (add_header(&q->headers, q->ct.p))
+            return err_set(err, STRATA_NOMEM, "out of memory");
     }
-    curl_easy_setopt(h, CURLOPT_URL, url.p);
+    curl_easy_setopt(h, CURLOPT_URL, q->url.p);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -406,7 +410,6 @@ int strata_request(strata_client *c, const char *method, const char *path, const
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     /* The path is already encoded segment by segment: send it exactly as built. */
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      c->timeout_ms < CONNECT_TIMEOUT_MS ? c->timeout_ms : CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -419,9 +422,7 @@ int strata_request(strata_client *c, const char *method, const char *path, const
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (c->cacert)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, q->headers);
     if (is_head) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (is_get && !send_body) {
@@ -434,27 +435,119 @@ int strata_request(strata_client *c, const char *method, const char *path, const
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
+    return STRATA_OK;
+}
 
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->http_status);
-    if (sink.body.n) {
-        resp->body = buf_steal(&sink.body, &resp->body_len);
-    }
+/* The status of a finished transfer: libcurl's error (an over-long answer
+ * when sink->overflow), else the HTTP status with a non-2xx body in
+ * sink->body. */
+static int outcome(strata_client *c, CURLcode cc, long http, const struct sink *sink,
+                   const char *method, const char *path, strata_err *err)
+{
     if (cc != CURLE_OK) {
-        if (sink.overflow)
-            rc = err_set(err, STRATA_CORRUPT, "answer of stratad at %s to %s %s exceeds %zu bytes",
-                         c->url, method, path, c->max_response_bytes);
-        else
-            rc = set_transport_error(c, err, cc);
-        goto out;
+        if (sink->overflow)
+            return err_set(err, STRATA_CORRUPT,
+                           "answer of stratad at %s to %s %s exceeds %zu bytes", c->url, method,
+                           path, c->max_response_bytes);
+        return set_transport_error(c, err, cc);
     }
-    if (resp->http_status < 200 || resp->http_status > 299)
-        rc = set_http_error(c, err, resp->http_status, method, path, resp);
-out:
-    curl_slist_free_all(headers);
-    buf_free(&url);
-    buf_free(&ct);
+    if (http < 200 || http > 299)
+        return set_http_error(c, err, http, method, path, buf_slice(&sink->body));
+    return STRATA_OK;
+}
+
+int strata_request(strata_client *c, const char *method, const char *path, const char *content_type,
+                   const void *body, size_t body_len, strata_response *resp, strata_err *err)
+{
+    struct prepared q = {NULL, BUF_INIT, BUF_INIT};
+    struct sink sink = {BUF_INIT, c->max_response_bytes, false};
+    CURL *h = c->curl;
+
+    resp->http_status = 0;
+    resp->body = NULL;
+    resp->body_len = 0;
+    int rc =
+        prepare(c, method, path, content_type, body, body_len, "Accept: application/json", &q, err);
+    if (rc == STRATA_OK) {
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+        CURLcode cc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->http_status);
+        rc = outcome(c, cc, resp->http_status, &sink, method, path, err);
+        if (sink.body.n)
+            resp->body = buf_steal(&sink.body, &resp->body_len);
+    }
+    prepared_free(&q);
     buf_free(&sink.body);
+    return rc;
+}
+
+/* A streamed request: a 2xx body goes to the caller's write, any other into sink. */
+struct stream {
+    CURL *h;
+    struct sink sink;
+    int (*write)(void *arg, const void *p, size_t n);
+    void *arg;
+    uint64_t bytes; /* handed to write */
+    bool stopped;   /* write asked to stop */
+};
+
+static size_t on_stream(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct stream *s = ud;
+    size_t n = size * nmemb;
+    long http = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &http);
+    if (http < 200 || http > 299)
+        return on_body(p, size, nmemb, &s->sink);
+    if (n == 0)
+        return 0;
+    if (s->write(s->arg, p, n) != 0) {
+        s->stopped = true;
+        return 0; /* CURLE_WRITE_ERROR */
+    }
+    s->bytes += n;
+    return n;
+}
+
+int strata_request_stream(strata_client *c, const char *method, const char *path,
+                          const char *content_type, const void *body, size_t body_len,
+                          int (*write)(void *arg, const void *p, size_t n), void *arg,
+                          long *http_status, strata_err *err)
+{
+    struct prepared q = {NULL, BUF_INIT, BUF_INIT};
+    struct stream s = {c->curl, {BUF_INIT, c->max_response_bytes, false}, write, arg, 0, false};
+    long http = 0;
+    int rc;
+
+    if (!write)
+        rc = err_set(err, STRATA_INVALID_ARGUMENT, "no write function for the answer");
+    else
+        rc = prepare(c, method, path, content_type, body, body_len, "Accept: */*", &q, err);
+    if (rc == STRATA_OK) {
+        /* A streamed answer may take any time as long as it moves (an export
+         * may think a while before its first byte): no overall timeout, but
+         * under 1 byte/s for the client's timeout fails. */
+        long secs = (c->timeout_ms + 999) / 1000;
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, secs);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_stream);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+        CURLcode cc = curl_easy_perform(c->curl);
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
+        if (s.stopped)
+            rc = err_set(err, STRATA_IO,
+                         "answer of stratad at %s to %s %s: transfer stopped by the caller after "
+                         "%llu bytes",
+                         c->url, method, path, (unsigned long long)s.bytes);
+        else
+            rc = outcome(c, cc, http, &s.sink, method, path, err);
+    }
+    if (http_status)
+        *http_status = http;
+    prepared_free(&q);
+    buf_free(&s.sink.body);
     return rc;
 }
 

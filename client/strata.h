@@ -99,6 +99,26 @@ int strata_request(strata_client *c, const char *method, const char *path, const
 void strata_response_free(strata_response *resp);
 
 /*
+ * strata_request for answers too big to hold (exports): a 2xx answer's body is
+ * handed to `write` piece by piece as it arrives, never collected. `write`
+ * returns 0 to go on, nonzero to stop: the call then fails with STRATA_IO and
+ * a message saying the caller stopped the transfer (the caller knows why).
+ * No overall timeout and no max_response_bytes cap apply; a transfer that
+ * stalls (under 1 byte/s for the client's timeout_ms, also before the first
+ * byte) fails as a timeout. A request (Accept: any type) is checked and sent
+ * as strata_request sends it. A non-2xx answer is collected (max_response_bytes)
+ * and reported exactly as strata_request reports it: status, the server's
+ * error.message, err->details. *http_status (may be NULL) gets the HTTP status,
+ * 0 when none arrived: a STRATA_IO failure with a 2xx there means the answer
+ * was cut after its head (the server failed midway, or the connection broke),
+ * with 0 that stratad could not be reached or did not answer.
+ */
+int strata_request_stream(strata_client *c, const char *method, const char *path,
+                          const char *content_type, const void *body, size_t body_len,
+                          int (*write)(void *arg, const void *p, size_t n), void *arg,
+                          long *http_status, strata_err *err);
+
+/*
  * strata_request with a JSON body (NULL: no body) and a parsed JSON answer. An
  * empty 2xx body yields an empty object. *out: new reference, see Ownership.
  */

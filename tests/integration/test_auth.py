@@ -217,6 +217,44 @@ class AuthTest(TokenDaemonTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("writer", r.stdout)
 
+    def test_cli_export_out_token(self):
+        """`export --out` streams through libstrata: a refusal is the server's
+        own message (exit 5), a token with a control character is refused
+        before sending (exit 2), and no FILE or FILE.part is left behind."""
+        s, doc = self.as_role("admin", "POST", "/v1/entities", {"name": "customer"})
+        self.assertIn(s, (200, 201), doc)
+        s, doc = self.as_role("admin", "POST", "/v1/entities/customer/features",
+                              {"name": "age", "type": "INT64"})
+        self.assertIn(s, (200, 201), doc)
+        out = os.path.join(self.tmp, "snap.csv")
+        args = ("--url", self.d.url, "export", "snapshot", "customer", "--out", out)
+        body = {"entity": "customer"}
+
+        def server_says(auth):
+            s, doc = self.d.call("POST", "/v1/exports:snapshot", body,
+                                 headers={"Authorization": auth})
+            self.assertIn(s, (401, 403), doc)
+            return "strata: " + doc["error"]["message"] + "\n"
+
+        for auth, extra, env in (("", (), None),
+                                 ("Bearer strata_nope", ("--token", "strata_nope"), None),
+                                 ("Bearer " + self.tokens["reader"], (),
+                                  {"STRATA_TOKEN": self.tokens["reader"]})):
+            r = cli(*extra, *args, env=env)
+            self.assertEqual(r.returncode, 5, (auth, r.stderr))
+            self.assertEqual(r.stderr, server_says(auth))
+            self.assertFalse(os.path.exists(out) or os.path.exists(out + ".part"))
+        r = cli("--token", "strata_a\tb", *args)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("invalid token", r.stderr)
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".part"))
+        r = cli("--token", self.tokens["writer"], *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("exported 0 rows", r.stdout)
+        with open(out) as f:
+            self.assertEqual(f.read(), "customer_id,customer__age\n")
+        self.assertFalse(os.path.exists(out + ".part"))
+
     def test_cli_token_list_and_revoke(self):
         r = cli("token", "list", env={"STRATA_TOKEN_FILE": self.token_file})
         self.assertEqual(r.returncode, 0, r.stderr)

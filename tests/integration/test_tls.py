@@ -120,6 +120,33 @@ class TlsTest(unittest.TestCase):
                 self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"))
         self.assertEqual(self.d.call("GET", "/healthz")[0], 200)
 
+    def test_cli_export_out_over_tls(self):
+        """`strata export --out` streams through libstrata's handle setup: the
+        chain and host name verified against --cacert, and a refused
+        certificate explained as for every other command."""
+        self.assertEqual(self.d.call("POST", "/v1/entities", {"name": "customer"})[0], 201)
+        self.assertEqual(self.d.call("POST", "/v1/entities/customer/features",
+                                     {"name": "age", "type": "INT64"})[0], 201)
+        s, doc = self.d.call("POST", "/v1/entities/customer:write",
+                             {"rows": [{"entity_id": "c1", "event_time": "2024-01-01T00:00:00Z",
+                                        "values": {"age": 7}}]})
+        self.assertEqual(s, 200, doc)
+        out = os.path.join(self.pki, "snap.csv")
+        export = ("export", "snapshot", "customer", "--out", out)
+        r = cli("--url", self.d.url, "--cacert", self.ca, *export)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            self.assertEqual(f.read(), "customer_id,customer__age\nc1,7\n")
+        os.unlink(out)
+        r = cli("--url", self.d.url, *export)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("TLS certificate not verified", r.stderr)
+        self.assertIn("--cacert", r.stderr)
+        r = cli("--url", f"https://localhost:{self.d.port}", "--cacert", self.ca, *export)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("localhost", r.stderr)
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".part"))
+
     def test_plaintext_to_the_tls_port(self):
         with socket.create_connection(("127.0.0.1", self.d.port), timeout=10) as s:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
