@@ -262,7 +262,6 @@ static int finish(cli_ctx *ctx, const cli_args *a, const char *route, json_t *bo
 {
     int rc;
     strata_client *c = NULL;
-    strata_err err = STRATA_ERR_INIT;
     json_t *resp = NULL, *final = NULL;
     const char *format = cli_opt(a, "format");
     const char *out = cli_opt(a, "out");
@@ -336,7 +335,6 @@ static int finish(cli_ctx *ctx, const cli_args *a, const char *route, json_t *bo
 out:
     json_decref(resp);
     json_decref(final);
-    err_clear(&err);
     return rc;
 }
 
