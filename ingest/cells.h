@@ -49,10 +49,10 @@ const char *time_unit_name(time_unit u);
  * (seconds and millis may carry a fraction, kept to the microsecond). 0 and
  * *us within years 0001..9999, or -1 with why. */
 int cell_parse_time(slice cell, time_unit u, int64_t *us, char why[CELL_WHY_MAX]);
-/* A JSONL timestamp: a string as above; with an epoch unit also a JSON number. */
 /* An entity id given as a JSON value: a string as it is, an integer in
  * decimal (written into tmp); -1 for any other type. */
 int cell_json_id(const json_t *v, char *tmp, size_t cap, slice *out);
+/* A JSONL timestamp: a string as above; with an epoch unit also a JSON number. */
 int json_parse_time(const json_t *v, time_unit u, int64_t *us, char why[CELL_WHY_MAX]);
 
 /*
