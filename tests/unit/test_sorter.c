@@ -11,7 +11,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ingest/sorter.h"
@@ -145,6 +147,46 @@ static void two_threads(void **state)
     assert_true(st.peak_memory < (12u << 20) + (4u << 20));
 }
 
+/* A run that cannot be written (the file-size limit stands in for a full
+ * disk) fails the sort with STRATA_IO naming the sort and the cause, whether
+ * the spill ran on the caller's thread or in the background; nothing hangs,
+ * and the temporary files are gone (teardown). */
+static void write_failure(void **state)
+{
+    (void)state;
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 1u << 20;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        sorter *s = NULL;
+        strata_err err = STRATA_ERR_INIT;
+        sorter_options o = {.memory_bytes = SORTER_MIN_MEMORY,
+                            .tmp_dir = tmpdir,
+                            .threads = threads,
+                            .what = "test rows"};
+        assert_int_equal(sorter_open(&o, &s, &err), 0);
+        char key[8], val[200] = {0};
+        int rc = 0;
+        for (int i = 0; i < 100000 && rc == 0; i++) {
+            for (size_t k = 0; k < sizeof key; k++)
+                key[k] = (char)('a' + next_rand() % 26);
+            rc = sorter_add(s, (slice){key, sizeof key}, (slice){val, sizeof val}, &err);
+        }
+        if (rc == 0)
+            rc = sorter_finish(s, &err);
+        assert_int_equal(rc, STRATA_IO);
+        assert_non_null(strstr(err.message, "test rows"));
+        assert_non_null(strstr(err.message, "File too large"));
+        err_clear(&err);
+        sorter_close(s);
+    }
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+}
+
 static void multi_level_merge(void **state)
 {
     (void)state;
@@ -220,7 +262,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(in_memory),         cmocka_unit_test(spilled_runs),
-        cmocka_unit_test(two_threads),
+        cmocka_unit_test(two_threads),       cmocka_unit_test(write_failure),
         cmocka_unit_test(multi_level_merge), cmocka_unit_test(sorted_input_and_big_records),
         cmocka_unit_test(empty_and_no_tmp),
     };
