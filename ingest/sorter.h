@@ -61,7 +61,9 @@ typedef struct sorter_stats {
 /* The options' strings are copied. */
 int sorter_open(const sorter_options *opt, sorter **out, strata_err *err);
 /* Copy one record in. INVALID_ARGUMENT for a key over SORTER_KEY_MAX; IO when
- * a run cannot be written (disk full: the message says where). */
+ * a run cannot be written (disk full: the message says where). With threads
+ * > 1 a run is written in the background, so its failure comes back from a
+ * later sorter_add or from sorter_finish. */
 int sorter_add(sorter *s, slice key, slice val, strata_err *err);
 /* No more records: sort what is held and prepare the merge. */
 int sorter_finish(sorter *s, strata_err *err);
