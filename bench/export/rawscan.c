@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "values_cf.h"
+
 static double now(clockid_t c)
 {
     struct timespec t;
@@ -32,37 +34,14 @@ int main(int argc, char **argv)
         return 2;
     }
     char *err = NULL;
-    size_t ncf = 0;
-    rocksdb_options_t *o = rocksdb_options_create();
-    char **names = rocksdb_list_column_families(o, argv[1], &ncf, &err);
-    if (err) {
-        fprintf(stderr, "rawscan: %s\n", err);
-        return 1;
-    }
-    const rocksdb_options_t **opts = calloc(ncf, sizeof *opts);
-    rocksdb_column_family_handle_t **h = calloc(ncf, sizeof *h);
-    int vi = -1;
-    for (size_t i = 0; i < ncf; i++) {
-        opts[i] = o;
-        if (strcmp(names[i], "values") == 0)
-            vi = (int)i;
-    }
-    if (vi < 0) {
-        fprintf(stderr, "rawscan: no `values` column family in %s\n", argv[1]);
-        return 1;
-    }
-    rocksdb_t *db = rocksdb_open_for_read_only_column_families(
-        o, argv[1], (int)ncf, (const char *const *)names, opts, h, 0, &err);
-    if (err) {
-        fprintf(stderr, "rawscan: %s\n", err);
-        return 1;
-    }
+    values_db vdb;
+    values_db_open("rawscan", argv[1], &vdb);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_total_order_seek(ro, 1);
     rocksdb_readoptions_set_fill_cache(ro, 0);
     double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
     unsigned long long n = 0, kb = 0, vb = 0;
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, h[vi]);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(vdb.db, ro, vdb.values);
     for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl, vl;
         rocksdb_iter_key(it, &kl);
@@ -81,12 +60,6 @@ int main(int argc, char **argv)
            w1 - w0, c1 - c0);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    for (size_t i = 0; i < ncf; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(db);
-    rocksdb_list_column_families_destroy(names, ncf);
-    rocksdb_options_destroy(o);
-    free(opts);
-    free(h);
+    values_db_close(&vdb);
     return 0;
 }

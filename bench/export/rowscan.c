@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "values_cf.h"
+
 #define SUFFIX 24 /* ~event, ~created, ~seq */
 #define FEATURE 4
 
@@ -110,23 +112,8 @@ static unsigned long long put_rows(rocksdb_writebatch_t *wb, const char *pre, si
 static int build(const char *src, const char *dst)
 {
     char *err = NULL;
-    size_t ncf = 0;
-    rocksdb_options_t *o = rocksdb_options_create();
-    char **names = rocksdb_list_column_families(o, src, &ncf, &err);
-    check(err, src);
-    const rocksdb_options_t **opts = calloc(ncf, sizeof *opts);
-    rocksdb_column_family_handle_t **h = calloc(ncf, sizeof *h);
-    int vi = -1;
-    for (size_t i = 0; i < ncf; i++) {
-        opts[i] = o;
-        if (strcmp(names[i], "values") == 0)
-            vi = (int)i;
-    }
-    if (vi < 0)
-        check("no `values` column family", src);
-    rocksdb_t *db = rocksdb_open_for_read_only_column_families(
-        o, src, (int)ncf, (const char *const *)names, opts, h, 0, &err);
-    check(err, src);
+    values_db vdb;
+    values_db_open("rowscan", src, &vdb);
     rocksdb_options_t *ro_opts = row_options();
     rocksdb_t *out = rocksdb_open(ro_opts, dst, &err);
     check(err, dst);
@@ -134,7 +121,7 @@ static int build(const char *src, const char *dst)
     rocksdb_writeoptions_disable_WAL(wo, 1);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_fill_cache(ro, 0);
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, h[vi]);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(vdb.db, ro, vdb.values);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     char pre[1024], *key = malloc(2048), *val = malloc((size_t)64 << 20);
     size_t pn = 0, n = 0, cap = 0;
@@ -188,7 +175,7 @@ static int build(const char *src, const char *dst)
     rocksdb_writebatch_destroy(wb);
     rocksdb_flushoptions_destroy(fo);
     rocksdb_close(out);
-    rocksdb_close(db);
+    values_db_close(&vdb);
     free(cs);
     free(key);
     free(val);
