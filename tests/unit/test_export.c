@@ -366,7 +366,7 @@ static int stream_csv(export_ctx *x, const char *inst, mem_sink *m, strata_err *
 /* The streamed bytes are the reader's rows as the writer formats them, with
  * pass 2 on the reader's thread or on 2 or 3 workers; a sink that fails
  * midway fails the export with its message, and nothing hangs. */
-static void stream_formatting_threads(void **state)
+static void stream_over_workers(void **state)
 {
     fixture *fx = *state;
     char *inst = instances(6000);
@@ -608,7 +608,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(historical_matches_reference),
-        cmocka_unit_test(stream_formatting_threads),
+        cmocka_unit_test(stream_over_workers),
         cmocka_unit_test(bad_rows_refused),
         cmocka_unit_test(plan_errors),
         cmocka_unit_test(jsonl_passthrough),
