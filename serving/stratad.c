@@ -67,6 +67,21 @@ static bool loopback_only(const char *listen)
            strncmp(listen, "[::1]:", 6) == 0;
 }
 
+static pthread_t main_thread;
+
+/* SIGINT, SIGTERM and SIGHUP are blocked in every thread stratad starts and
+ * taken by sigtimedwait in the main thread. But OpenBLAS starts its thread pool
+ * from its library constructor, before main, with nothing blocked: a signal the
+ * kernel hands to one of those threads took its default action there and ended
+ * the daemon (a burst of SIGHUPs did, exit 129). Handled there instead, it is
+ * sent on to the main thread. pthread_kill is async-signal-safe. */
+static void forward_to_main(int sig)
+{
+    int saved = errno;
+    pthread_kill(main_thread, sig);
+    errno = saved;
+}
+
 /* Reload the token file when it changed (force: SIGHUP). */
 static void reload_tokens(app *a, bool force)
 {
@@ -124,12 +139,18 @@ int main(int argc, char **argv)
         cfg.threads = n > 0 ? (int)n : 2;
     }
 
-    /* Signals are taken by sigtimedwait in this thread only. */
+    /* Signals are taken by sigtimedwait in this thread only (forward_to_main). */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
+    main_thread = pthread_self();
+    struct sigaction fwd = {.sa_handler = forward_to_main, .sa_flags = SA_RESTART};
+    fwd.sa_mask = sigs;
+    sigaction(SIGINT, &fwd, NULL);
+    sigaction(SIGTERM, &fwd, NULL);
+    sigaction(SIGHUP, &fwd, NULL);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
