@@ -100,6 +100,38 @@ void buf_put_u64le(buf *b, uint64_t v)
     buf_put_u32le(b, (uint32_t)(v >> 32));
 }
 
+size_t varint_put(char *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (char)v;
+    return n;
+}
+
+void buf_put_varint(buf *b, uint64_t v)
+{
+    char t[10];
+    buf_append(b, t, varint_put(t, v));
+}
+
+int varint_get(const char **pp, const char *end, uint64_t *v)
+{
+    const unsigned char *c = (const unsigned char *)*pp;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 10 && (const char *)c < end; i++, c++) {
+        r |= (uint64_t)(*c & 0x7f) << (7 * i);
+        if (!(*c & 0x80)) {
+            *pp = (const char *)c + 1;
+            *v = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 char *buf_steal(buf *b, size_t *len)
 {
     if (!b->p)

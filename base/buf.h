@@ -96,6 +96,13 @@ void buf_put_u32be(buf *b, uint32_t v);
 void buf_put_u64be(buf *b, uint64_t v);
 void buf_put_u32le(buf *b, uint32_t v);
 void buf_put_u64le(buf *b, uint64_t v);
+/* LEB128 varints (7 bits a byte, low first, at most 10 bytes). varint_put
+ * writes into out (room for 10) and returns the length. */
+size_t varint_put(char *out, uint64_t v);
+void buf_put_varint(buf *b, uint64_t v);
+/* Decode the varint at *pp: 0 with *v and *pp past it, or -1 when the bytes
+ * end first or it runs over 10 bytes (*pp unchanged). */
+int varint_get(const char **pp, const char *end, uint64_t *v);
 static inline slice buf_slice(const buf *b)
 {
     return (slice){b->p, b->n};

@@ -212,39 +212,6 @@ struct export_reader {
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static size_t put_varint(char *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (char)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (char)v;
-    return n;
-}
-
-static void buf_varint(buf *b, uint64_t v)
-{
-    char t[10];
-    buf_append(b, t, put_varint(t, v));
-}
-
-/* Decode a varint we wrote; -1 on a truncated or overlong one. */
-static int get_varint(const char **pp, const char *end, uint64_t *v)
-{
-    const unsigned char *c = (const unsigned char *)*pp;
-    uint64_t r = 0;
-    for (unsigned i = 0; i < 10 && (const char *)c < end; i++, c++) {
-        r |= (uint64_t)(*c & 0x7f) << (7 * i);
-        if (!(*c & 0x80)) {
-            *pp = (const char *)c + 1;
-            *v = r;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void add_name(export_reader *r, slice name)
 {
     if (r->nnames == r->capnames) {
@@ -456,7 +423,7 @@ static int pass_csv(export_reader *r, ingest_source *src, strata_err *err)
         }
         buf_reset(&r->scratch);
         for (size_t i = 0; i < n; i++) {
-            buf_varint(&r->scratch, row.fields[i].n);
+            buf_put_varint(&r->scratch, row.fields[i].n);
             buf_append_slice(&r->scratch, row.fields[i]);
         }
         if ((rc = add_row(r, ids, ts, err)))
@@ -556,11 +523,11 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
                 goto out;
             if (json_is_null(v))
                 continue;
-            buf_varint(&r->scratch, ix);
+            buf_put_varint(&r->scratch, ix);
             unsigned char raw[8];
             if (json_is_string(v)) {
                 buf_putc(&r->scratch, PT_TEXT);
-                buf_varint(&r->scratch, json_string_length(v));
+                buf_put_varint(&r->scratch, json_string_length(v));
                 buf_append(&r->scratch, json_string_value(v), json_string_length(v));
             } else if (json_is_integer(v)) {
                 uint64_t u = (uint64_t)json_integer_value(v);
@@ -584,7 +551,7 @@ static int pass_jsonl(export_reader *r, ingest_source *src, strata_err *err)
                 STRATA_ASSERT(s != NULL);
                 size_t sn = strlen(s);
                 buf_putc(&r->scratch, PT_JSON);
-                buf_varint(&r->scratch, sn);
+                buf_put_varint(&r->scratch, sn);
                 buf_append(&r->scratch, s, sn);
                 free(s);
             }
@@ -637,7 +604,7 @@ static int seek_lookup(part *pt, size_t e, slice id, int64_t ts, buf *block, str
             buf_putc(block, 0);
             continue;
         }
-        buf_varint(block, pt->vout[j].value.n + 1);
+        buf_put_varint(block, pt->vout[j].value.n + 1);
         buf_append_slice(block, pt->vout[j].value);
     }
     pt->nlookups++;
@@ -713,7 +680,7 @@ static int scan_group(part *pt, size_t e, buf *block, strata_err *err)
                     if (pt->vals.n + v->value.n > SCAN_VALUES_MAX)
                         return 1;
                     off = (int64_t)pt->vals.n;
-                    buf_varint(&pt->vals, v->value.n + 1);
+                    buf_put_varint(&pt->vals, v->value.n + 1);
                     buf_append_slice(&pt->vals, v->value);
                 }
                 pt->ans_off[i * nf + j] = off;
@@ -734,8 +701,8 @@ static int scan_group(part *pt, size_t e, buf *block, strata_err *err)
                 }
                 const char *c = pt->vals.p + off;
                 uint64_t n = 1;
-                get_varint(&c, pt->vals.p + pt->vals.n, &n);
-                buf_varint(block, n);
+                varint_get(&c, pt->vals.p + pt->vals.n, &n);
+                buf_put_varint(block, n);
                 buf_append(block, c, (size_t)(n - 1));
             }
             if ((rc = check_block(ent, block, err)))
@@ -1145,7 +1112,7 @@ static int decode_passthrough(export_reader *r, slice rec, uint64_t row, strata_
     uint64_t n;
     if (!r->p->jsonl) {
         for (size_t i = 0; i < r->npass; i++) {
-            if (get_varint(&c, end, &n) || n > (uint64_t)(end - c))
+            if (varint_get(&c, end, &n) || n > (uint64_t)(end - c))
                 return corrupt_row(err, row);
             r->cells[i] = (export_cell){.kind = EXPORT_CELL_TEXT, .s = {c, (size_t)n}};
             c += n;
@@ -1156,7 +1123,7 @@ static int decode_passthrough(export_reader *r, slice rec, uint64_t row, strata_
         r->cells[i] = (export_cell){.kind = EXPORT_CELL_NONE};
     while (c < end) {
         uint64_t col;
-        if (get_varint(&c, end, &col) || col >= r->npass || c >= end)
+        if (varint_get(&c, end, &col) || col >= r->npass || c >= end)
             return corrupt_row(err, row);
         export_cell *cell = &r->cells[col];
         int kind = (unsigned char)*c++;
@@ -1164,7 +1131,7 @@ static int decode_passthrough(export_reader *r, slice rec, uint64_t row, strata_
         switch (kind) {
         case PT_TEXT:
         case PT_JSON:
-            if (get_varint(&c, end, &n) || n > (uint64_t)(end - c))
+            if (varint_get(&c, end, &n) || n > (uint64_t)(end - c))
                 return corrupt_row(err, row);
             *cell = (export_cell){.kind = kind == PT_TEXT ? EXPORT_CELL_TEXT : EXPORT_CELL_JSON,
                                   .s = {c, (size_t)n}};
@@ -1201,7 +1168,7 @@ static int decode_entity(export_reader *r, size_t e, slice rec, uint64_t row, st
     const char *c = rec.p, *end = rec.p + rec.n;
     for (size_t j = 0; j < ent->nfeat; j++) {
         uint64_t n;
-        if (get_varint(&c, end, &n) || (n && n - 1 > (uint64_t)(end - c)))
+        if (varint_get(&c, end, &n) || (n && n - 1 > (uint64_t)(end - c)))
             return corrupt_row(err, row);
         export_cell *cell = &r->cells[r->feature_col[ent->feat[j]]];
         if (n == 0) {

@@ -135,33 +135,6 @@ struct sorter {
 
 /* ---- varints ---------------------------------------------------------------- */
 
-static size_t put_varint(char *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (char)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (char)v;
-    return n;
-}
-
-/* 0 and *v, *used; -1 when the bytes end first or the varint is over 10 bytes. */
-static int get_varint(const char *p, size_t avail, uint64_t *v, size_t *used)
-{
-    uint64_t r = 0;
-    for (size_t i = 0; i < avail && i < 10; i++) {
-        unsigned char c = (unsigned char)p[i];
-        r |= (uint64_t)(c & 0x7f) << (7 * i);
-        if (!(c & 0x80)) {
-            *v = r;
-            *used = i + 1;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Records in memory were written by us: decode without bounds checks. */
 static inline uint64_t mem_varint(const unsigned char **p)
 {
@@ -483,8 +456,8 @@ static int wput(sorter *s, int fd, uint64_t *fsize, const void *p, size_t n, str
 static int wrecord(sorter *s, int fd, uint64_t *fsize, slice k, slice v, strata_err *err)
 {
     char hdr[20];
-    size_t h = put_varint(hdr, k.n);
-    h += put_varint(hdr + h, v.n);
+    size_t h = varint_put(hdr, k.n);
+    h += varint_put(hdr + h, v.n);
     int rc;
     if ((rc = wput(s, fd, fsize, hdr, h, err)) || (rc = wput(s, fd, fsize, k.p, k.n, err)) ||
         (rc = wput(s, fd, fsize, v.p, v.n, err)))
@@ -649,8 +622,8 @@ int sorter_add(sorter *s, slice key, slice val, strata_err *err)
     if (s->n == s->cap)
         idx_grow(s);
     char *p = arena_alloc(s, need);
-    size_t h = put_varint(p, key.n);
-    h += put_varint(p + h, val.n);
+    size_t h = varint_put(p, key.n);
+    h += varint_put(p + h, val.n);
     if (key.n)
         memcpy(p + h, key.p, key.n);
     if (val.n)
@@ -735,17 +708,17 @@ static int reader_advance(sorter *s, reader *r, strata_err *err)
         return 0;
     }
     uint64_t kn, vn;
-    size_t a, b;
-    if (get_varint(r->buf + r->lo, r->hi - r->lo, &kn, &a) ||
-        get_varint(r->buf + r->lo + a, r->hi - r->lo - a, &vn, &b) || kn > SORTER_KEY_MAX ||
+    const char *hdr = r->buf + r->lo, *end = r->buf + r->hi;
+    if (varint_get(&hdr, end, &kn) || varint_get(&hdr, end, &vn) || kn > SORTER_KEY_MAX ||
         vn > ((uint64_t)1 << 40))
         return err_set(err, STRATA_CORRUPT, "a sort run for the %s is damaged", s->what);
-    size_t total = a + b + (size_t)kn + (size_t)vn;
+    size_t a = (size_t)(hdr - (r->buf + r->lo));
+    size_t total = a + (size_t)kn + (size_t)vn;
     if ((rc = reader_fill(s, r, total, err)))
         return rc;
     if (r->hi - r->lo < total)
         return err_set(err, STRATA_CORRUPT, "a sort run for the %s ends inside a record", s->what);
-    const char *p = r->buf + r->lo + a + b;
+    const char *p = r->buf + r->lo + a;
     r->key = (slice){p, (size_t)kn};
     r->val = (slice){p + kn, (size_t)vn};
     r->lo += total;
