@@ -42,6 +42,10 @@
 #define LIMIT_LABELS_MAX 64u
 /* Features per entity: each online read of "all features" decodes them all. */
 #define LIMIT_FEATURES_PER_ENTITY 10000u
+/* Set write groups per entity (store/keys.h): features first written together
+ * share one; past this many, features first written later get one each (the
+ * layout of one key per value: slower to scan, never wrong). */
+#define LIMIT_SET_GROUPS_PER_ENTITY 64u
 /* One STRING/BYTES value or one array: 1 MiB keeps the per-entity latest row
  * (all features in one RocksDB value) readable in one Get. */
 #define LIMIT_VALUE_BYTES (1u << 20)

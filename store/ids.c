@@ -23,6 +23,10 @@ struct store_entity_scan {
     bool has_upper;
     bool started;
     bool pending; /* positioned by a seek: the next call returns this key */
+    /* values: the set-group row being handed out cell by cell */
+    slice rest;
+    bool in_row;
+    value_key row_key;
 };
 
 static int scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap, bool values,
@@ -121,22 +125,45 @@ int store_ids_scan_next(store_entity_scan *sc, slice *id, strata_err *err)
 int store_values_scan_next(store_entity_scan *sc, slice *id, version *v, strata_err *err)
 {
     STRATA_ASSERT(sc->values);
-    int rc = step(sc, err);
-    if (rc <= 0)
-        return rc;
-    size_t kn, vn;
-    const char *k = rocksdb_iter_key(sc->it, &kn);
-    value_key vk;
-    if (store_key_value_decode((slice){k, kn}, &vk) || vk.entity != sc->entity_id)
-        return err_set(err, STRATA_CORRUPT, "a value key of entity %u is malformed", sc->entity_id);
-    const char *val = rocksdb_iter_value(sc->it, &vn);
-    *id = vk.id;
-    v->feature_id = vk.feature;
-    v->event_time = vk.event_time;
-    v->created_time = vk.created_time;
-    v->seq = vk.seq;
-    v->value = (slice){val, vn};
-    return 1;
+    for (;;) {
+        if (sc->in_row) {
+            int c = store_cells_next(&sc->rest, &v->feature_id, &v->value);
+            if (c < 0)
+                return err_set(err, STRATA_CORRUPT, "a stored row of entity %u is corrupt",
+                               sc->entity_id);
+            if (c == 1) {
+                *id = sc->row_key.id;
+                v->event_time = sc->row_key.event_time;
+                v->created_time = sc->row_key.created_time;
+                v->seq = sc->row_key.seq;
+                return 1;
+            }
+            sc->in_row = false;
+        }
+        int rc = step(sc, err);
+        if (rc <= 0)
+            return rc;
+        size_t kn, vn;
+        const char *k = rocksdb_iter_key(sc->it, &kn);
+        value_key vk;
+        if (store_key_value_decode((slice){k, kn}, &vk) || vk.entity != sc->entity_id)
+            return err_set(err, STRATA_CORRUPT, "a value key of entity %u is malformed",
+                           sc->entity_id);
+        const char *val = rocksdb_iter_value(sc->it, &vn);
+        if (store_group_is_set(vk.group)) {
+            sc->row_key = vk;
+            sc->rest = (slice){val, vn};
+            sc->in_row = true;
+            continue;
+        }
+        *id = vk.id;
+        v->feature_id = vk.group;
+        v->event_time = vk.event_time;
+        v->created_time = vk.created_time;
+        v->seq = vk.seq;
+        v->value = (slice){val, vn};
+        return 1;
+    }
 }
 
 void store_values_scan_seek(store_entity_scan *sc, slice id)
@@ -146,4 +173,5 @@ void store_values_scan_seek(store_entity_scan *sc, slice id)
     rocksdb_iter_seek(sc->it, key, n);
     sc->started = true;
     sc->pending = true;
+    sc->in_row = false;
 }

@@ -11,13 +11,22 @@
  *     4      2   entity_id length L   u16 BE (1..LIMIT_ENTITY_ID_MAX)
  *     6      L   entity_id bytes
  *   values key = id key followed by
- *     6+L    4   feature id           u32 BE
+ *     6+L    4   write group          u32 BE
  *     10+L   8   ~time_key(event_time)    u64 BE
  *     18+L   8   ~time_key(created_time)  u64 BE
  *     26+L   8   ~write seq               u64 BE
  *
  * The length prefix makes id prefixes unambiguous: the keys of id "ab" never
  * share a prefix with those of id "abc".
+ *
+ * Write groups. Every feature belongs to one group for life, fixed the first
+ * time it is written (registry 'G' records). A feature first written alone has
+ * its own group, numbered by its feature id (< STORE_GROUP_SET), and the value
+ * is its encoded value: one key per version, the layout of stores from before
+ * groups, which are read unchanged. Features first written together in one row
+ * share a set group STORE_GROUP_SET | n, and one key holds a row's cells of all
+ * of them (store_cells_*): a walk over an entity's rows visits one key per
+ * written row, not one per value.
  */
 #ifndef STRATA_STORE_KEYS_H
 #define STRATA_STORE_KEYS_H
@@ -45,11 +54,17 @@ static inline int64_t store_time_unkey(uint64_t u)
     return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
 }
 
+#define STORE_GROUP_SET UINT32_C(0x80000000)
+static inline bool store_group_is_set(uint32_t group)
+{
+    return (group & STORE_GROUP_SET) != 0;
+}
+
 /* A decoded `values` key; id borrows from the key bytes. */
 typedef struct value_key {
     uint32_t entity;
     slice id;
-    uint32_t feature;
+    uint32_t group;
     int64_t event_time;
     int64_t created_time;
     uint64_t seq;
@@ -58,23 +73,33 @@ typedef struct value_key {
 /* Appenders. id.n must be <= UINT16_MAX (callers validate ids first). */
 void store_key_entity(buf *b, uint32_t entity);
 void store_key_id(buf *b, uint32_t entity, slice id);
-void store_key_feature(buf *b, uint32_t entity, slice id, uint32_t feature);
-void store_key_value(buf *b, uint32_t entity, slice id, uint32_t feature, int64_t event_time,
+void store_key_group(buf *b, uint32_t entity, slice id, uint32_t group);
+void store_key_value(buf *b, uint32_t entity, slice id, uint32_t group, int64_t event_time,
                      int64_t created_time, uint64_t seq);
-/* Seek target for "newest version with event_time <= ts": feature prefix | ~ts. */
-void store_key_pit_seek(buf *b, uint32_t entity, slice id, uint32_t feature, int64_t ts);
+/* Seek target for "newest version with event_time <= ts": group prefix | ~ts. */
+void store_key_pit_seek(buf *b, uint32_t entity, slice id, uint32_t group, int64_t ts);
 /* Fixed-buffer forms for the read paths: out holds STORE_KEY_MAX bytes and
  * id.n <= LIMIT_ENTITY_ID_MAX. Return the key length. */
 size_t store_key_id_to(char *out, uint32_t entity, slice id);
-size_t store_key_feature_to(char *out, uint32_t entity, slice id, uint32_t feature);
+size_t store_key_group_to(char *out, uint32_t entity, slice id, uint32_t group);
 
 /* 0, or -1 when k is not a well-formed values key. */
 int store_key_value_decode(slice k, value_key *out);
 /* 0, or -1 when k is not a well-formed id (latest) key. */
 int store_key_id_decode(slice k, uint32_t *entity, slice *id);
-/* Length of the entity|len|id|feature prefix of a values key, or 0 when the key
+/* Length of the entity|len|id|group prefix of a values key, or 0 when the key
  * is too short to hold one (the values CF prefix extractor). */
-size_t store_key_feature_prefix_len(const char *k, size_t n);
+size_t store_key_group_prefix_len(const char *k, size_t n);
+
+/* ---- a set group's value: the row's cells, sorted by feature id ----------
+ *   cell := varint feature id | varint n | n bytes (the encoded value)
+ */
+void store_cells_add(buf *b, uint32_t feature, slice value);
+/* 1 with the next cell (value borrowed from *rest, which moves past it), 0 at
+ * the end, -1 when the bytes are malformed. */
+int store_cells_next(slice *rest, uint32_t *feature, slice *value);
+/* One feature's cell: 1 found, 0 absent, -1 malformed. */
+int store_cells_find(slice row, uint32_t feature, slice *value);
 
 /* Turn b into the smallest key greater than every key starting with b.
  * false when none exists (b empty or all 0xff); b is then unusable. */
@@ -83,12 +108,16 @@ bool store_key_successor(buf *b);
 /* ---- registry CF ---------------------------------------------------------
  *   'E' | entity name              -> entity record (JSON)
  *   'F' | entity id u32 BE | name  -> feature record (JSON)
+ *   'G' | entity id u32 BE | feature id u32 BE -> write group u32 BE
  */
 #define STORE_REG_ENTITY_TAG 'E'
 #define STORE_REG_FEATURE_TAG 'F'
+#define STORE_REG_GROUP_TAG 'G'
 void store_key_reg_entity(buf *b, slice name);
 void store_key_reg_feature(buf *b, uint32_t entity, slice name);
 void store_key_reg_feature_prefix(buf *b, uint32_t entity);
+void store_key_reg_group(buf *b, uint32_t entity, uint32_t feature);
+void store_key_reg_group_prefix(buf *b, uint32_t entity);
 
 /* ---- meta CF: ASCII keys, big-endian integer values ---------------------- */
 #define STORE_META_LAYOUT "layout_version"        /* u32: the on-disk layout */

@@ -476,6 +476,8 @@ int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uin
     char *rerr = NULL;
     registry_t *r = reg_new();
     rocksdb_iterator_t *it = NULL;
+    uint32_t *groups = NULL; /* (entity id, feature id, group) of 'G' records */
+    size_t ngroups = 0, groups_cap = 0;
 
     *out = NULL;
     *max_entity = *max_feature = 0;
@@ -500,6 +502,25 @@ int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uin
             if ((rc = parse_feature(k, v, &r->feats[r->nfeats], err)))
                 goto out;
             r->nfeats++;
+        } else if (k.n == 9 && k.p[0] == STORE_REG_GROUP_TAG) {
+            uint32_t fid = get_u32be(k.p + 5), g = v.n == 4 ? get_u32be(v.p) : 0;
+            if (fid == 0 || fid >= STORE_GROUP_SET || (g != fid && !store_group_is_set(g))) {
+                rc = corrupt_record(err, k, "not a feature's write group");
+                goto out;
+            }
+            if (ngroups == groups_cap) {
+                groups_cap = groups_cap ? 2 * groups_cap : 64;
+                uint32_t *ng = realloc(groups, groups_cap * 3 * sizeof *groups);
+                if (!ng) {
+                    rc = err_set(err, STRATA_NOMEM, "out of memory loading the registry");
+                    goto out;
+                }
+                groups = ng;
+            }
+            groups[3 * ngroups] = get_u32be(k.p + 1);
+            groups[3 * ngroups + 1] = fid;
+            groups[3 * ngroups + 2] = g;
+            ngroups++;
         } else {
             rc = corrupt_record(err, k, "unknown record kind");
             goto out;
@@ -539,12 +560,26 @@ int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uin
         if (f->id > *max_feature)
             *max_feature = f->id;
     }
+    for (size_t i = 0; i < ngroups; i++) {
+        feature_def *f = (feature_def *)registry_feature_by_id(r, groups[3 * i + 1]);
+        if (!f) /* a deleted feature's: its delete removes both records */
+            continue;
+        if (f->entity_id != groups[3 * i]) {
+            rc = err_set(err, STRATA_CORRUPT,
+                         "registry is corrupt: the write group of feature \"%s\" is recorded "
+                         "under entity id %u",
+                         f->name, groups[3 * i]);
+            goto out;
+        }
+        f->group = groups[3 * i + 2];
+    }
     *out = r;
     r = NULL;
 out:
     if (it)
         rocksdb_iter_destroy(it);
     store_registry_free(r);
+    free(groups);
     return rc;
 }
 
@@ -784,7 +819,7 @@ int store_features_create(store_t *st, slice entity, const feature_spec *specs, 
                      e->nfeatures + n, LIMIT_FEATURES_PER_ENTITY);
         goto out;
     }
-    if (st->next_feature_id >= UINT32_MAX - n) {
+    if (st->next_feature_id >= STORE_GROUP_SET - n) { /* keys.h: ids stay below it */
         rc = err_set(err, STRATA_RESOURCE_EXHAUSTED, "feature ids are exhausted");
         goto out;
     }
@@ -955,6 +990,9 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
     wb = rocksdb_writebatch_create();
     store_key_reg_feature(&key, eid, feature);
     rocksdb_writebatch_delete_cf(wb, st->cf[CF_REGISTRY], key.p, key.n);
+    buf_reset(&key);
+    store_key_reg_group(&key, eid, fid);
+    rocksdb_writebatch_delete_cf(wb, st->cf[CF_REGISTRY], key.p, key.n);
     if ((rc = store_scan_delete(st, wb, eid, &fid, 1, true, 0, 0, &deleted, err)))
         goto out;
     if (reg_index(draft))
@@ -1037,6 +1075,12 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
     buf_append(&end, key.p, key.n);
     STRATA_ASSERT(store_key_successor(&end));
     rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, end.p, end.n);
+    buf_reset(&key);
+    buf_reset(&end);
+    store_key_reg_group_prefix(&key, eid);
+    buf_append(&end, key.p, key.n);
+    STRATA_ASSERT(store_key_successor(&end));
+    rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, end.p, end.n);
     if (force) {
         /* Without force the check above, under the exclusive data_lock, proved
          * both ranges empty. */
@@ -1065,6 +1109,135 @@ out:
         rocksdb_writebatch_destroy(wb);
     buf_free(&key);
     buf_free(&end);
+    store_registry_free(draft);
+    return rc;
+}
+
+/* ---- write groups (keys.h) ------------------------------------------------ */
+
+static void put_group(rocksdb_writebatch_t *wb, store_t *st, buf *key, const feature_def *f)
+{
+    char v[4];
+    put_u32be(v, f->group);
+    buf_reset(key);
+    store_key_reg_group(key, f->entity_id, f->id);
+    rocksdb_writebatch_put_cf(wb, st->cf[CF_REGISTRY], key->p, key->n, v, sizeof v);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct set groups among the entity's features. */
+static size_t count_set_groups(const registry_t *r, uint32_t entity_id)
+{
+    uint32_t g[LIMIT_FEATURES_PER_ENTITY];
+    size_t n = 0, distinct = 0;
+    for (size_t i = 0; i < r->nfeats && n < LIMIT_FEATURES_PER_ENTITY; i++)
+        if (r->feats[i].entity_id == entity_id && store_group_is_set(r->feats[i].group))
+            g[n++] = r->feats[i].group;
+    qsort(g, n, sizeof *g, u32_cmp);
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || g[i] != g[i - 1];
+    return distinct;
+}
+
+/* A new set group is named after its smallest feature id: unique, as that
+ * feature had no group before and feature ids are never reused. */
+int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                        strata_err *err)
+{
+    int rc = 0;
+    registry_t *draft = NULL;
+    rocksdb_writebatch_t *wb = NULL;
+    buf key = BUF_INIT;
+    feature_def **fresh = NULL; /* one row's features written for the first time */
+    size_t maxc = 0, changed = 0;
+
+    for (size_t r = 0; r < nrows; r++)
+        if (rows[r].ncells > maxc)
+            maxc = rows[r].ncells;
+    pthread_mutex_lock(&st->reg_mu);
+    if (!(draft = reg_clone(st->snap, 0, 0)) || reg_index(draft) ||
+        (maxc && !(fresh = malloc(maxc * sizeof *fresh))))
+        goto nomem;
+    size_t nsets = count_set_groups(draft, entity_id);
+    wb = rocksdb_writebatch_create();
+    for (size_t r = 0; r < nrows; r++) {
+        size_t n = 0;
+        for (size_t c = 0; c < rows[r].ncells; c++) {
+            feature_def *f =
+                (feature_def *)registry_feature_by_id(draft, rows[r].cells[c].feature_id);
+            if (!f || f->entity_id != entity_id || f->group)
+                continue;
+            f->group = UINT32_MAX; /* taken by this row (a repeated cell is refused later) */
+            fresh[n++] = f;
+        }
+        if (n == 0)
+            continue;
+        uint32_t first = UINT32_MAX;
+        for (size_t i = 0; i < n; i++)
+            if (fresh[i]->id < first)
+                first = fresh[i]->id;
+        bool set = n >= 2 && nsets < LIMIT_SET_GROUPS_PER_ENTITY;
+        nsets += set;
+        for (size_t i = 0; i < n; i++) {
+            fresh[i]->group = set ? STORE_GROUP_SET | first : fresh[i]->id;
+            put_group(wb, st, &key, fresh[i]);
+        }
+        changed += n;
+    }
+    if (changed) {
+        if ((rc = write_sync(st, wb, "recording write groups", err)))
+            goto out;
+        store_registry_install(st, draft);
+        draft = NULL;
+    }
+    goto out;
+nomem:
+    rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
+out:
+    pthread_mutex_unlock(&st->reg_mu);
+    if (wb)
+        rocksdb_writebatch_destroy(wb);
+    buf_free(&key);
+    free(fresh);
+    store_registry_free(draft);
+    return rc;
+}
+
+int store_groups_upgrade(store_t *st, strata_err *err)
+{
+    int rc = 0;
+    buf key = BUF_INIT;
+    registry_t *draft = NULL;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    pthread_mutex_lock(&st->reg_mu);
+    if (!(draft = reg_clone(st->snap, 0, 0)) || reg_index(draft)) {
+        rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
+        goto out;
+    }
+    for (size_t i = 0; i < draft->nfeats; i++) {
+        feature_def *f = &draft->feats[i];
+        if (f->group)
+            continue;
+        f->group = f->id;
+        put_group(wb, st, &key, f);
+    }
+    put_meta_u32(wb, st->cf[CF_META], STORE_META_LAYOUT, STORE_LAYOUT_VERSION);
+    if ((rc = write_sync(st, wb, "upgrading the data directory's layout", err)))
+        goto out;
+    log_info("data directory upgraded to layout %u: %zu features keep their stored versions as "
+             "they are",
+             STORE_LAYOUT_VERSION, draft->nfeats);
+    store_registry_install(st, draft);
+    draft = NULL;
+out:
+    pthread_mutex_unlock(&st->reg_mu);
+    rocksdb_writebatch_destroy(wb);
+    buf_free(&key);
     store_registry_free(draft);
     return rc;
 }

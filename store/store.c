@@ -98,18 +98,18 @@ static int bad_id(strata_err *err)
  * seeks to. Keys shorter than that (scan bounds) are out of domain. */
 static char *vp_transform(void *state, const char *key, size_t len, size_t *dst_len)
 {
-    *dst_len = store_key_feature_prefix_len(key, len);
+    *dst_len = store_key_group_prefix_len(key, len);
     return (char *)key;
 }
 
 static unsigned char vp_in_domain(void *state, const char *key, size_t len)
 {
-    return store_key_feature_prefix_len(key, len) != 0;
+    return store_key_group_prefix_len(key, len) != 0;
 }
 
 static unsigned char vp_in_range(void *state, const char *key, size_t len)
 {
-    return store_key_feature_prefix_len(key, len) == len;
+    return store_key_group_prefix_len(key, len) == len;
 }
 
 static void vp_destroy(void *state) {}
@@ -336,6 +336,7 @@ static int load_meta(store_t *st, strata_err *err)
         return err_set(err, STRATA_FAILED_PRECONDITION,
                        "data directory %s has layout version %llu; this build reads up to %u",
                        st->path, (unsigned long long)v, STORE_LAYOUT_VERSION);
+    st->layout = found ? (uint32_t)v : STORE_LAYOUT_VERSION;
     if (!found && !st->read_only) {
         char b[4];
         put_u32be(b, STORE_LAYOUT_VERSION);
@@ -899,6 +900,11 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         goto out;
     }
     st->snap = reg;
+    if (st->layout < STORE_LAYOUT_VERSION && !st->read_only &&
+        (rc = store_groups_upgrade(st, err))) {
+        err_prefix(err, "cannot open data directory %s", st->path);
+        goto out;
+    }
     /* Counters are written with their records, but never trust them blindly. */
     if (st->next_entity_id <= max_e)
         st->next_entity_id = max_e + 1;
@@ -1042,6 +1048,18 @@ static bool valid_time(int64_t t)
     return t >= TIME_MIN_US && t <= TIME_MAX_US;
 }
 
+/* Whether any cell is of a feature of reg that has no write group yet. */
+static bool needs_groups(const registry_t *reg, const write_row *rows, size_t nrows)
+{
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < rows[r].ncells; c++) {
+            const feature_def *f = registry_feature_by_id(reg, rows[r].cells[c].feature_id);
+            if (f && !f->group)
+                return true;
+        }
+    return false;
+}
+
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                 strata_err *err)
 {
@@ -1050,7 +1068,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     const registry_t *reg = NULL;
     rocksdb_writebatch_t *wb = NULL;
     const write_cell **sorted = NULL;
-    buf key = BUF_INIT, frag = BUF_INIT;
+    uint32_t *groups = NULL; /* per sorted cell: its feature's write group */
+    buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
     char *rerr = NULL;
     size_t maxc = 0;
     uint64_t cells = 0, seq0 = 0;
@@ -1061,7 +1080,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     for (size_t i = 0; i < nrows; i++)
         if (rows[i].ncells > maxc)
             maxc = rows[i].ncells;
-    if (maxc && !(sorted = malloc(maxc * sizeof *sorted))) {
+    if (maxc &&
+        (!(sorted = malloc(maxc * sizeof *sorted)) || !(groups = malloc(maxc * sizeof *groups)))) {
         rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
         goto out;
     }
@@ -1074,6 +1094,18 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     if (!e) {
         rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
         goto out;
+    }
+    /* Features written for the first time get their write group first. */
+    if (needs_groups(reg, rows, nrows)) {
+        store_registry_release(st, reg);
+        reg = NULL;
+        if ((rc = store_groups_assign(st, entity_id, rows, nrows, err)))
+            goto out;
+        reg = store_registry_acquire(st);
+        if (!(e = registry_entity_by_id(reg, entity_id))) {
+            rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
+            goto out;
+        }
     }
     if ((rc = seq_reserve(st, nrows, &seq0, err)))
         goto out;
@@ -1096,6 +1128,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         uint64_t seq = seq0 + r;
         buf_reset(&frag);
         store_row_begin(&frag);
+        bool any_set = false;
         for (size_t c = 0; c < row->ncells; c++) {
             const write_cell *cell = sorted[c];
             const feature_def *f = registry_feature_by_id(reg, cell->feature_id);
@@ -1114,13 +1147,38 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
                 err_prefix(err, "feature \"%s\"", f->name);
                 goto row_err;
             }
-            buf_reset(&key);
-            store_key_value(&key, entity_id, row->entity_id, cell->feature_id, row->event_time,
-                            row->created_time, seq);
-            rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
-                                      cell->value.n);
+            uint32_t g = store_feature_group(f);
+            groups[c] = g;
+            if (store_group_is_set(g)) {
+                any_set = true;
+            } else {
+                buf_reset(&key);
+                store_key_value(&key, entity_id, row->entity_id, g, row->event_time,
+                                row->created_time, seq);
+                rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
+                                          cell->value.n);
+            }
             version v = {cell->feature_id, row->event_time, row->created_time, seq, cell->value};
             store_row_add(&frag, &v);
+        }
+        /* One key per set group in the row: its cells in feature id order. */
+        for (size_t c = 0; any_set && c < row->ncells; c++) {
+            uint32_t g = groups[c];
+            if (!store_group_is_set(g))
+                continue;
+            bool first = true;
+            for (size_t d = 0; d < c && first; d++)
+                first = groups[d] != g;
+            if (!first)
+                continue;
+            buf_reset(&cellbuf);
+            for (size_t d = c; d < row->ncells; d++)
+                if (groups[d] == g)
+                    store_cells_add(&cellbuf, sorted[d]->feature_id, sorted[d]->value);
+            buf_reset(&key);
+            store_key_value(&key, entity_id, row->entity_id, g, row->event_time, row->created_time,
+                            seq);
+            rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cellbuf.p, cellbuf.n);
         }
         if (row->ncells) {
             buf_reset(&key);
@@ -1147,7 +1205,9 @@ out:
         rocksdb_writebatch_destroy(wb);
     buf_free(&key);
     buf_free(&frag);
+    buf_free(&cellbuf);
     free(sorted);
+    free(groups);
     return rc;
 }
 
@@ -1185,20 +1245,68 @@ static bool fid_in(const uint32_t *fids, size_t n, uint32_t f)
     return false;
 }
 
-/* End of one id's group in store_scan_delete: replace its latest row. */
-static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key, const buf *row)
+/* One id's surviving versions in store_scan_delete: the newest of each
+ * feature (the first met: a feature's versions are all in its one write
+ * group, newest first), values copied out of the iterator. */
+typedef struct survivors {
+    version *v; /* sorted by feature id; values point into vals */
+    size_t n, cap;
+    buf vals;
+} survivors;
+
+/* Add v unless its feature already has a survivor; -1 out of memory. */
+static int survivor_add(survivors *s, const version *v)
 {
-    if (row->n > 1)
-        rocksdb_writebatch_put_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n, row->p, row->n);
-    else
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->v[mid].feature_id < v->feature_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n && s->v[lo].feature_id == v->feature_id)
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        version *nv = realloc(s->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        s->v = nv;
+        s->cap = cap;
+    }
+    memmove(s->v + lo + 1, s->v + lo, (s->n - lo) * sizeof *s->v);
+    s->v[lo] = *v;
+    s->v[lo].value.p = (const char *)(uintptr_t)s->vals.n; /* an offset until the flush */
+    buf_append_slice(&s->vals, v->value);
+    s->n++;
+    return 0;
+}
+
+/* End of one id in store_scan_delete: replace its latest row. */
+static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key, survivors *s,
+                        buf *row)
+{
+    if (s->n == 0) {
         rocksdb_writebatch_delete_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n);
+        return;
+    }
+    buf_reset(row);
+    store_row_begin(row);
+    for (size_t i = 0; i < s->n; i++) {
+        version v = s->v[i];
+        v.value.p = s->vals.p + (uintptr_t)v.value.p;
+        store_row_add(row, &v);
+    }
+    rocksdb_writebatch_put_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n, row->p, row->n);
 }
 
 /*
- * One pass over the entity in key order: ids ascend, within an id features
- * ascend, within a feature versions run newest first. So the first version of
- * a feature that survives the delete is its newest remaining one, and the
- * rebuilt row comes out sorted by feature id, ready to Put.
+ * One pass over the entity in key order: ids ascend, within an id write
+ * groups ascend, within a group rows run newest first. A singleton group's
+ * version is deleted by its key; a set group's row is rewritten without the
+ * deleted cells (deleted when none is left). Every id that lost a version gets
+ * its latest row rebuilt from the survivors.
  */
 int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
                       const uint32_t *fids, size_t nf, bool all_times, int64_t start, int64_t end,
@@ -1206,14 +1314,14 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
 {
     int rc = 0;
     char ek[4], *rerr = NULL;
-    buf id_key = BUF_INIT, row = BUF_INIT;
-    bool in_group = false, affected = false, have_feat = false, feat_done = false;
-    uint32_t cur_feat = 0;
+    buf id_key = BUF_INIT, row = BUF_INIT, kept = BUF_INIT;
+    survivors surv = {0};
+    bool in_group = false, affected = false;
 
     put_u32be(ek, entity_id);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_VALUES]);
     for (rocksdb_iter_seek(it, ek, sizeof ek); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-        slice k;
+        slice k, val;
         value_key vk;
         k.p = rocksdb_iter_key(it, &k.n);
         if (k.n < 4 || memcmp(k.p, ek, 4) != 0)
@@ -1222,34 +1330,57 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
             rc = err_set(err, STRATA_CORRUPT, "values key of %zu bytes is corrupt", k.n);
             goto out;
         }
+        val.p = rocksdb_iter_value(it, &val.n);
         size_t id_len = STORE_KEY_ID_HDR + vk.id.n;
         if (!in_group || id_key.n != id_len || memcmp(id_key.p, k.p, id_len) != 0) {
             if (in_group && affected)
-                flush_group(st, wb, &id_key, &row);
+                flush_group(st, wb, &id_key, &surv, &row);
             buf_reset(&id_key);
             buf_append(&id_key, k.p, id_len);
-            buf_reset(&row);
-            store_row_begin(&row);
+            surv.n = 0;
+            buf_reset(&surv.vals);
             in_group = true;
-            affected = have_feat = false;
+            affected = false;
         }
-        if (!have_feat || vk.feature != cur_feat) {
-            cur_feat = vk.feature;
-            have_feat = true;
-            feat_done = false;
-        }
-        if (fid_in(fids, nf, vk.feature) &&
-            (all_times || (vk.event_time >= start && vk.event_time < end))) {
-            rocksdb_writebatch_delete_cf(wb, st->cf[CF_VALUES], k.p, k.n);
-            (*deleted)++;
-            affected = true;
+        bool in_range = all_times || (vk.event_time >= start && vk.event_time < end);
+        version v = {0, vk.event_time, vk.created_time, vk.seq, {NULL, 0}};
+        if (!store_group_is_set(vk.group)) {
+            v.feature_id = vk.group;
+            v.value = val;
+            if (in_range && fid_in(fids, nf, vk.group)) {
+                rocksdb_writebatch_delete_cf(wb, st->cf[CF_VALUES], k.p, k.n);
+                (*deleted)++;
+                affected = true;
+            } else if (survivor_add(&surv, &v)) {
+                goto nomem;
+            }
             continue;
         }
-        if (!feat_done) {
-            version v = {vk.feature, vk.event_time, vk.created_time, vk.seq, {NULL, 0}};
-            v.value.p = rocksdb_iter_value(it, &v.value.n);
-            store_row_add(&row, &v);
-            feat_done = true;
+        slice rest = val;
+        size_t dropped = 0, left = 0;
+        buf_reset(&kept);
+        int c;
+        while ((c = store_cells_next(&rest, &v.feature_id, &v.value)) == 1) {
+            if (in_range && fid_in(fids, nf, v.feature_id)) {
+                dropped++;
+                continue;
+            }
+            left++;
+            store_cells_add(&kept, v.feature_id, v.value);
+            if (survivor_add(&surv, &v))
+                goto nomem;
+        }
+        if (c < 0) {
+            rc = err_set(err, STRATA_CORRUPT, "a stored row of entity id %u is corrupt", entity_id);
+            goto out;
+        }
+        if (dropped) {
+            if (left)
+                rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], k.p, k.n, kept.p, kept.n);
+            else
+                rocksdb_writebatch_delete_cf(wb, st->cf[CF_VALUES], k.p, k.n);
+            *deleted += dropped;
+            affected = true;
         }
     }
     rocksdb_iter_get_error(it, &rerr);
@@ -1258,11 +1389,17 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
         goto out;
     }
     if (in_group && affected)
-        flush_group(st, wb, &id_key, &row);
+        flush_group(st, wb, &id_key, &surv, &row);
+    goto out;
+nomem:
+    rc = err_set(err, STRATA_NOMEM, "out of memory deleting values");
 out:
     rocksdb_iter_destroy(it);
     buf_free(&id_key);
     buf_free(&row);
+    buf_free(&kept);
+    buf_free(&surv.vals);
+    free(surv.v);
     return rc;
 }
 
@@ -1521,6 +1658,22 @@ out:
     return rc;
 }
 
+/* The write group of a feature of the entity, from the current registry; a
+ * feature unknown there (deleted, or not this entity's) reads as its own. */
+static uint32_t group_of(store_t *st, uint32_t entity_id, uint32_t feature_id)
+{
+    const registry_t *reg = store_registry_acquire(st);
+    const feature_def *f = registry_feature_by_id(reg, feature_id);
+    uint32_t g = f && f->entity_id == entity_id ? store_feature_group(f) : feature_id;
+    store_registry_release(st, reg);
+    return g;
+}
+
+static int corrupt_row(strata_err *err)
+{
+    return err_set(err, STRATA_CORRUPT, "a stored row of values is corrupt");
+}
+
 int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id, int64_t ts,
                   int64_t ttl_us, int64_t as_of, version *out, buf *valbuf, strata_err *err)
 {
@@ -1530,7 +1683,8 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
         return bad_id(err);
     if (ttl_us < 0)
         return err_set(err, STRATA_INVALID_ARGUMENT, "negative TTL");
-    size_t plen = store_key_feature_to(seek, entity_id, id, feature_id);
+    uint32_t g = group_of(st, entity_id, feature_id);
+    size_t plen = store_key_group_to(seek, entity_id, id, g);
     put_u64be(seek + plen, ~store_time_key(ts));
     /* Inclusive lower bound ts - ttl, saturated instead of overflowing. */
     int64_t lower = ttl_us > 0 && ts >= INT64_MIN + ttl_us ? ts - ttl_us : INT64_MIN;
@@ -1550,15 +1704,22 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
             break; /* older than the TTL window; the rest is older still */
         if (cr > as_of)
             continue; /* written after as_of: invisible to this read */
-        size_t vn;
-        const char *v = rocksdb_iter_value(it, &vn);
+        slice row, cell;
+        row.p = rocksdb_iter_value(it, &row.n);
+        int found = store_group_cell(g, feature_id, row, &cell);
+        if (found < 0) {
+            rc = corrupt_row(err);
+            break;
+        }
+        if (!found)
+            continue; /* a row of the group without this feature */
         size_t at = valbuf->n;
-        buf_append(valbuf, v, vn);
+        buf_append_slice(valbuf, cell);
         out->feature_id = feature_id;
         out->event_time = ev;
         out->created_time = cr;
         out->seq = ~get_u64be(k + plen + 16);
-        out->value = (slice){valbuf->p + at, vn};
+        out->value = (slice){valbuf->p + at, cell.n};
         rc = 0;
         break;
     }
@@ -1566,7 +1727,7 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
     rocksdb_iter_destroy(it);
     if (rerr)
         return store_rdb_err(err, rerr, "reading values");
-    if (rc)
+    if (rc == STRATA_NOT_FOUND)
         err_set(err, rc, "no version");
     return rc;
 }
@@ -1574,6 +1735,7 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
 struct store_versions {
     rocksdb_iterator_t *it;
     bool started;
+    uint32_t feature_id, group;
     size_t plen;
     char prefix[STORE_KEY_MAX];
 };
@@ -1587,7 +1749,9 @@ int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feat
     store_versions *v = calloc(1, sizeof *v);
     if (!v)
         return err_set(err, STRATA_NOMEM, "out of memory opening a version iterator");
-    v->plen = store_key_feature_to(v->prefix, entity_id, id, feature_id);
+    v->feature_id = feature_id;
+    v->group = group_of(st, entity_id, feature_id);
+    v->plen = store_key_group_to(v->prefix, entity_id, id, v->group);
     v->it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
     *out = v;
     return 0;
@@ -1596,29 +1760,37 @@ int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feat
 int store_versions_next(store_versions *it, version *v, strata_err *err)
 {
     char *rerr = NULL;
-    if (!it->started) {
-        rocksdb_iter_seek(it->it, it->prefix, it->plen);
-        it->started = true;
-    } else if (rocksdb_iter_valid(it->it)) {
-        rocksdb_iter_next(it->it);
+    for (;;) {
+        if (!it->started) {
+            rocksdb_iter_seek(it->it, it->prefix, it->plen);
+            it->started = true;
+        } else if (rocksdb_iter_valid(it->it)) {
+            rocksdb_iter_next(it->it);
+        }
+        if (!rocksdb_iter_valid(it->it)) {
+            rocksdb_iter_get_error(it->it, &rerr);
+            return rerr ? store_rdb_err(err, rerr, "reading values") : 0;
+        }
+        size_t kn;
+        const char *k = rocksdb_iter_key(it->it, &kn);
+        if (kn < it->plen || memcmp(k, it->prefix, it->plen) != 0)
+            return 0;
+        if (kn != it->plen + STORE_KEY_VERSION_SUFFIX)
+            return err_set(err, STRATA_CORRUPT, "values key of %zu bytes is corrupt", kn);
+        slice row;
+        row.p = rocksdb_iter_value(it->it, &row.n);
+        int found = store_group_cell(it->group, it->feature_id, row, &v->value);
+        if (found < 0)
+            return corrupt_row(err);
+        if (!found)
+            continue;
+        const char *s = k + it->plen;
+        v->feature_id = it->feature_id;
+        v->event_time = store_time_unkey(~get_u64be(s));
+        v->created_time = store_time_unkey(~get_u64be(s + 8));
+        v->seq = ~get_u64be(s + 16);
+        return 1;
     }
-    if (!rocksdb_iter_valid(it->it)) {
-        rocksdb_iter_get_error(it->it, &rerr);
-        return rerr ? store_rdb_err(err, rerr, "reading values") : 0;
-    }
-    size_t kn;
-    const char *k = rocksdb_iter_key(it->it, &kn);
-    if (kn < it->plen || memcmp(k, it->prefix, it->plen) != 0)
-        return 0;
-    if (kn != it->plen + STORE_KEY_VERSION_SUFFIX)
-        return err_set(err, STRATA_CORRUPT, "values key of %zu bytes is corrupt", kn);
-    const char *s = k + it->plen;
-    v->feature_id = get_u32be(k + it->plen - 4);
-    v->event_time = store_time_unkey(~get_u64be(s));
-    v->created_time = store_time_unkey(~get_u64be(s + 8));
-    v->seq = ~get_u64be(s + 16);
-    v->value.p = rocksdb_iter_value(it->it, &v->value.n);
-    return 1;
 }
 
 void store_versions_close(store_versions *it)

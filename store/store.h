@@ -109,6 +109,8 @@ typedef struct feature_def {
     json_t *labels;      /* JSON object, never NULL */
     int64_t create_time;
     int64_t update_time;
+    /* Its write group (store/keys.h), fixed by its first write; 0 until then. */
+    uint32_t group;
 } feature_def;
 
 typedef struct entity_def {
@@ -335,7 +337,9 @@ int store_ids_scan_open(store_t *st, uint32_t entity_id, const store_snapshot *s
                         store_entity_scan **out, strata_err *err);
 /* 1 with *id (borrowed until the next call), 0 at the end, <0 on error. */
 int store_ids_scan_next(store_entity_scan *sc, slice *id, strata_err *err);
-/* Every version of the entity: by id, then feature id, then newest first. */
+/* Every version of the entity, by id; within an id, each feature's versions
+ * come newest first, the features of one write group (store/keys.h)
+ * interleaved row by row, write groups one after another. */
 int store_values_scan_open(store_t *st, uint32_t entity_id, const store_snapshot *snap,
                            store_entity_scan **out, strata_err *err);
 /* 1 with *id and *v (both borrowed until the next call), 0 at the end, <0 on error. */

@@ -20,11 +20,16 @@
 
 #include <rocksdb/c.h>
 
+#include "store/keys.h"
 #include "store/store.h"
 
 /* Bumped when an on-disk layout changes incompatibly; store_open refuses a
- * data directory written with a newer layout than it knows. */
-#define STORE_LAYOUT_VERSION 1u
+ * data directory written with a newer layout than it knows.
+ *   1  one `values` key per feature value
+ *   2  write groups (keys.h): opening a layout-1 directory for writing fixes
+ *      every existing feature's group to itself, which reads its keys as they
+ *      are, and records layout 2. */
+#define STORE_LAYOUT_VERSION 2u
 
 enum store_cf {
     CF_DEFAULT,
@@ -81,6 +86,7 @@ struct store {
     pthread_mutex_t snap_mu;
     pthread_mutex_t seq_mu;
 
+    uint32_t layout;         /* the data directory's, as opened */
     registry_t *snap;        /* current snapshot; the store holds one reference */
     uint32_t next_entity_id; /* under reg_mu */
     uint32_t next_feature_id;
@@ -139,6 +145,34 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
 int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_err *err);
 
 /* ---- registry.c --------------------------------------------------------- */
+
+/* The group a feature's versions are stored under (keys.h): a feature never
+ * written yet reads its own (empty) group. */
+static inline uint32_t store_feature_group(const feature_def *f)
+{
+    return f->group ? f->group : f->id;
+}
+/* The value of feature f in a `values` entry of group g: 1 with *out (borrowed
+ * from val), 0 when the row has no cell of f, -1 when it is malformed. */
+static inline int store_group_cell(uint32_t g, uint32_t f, slice val, slice *out)
+{
+    if (!store_group_is_set(g)) {
+        *out = val;
+        return 1;
+    }
+    return store_cells_find(val, f, out);
+}
+/* Fix the write group of every feature in rows that has none yet, in row
+ * order: the features a row writes for the first time share a new set group
+ * when there are two or more of them and the entity has fewer than
+ * LIMIT_SET_GROUPS_PER_ENTITY; otherwise each gets its own. Persisted (fsync)
+ * and published before the caller writes under them. Caller holds data_lock
+ * shared, not reg_mu. Unknown features are left for the caller to refuse. */
+int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                        strata_err *err);
+/* Layout 1 -> 2 (STORE_LAYOUT_VERSION): every feature without a group gets its
+ * own, in the same synced batch as the layout record. */
+int store_groups_upgrade(store_t *st, strata_err *err);
 
 /* Read every registry record into a new indexed snapshot (refs = 1) and the
  * highest ids seen. CORRUPT for a record that does not parse. */

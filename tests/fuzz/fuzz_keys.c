@@ -31,9 +31,9 @@ static void store_keys_decode(slice in)
     value_key vk;
     if (store_key_value_decode(in, &vk) == 0) {
         FUZZ_CHECK(vk.id.n <= UINT16_MAX, "id of %zu bytes", vk.id.n);
-        store_key_value(&b, vk.entity, vk.id, vk.feature, vk.event_time, vk.created_time, vk.seq);
+        store_key_value(&b, vk.entity, vk.id, vk.group, vk.event_time, vk.created_time, vk.seq);
         FUZZ_CHECK(same(in, &b), "values key does not re-encode");
-        FUZZ_CHECK(store_key_feature_prefix_len(in.p, in.n) == in.n - STORE_KEY_VERSION_SUFFIX,
+        FUZZ_CHECK(store_key_group_prefix_len(in.p, in.n) == in.n - STORE_KEY_VERSION_SUFFIX,
                    "prefix length");
     }
     uint32_t entity;
@@ -43,7 +43,20 @@ static void store_keys_decode(slice in)
         store_key_id(&b, entity, id);
         FUZZ_CHECK(same(in, &b), "id key does not re-encode");
     }
-    FUZZ_CHECK(store_key_feature_prefix_len(in.p, in.n) <= in.n, "prefix past the key");
+    FUZZ_CHECK(store_key_group_prefix_len(in.p, in.n) <= in.n, "prefix past the key");
+    /* As a set group's row: every cell decoded lies inside the bytes and
+     * encodes back to the bytes it came from. */
+    slice rest = in, v;
+    uint32_t f;
+    int c;
+    while ((c = store_cells_next(&rest, &f, &v)) == 1) {
+        FUZZ_CHECK(v.p >= in.p && v.p + v.n <= in.p + in.n, "cell outside the row");
+        FUZZ_CHECK(rest.p == v.p + v.n, "next cell does not follow the value");
+        buf_reset(&b);
+        store_cells_add(&b, f, v);
+        FUZZ_CHECK(b.n <= (size_t)(rest.p - in.p), "cell longer than its bytes");
+    }
+    FUZZ_CHECK(c == 0 || c == -1, "cells walk returned %d", c);
     /* The successor is greater than the key and than every key it prefixes. */
     buf_reset(&b);
     buf_append(&b, in.p, in.n);
@@ -76,12 +89,12 @@ static void store_keys_round_trip(slice in)
     FUZZ_CHECK(k.n <= STORE_KEY_MAX, "key of %zu bytes", k.n);
     value_key vk;
     FUZZ_CHECK(store_key_value_decode(buf_slice(&k), &vk) == 0, "encoded key does not decode");
-    FUZZ_CHECK(vk.entity == entity && vk.feature == feature && vk.event_time == ev &&
+    FUZZ_CHECK(vk.entity == entity && vk.group == feature && vk.event_time == ev &&
                    vk.created_time == cr && vk.seq == seq && slice_eq(vk.id, id),
                "round trip changed a field");
     char fixed[STORE_KEY_MAX];
-    size_t fn = store_key_feature_to(fixed, entity, id, feature);
-    FUZZ_CHECK(fn == store_key_feature_prefix_len(k.p, k.n) && memcmp(fixed, k.p, fn) == 0,
+    size_t fn = store_key_group_to(fixed, entity, id, feature);
+    FUZZ_CHECK(fn == store_key_group_prefix_len(k.p, k.n) && memcmp(fixed, k.p, fn) == 0,
                "fixed-buffer prefix differs");
     /* A newer event time sorts first within the feature. */
     if (ev < INT64_MAX) {

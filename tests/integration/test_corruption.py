@@ -236,7 +236,7 @@ class CorruptionTest(unittest.TestCase):
         r = subprocess.run([STORE_POKE, self.dir, "layout", "99"], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRefused("layout version 99", "this build reads up to 1")
+        self.assertRefused("layout version 99", "this build reads up to 2")
         self.assertRefused("layout version 99", args=["--check"])
 
 

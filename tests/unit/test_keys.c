@@ -51,11 +51,11 @@ static void test_value_key_round_trip(void **state)
             assert_int_equal(store_key_value_decode(buf_slice(&k), &vk), 0);
             assert_int_equal(vk.entity, 0xdeadbeef);
             assert_true(slice_eq(vk.id, id));
-            assert_int_equal(vk.feature, 77);
+            assert_int_equal(vk.group, 77);
             assert_true(vk.event_time == ev);
             assert_true(vk.created_time == cr);
             assert_true(vk.seq == UINT64_C(0x0123456789abcdef) + t);
-            assert_int_equal(store_key_feature_prefix_len(k.p, k.n), 6 + lens[li] + 4);
+            assert_int_equal(store_key_group_prefix_len(k.p, k.n), 6 + lens[li] + 4);
             buf_free(&k);
         }
     }
@@ -163,7 +163,7 @@ static void test_id_prefixes(void **state)
     size_t n = store_key_id_to(fixed, 1, SLICE_LIT("abc"));
     assert_int_equal(n, abc.n);
     assert_memory_equal(fixed, abc.p, n);
-    n = store_key_feature_to(fixed, 1, SLICE_LIT("x"), 2);
+    n = store_key_group_to(fixed, 1, SLICE_LIT("x"), 2);
     assert_int_equal(n, k2.n - 24);
     assert_memory_equal(fixed, k2.p, n);
     buf_free(&ab);
@@ -209,11 +209,11 @@ static void test_decode_rejects(void **state)
                                          &e, &id),
                      -1);
     assert_int_equal(store_key_id_decode(SLICE_LIT("\x00\x00\x00"), &e, &id), -1);
-    assert_int_equal(store_key_feature_prefix_len("\x00\x00\x00\x01\x00\x02"
-                                                  "ab\x00",
-                                                  9),
+    assert_int_equal(store_key_group_prefix_len("\x00\x00\x00\x01\x00\x02"
+                                                "ab\x00",
+                                                9),
                      0);
-    assert_int_equal(store_key_feature_prefix_len("\x00\x00\x00\x01\x00", 5), 0);
+    assert_int_equal(store_key_group_prefix_len("\x00\x00\x00\x01\x00", 5), 0);
     buf_free(&k);
 }
 
@@ -261,17 +261,68 @@ static void test_registry_keys(void **state)
                         "F\x01\x02\x03\x04"
                         "age",
                         8);
+    buf_reset(&b);
+    store_key_reg_group(&b, 0x01020304, 0x0a0b0c0d);
+    assert_int_equal(b.n, 9);
+    assert_memory_equal(b.p, "G\x01\x02\x03\x04\x0a\x0b\x0c\x0d", 9);
+    buf_free(&b);
+}
+
+/* A set group's row: cells in, the same cells out; find stops early; junk
+ * (a length past the end, a varint that never ends, a feature id in the
+ * group range) is refused without reading past the bytes. */
+static void test_cells(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    store_cells_add(&b, 3,
+                    SLICE_LIT("\x02"
+                              "abc"));
+    store_cells_add(&b, 200, SLICE_LIT(""));
+    store_cells_add(&b, 70000, SLICE_LIT("\x01\x01"));
+    assert_int_equal(b.n, 2 + 4 + 3 + 0 + 4 + 2);
+    slice rest = buf_slice(&b), v;
+    uint32_t f;
+    uint32_t want_f[] = {3, 200, 70000};
+    size_t want_n[] = {4, 0, 2};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_cells_next(&rest, &f, &v), 1);
+        assert_int_equal(f, want_f[i]);
+        assert_int_equal(v.n, want_n[i]);
+    }
+    assert_int_equal(store_cells_next(&rest, &f, &v), 0);
+    assert_int_equal(store_cells_find(buf_slice(&b), 200, &v), 1);
+    assert_int_equal(v.n, 0);
+    assert_int_equal(store_cells_find(buf_slice(&b), 70000, &v), 1);
+    assert_memory_equal(v.p, "\x01\x01", 2);
+    assert_int_equal(store_cells_find(buf_slice(&b), 4, &v), 0);     /* between: stops at 200 */
+    assert_int_equal(store_cells_find(buf_slice(&b), 80000, &v), 0); /* past the end */
+    /* Truncated: the last cell's value is cut short. */
+    assert_int_equal(store_cells_find((slice){b.p, b.n - 1}, 70000, &v), -1);
+    /* A varint that does not end. */
+    assert_int_equal(store_cells_find(SLICE_LIT("\x80\x80"), 1, &v), -1);
+    /* A feature id in the set-group range. */
+    buf_reset(&b);
+    store_cells_add(&b, STORE_GROUP_SET, SLICE_LIT("x"));
+    rest = buf_slice(&b);
+    assert_int_equal(store_cells_next(&rest, &f, &v), -1);
     buf_free(&b);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_key_order),   cmocka_unit_test(test_value_key_round_trip),
-        cmocka_unit_test(test_value_key_layout), cmocka_unit_test(test_version_order),
-        cmocka_unit_test(test_version_cmp),      cmocka_unit_test(test_id_prefixes),
-        cmocka_unit_test(test_pit_seek_key),     cmocka_unit_test(test_decode_rejects),
-        cmocka_unit_test(test_successor),        cmocka_unit_test(test_registry_keys),
+        cmocka_unit_test(test_time_key_order),
+        cmocka_unit_test(test_value_key_round_trip),
+        cmocka_unit_test(test_value_key_layout),
+        cmocka_unit_test(test_version_order),
+        cmocka_unit_test(test_version_cmp),
+        cmocka_unit_test(test_id_prefixes),
+        cmocka_unit_test(test_pit_seek_key),
+        cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_successor),
+        cmocka_unit_test(test_registry_keys),
+        cmocka_unit_test(test_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,11 @@
 /*
- * test_pit.c - the point-in-time merge scan agrees with store_pit_get (the
- * one-Seek-per-cell reference) on random histories: ties on event and created
- * time, late backfills, TTL windows, as_of, lookups in scan order and not.
+ * test_pit.c - the point-in-time merge scan and store_pit_get agree with each
+ * other and with a model of the writes kept here (the newest version in
+ * contract order, TTL, as_of) on random histories: ties on event and created
+ * time, late backfills, TTL windows, as_of, lookups in scan order and not, and
+ * rows that carry random subsets of the features, so that write groups
+ * (store/keys.h) form from whichever features come first together and later
+ * rows hold only some of a group's features.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,7 +39,34 @@ static uint64_t next_rand(void)
 }
 
 #define NIDS 40
-#define NF 3
+#define NF 5
+#define ROUNDS 600
+
+/* The model: every version written, in write order (= seq order). */
+typedef struct mversion {
+    int id, f;
+    int64_t ev, cr, val;
+} mversion;
+static mversion model[ROUNDS * NF];
+static size_t nmodel;
+
+/* The model's answer for (id, f) at ts: index into model, or -1. */
+static long model_answer(int id, int f, int64_t ts, int64_t ttl_us, int64_t as_of)
+{
+    long best = -1;
+    for (size_t k = 0; k < nmodel; k++) {
+        const mversion *m = &model[k];
+        if (m->id != id || m->f != f || m->ev > ts || m->cr > as_of)
+            continue;
+        /* later writes win ties on (event, created): seq grows with k */
+        if (best < 0 || m->ev > model[best].ev ||
+            (m->ev == model[best].ev && m->cr >= model[best].cr))
+            best = (long)k;
+    }
+    if (best >= 0 && ttl_us > 0 && model[best].ev < ts - ttl_us)
+        return -1;
+    return best;
+}
 
 static void scan_matches_reference(void **state)
 {
@@ -49,7 +80,9 @@ static void scan_matches_reference(void **state)
     assert_int_equal(store_entity_create(st, slice_of("e"), slice_of(""), NULL, &err), 0);
     feature_spec specs[NF] = {{.name = SLICE_LIT("a"), .type = VT_INT64},
                               {.name = SLICE_LIT("b"), .type = VT_INT64, .ttl_seconds = 5},
-                              {.name = SLICE_LIT("c"), .type = VT_INT64}};
+                              {.name = SLICE_LIT("c"), .type = VT_INT64},
+                              {.name = SLICE_LIT("d"), .type = VT_INT64, .ttl_seconds = 3},
+                              {.name = SLICE_LIT("e"), .type = VT_INT64}};
     assert_int_equal(store_features_create(st, slice_of("e"), specs, NF, &err), 0);
     const registry_t *reg = store_registry_acquire(st);
     const entity_def *e = registry_entity(reg, slice_of("e"));
@@ -65,18 +98,24 @@ static void scan_matches_reference(void **state)
     for (int i = 0; i < NIDS; i++)
         snprintf(ids[i], sizeof ids[i], "u%d", i * 7);
     /* Random histories with small time ranges so ties are common. */
-    for (int round = 0; round < 400; round++) {
+    for (int round = 0; round < ROUNDS; round++) {
         int i = (int)(next_rand() % NIDS);
         buf enc = BUF_INIT;
         write_cell cells[NF];
         size_t offs[NF];
+        int64_t vals[NF];
+        int fj[NF];
         size_t nc = 0;
+        /* Mostly full rows, as imports write them; every third a random subset. */
+        bool subset = next_rand() % 3 == 0;
         for (int j = 0; j < NF; j++) {
-            if (next_rand() % 2)
+            if (subset && next_rand() % 2)
                 continue;
             offs[nc] = enc.n;
-            value_encode_int64(&enc, (int64_t)(next_rand() % 1000));
+            vals[nc] = (int64_t)(next_rand() % 1000);
+            value_encode_int64(&enc, vals[nc]);
             cells[nc].feature_id = pf[j].feature_id;
+            fj[nc] = j;
             nc++;
         }
         if (!nc)
@@ -86,6 +125,8 @@ static void scan_matches_reference(void **state)
         write_row row = {slice_of(ids[i]), (int64_t)(next_rand() % 20) * TIME_US_PER_SEC,
                          (int64_t)(next_rand() % 10) * TIME_US_PER_SEC, nc, cells};
         assert_int_equal(store_write(st, eid, &row, 1, &err), 0);
+        for (size_t k = 0; k < nc; k++)
+            model[nmodel++] = (mversion){i, fj[k], row.event_time, row.created_time, vals[k]};
         buf_free(&enc);
     }
 
@@ -109,6 +150,20 @@ static void scan_matches_reference(void **state)
                     assert_int_equal(store_pit_scan_get(sc, slice_of(idbuf), ts, got, found, &err),
                                      0);
                     for (int j = 0; j < NF; j++) {
+                        long m = i < NIDS ? model_answer(i, j, ts, pf[j].ttl_us, as_ofs[a]) : -1;
+                        if (m < 0 && found[j])
+                            fail_msg("id %s f%d ts %lld: scan found a value, the model none", idbuf,
+                                     j, (long long)ts);
+                        if (m >= 0) {
+                            if (!found[j])
+                                fail_msg("id %s f%d ts %lld: scan found nothing, the model %lld",
+                                         idbuf, j, (long long)ts, (long long)model[m].val);
+                            value_view vv;
+                            assert_int_equal(value_decode(got[j].value, &vv), 0);
+                            assert_int_equal(vv.i, model[m].val);
+                            assert_true(got[j].event_time == model[m].ev);
+                            assert_true(got[j].created_time == model[m].cr);
+                        }
                         version want;
                         buf vb = BUF_INIT;
                         int rc = store_pit_get(st, eid, slice_of(idbuf), pf[j].feature_id, ts,

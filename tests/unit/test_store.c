@@ -1077,6 +1077,244 @@ static void test_feature_delete(void **state)
     latest_row_free(&row);
 }
 
+/* ---- write groups (store/keys.h) ------------------------------------------ */
+
+/* Write one row of INT64 cells: features[i] = vals[i]. */
+static void must_put_row(fx *f, const char *id, const uint32_t *features, const int64_t *vals,
+                         size_t n, int64_t ev, int64_t cr)
+{
+    buf b = BUF_INIT;
+    write_cell c[8];
+    size_t off[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        off[i] = b.n;
+        value_encode_int64(&b, vals[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        c[i] = (write_cell){features[i], {b.p + off[i], 9}};
+    write_row r = {slice_of(id), ev, cr, n, c};
+    strata_err err = STRATA_ERR_INIT;
+    if (store_write(f->st, f->eid, &r, 1, &err))
+        fail_msg("store_write: %s", err.message);
+    buf_free(&b);
+}
+
+static uint32_t group_of(store_t *st, uint32_t fid)
+{
+    const registry_t *reg = store_registry_acquire(st);
+    const feature_def *d = registry_feature_by_id(reg, fid);
+    uint32_t g = d ? d->group : UINT32_MAX;
+    store_registry_release(st, reg);
+    return g;
+}
+
+/* `values` keys stored for one id. */
+static size_t count_keys(fx *f, const char *id)
+{
+    buf pre = BUF_INIT;
+    store_key_id(&pre, f->eid, slice_of(id));
+    rocksdb_iterator_t *it =
+        rocksdb_create_iterator_cf(f->st->db, f->st->ro_total, f->st->cf[CF_VALUES]);
+    size_t n = 0;
+    for (rocksdb_iter_seek(it, pre.p, pre.n); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kn;
+        const char *k = rocksdb_iter_key(it, &kn);
+        if (kn < pre.n || memcmp(k, pre.p, pre.n) != 0)
+            break;
+        n++;
+    }
+    rocksdb_iter_destroy(it);
+    buf_free(&pre);
+    return n;
+}
+
+static int64_t pit_i64(fx *f, const char *id, uint32_t feature, int64_t ts)
+{
+    version v;
+    buf b = BUF_INIT;
+    strata_err err = STRATA_ERR_INIT;
+    int rc = store_pit_get(f->st, f->eid, slice_of(id), feature, ts, 0, INT64_MAX, &v, &b, &err);
+    int64_t r = rc == STRATA_NOT_FOUND ? -1 : cell_i64(&v);
+    assert_true(rc == 0 || rc == STRATA_NOT_FOUND);
+    buf_free(&b);
+    return r;
+}
+
+/* INT64 features x, y, z of the fixture's entity. */
+static void add_xyz(fx *f, uint32_t *x, uint32_t *y, uint32_t *z)
+{
+    strata_err err = STRATA_ERR_INIT;
+    feature_spec specs[] = {{SLICE_LIT("x"), VT_INT64, 0, SLICE_LIT(""), NULL},
+                            {SLICE_LIT("y"), VT_INT64, 0, SLICE_LIT(""), NULL},
+                            {SLICE_LIT("z"), VT_INT64, 0, SLICE_LIT(""), NULL}};
+    assert_int_equal(store_features_create(f->st, SLICE_LIT("customer"), specs, 3, &err), 0);
+    *x = feature_id(f->st, "customer", "x");
+    *y = feature_id(f->st, "customer", "y");
+    *z = feature_id(f->st, "customer", "z");
+}
+
+static void test_write_groups(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint64_t deleted = 0;
+    uint32_t age, score, recent; /* all INT64 */
+    add_xyz(f, &age, &score, &recent);
+    uint32_t all[] = {age, score, recent, f->f_age};
+    assert_int_equal(group_of(f->st, age), 0); /* none until first written */
+
+    /* age and score first come together: one set group, named by the smaller id. */
+    uint32_t as[] = {age, score};
+    must_put_row(f, "g", as, (int64_t[]){1, 2}, 2, 10, 10);
+    uint32_t set = STORE_GROUP_SET | (age < score ? age : score);
+    assert_int_equal(group_of(f->st, age), set);
+    assert_int_equal(group_of(f->st, score), set);
+    assert_int_equal(count_keys(f, "g"), 1); /* one key for the row */
+    /* recent first comes alone: its own group. */
+    must_put(f, "g", recent, 15, 15, 3);
+    assert_int_equal(group_of(f->st, recent), recent);
+    /* A later row with all three: one key for the set, one for recent. */
+    uint32_t asr[] = {age, score, recent};
+    must_put_row(f, "g", asr, (int64_t[]){4, 5, 6}, 3, 20, 20);
+    assert_int_equal(count_keys(f, "g"), 4);
+    /* A row with only part of the set: score's newest stays the older row's. */
+    must_put_row(f, "g", &age, (int64_t[]){7}, 1, 30, 30);
+    assert_int_equal(count_keys(f, "g"), 5);
+    assert_true(pit_i64(f, "g", age, 40) == 7);
+    assert_true(pit_i64(f, "g", score, 40) == 5);
+    assert_true(pit_i64(f, "g", score, 19) == 2);
+    assert_true(pit_i64(f, "g", recent, 40) == 6);
+    assert_true(pit_i64(f, "g", age, 9) == -1);
+    assert_int_equal(count_versions(f, "g", age), 3);
+    assert_int_equal(count_versions(f, "g", score), 2);
+    check_latest_consistent(f, "g", all, 4);
+
+    /* The whole-entity scan hands out every cell, each feature newest first. */
+    store_entity_scan *sc = NULL;
+    assert_int_equal(store_values_scan_open(f->st, f->eid, NULL, &sc, &err), 0);
+    slice id;
+    version v;
+    int rc, n = 0;
+    int64_t last_age = INT64_MAX;
+    while ((rc = store_values_scan_next(sc, &id, &v, &err)) == 1) {
+        n++;
+        if (v.feature_id == age) {
+            assert_true(v.event_time < last_age);
+            last_age = v.event_time;
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 7);
+    store_entity_scan_close(sc);
+
+    /* A delete by time rewrites the rows of the set: the row of age alone goes,
+     * the others keep score. */
+    assert_int_equal(store_delete_range(f->st, f->eid, &age, 1, 20, 31, &deleted, &err), 0);
+    assert_true(deleted == 2);
+    assert_int_equal(count_keys(f, "g"), 4); /* the 30 row went; the 20 row lost age */
+    assert_true(pit_i64(f, "g", age, 40) == 1);
+    assert_true(pit_i64(f, "g", score, 40) == 5);
+    check_latest_consistent(f, "g", all, 4);
+
+    /* Groups survive a reopen. */
+    reopen(f);
+    assert_int_equal(group_of(f->st, age), set);
+    assert_int_equal(group_of(f->st, recent), recent);
+
+    /* Deleting score takes its cells out of the set's rows: the 20 row held
+     * only score now and goes; the 10 row keeps age; recent's two stay. */
+    assert_int_equal(store_feature_delete(f->st, SLICE_LIT("customer"), SLICE_LIT("y"), &err), 0);
+    assert_int_equal(count_keys(f, "g"), 3);
+    assert_true(pit_i64(f, "g", age, 40) == 1);
+    assert_int_equal(count_versions(f, "g", score), 0);
+    uint32_t left[] = {age, recent};
+    check_latest_consistent(f, "g", left, 2);
+}
+
+/* Past LIMIT_SET_GROUPS_PER_ENTITY sets, features first written together get
+ * a group each: still one key per value, still read right. */
+static void test_set_group_limit(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    size_t nf = 2 * (LIMIT_SET_GROUPS_PER_ENTITY + 1);
+    feature_spec *specs = calloc(nf, sizeof *specs);
+    char(*names)[16] = calloc(nf, sizeof *names);
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(names[i], sizeof names[i], "w%zu", i);
+        specs[i] = (feature_spec){slice_of(names[i]), VT_INT64, 0, SLICE_LIT(""), NULL};
+    }
+    assert_int_equal(store_entity_create(f->st, SLICE_LIT("wide"), SLICE_LIT(""), NULL, &err), 0);
+    assert_int_equal(store_features_create(f->st, SLICE_LIT("wide"), specs, nf, &err), 0);
+    f->eid = entity_id(f->st, "wide");
+    for (size_t i = 0; i < nf; i += 2) {
+        uint32_t pair[] = {feature_id(f->st, "wide", names[i]),
+                           feature_id(f->st, "wide", names[i + 1])};
+        must_put_row(f, "w", pair, (int64_t[]){(int64_t)i, (int64_t)i + 1}, 2, 5, 5);
+        uint32_t g0 = group_of(f->st, pair[0]), g1 = group_of(f->st, pair[1]);
+        if (i / 2 < LIMIT_SET_GROUPS_PER_ENTITY) {
+            assert_true(store_group_is_set(g0));
+            assert_int_equal(g0, g1);
+        } else {
+            assert_int_equal(g0, pair[0]);
+            assert_int_equal(g1, pair[1]);
+        }
+        assert_true(pit_i64(f, "w", pair[1], 5) == (int64_t)i + 1);
+    }
+    assert_int_equal(count_keys(f, "w"), LIMIT_SET_GROUPS_PER_ENTITY + 2);
+    free(specs);
+    free(names);
+}
+
+/* A data directory of layout 1 (one key per value, no group records) opens
+ * as layout 2 with every feature in its own group: its values read as they
+ * are, and features created after the upgrade form set groups. */
+static void test_layout_1_upgrade(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    char *rerr = NULL;
+    /* Single-cell writes lay values out exactly as layout 1 did; then the
+     * group records and the layout number are taken back to layout 1's. */
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    must_put(f, "u", x, 10, 10, 41);
+    must_put(f, "u", y, 10, 10, 42);
+    uint32_t fids[] = {x, y};
+    for (int i = 0; i < 2; i++) {
+        buf k = BUF_INIT;
+        store_key_reg_group(&k, f->eid, fids[i]);
+        rocksdb_delete_cf(f->st->db, f->st->wo_sync, f->st->cf[CF_REGISTRY], k.p, k.n, &rerr);
+        assert_null(rerr);
+        buf_free(&k);
+    }
+    char one[4];
+    put_u32be(one, 1);
+    rocksdb_put_cf(f->st->db, f->st->wo_sync, f->st->cf[CF_META], STORE_META_LAYOUT,
+                   strlen(STORE_META_LAYOUT), one, 4, &rerr);
+    assert_null(rerr);
+    reopen(f);
+    assert_int_equal(f->st->layout, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(group_of(f->st, fids[i]), fids[i]);
+    assert_int_equal(group_of(f->st, z), z); /* never written: its own too */
+    assert_true(pit_i64(f, "u", x, 10) == 41);
+    /* Written together now, they stay in their own groups: two keys. */
+    must_put_row(f, "u", fids, (int64_t[]){51, 52}, 2, 20, 20);
+    assert_int_equal(count_keys(f, "u"), 4);
+    assert_true(pit_i64(f, "u", y, 20) == 52);
+    reopen(f);
+    assert_int_equal(f->st->layout, STORE_LAYOUT_VERSION);
+    feature_spec specs[] = {{SLICE_LIT("n1"), VT_INT64, 0, SLICE_LIT(""), NULL},
+                            {SLICE_LIT("n2"), VT_INT64, 0, SLICE_LIT(""), NULL}};
+    assert_int_equal(store_features_create(f->st, SLICE_LIT("customer"), specs, 2, &err), 0);
+    uint32_t fresh[] = {feature_id(f->st, "customer", "n1"), feature_id(f->st, "customer", "n2")};
+    must_put_row(f, "u", fresh, (int64_t[]){1, 2}, 2, 30, 30);
+    assert_true(store_group_is_set(group_of(f->st, fresh[0])));
+    assert_int_equal(count_keys(f, "u"), 5);
+}
+
 /* ---- durability, open errors, read-only --------------------------------- */
 
 static uint64_t latest_seq(fx *f, const char *id, uint32_t feature)
@@ -1496,6 +1734,9 @@ int main(void)
         T(test_registry_validation),
         T(test_entity_delete_precondition_and_force),
         T(test_feature_delete),
+        T(test_write_groups),
+        T(test_set_group_limit),
+        T(test_layout_1_upgrade),
         T(test_seq_monotonic_across_reopen),
         T(test_open_errors),
         T(test_read_only),
