@@ -23,9 +23,10 @@
  * time it is written (registry 'G' records). A feature first written alone has
  * its own group, numbered by its feature id (< STORE_GROUP_SET), and the value
  * is its encoded value: one key per version, the layout of stores from before
- * groups, which are read unchanged. Features first written together in one row
- * share a set group STORE_GROUP_SET | n, and one key holds a row's cells of all
- * of them (store_cells_*): a walk over an entity's rows visits one key per
+ * groups, which are read unchanged. Features first written together (in one
+ * request or import batch) share a set group STORE_GROUP_SET | n, n their
+ * smallest feature id, and one key holds a row's cells of those of them the
+ * row carries (store_cells_*): a walk over an entity's rows visits one key per
  * written row, not one per value.
  */
 #ifndef STRATA_STORE_KEYS_H

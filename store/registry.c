@@ -1153,41 +1153,36 @@ int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, 
     registry_t *draft = NULL;
     rocksdb_writebatch_t *wb = NULL;
     buf key = BUF_INIT;
-    feature_def **fresh = NULL; /* one row's features written for the first time */
-    size_t maxc = 0, changed = 0;
+    feature_def **fresh = NULL; /* features written for the first time */
+    size_t changed = 0;
 
-    for (size_t r = 0; r < nrows; r++)
-        if (rows[r].ncells > maxc)
-            maxc = rows[r].ncells;
     pthread_mutex_lock(&st->reg_mu);
     if (!(draft = reg_clone(st->snap, 0, 0)) || reg_index(draft) ||
-        (maxc && !(fresh = malloc(maxc * sizeof *fresh))))
+        !(fresh = malloc(LIMIT_FEATURES_PER_ENTITY * sizeof *fresh)))
         goto nomem;
     size_t nsets = count_set_groups(draft, entity_id);
-    wb = rocksdb_writebatch_create();
-    for (size_t r = 0; r < nrows; r++) {
-        size_t n = 0;
+    size_t n = 0;
+    for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < rows[r].ncells; c++) {
             feature_def *f =
                 (feature_def *)registry_feature_by_id(draft, rows[r].cells[c].feature_id);
             if (!f || f->entity_id != entity_id || f->group)
                 continue;
-            f->group = UINT32_MAX; /* taken by this row (a repeated cell is refused later) */
+            f->group = UINT32_MAX; /* taken: a feature in many rows counts once */
             fresh[n++] = f;
         }
-        if (n == 0)
-            continue;
+    wb = rocksdb_writebatch_create();
+    if (n) {
         uint32_t first = UINT32_MAX;
         for (size_t i = 0; i < n; i++)
             if (fresh[i]->id < first)
                 first = fresh[i]->id;
         bool set = n >= 2 && nsets < LIMIT_SET_GROUPS_PER_ENTITY;
-        nsets += set;
         for (size_t i = 0; i < n; i++) {
             fresh[i]->group = set ? STORE_GROUP_SET | first : fresh[i]->id;
             put_group(wb, st, &key, fresh[i]);
         }
-        changed += n;
+        changed = n;
     }
     if (changed) {
         if ((rc = write_sync(st, wb, "recording write groups", err)))

@@ -162,10 +162,11 @@ static inline int store_group_cell(uint32_t g, uint32_t f, slice val, slice *out
     }
     return store_cells_find(val, f, out);
 }
-/* Fix the write group of every feature in rows that has none yet, in row
- * order: the features a row writes for the first time share a new set group
- * when there are two or more of them and the entity has fewer than
- * LIMIT_SET_GROUPS_PER_ENTITY; otherwise each gets its own. Persisted (fsync)
+/* Fix the write group of every feature in rows that has none yet: the
+ * features one write (a request, an import's batch) carries for the first time
+ * share a new set group when there are two or more of them and the entity has
+ * fewer than LIMIT_SET_GROUPS_PER_ENTITY; otherwise each gets its own. Rows of
+ * a CSV import with empty cells thus still land in one group. Persisted (fsync)
  * and published before the caller writes under them. Caller holds data_lock
  * shared, not reg_mu. Unknown features are left for the caller to refuse. */
 int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,

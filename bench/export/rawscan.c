@@ -1,6 +1,9 @@
 /*
  * bench/export/rawscan.c - the storage floor of a whole-entity export: iterate
- * every key of Strata's `values` column family in key order, nothing else.
+ * every key of Strata's `values` column family in key order, nothing else. A
+ * key is one written row of a write group (the bench's import writes its ten
+ * features together), or one value of a feature in a group of its own
+ * (docs/architecture.md "`values` key and value").
  *
  * Usage: rawscan DATA_DIR
  *

@@ -1,7 +1,7 @@
 /*
  * bench/export/values_cf.h - open a Strata data directory read-only and find
- * its `values` column family: shared by rawscan.c and rowscan.c (bench tools,
- * not Strata code). Exits with a message on any error.
+ * its `values` column family, for rawscan.c (a bench tool, not Strata code).
+ * Exits with a message on any error.
  */
 #ifndef STRATA_BENCH_VALUES_CF_H
 #define STRATA_BENCH_VALUES_CF_H

@@ -4,8 +4,9 @@
  * Usage: rawwrite MODE DIR ROWS
  *
  *   MODE  batches: the WriteBatches an on_error=skip_row import commits, in file
- *                  order: per row 5 Puts into `values` and 1 Merge into `latest`,
- *                  a batch every 10000 values, WAL on, no fsync;
+ *                  order: per row 1 Put into `values` (the row of its write group)
+ *                  and 1 Merge into `latest`, a batch every 10000 values, WAL on,
+ *                  no fsync;
  *         sst:     the same keys and values loaded the bulk way Strata does not
  *                  use today: sort each column family's keys, write one SST file
  *                  each with SstFileWriter, IngestExternalFile (no memtable, no
@@ -14,9 +15,11 @@
  *   ROWS  rows of bench/ingest's CSV (ids and times follow the same formulas)
  *
  * Keys and values have Strata's layouts and sizes (docs/architecture.md, "Store
- * layout"): values key entity u32 | len u16 | id | feature u32 | ~E(event) |
- * ~E(created) | ~seq, 9-byte values; latest key entity | len | id, a 206-byte row
- * of 5 cells. The column families get store/store.c's options where the C API
+ * layout"): values key entity u32 | len u16 | id | group u32 | ~E(event) |
+ * ~E(created) | ~seq, whose value is the row's 5 cells (varint feature id,
+ * varint length, 9-byte value: 55 bytes; the five features are first written
+ * together, so they share one write group); latest key entity | len | id, a
+ * 206-byte row of 5 cells. The column families get store/store.c's options where the C API
  * has them (LZ4 then ZSTD bottommost, dynamic level bytes, 10-bit bloom filters,
  * the values prefix extractor, memtable blooms, 256 MiB of memtables, 2
  * background jobs). The latest merge operator keeps the last operand: with one
@@ -39,13 +42,14 @@
 #define VKEY (4 + 2 + ID_LEN + 4 + 8 + 8 + 8)
 #define LKEY (4 + 2 + ID_LEN)
 #define VAL 9
+#define GROUP_ROW (FEATURES * (2 + VAL))
 #define CELL (4 + 8 + 8 + 8 + 4 + VAL)
 #define LROW (1 + FEATURES * CELL)
 #define BATCH_VALUES 10000
 
 typedef struct {
     char k[VKEY];
-    char v[VAL];
+    char v[GROUP_ROW];
 } vrec;
 typedef struct {
     char k[LKEY];
@@ -102,21 +106,24 @@ static void make_row(long rows, long k, vrec *v, lrec *l)
     l->k[5] = ID_LEN;
     memcpy(l->k + 6, id, ID_LEN);
     l->v[0] = 1;
+    memcpy(v->k, l->k, LKEY);
+    be32(v->k + LKEY, UINT32_C(0x80000000) | 1); /* the set group of features 1..5 */
+    be64(v->k + LKEY + 4, ~enc_time(ev));
+    be64(v->k + LKEY + 12, ~enc_time(cr));
+    be64(v->k + LKEY + 20, ~seq);
     for (int f = 0; f < FEATURES; f++) {
-        char *key = v[f].k, *cell = l->v + 1 + f * CELL;
-        memcpy(key, l->k, LKEY);
-        be32(key + LKEY, (uint32_t)f + 1);
-        be64(key + LKEY + 4, ~enc_time(ev));
-        be64(key + LKEY + 12, ~enc_time(cr));
-        be64(key + LKEY + 20, ~seq);
-        v[f].v[0] = f < 3 ? 3 : f == 3 ? 2 : 4; /* DOUBLE DOUBLE DOUBLE INT64 STRING */
-        le64(v[f].v + 1, (uint64_t)k * 2654435761u + (uint64_t)f);
+        char val[VAL], *gcell = v->v + f * (2 + VAL), *cell = l->v + 1 + f * CELL;
+        val[0] = f < 3 ? 3 : f == 3 ? 2 : 4; /* DOUBLE DOUBLE DOUBLE INT64 STRING */
+        le64(val + 1, (uint64_t)k * 2654435761u + (uint64_t)f);
+        gcell[0] = (char)(f + 1);
+        gcell[1] = VAL;
+        memcpy(gcell + 2, val, VAL);
         le32(cell, (uint32_t)f + 1);
         le64(cell + 4, (uint64_t)ev);
         le64(cell + 12, (uint64_t)cr);
         le64(cell + 20, seq);
         le32(cell + 28, VAL);
-        memcpy(cell + 32, v[f].v, VAL);
+        memcpy(cell + 32, val, VAL);
     }
 }
 
@@ -239,14 +246,14 @@ int main(int argc, char **argv)
                                                   (const rocksdb_options_t *const *)cfo, cf, &err);
     die_if(err, "open");
 
-    vrec *v = malloc(sizeof *v * FEATURES * (size_t)rows);
+    vrec *v = malloc(sizeof *v * (size_t)rows);
     lrec *l = malloc(sizeof *l * (size_t)rows);
     if (!v || !l) {
         fprintf(stderr, "rawwrite: out of memory\n");
         return 1;
     }
     for (long k = 0; k < rows; k++)
-        make_row(rows, k, v + FEATURES * k, l + k);
+        make_row(rows, k, v + k, l + k);
 
     double t0 = now_s();
     if (!strcmp(mode, "batches")) {
@@ -256,9 +263,7 @@ int main(int argc, char **argv)
             long r1 = r0 + per_batch < rows ? r0 + per_batch : rows;
             rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
             for (long r = r0; r < r1; r++) {
-                for (int f = 0; f < FEATURES; f++)
-                    rocksdb_writebatch_put_cf(wb, cf[1], v[FEATURES * r + f].k, VKEY,
-                                              v[FEATURES * r + f].v, VAL);
+                rocksdb_writebatch_put_cf(wb, cf[1], v[r].k, VKEY, v[r].v, GROUP_ROW);
                 rocksdb_writebatch_merge_cf(wb, cf[2], l[r].k, LKEY, l[r].v, LROW);
             }
             rocksdb_write(rdb, wo, wb, &err);
@@ -267,7 +272,7 @@ int main(int argc, char **argv)
         }
         rocksdb_writeoptions_destroy(wo);
     } else {
-        qsort(v, FEATURES * (size_t)rows, sizeof *v, cmp_v);
+        qsort(v, (size_t)rows, sizeof *v, cmp_v);
         qsort(l, (size_t)rows, sizeof *l, cmp_l);
         rocksdb_envoptions_t *eo = rocksdb_envoptions_create();
         rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
@@ -279,8 +284,8 @@ int main(int argc, char **argv)
             rocksdb_sstfilewriter_open(w, path, &err);
             die_if(err, "sst open");
             if (i == 1)
-                for (long j = 0; j < FEATURES * rows && !err; j++)
-                    rocksdb_sstfilewriter_put(w, v[j].k, VKEY, v[j].v, VAL, &err);
+                for (long j = 0; j < rows && !err; j++)
+                    rocksdb_sstfilewriter_put(w, v[j].k, VKEY, v[j].v, GROUP_ROW, &err);
             else
                 for (long j = 0; j < rows && !err; j++)
                     rocksdb_sstfilewriter_merge(w, l[j].k, LKEY, l[j].v, LROW, &err);

@@ -1232,6 +1232,33 @@ static void test_write_groups(void **state)
     check_latest_consistent(f, "g", left, 2);
 }
 
+/* One write's new features share a group even when no row carries them all
+ * (a CSV import whose first rows have empty cells). */
+static void test_write_groups_per_write(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    buf b = BUF_INIT;
+    value_encode_int64(&b, 1);
+    value_encode_int64(&b, 2);
+    value_encode_int64(&b, 3);
+    write_cell c1[] = {{x, {b.p, 9}}}, c2[] = {{y, {b.p + 9, 9}}, {z, {b.p + 18, 9}}};
+    write_row rows[] = {{SLICE_LIT("p"), 5, 5, 1, c1}, {SLICE_LIT("q"), 5, 5, 2, c2}};
+    assert_int_equal(store_write(f->st, f->eid, rows, 2, &err), 0);
+    uint32_t g = group_of(f->st, x);
+    assert_true(store_group_is_set(g));
+    assert_int_equal(group_of(f->st, y), g);
+    assert_int_equal(group_of(f->st, z), g);
+    assert_true(pit_i64(f, "p", x, 5) == 1);
+    assert_true(pit_i64(f, "p", y, 5) == -1);
+    assert_true(pit_i64(f, "q", z, 5) == 3);
+    assert_int_equal(count_keys(f, "p"), 1);
+    assert_int_equal(count_keys(f, "q"), 1);
+    buf_free(&b);
+}
+
 /* Past LIMIT_SET_GROUPS_PER_ENTITY sets, features first written together get
  * a group each: still one key per value, still read right. */
 static void test_set_group_limit(void **state)
@@ -1735,6 +1762,7 @@ int main(void)
         T(test_entity_delete_precondition_and_force),
         T(test_feature_delete),
         T(test_write_groups),
+        T(test_write_groups_per_write),
         T(test_set_group_limit),
         T(test_layout_1_upgrade),
         T(test_seq_monotonic_across_reopen),
