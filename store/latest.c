@@ -3,7 +3,8 @@
  * that maintains it.
  *
  * A write does not read the row: it merges a fragment holding the written
- * cells (same format as a row). The merge keeps, per feature, the newest
+ * cells (format 2: one row's cells share its times, written once). The merge
+ * keeps, per feature, the newest
  * version in contract order (event_time, then created_time, then seq), so it is
  * a per-feature max: associative and commutative. Fragments may therefore be
  * combined in any grouping (partial merge during compaction, full merge on a
@@ -51,10 +52,54 @@ void store_row_add(buf *b, const version *v)
     buf_append(b, v->value.p, v->value.n);
 }
 
-/* Walk a row: count its cells and, when cells != NULL, fill them (borrowing
- * from enc). -1 when malformed. */
+void store_frag_begin(buf *b, int64_t event_time, int64_t created_time, uint64_t seq)
+{
+    buf_reserve(b, STORE_FRAG_HDR);
+    buf_putc(b, (char)STORE_FRAG_FORMAT);
+    buf_put_u64le(b, (uint64_t)event_time);
+    buf_put_u64le(b, (uint64_t)created_time);
+    buf_put_u64le(b, seq);
+}
+
+void store_frag_add(buf *b, uint32_t feature_id, slice value)
+{
+    buf_put_varint(b, feature_id);
+    buf_put_varint(b, value.n);
+    buf_append_slice(b, value);
+}
+
+/* Walk a fragment (format 2) like parse_row; -1 also when its features do not
+ * strictly ascend. */
+static int parse_frag(slice enc, version *cells, size_t *count)
+{
+    if (enc.n < STORE_FRAG_HDR)
+        return -1;
+    int64_t ev = (int64_t)get_u64le(enc.p + 1), cr = (int64_t)get_u64le(enc.p + 9);
+    uint64_t seq = get_u64le(enc.p + 17);
+    const char *p = enc.p + STORE_FRAG_HDR, *end = enc.p + enc.n;
+    size_t n = 0;
+    uint64_t prev = 0;
+    while (p < end) {
+        uint64_t f, len;
+        if (varint_get(&p, end, &f) || f > UINT32_MAX || (n && f <= prev) ||
+            varint_get(&p, end, &len) || len > (uint64_t)(end - p))
+            return -1;
+        if (cells)
+            cells[n] = (version){(uint32_t)f, ev, cr, seq, {p, (size_t)len}};
+        prev = f;
+        p += len;
+        n++;
+    }
+    *count = n;
+    return 0;
+}
+
+/* Walk a row or fragment: count its cells and, when cells != NULL, fill them
+ * (borrowing from enc). -1 when malformed. */
 static int parse_row(slice enc, version *cells, size_t *count)
 {
+    if (enc.n >= 1 && (unsigned char)enc.p[0] == STORE_FRAG_FORMAT)
+        return parse_frag(enc, cells, count);
     if (enc.n < 1 || (unsigned char)enc.p[0] != STORE_ROW_FORMAT)
         return -1;
     size_t pos = 1, n = 0;
@@ -141,10 +186,14 @@ static int merge_order(const void *pa, const void *pb)
     return -slice_cmp(a->value, b->value);
 }
 
-/* Whether enc is a well-formed row whose features strictly ascend: then it
- * is already its own merge (every row a write makes is one). */
+/* Whether enc is a well-formed row or fragment whose features strictly
+ * ascend: then it is already its own merge (every fragment a write makes is
+ * one). */
 static bool row_is_canonical(slice enc)
 {
+    size_t n;
+    if (enc.n >= 1 && (unsigned char)enc.p[0] == STORE_FRAG_FORMAT)
+        return parse_frag(enc, NULL, &n) == 0;
     if (enc.n < 1 || (unsigned char)enc.p[0] != STORE_ROW_FORMAT)
         return false;
     size_t pos = 1;

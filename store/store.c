@@ -1127,7 +1127,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             qsort(sorted, row->ncells, sizeof *sorted, cell_ptr_cmp);
         uint64_t seq = seq0 + r;
         buf_reset(&frag);
-        store_row_begin(&frag);
+        store_frag_begin(&frag, row->event_time, row->created_time, seq);
         bool any_set = false;
         for (size_t c = 0; c < row->ncells; c++) {
             const write_cell *cell = sorted[c];
@@ -1158,8 +1158,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
                 rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
                                           cell->value.n);
             }
-            version v = {cell->feature_id, row->event_time, row->created_time, seq, cell->value};
-            store_row_add(&frag, &v);
+            store_frag_add(&frag, cell->feature_id, cell->value);
         }
         /* One key per set group in the row: its cells in feature id order. */
         for (size_t c = 0; any_set && c < row->ncells; c++) {

@@ -188,12 +188,24 @@ void store_registry_install(store_t *st, registry_t *next);
  *   row  := format u8 (= STORE_ROW_FORMAT) | cell*   cells sorted by feature id
  *   cell := feature u32 LE | event_time i64 LE | created_time i64 LE |
  *           seq u64 LE | value length u32 LE | value bytes
+ *
+ * What a write merges is a fragment: one written row, whose cells share its
+ * times, stored once (layout 2):
+ *   frag := format u8 (= STORE_FRAG_FORMAT) | event_time i64 LE |
+ *           created_time i64 LE | seq u64 LE | fcell*   features strictly ascending
+ *   fcell := varint feature id | varint n | n bytes
+ * Both decode to the same cells; a merge of several writes comes out as a row.
  */
 #define STORE_ROW_FORMAT 1u
 #define STORE_ROW_CELL_HDR 32u
+#define STORE_FRAG_FORMAT 2u
+#define STORE_FRAG_HDR 25u
 
 void store_row_begin(buf *b);
 void store_row_add(buf *b, const version *v);
+void store_frag_begin(buf *b, int64_t event_time, int64_t created_time, uint64_t seq);
+/* Features in strictly ascending order. */
+void store_frag_add(buf *b, uint32_t feature_id, slice value);
 /* Decode a row, copying it into row->storage; STRATA_CORRUPT when malformed
  * (cells out of order, lengths past the end, unknown format). */
 int store_row_decode(slice enc, latest_row *row, strata_err *err);

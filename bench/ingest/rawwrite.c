@@ -18,8 +18,9 @@
  * layout"): values key entity u32 | len u16 | id | group u32 | ~E(event) |
  * ~E(created) | ~seq, whose value is the row's 5 cells (varint feature id,
  * varint length, 9-byte value: 55 bytes; the five features are first written
- * together, so they share one write group); latest key entity | len | id, a
- * 206-byte row of 5 cells. The column families get store/store.c's options where the C API
+ * together, so they share one write group); latest key entity | len | id, and
+ * the row's fragment: format byte, event, created and seq once, then the same
+ * 5 cells (80 bytes). The column families get store/store.c's options where the C API
  * has them (LZ4 then ZSTD bottommost, dynamic level bytes, 10-bit bloom filters,
  * the values prefix extractor, memtable blooms, 256 MiB of memtables, 2
  * background jobs). The latest merge operator keeps the last operand: with one
@@ -43,8 +44,7 @@
 #define LKEY (4 + 2 + ID_LEN)
 #define VAL 9
 #define GROUP_ROW (FEATURES * (2 + VAL))
-#define CELL (4 + 8 + 8 + 8 + 4 + VAL)
-#define LROW (1 + FEATURES * CELL)
+#define LROW (1 + 24 + GROUP_ROW)
 #define BATCH_VALUES 10000
 
 typedef struct {
@@ -105,26 +105,24 @@ static void make_row(long rows, long k, vrec *v, lrec *l)
     l->k[4] = 0;
     l->k[5] = ID_LEN;
     memcpy(l->k + 6, id, ID_LEN);
-    l->v[0] = 1;
+    l->v[0] = 2; /* a fragment */
+    le64(l->v + 1, (uint64_t)ev);
+    le64(l->v + 9, (uint64_t)cr);
+    le64(l->v + 17, seq);
     memcpy(v->k, l->k, LKEY);
     be32(v->k + LKEY, UINT32_C(0x80000000) | 1); /* the set group of features 1..5 */
     be64(v->k + LKEY + 4, ~enc_time(ev));
     be64(v->k + LKEY + 12, ~enc_time(cr));
     be64(v->k + LKEY + 20, ~seq);
     for (int f = 0; f < FEATURES; f++) {
-        char val[VAL], *gcell = v->v + f * (2 + VAL), *cell = l->v + 1 + f * CELL;
+        char val[VAL], *gcell = v->v + f * (2 + VAL);
         val[0] = f < 3 ? 3 : f == 3 ? 2 : 4; /* DOUBLE DOUBLE DOUBLE INT64 STRING */
         le64(val + 1, (uint64_t)k * 2654435761u + (uint64_t)f);
         gcell[0] = (char)(f + 1);
         gcell[1] = VAL;
         memcpy(gcell + 2, val, VAL);
-        le32(cell, (uint32_t)f + 1);
-        le64(cell + 4, (uint64_t)ev);
-        le64(cell + 12, (uint64_t)cr);
-        le64(cell + 20, seq);
-        le32(cell + 28, VAL);
-        memcpy(cell + 32, val, VAL);
     }
+    memcpy(l->v + 25, v->v, GROUP_ROW); /* the fragment's cells: the same bytes */
 }
 
 static int cmp_v(const void *a, const void *b) { return memcmp(a, b, VKEY); }

@@ -107,10 +107,10 @@ BATCH_ROWS=$((BATCH_VALUES / FEATURES))
 # and its value: the row's cells, each varint feature id (1 byte here), varint length, value.
 KEY_BYTES=$((4 + 2 + ID_LEN + 4 + 8 + 8 + 8))
 ROW_BYTES=$((FEATURES * (2 + VALUE_BYTES)))
-# Its `latest` merge operand per row: key entity | len | id; row format byte + 5 cells
-# of (feature u32, event i64, created i64, seq u64, len u32, value).
+# Its `latest` merge operand per row: key entity | len | id; a fragment: format byte,
+# event i64, created i64, seq u64, then the same 5 cells as the values row.
 LATEST_KEY_BYTES=$((4 + 2 + ID_LEN))
-LATEST_ROW_BYTES=$((1 + FEATURES * (4 + 8 + 8 + 8 + 4 + VALUE_BYTES)))
+LATEST_ROW_BYTES=$((1 + 24 + ROW_BYTES))
 # The bytes-matched db_bench: the same key count and bytes per row as Strata's batch,
 # as 2 puts of the average sizes.
 BM_KEYS=$((ROWS * 2))

@@ -382,7 +382,7 @@ static void test_merge_malformed(void **state)
 {
     buf good = BUF_INIT, out = BUF_INIT;
     frag1(&good, 1, 1, 1, 1, "x");
-    const char *p[2] = {good.p, "\x02"};
+    const char *p[2] = {good.p, "\x03"};
     size_t l[2] = {good.n, 1};
     buf_append_str(&out, "keep");
     assert_int_equal(store_row_merge(p, l, 2, &out), -1); /* unknown format */
@@ -419,6 +419,80 @@ static void test_merge_malformed(void **state)
     buf_free(&good);
     buf_free(&bad);
     buf_free(&out);
+}
+
+/* Fragments (format 2: one written row, its times once): the same cells as a
+ * row, merged with rows and fragments in any order, copied when alone. */
+static void test_merge_fragments(void **state)
+{
+    (void)state;
+    buf ops[3] = {BUF_INIT, BUF_INIT, BUF_INIT}, out = BUF_INIT, out2 = BUF_INIT;
+    latest_row row = {0};
+    strata_err err = STRATA_ERR_INIT;
+    store_frag_begin(&ops[0], 200, 7, 9);
+    store_frag_add(&ops[0], 3, SLICE_LIT("three"));
+    store_frag_add(&ops[0], 300, SLICE_LIT(""));
+    store_frag_add(&ops[0], 70000, SLICE_LIT("big"));
+    assert_int_equal(ops[0].n, STORE_FRAG_HDR + (2 + 5) + (3 + 0) + (4 + 3));
+    decode_row(&ops[0], &row);
+    assert_int_equal(row.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(row.cells[i].event_time == 200 && row.cells[i].created_time == 7);
+        assert_true(row.cells[i].seq == 9);
+    }
+    assert_true(slice_eq(latest_row_find(&row, 70000)->value, SLICE_LIT("big")));
+    /* Alone and canonical: copied byte for byte. */
+    merge_bufs(ops, 1, &out);
+    assert_int_equal(out.n, ops[0].n);
+    assert_memory_equal(out.p, ops[0].p, out.n);
+    /* With an older row cell of feature 3 and a newer fragment of 300: per
+     * feature the newest, whatever the order. */
+    frag1(&ops[1], 3, 100, 1, 1, "older");
+    store_frag_begin(&ops[2], 250, 1, 10);
+    store_frag_add(&ops[2], 300, SLICE_LIT("newer"));
+    merge_bufs(ops, 3, &out);
+    buf rev[3] = {ops[2], ops[1], ops[0]};
+    merge_bufs(rev, 3, &out2);
+    assert_int_equal(out.n, out2.n);
+    assert_memory_equal(out.p, out2.p, out.n);
+    decode_row(&out, &row);
+    assert_int_equal(row.n, 3);
+    assert_true(slice_eq(latest_row_find(&row, 3)->value, SLICE_LIT("three")));
+    assert_true(slice_eq(latest_row_find(&row, 300)->value, SLICE_LIT("newer")));
+    assert_true(latest_row_find(&row, 300)->seq == 10);
+    /* Malformed: short header, features not ascending, a length past the end,
+     * a varint that never ends. Each refused by decode and by the merge. */
+    buf bad = BUF_INIT;
+    const char *bp[1];
+    size_t bl[1];
+    for (int k = 0; k < 4; k++) {
+        buf_reset(&bad);
+        store_frag_begin(&bad, 1, 1, 1);
+        if (k == 0)
+            bad.n = STORE_FRAG_HDR - 1;
+        if (k == 1) {
+            store_frag_add(&bad, 5, SLICE_LIT("a"));
+            store_frag_add(&bad, 5, SLICE_LIT("b"));
+        }
+        if (k == 2) {
+            store_frag_add(&bad, 5, SLICE_LIT("abc"));
+            bad.n--;
+        }
+        if (k == 3)
+            buf_append(&bad, "\x85\x80", 2);
+        assert_int_equal(store_row_decode(buf_slice(&bad), &row, &err), STRATA_CORRUPT);
+        bp[0] = bad.p;
+        bl[0] = bad.n;
+        buf_reset(&out);
+        assert_int_equal(store_row_merge(bp, bl, 1, &out), -1);
+    }
+    err_clear(&err);
+    latest_row_free(&row);
+    for (int i = 0; i < 3; i++)
+        buf_free(&ops[i]);
+    buf_free(&bad);
+    buf_free(&out);
+    buf_free(&out2);
 }
 
 /* One operand alone: a canonical row (features ascending, each once) comes
@@ -1747,6 +1821,7 @@ int main(void)
         cmocka_unit_test(test_merge_many),
         cmocka_unit_test(test_merge_malformed),
         cmocka_unit_test(test_merge_single_operand),
+        cmocka_unit_test(test_merge_fragments),
         T(test_latest_out_of_order_writes),
         T(test_latest_many_writes_of_one_id),
         T(test_versions_order_and_batch_seqs),
