@@ -1554,11 +1554,14 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err)
     if (rc)
         goto out;
 
+    /* A bulk load: no operand count per written row (store.h store_bulk_begin). */
+    store_bulk_begin(p->ic->store);
     rc = p->jsonl ? pass_jsonl(&rs, err) : pass_csv(&rs, err);
     if (rc == 0 && !job_cancelled(j))
         rc = commit(&rs, err);
     else if (rc == 0)
         rc = cancelled(&rs, err);
+    store_bulk_end(p->ic->store);
     job_progress(j, ingest_source_bytes_read(rs.src), ingest_source_size(rs.src));
     if (rs.rj.f && fflush(rs.rj.f) != 0 && rc == 0)
         rc =

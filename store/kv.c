@@ -15,15 +15,18 @@ struct store_iter {
     rocksdb_readoptions_t *ro;
 };
 
-static rocksdb_column_family_handle_t *space_cf(store_t *st, store_space sp)
+static enum store_cf space_cf(store_space sp)
 {
     switch (sp) {
-    case STORE_SPACE_LINEAGE: return st->cf[CF_LINEAGE];
-    case STORE_SPACE_AUDIT: return st->cf[CF_AUDIT];
-    case STORE_SPACE_JOBS: return st->cf[CF_JOBS];
+    case STORE_SPACE_LINEAGE:
+        return CF_LINEAGE;
+    case STORE_SPACE_AUDIT:
+        return CF_AUDIT;
+    case STORE_SPACE_JOBS:
+        return CF_JOBS;
     }
     STRATA_ASSERT(!"unknown store space");
-    return NULL;
+    return CF_DEFAULT;
 }
 
 /*
@@ -46,11 +49,12 @@ void store_quiet_perf_context(void)
 }
 
 /* Batches are built before the store is known (and may be built by code that
- * has none), so they record the space and resolve the column family at commit.
- * Keys and values are appended to one arena; ops hold offsets into it. */
+ * has none), so they record the column family and resolve its handle at
+ * commit. Keys and values are appended to one arena; ops hold offsets into it.
+ * store_write stages its values and latest-row operands here too. */
 typedef struct staged {
-    store_space sp;
-    bool del;
+    enum store_cf cf;
+    enum store_op op;
     size_t ord; /* staging position */
     size_t koff, klen, voff, vlen;
 } staged;
@@ -68,7 +72,7 @@ store_batch *store_batch_new(void)
     return b;
 }
 
-static void stage(store_batch *b, store_space sp, bool del, slice key, slice val)
+void store_batch_stage(store_batch *b, enum store_cf cf, enum store_op op, slice key, slice val)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
@@ -78,8 +82,8 @@ static void stage(store_batch *b, store_space sp, bool del, slice key, slice val
         b->cap = cap;
     }
     staged *o = &b->ops[b->n++];
-    o->sp = sp;
-    o->del = del;
+    o->cf = cf;
+    o->op = op;
     o->ord = b->n - 1;
     o->koff = b->bytes.n;
     o->klen = key.n;
@@ -91,12 +95,12 @@ static void stage(store_batch *b, store_space sp, bool del, slice key, slice val
 
 void store_batch_put(store_batch *b, store_space sp, slice key, slice val)
 {
-    stage(b, sp, false, key, val);
+    store_batch_stage(b, space_cf(sp), STORE_OP_PUT, key, val);
 }
 
 void store_batch_delete(store_batch *b, store_space sp, slice key)
 {
-    stage(b, sp, true, key, (slice){NULL, 0});
+    store_batch_stage(b, space_cf(sp), STORE_OP_DELETE, key, (slice){NULL, 0});
 }
 
 size_t store_batch_count(const store_batch *b)
@@ -104,14 +108,14 @@ size_t store_batch_count(const store_batch *b)
     return b->n;
 }
 
-/* (space, key), then staging order: a stable order, so when one key is
- * staged twice the later op is still applied last and wins. */
+/* (column family, key), then staging order: a stable order, so when one key
+ * is staged twice the later op is still applied last and wins. */
 static int staged_cmp(const void *x, const void *y, void *arg)
 {
     const staged *a = x, *b = y;
     const char *bytes = arg;
-    if (a->sp != b->sp)
-        return a->sp < b->sp ? -1 : 1;
+    if (a->cf != b->cf)
+        return a->cf < b->cf ? -1 : 1;
     int c = slice_cmp((slice){bytes + a->koff, a->klen}, (slice){bytes + b->koff, b->klen});
     if (c)
         return c;
@@ -127,28 +131,46 @@ static int staged_cmp(const void *x, const void *y, void *arg)
  * execution) cheap. qsort_r is not stable, hence the tie-break on staging order;
  * the ops are sorted in place, which the batch's owner never observes.
  */
+void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb)
+{
+    if (b->n > 1)
+        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
+    for (size_t i = 0; i < b->n; i++) {
+        const staged *o = &b->ops[i];
+        const char *k = b->bytes.p + o->koff, *v = b->bytes.p + o->voff;
+        rocksdb_column_family_handle_t *cf = st->cf[o->cf];
+        switch (o->op) {
+        case STORE_OP_PUT:
+            rocksdb_writebatch_put_cf(wb, cf, k, o->klen, v, o->vlen);
+            break;
+        case STORE_OP_MERGE:
+            rocksdb_writebatch_merge_cf(wb, cf, k, o->klen, v, o->vlen);
+            break;
+        case STORE_OP_DELETE:
+            rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
+            break;
+        }
+    }
+}
+
 int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err)
 {
     int rc = store_check_writable(st, err);
     if (rc)
         return rc;
     store_quiet_perf_context();
-    if (b->n > 1)
-        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    for (size_t i = 0; i < b->n; i++) {
-        const staged *o = &b->ops[i];
-        const char *k = b->bytes.p + o->koff;
-        if (o->del)
-            rocksdb_writebatch_delete_cf(wb, space_cf(st, o->sp), k, o->klen);
-        else
-            rocksdb_writebatch_put_cf(wb, space_cf(st, o->sp), k, o->klen,
-                                      b->bytes.p + o->voff, o->vlen);
-    }
+    store_batch_apply(st, b, wb);
     char *rerr = NULL;
     rocksdb_write(st->db, sync ? st->wo_sync : st->wo_data, wb, &rerr);
     rocksdb_writebatch_destroy(wb);
     return rerr ? store_rdb_err(err, rerr, "writing records") : 0;
+}
+
+void store_batch_reset(store_batch *b)
+{
+    b->n = 0;
+    buf_reset(&b->bytes);
 }
 
 void store_batch_free(store_batch *b)
@@ -189,7 +211,7 @@ int store_kv_get(store_t *st, store_space sp, const store_snapshot *snap, slice 
     }
     char *rerr = NULL;
     size_t vlen = 0;
-    char *v = rocksdb_get_cf(st->db, ro, space_cf(st, sp), key.p, key.n, &vlen, &rerr);
+    char *v = rocksdb_get_cf(st->db, ro, st->cf[space_cf(sp)], key.p, key.n, &vlen, &rerr);
     rocksdb_readoptions_destroy(own);
     if (rerr)
         return store_rdb_err(err, rerr, "reading a record");
@@ -209,7 +231,7 @@ store_iter *store_iter_open(store_t *st, store_space sp, const store_snapshot *s
     rocksdb_readoptions_set_total_order_seek(it->ro, 1);
     if (snap)
         rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
-    it->it = rocksdb_create_iterator_cf(st->db, it->ro, space_cf(st, sp));
+    it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[space_cf(sp)]);
     return it;
 }
 

@@ -587,8 +587,12 @@ static int init_locks(store_t *st)
         goto fail_bg;
     if (pthread_rwlock_init(&st->catch_up_lock, NULL))
         goto fail_cv;
+    if (pthread_mutex_init(&st->bulk_mu, NULL))
+        goto fail_cu;
     st->locks_ready = true;
     return 0;
+fail_cu:
+    pthread_rwlock_destroy(&st->catch_up_lock);
 fail_cv:
     pthread_cond_destroy(&st->bg_cv);
 fail_bg:
@@ -972,6 +976,7 @@ void store_close(store_t *st)
         pthread_mutex_destroy(&st->bg_mu);
         pthread_cond_destroy(&st->bg_cv);
         pthread_rwlock_destroy(&st->catch_up_lock);
+        pthread_mutex_destroy(&st->bulk_mu);
     }
     free(st->secondary_path);
     free(st->path);
@@ -1048,6 +1053,24 @@ static bool valid_time(int64_t t)
     return t >= TIME_MIN_US && t <= TIME_MAX_US;
 }
 
+/* One op of store_write's batch. A write of several rows stages its ops and
+ * applies them sorted by (column family, key) (kv.c store_batch_apply): a
+ * memtable insert whose key sorts right after the previous one resumes that
+ * one's skiplist search, where ids in file order (random to the store) paid
+ * the full search for nearly every key. Values keys are unique in a batch and
+ * latest-row merges commute, so the order changes nothing stored. */
+static void write_op(store_t *st, rocksdb_writebatch_t *wb, store_batch *sb, enum store_cf cf,
+                     enum store_op op, slice k, slice v)
+{
+    if (sb) {
+        store_batch_stage(sb, cf, op, k, v);
+    } else if (op == STORE_OP_PUT) {
+        rocksdb_writebatch_put_cf(wb, st->cf[cf], k.p, k.n, v.p, v.n);
+    } else {
+        rocksdb_writebatch_merge_cf(wb, st->cf[cf], k.p, k.n, v.p, v.n);
+    }
+}
+
 /* Whether any cell is of a feature of reg that has no write group yet. */
 static bool needs_groups(const registry_t *reg, const write_row *rows, size_t nrows)
 {
@@ -1069,6 +1092,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     rocksdb_writebatch_t *wb = NULL;
     const write_cell **sorted = NULL;
     uint32_t *groups = NULL; /* per sorted cell: its feature's write group */
+    /* Several rows: staged and applied in key order (write_op). */
+    store_batch *sb = nrows > 1 ? store_batch_new() : NULL;
     buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
     char *rerr = NULL;
     size_t maxc = 0;
@@ -1155,8 +1180,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
                 buf_reset(&key);
                 store_key_value(&key, entity_id, row->entity_id, g, row->event_time,
                                 row->created_time, seq);
-                rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cell->value.p,
-                                          cell->value.n);
+                write_op(st, wb, sb, CF_VALUES, STORE_OP_PUT, buf_slice(&key), cell->value);
             }
             store_frag_add(&frag, cell->feature_id, cell->value);
         }
@@ -1177,12 +1201,12 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             buf_reset(&key);
             store_key_value(&key, entity_id, row->entity_id, g, row->event_time, row->created_time,
                             seq);
-            rocksdb_writebatch_put_cf(wb, st->cf[CF_VALUES], key.p, key.n, cellbuf.p, cellbuf.n);
+            write_op(st, wb, sb, CF_VALUES, STORE_OP_PUT, buf_slice(&key), buf_slice(&cellbuf));
         }
         if (row->ncells) {
             buf_reset(&key);
             store_key_id(&key, entity_id, row->entity_id);
-            rocksdb_writebatch_merge_cf(wb, st->cf[CF_LATEST], key.p, key.n, frag.p, frag.n);
+            write_op(st, wb, sb, CF_LATEST, STORE_OP_MERGE, buf_slice(&key), buf_slice(&frag));
         }
         cells += row->ncells;
         continue;
@@ -1190,6 +1214,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         err_prefix(err, "row %zu", r);
         goto out;
     }
+    if (sb)
+        store_batch_apply(st, sb, wb);
     rocksdb_write(st->db, st->wo_data, wb, &rerr);
     if (rerr) {
         rc = store_rdb_err(err, rerr, "writing values");
@@ -1207,7 +1233,43 @@ out:
     buf_free(&cellbuf);
     free(sorted);
     free(groups);
+    store_batch_free(sb);
     return rc;
+}
+
+/* ---- bulk writers -------------------------------------------------------- */
+
+static void set_successive_merges(store_t *st, int n)
+{
+    char v[16], *rerr = NULL;
+    snprintf(v, sizeof v, "%d", n);
+    const char *keys[] = {"max_successive_merges"}, *vals[] = {v};
+    rocksdb_set_options_cf(st->db, st->cf[CF_LATEST], 1, keys, vals, &rerr);
+    if (rerr) {
+        log_warn("latest: max_successive_merges not set to %d: %s", n, rerr);
+        rocksdb_free(rerr);
+    }
+}
+
+void store_bulk_begin(store_t *st)
+{
+    if (st->read_only)
+        return;
+    pthread_mutex_lock(&st->bulk_mu);
+    if (st->bulk_writers++ == 0)
+        set_successive_merges(st, 0);
+    pthread_mutex_unlock(&st->bulk_mu);
+}
+
+void store_bulk_end(store_t *st)
+{
+    if (st->read_only)
+        return;
+    pthread_mutex_lock(&st->bulk_mu);
+    STRATA_ASSERT(st->bulk_writers > 0);
+    if (--st->bulk_writers == 0)
+        set_successive_merges(st, LATEST_SUCCESSIVE_MERGES);
+    pthread_mutex_unlock(&st->bulk_mu);
 }
 
 /* ---- deletes ------------------------------------------------------------ */

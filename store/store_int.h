@@ -11,6 +11,8 @@
  *   snap_mu  (mutex)    guards only the pointer swap of the current snapshot
  *                       and the refcount increment of store_registry_acquire.
  *   seq_mu   (mutex)    serialises persisting a new seq reservation ceiling.
+ *   bulk_mu  (mutex)    guards the count of bulk writers (store_bulk_begin);
+ *                       taken alone.
  */
 #ifndef STRATA_STORE_STORE_INT_H
 #define STRATA_STORE_STORE_INT_H
@@ -108,11 +110,24 @@ struct store {
     uint32_t catch_up_ms;
     /* Replica: catch-ups take it exclusively, snapshots shared. */
     pthread_rwlock_t catch_up_lock;
+    /* store_bulk_begin/end: running bulk writers (imports), under bulk_mu. */
+    pthread_mutex_t bulk_mu;
+    unsigned bulk_writers;
 };
 
 struct store_snapshot {
     const rocksdb_snapshot_t *snap;
 };
+
+/* ---- kv.c: staged batches, sorted by (column family, key) when applied ---- */
+
+enum store_op { STORE_OP_PUT, STORE_OP_MERGE, STORE_OP_DELETE };
+/* Copy one op into the batch (store.h store_batch). */
+void store_batch_stage(store_batch *b, enum store_cf cf, enum store_op op, slice key, slice val);
+/* Sort the ops by (column family, key, staging order) and add them to wb. */
+void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb);
+/* Empty the batch, keeping its memory. */
+void store_batch_reset(store_batch *b);
 
 /* ---- store.c helpers ---------------------------------------------------- */
 

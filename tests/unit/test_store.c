@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1416,6 +1417,61 @@ static void test_layout_1_upgrade(void **state)
     assert_int_equal(count_keys(f, "u"), 5);
 }
 
+/* ---- bulk writers ------------------------------------------------------- */
+
+/* max_successive_merges of `latest` in the newest OPTIONS file RocksDB wrote
+ * (it writes one on every SetOptions); -1 when not found. */
+static int latest_successive_merges(const char *db)
+{
+    DIR *d = opendir(db);
+    assert_non_null(d);
+    struct dirent *de;
+    long best = -1;
+    char name[300] = "";
+    while ((de = readdir(d))) {
+        long n;
+        if (sscanf(de->d_name, "OPTIONS-%ld", &n) == 1 && n > best) {
+            best = n;
+            snprintf(name, sizeof name, "%s/%s", db, de->d_name);
+        }
+    }
+    closedir(d);
+    FILE *f = fopen(name, "r");
+    assert_non_null(f);
+    char line[512];
+    bool in_latest = false;
+    int v = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '[')
+            in_latest = strstr(line, "CFOptions \"latest\"") != NULL;
+        else if (in_latest && sscanf(line, " max_successive_merges=%d", &v) == 1)
+            break;
+    }
+    fclose(f);
+    return v;
+}
+
+/* Imports bracket their writes: the operand count is off while any runs
+ * (nested), back to 8 after the last; values stay right either way. */
+static void test_bulk_writers(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(latest_successive_merges(f->db), 8);
+    store_bulk_begin(f->st);
+    assert_int_equal(latest_successive_merges(f->db), 0);
+    store_bulk_begin(f->st);
+    store_bulk_end(f->st);
+    assert_int_equal(latest_successive_merges(f->db), 0); /* one still runs */
+    for (int i = 0; i < 20; i++)
+        must_put(f, "hot", f->f_age, i, 1, i);
+    store_bulk_end(f->st);
+    assert_int_equal(latest_successive_merges(f->db), 8);
+    latest_row row = {0};
+    get_latest(f, "hot", &row);
+    assert_true(cell_i64(latest_row_find(&row, f->f_age)) == 19);
+    latest_row_free(&row);
+}
+
 /* ---- durability, open errors, read-only --------------------------------- */
 
 static uint64_t latest_seq(fx *f, const char *id, uint32_t feature)
@@ -1840,6 +1896,7 @@ int main(void)
         T(test_write_groups_per_write),
         T(test_set_group_limit),
         T(test_layout_1_upgrade),
+        T(test_bulk_writers),
         T(test_seq_monotonic_across_reopen),
         T(test_open_errors),
         T(test_read_only),
