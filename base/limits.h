@@ -129,9 +129,10 @@
 /* ... or fewer, when large values would make the batch heavier than this. */
 #define LIMIT_IMPORT_BATCH_BYTES ((size_t)32 << 20)
 /* on_error=fail imports commit as ONE WriteBatch (all or nothing, also across
- * a crash), held in memory until the end: measured ~300 bytes per value at the
- * peak (staged rows, the WriteBatch, the memtable absorbing it), so the
- * default costs ~300 MB per running fail-mode import. */
+ * a crash), held in memory until the end: measured ~200 bytes per value at the
+ * peak (staged rows, store_write's sorted copy, the WriteBatch, the memtable
+ * absorbing it: bench/ingest, 1005 MiB for 5M values of 9 bytes), so the
+ * default costs ~200 MB per running fail-mode import. */
 #define LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES 1000000u
 #define LIMIT_IMPORT_ATOMIC_BYTES ((size_t)256 << 20)
 /* Inline imports waiting to run hold their text: together at most this many

@@ -82,27 +82,13 @@ int store_pit_scan_open(store_t *st, uint32_t entity_id, const store_pit_feature
         store_pit_scan_close(sc);
         return err_set(err, STRATA_NOMEM, "out of memory");
     }
-    const registry_t *reg = store_registry_acquire(st);
     for (size_t j = 0; j < nfeatures; j++) {
         if (features[j].ttl_us < 0) {
-            store_registry_release(st, reg);
             store_pit_scan_close(sc);
             return err_set(err, STRATA_INVALID_ARGUMENT, "negative TTL");
         }
         sc->f[j] = features[j];
-        const feature_def *fd = registry_feature_by_id(reg, features[j].feature_id);
-        uint32_t g =
-            fd && fd->entity_id == entity_id ? store_feature_group(fd) : features[j].feature_id;
-        size_t k = 0;
-        while (k < sc->ngrp && sc->grp[k].group != g)
-            k++;
-        if (k == sc->ngrp)
-            sc->grp[sc->ngrp++].group = g;
-        sc->fg[j] = k;
-        sc->own[j].group = g;
-        sc->own[j].need = features[j].feature_id;
     }
-    store_registry_release(st, reg);
     sc->ro = rocksdb_readoptions_create();
     /* Prefix mode would confine each iterator to the (id, group) prefix of
      * its first seek; these iterators cross prefixes, so total order. */
@@ -115,6 +101,21 @@ int store_pit_scan_open(store_t *st, uint32_t entity_id, const store_pit_feature
         sc->owns_snap = true;
         rocksdb_readoptions_set_snapshot(sc->ro, sc->own_snap);
     }
+    /* The registry after the snapshot: it knows every group the view holds
+     * values under, deleted features' too (store_registry_group). */
+    const registry_t *reg = store_registry_acquire(st);
+    for (size_t j = 0; j < nfeatures; j++) {
+        uint32_t g = store_registry_group(reg, entity_id, features[j].feature_id);
+        size_t k = 0;
+        while (k < sc->ngrp && sc->grp[k].group != g)
+            k++;
+        if (k == sc->ngrp)
+            sc->grp[sc->ngrp++].group = g;
+        sc->fg[j] = k;
+        sc->own[j].group = g;
+        sc->own[j].need = features[j].feature_id;
+    }
+    store_registry_release(st, reg);
     *out = sc;
     return 0;
 }

@@ -65,6 +65,7 @@ void store_registry_free(registry_t *reg)
     free(reg->by_name);
     free(reg->feat_by_id);
     free(reg->ent_by_id);
+    free(reg->gone);
     free(reg);
 }
 
@@ -140,6 +141,12 @@ static registry_t *reg_clone(const registry_t *src, size_t extra_e, size_t extra
             goto fail;
         f->labels = json_incref(src->feats[i].labels);
         r->nfeats++;
+    }
+    if (src->ngone) {
+        if (!(r->gone = malloc(src->ngone * 3 * sizeof *r->gone)))
+            goto fail;
+        memcpy(r->gone, src->gone, src->ngone * 3 * sizeof *r->gone);
+        r->ngone = src->ngone;
     }
     return r;
 fail:
@@ -469,6 +476,43 @@ out:
     return rc;
 }
 
+/* Record a deleted feature's group in r->gone, kept sorted by feature id;
+ * -1 out of memory. */
+static int gone_add(registry_t *r, uint32_t entity_id, uint32_t feature_id, uint32_t group)
+{
+    uint32_t *g = realloc(r->gone, (r->ngone + 1) * 3 * sizeof *g);
+    if (!g)
+        return -1;
+    r->gone = g;
+    size_t at = r->ngone;
+    while (at > 0 && g[3 * (at - 1)] > feature_id)
+        at--;
+    memmove(&g[3 * (at + 1)], &g[3 * at], (r->ngone - at) * 3 * sizeof *g);
+    g[3 * at] = feature_id;
+    g[3 * at + 1] = entity_id;
+    g[3 * at + 2] = group;
+    r->ngone++;
+    return 0;
+}
+
+uint32_t store_registry_group(const registry_t *reg, uint32_t entity_id, uint32_t feature_id)
+{
+    const feature_def *f = registry_feature_by_id(reg, feature_id);
+    if (f)
+        return f->entity_id == entity_id ? store_feature_group(f) : feature_id;
+    size_t lo = 0, hi = reg->ngone;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (reg->gone[3 * mid] < feature_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < reg->ngone && reg->gone[3 * lo] == feature_id && reg->gone[3 * lo + 1] == entity_id)
+        return reg->gone[3 * lo + 2];
+    return feature_id;
+}
+
 int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uint32_t *max_feature,
                         strata_err *err)
 {
@@ -562,8 +606,13 @@ int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uin
     }
     for (size_t i = 0; i < ngroups; i++) {
         feature_def *f = (feature_def *)registry_feature_by_id(r, groups[3 * i + 1]);
-        if (!f) /* a deleted feature's: its delete removes both records */
+        if (!f) { /* a deleted feature's */
+            if ((rc = gone_add(r, groups[3 * i], groups[3 * i + 1], groups[3 * i + 2]))) {
+                rc = err_set(err, STRATA_NOMEM, "out of memory loading the registry");
+                goto out;
+            }
             continue;
+        }
         if (f->entity_id != groups[3 * i]) {
             rc = err_set(err, STRATA_CORRUPT,
                          "registry is corrupt: the write group of feature \"%s\" is recorded "
@@ -990,9 +1039,10 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
     wb = rocksdb_writebatch_create();
     store_key_reg_feature(&key, eid, feature);
     rocksdb_writebatch_delete_cf(wb, st->cf[CF_REGISTRY], key.p, key.n);
-    buf_reset(&key);
-    store_key_reg_group(&key, eid, fid);
-    rocksdb_writebatch_delete_cf(wb, st->cf[CF_REGISTRY], key.p, key.n);
+    /* Its 'G' record stays (registry.gone): snapshots taken before this
+     * delete still find its cells. */
+    if (cur->group && gone_add(draft, eid, fid, cur->group))
+        goto nomem;
     if ((rc = store_scan_delete(st, wb, eid, &fid, 1, true, 0, 0, &deleted, err)))
         goto out;
     if (reg_index(draft))
@@ -1066,6 +1116,11 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
             i++;
         }
     }
+    size_t kept = 0;
+    for (size_t i = 0; i < draft->ngone; i++)
+        if (draft->gone[3 * i + 1] != eid)
+            memmove(&draft->gone[3 * kept++], &draft->gone[3 * i], 3 * sizeof *draft->gone);
+    draft->ngone = kept;
 
     wb = rocksdb_writebatch_create();
     store_key_reg_entity(&key, name);
@@ -1218,6 +1273,13 @@ int store_groups_upgrade(store_t *st, strata_err *err)
         feature_def *f = &draft->feats[i];
         if (f->group)
             continue;
+        if (f->id >= STORE_GROUP_SET) {
+            rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                         "feature \"%s\" has id %u, beyond what layout %u can store (ids below "
+                         "2^31); this directory cannot be upgraded",
+                         f->name, f->id, STORE_LAYOUT_VERSION);
+            goto out;
+        }
         f->group = f->id;
         put_group(wb, st, &key, f);
     }

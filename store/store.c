@@ -1071,13 +1071,14 @@ static void write_op(store_t *st, rocksdb_writebatch_t *wb, store_batch *sb, enu
     }
 }
 
-/* Whether any cell is of a feature of reg that has no write group yet. */
-static bool needs_groups(const registry_t *reg, const write_row *rows, size_t nrows)
+/* Whether any cell is of a feature of the entity that has no write group yet. */
+static bool needs_groups(const registry_t *reg, uint32_t entity_id, const write_row *rows,
+                         size_t nrows)
 {
     for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < rows[r].ncells; c++) {
             const feature_def *f = registry_feature_by_id(reg, rows[r].cells[c].feature_id);
-            if (f && !f->group)
+            if (f && f->entity_id == entity_id && !f->group)
                 return true;
         }
     return false;
@@ -1121,7 +1122,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         goto out;
     }
     /* Features written for the first time get their write group first. */
-    if (needs_groups(reg, rows, nrows)) {
+    if (needs_groups(reg, entity_id, rows, nrows)) {
         store_registry_release(st, reg);
         reg = NULL;
         if ((rc = store_groups_assign(st, entity_id, rows, nrows, err)))
@@ -1524,7 +1525,17 @@ int store_delete_ids(store_t *st, uint32_t entity_id, const slice *ids, size_t n
             const char *k = rocksdb_iter_key(it, &kn);
             if (kn < lo.n || memcmp(k, lo.p, lo.n) != 0)
                 break;
-            count++;
+            /* A set group's row holds several versions (one per cell). */
+            value_key vk;
+            if (store_key_value_decode((slice){k, kn}, &vk) == 0 && store_group_is_set(vk.group)) {
+                slice row, v;
+                uint32_t f;
+                row.p = rocksdb_iter_value(it, &row.n);
+                while (store_cells_next(&row, &f, &v) == 1)
+                    count++;
+            } else {
+                count++;
+            }
         }
         rocksdb_iter_get_error(it, &rerr);
         if (rerr) {
@@ -1719,13 +1730,11 @@ out:
     return rc;
 }
 
-/* The write group of a feature of the entity, from the current registry; a
- * feature unknown there (deleted, or not this entity's) reads as its own. */
+/* The write group of a feature of the entity, from the current registry. */
 static uint32_t group_of(store_t *st, uint32_t entity_id, uint32_t feature_id)
 {
     const registry_t *reg = store_registry_acquire(st);
-    const feature_def *f = registry_feature_by_id(reg, feature_id);
-    uint32_t g = f && f->entity_id == entity_id ? store_feature_group(f) : feature_id;
+    uint32_t g = store_registry_group(reg, entity_id, feature_id);
     store_registry_release(st, reg);
     return g;
 }
@@ -1744,14 +1753,15 @@ int store_pit_get(store_t *st, uint32_t entity_id, slice id, uint32_t feature_id
         return bad_id(err);
     if (ttl_us < 0)
         return err_set(err, STRATA_INVALID_ARGUMENT, "negative TTL");
+    store_quiet_perf_context();
+    /* The iterator's view first, then the registry: a group assigned by a
+     * write the view holds is known (store_registry_group). */
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
     uint32_t g = group_of(st, entity_id, feature_id);
     size_t plen = store_key_group_to(seek, entity_id, id, g);
     put_u64be(seek + plen, ~store_time_key(ts));
     /* Inclusive lower bound ts - ttl, saturated instead of overflowing. */
     int64_t lower = ttl_us > 0 && ts >= INT64_MIN + ttl_us ? ts - ttl_us : INT64_MIN;
-
-    store_quiet_perf_context();
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
     for (rocksdb_iter_seek(it, seek, plen + 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kn;
         const char *k = rocksdb_iter_key(it, &kn);
@@ -1811,9 +1821,9 @@ int store_versions_open(store_t *st, uint32_t entity_id, slice id, uint32_t feat
     if (!v)
         return err_set(err, STRATA_NOMEM, "out of memory opening a version iterator");
     v->feature_id = feature_id;
-    v->group = group_of(st, entity_id, feature_id);
-    v->plen = store_key_group_to(v->prefix, entity_id, id, v->group);
     v->it = rocksdb_create_iterator_cf(st->db, st->ro_prefix, st->cf[CF_VALUES]);
+    v->group = group_of(st, entity_id, feature_id); /* after the view, as in store_pit_get */
+    v->plen = store_key_group_to(v->prefix, entity_id, id, v->group);
     *out = v;
     return 0;
 }

@@ -57,6 +57,12 @@ struct registry {
     const feature_def **by_name; /* per entity runs; entity_def.features point here */
     const feature_def **feat_by_id;
     const entity_def **ent_by_id;
+    /* Write groups of deleted features, (feature id, entity id, group) sorted
+     * by feature id: a snapshot taken before a delete still holds their cells
+     * in set rows, and feature ids are never reused, so their 'G' records stay
+     * until their entity is deleted. */
+    uint32_t *gone;
+    size_t ngone;
 };
 
 struct store {
@@ -167,6 +173,10 @@ static inline uint32_t store_feature_group(const feature_def *f)
 {
     return f->group ? f->group : f->id;
 }
+/* The group of feature feature_id of the entity in reg, deleted features
+ * included; its own id when reg knows none. Readers acquire reg after their
+ * snapshot, so every group their view holds values under is known to it. */
+uint32_t store_registry_group(const registry_t *reg, uint32_t entity_id, uint32_t feature_id);
 /* The value of feature f in a `values` entry of group g: 1 with *out (borrowed
  * from val), 0 when the row has no cell of f, -1 when it is malformed. */
 static inline int store_group_cell(uint32_t g, uint32_t f, slice val, slice *out)

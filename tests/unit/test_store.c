@@ -1331,7 +1331,55 @@ static void test_write_groups_per_write(void **state)
     assert_true(pit_i64(f, "q", z, 5) == 3);
     assert_int_equal(count_keys(f, "p"), 1);
     assert_int_equal(count_keys(f, "q"), 1);
+    /* A delete by id counts versions, not keys: q's one key held two. */
+    uint64_t deleted = 0;
+    slice q = SLICE_LIT("q");
+    assert_int_equal(store_delete_ids(f->st, f->eid, &q, 1, &deleted, &err), 0);
+    assert_true(deleted == 2);
     buf_free(&b);
+}
+
+/* A snapshot taken before a feature's delete still reads its cells in set
+ * rows: the deleted feature's group stays known (registry.gone), across a
+ * reopen too, until its entity goes. */
+static void test_deleted_feature_in_snapshot(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    uint32_t xy[] = {x, y};
+    must_put_row(f, "s", xy, (int64_t[]){7, 8}, 2, 5, 5);
+    uint32_t g = group_of(f->st, y);
+    store_snapshot *snap = store_snapshot_take(f->st);
+    assert_int_equal(store_feature_delete(f->st, SLICE_LIT("customer"), SLICE_LIT("y"), &err), 0);
+    store_pit_feature pf[] = {{x, 0}, {y, 0}};
+    store_pit_scan *sc = NULL;
+    version out[2];
+    bool found[2];
+    assert_int_equal(store_pit_scan_open(f->st, f->eid, pf, 2, INT64_MAX, snap, &sc, &err), 0);
+    assert_int_equal(store_pit_scan_get(sc, SLICE_LIT("s"), 10, out, found, &err), 0);
+    assert_true(found[0] && found[1]);
+    assert_true(cell_i64(&out[1]) == 8);
+    store_pit_scan_close(sc);
+    store_snapshot_release(f->st, snap);
+    /* The current view has no y any more. */
+    assert_true(pit_i64(f, "s", y, 10) == -1);
+    assert_true(pit_i64(f, "s", x, 10) == 7);
+    reopen(f);
+    const registry_t *reg = store_registry_acquire(f->st);
+    assert_int_equal(store_registry_group(reg, f->eid, y), g);
+    assert_int_equal(store_registry_group(reg, f->eid + 1, y), y); /* not that entity's */
+    store_registry_release(f->st, reg);
+    uint32_t eid = f->eid;
+    assert_int_equal(store_entity_delete(f->st, SLICE_LIT("customer"), true, &err), 0);
+    reg = store_registry_acquire(f->st);
+    assert_int_equal(store_registry_group(reg, eid, y), y);
+    store_registry_release(f->st, reg);
+    reopen(f); /* its 'G' records went with it */
+    reg = store_registry_acquire(f->st);
+    assert_int_equal(store_registry_group(reg, eid, y), y);
+    store_registry_release(f->st, reg);
 }
 
 /* Past LIMIT_SET_GROUPS_PER_ENTITY sets, features first written together get
@@ -1894,6 +1942,7 @@ int main(void)
         T(test_feature_delete),
         T(test_write_groups),
         T(test_write_groups_per_write),
+        T(test_deleted_feature_in_snapshot),
         T(test_set_group_limit),
         T(test_layout_1_upgrade),
         T(test_bulk_writers),
