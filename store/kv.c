@@ -167,12 +167,6 @@ int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err)
     return rerr ? store_rdb_err(err, rerr, "writing records") : 0;
 }
 
-void store_batch_reset(store_batch *b)
-{
-    b->n = 0;
-    buf_reset(&b->bytes);
-}
-
 void store_batch_free(store_batch *b)
 {
     if (!b)

@@ -1093,6 +1093,7 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     rocksdb_writebatch_t *wb = NULL;
     const write_cell **sorted = NULL;
     uint32_t *groups = NULL; /* per sorted cell: its feature's write group */
+    uint32_t *done = NULL;   /* a row's set groups already written */
     /* Several rows: staged and applied in key order (write_op). */
     store_batch *sb = nrows > 1 ? store_batch_new() : NULL;
     buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
@@ -1107,7 +1108,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         if (rows[i].ncells > maxc)
             maxc = rows[i].ncells;
     if (maxc &&
-        (!(sorted = malloc(maxc * sizeof *sorted)) || !(groups = malloc(maxc * sizeof *groups)))) {
+        (!(sorted = malloc(maxc * sizeof *sorted)) || !(groups = malloc(maxc * sizeof *groups)) ||
+         !(done = malloc(maxc * sizeof *done)))) {
         rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
         goto out;
     }
@@ -1185,16 +1187,19 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             }
             store_frag_add(&frag, cell->feature_id, cell->value);
         }
-        /* One key per set group in the row: its cells in feature id order. */
+        /* One key per set group in the row: its cells in feature id order.
+         * (A row meets at most LIMIT_SET_GROUPS_PER_ENTITY of them.) */
+        size_t ndone = 0;
         for (size_t c = 0; any_set && c < row->ncells; c++) {
             uint32_t g = groups[c];
             if (!store_group_is_set(g))
                 continue;
-            bool first = true;
-            for (size_t d = 0; d < c && first; d++)
-                first = groups[d] != g;
-            if (!first)
+            size_t k = 0;
+            while (k < ndone && done[k] != g)
+                k++;
+            if (k < ndone)
                 continue;
+            done[ndone++] = g;
             buf_reset(&cellbuf);
             for (size_t d = c; d < row->ncells; d++)
                 if (groups[d] == g)
@@ -1234,6 +1239,7 @@ out:
     buf_free(&cellbuf);
     free(sorted);
     free(groups);
+    free(done);
     store_batch_free(sb);
     return rc;
 }
@@ -1310,8 +1316,12 @@ static bool fid_in(const uint32_t *fids, size_t n, uint32_t f)
 /* One id's surviving versions in store_scan_delete: the newest of each
  * feature (the first met: a feature's versions are all in its one write
  * group, newest first), values copied out of the iterator. */
+typedef struct survivor {
+    version v; /* v.value.p unset: the bytes are at vals + off */
+    size_t off;
+} survivor;
 typedef struct survivors {
-    version *v; /* sorted by feature id; values point into vals */
+    survivor *s; /* sorted by feature id */
     size_t n, cap;
     buf vals;
 } survivors;
@@ -1322,24 +1332,23 @@ static int survivor_add(survivors *s, const version *v)
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->v[mid].feature_id < v->feature_id)
+        if (s->s[mid].v.feature_id < v->feature_id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < s->n && s->v[lo].feature_id == v->feature_id)
+    if (lo < s->n && s->s[lo].v.feature_id == v->feature_id)
         return 0;
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
-        version *nv = realloc(s->v, cap * sizeof *nv);
-        if (!nv)
+        survivor *ns = realloc(s->s, cap * sizeof *ns);
+        if (!ns)
             return -1;
-        s->v = nv;
+        s->s = ns;
         s->cap = cap;
     }
-    memmove(s->v + lo + 1, s->v + lo, (s->n - lo) * sizeof *s->v);
-    s->v[lo] = *v;
-    s->v[lo].value.p = (const char *)(uintptr_t)s->vals.n; /* an offset until the flush */
+    memmove(s->s + lo + 1, s->s + lo, (s->n - lo) * sizeof *s->s);
+    s->s[lo] = (survivor){*v, s->vals.n};
     buf_append_slice(&s->vals, v->value);
     s->n++;
     return 0;
@@ -1356,8 +1365,8 @@ static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key
     buf_reset(row);
     store_row_begin(row);
     for (size_t i = 0; i < s->n; i++) {
-        version v = s->v[i];
-        v.value.p = s->vals.p + (uintptr_t)v.value.p;
+        version v = s->s[i].v;
+        v.value.p = s->vals.p + s->s[i].off;
         store_row_add(row, &v);
     }
     rocksdb_writebatch_put_cf(wb, st->cf[CF_LATEST], id_key->p, id_key->n, row->p, row->n);
@@ -1461,7 +1470,7 @@ out:
     buf_free(&row);
     buf_free(&kept);
     buf_free(&surv.vals);
-    free(surv.v);
+    free(surv.s);
     return rc;
 }
 

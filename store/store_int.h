@@ -132,8 +132,6 @@ enum store_op { STORE_OP_PUT, STORE_OP_MERGE, STORE_OP_DELETE };
 void store_batch_stage(store_batch *b, enum store_cf cf, enum store_op op, slice key, slice val);
 /* Sort the ops by (column family, key, staging order) and add them to wb. */
 void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb);
-/* Empty the batch, keeping its memory. */
-void store_batch_reset(store_batch *b);
 
 /* ---- store.c helpers ---------------------------------------------------- */
 
