@@ -14,9 +14,9 @@
  *           one lookup record per entity in the LOOKUP sorter.
  *   pass 2  read the lookups in (entity, id in store order, time descending)
  *           order and answer them, in one of two ways per entity:
- *             seek  one store_pit_scan: each feature's iterator only moves
- *                   forward, one Seek per (id, feature) — best when few of
- *                   the entity's features are asked for;
+ *             seek  one store_pit_scan: each write group's iterator only
+ *                   moves forward, one Seek per (id, group) — best when few
+ *                   of the entity's features are asked for;
  *             scan  one forward walk over the entity's versions
  *                   (store_values_scan), at most one Seek per id (none when
  *                   the next id asked for is the next id stored), merged with

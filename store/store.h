@@ -307,9 +307,10 @@ void store_iter_close(store_iter *it); /* NULL ok */
 /* ---- point-in-time merge scans (exports, training data) -----------------
  *
  * The same semantics as store_pit_get, for many (id, time) lookups: one
- * RocksDB iterator per feature walks forward through the entity's versions,
- * so lookups that come in scan order cost one Seek per (id, feature) and a
- * few Next() calls, never one Seek per cell. Scan order: ids ascending by
+ * RocksDB iterator per write group of the requested features (store/keys.h)
+ * walks forward through the entity's rows, so lookups that come in scan order
+ * cost one Seek per (id, group) and a few Next() calls, never one Seek per
+ * cell. Scan order: ids ascending by
  * store_id_cmp, and for one id times DEScending. Lookups out of that order
  * are still answered correctly (the iterator seeks again), only slower.
  * All lookups read one consistent view: the snapshot given, or one taken at
