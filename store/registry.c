@@ -1265,6 +1265,8 @@ int store_groups_upgrade(store_t *st, strata_err *err)
     registry_t *draft = NULL;
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     pthread_mutex_lock(&st->reg_mu);
+    if (atomic_load(&st->layout) >= STORE_LAYOUT_VERSION) /* another writer did it */
+        goto out;
     if (!(draft = reg_clone(st->snap, 0, 0)) || reg_index(draft)) {
         rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
         goto out;
@@ -1286,11 +1288,12 @@ int store_groups_upgrade(store_t *st, strata_err *err)
     put_meta_u32(wb, st->cf[CF_META], STORE_META_LAYOUT, STORE_LAYOUT_VERSION);
     if ((rc = write_sync(st, wb, "upgrading the data directory's layout", err)))
         goto out;
-    log_info("data directory upgraded to layout %u: %zu features keep their stored versions as "
-             "they are",
+    log_info("data directory upgraded to layout %u by its first write: %zu features keep their "
+             "stored versions as they are",
              STORE_LAYOUT_VERSION, draft->nfeats);
     store_registry_install(st, draft);
     draft = NULL;
+    atomic_store(&st->layout, STORE_LAYOUT_VERSION);
 out:
     pthread_mutex_unlock(&st->reg_mu);
     rocksdb_writebatch_destroy(wb);

@@ -336,7 +336,7 @@ static int load_meta(store_t *st, strata_err *err)
         return err_set(err, STRATA_FAILED_PRECONDITION,
                        "data directory %s has layout version %llu; this build reads up to %u",
                        st->path, (unsigned long long)v, STORE_LAYOUT_VERSION);
-    st->layout = found ? (uint32_t)v : STORE_LAYOUT_VERSION;
+    atomic_store(&st->layout, found ? (uint32_t)v : STORE_LAYOUT_VERSION);
     if (!found && !st->read_only) {
         char b[4];
         put_u32be(b, STORE_LAYOUT_VERSION);
@@ -904,11 +904,6 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         goto out;
     }
     st->snap = reg;
-    if (st->layout < STORE_LAYOUT_VERSION && !st->read_only &&
-        (rc = store_groups_upgrade(st, err))) {
-        err_prefix(err, "cannot open data directory %s", st->path);
-        goto out;
-    }
     /* Counters are written with their records, but never trust them blindly. */
     if (st->next_entity_id <= max_e)
         st->next_entity_id = max_e + 1;
@@ -1122,6 +1117,19 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     if (!e) {
         rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
         goto out;
+    }
+    /* A layout-1 directory is upgraded by its first write, not by its open:
+     * an open that something above the store refuses leaves it as it was. */
+    if (atomic_load(&st->layout) < STORE_LAYOUT_VERSION) {
+        store_registry_release(st, reg);
+        reg = NULL;
+        if ((rc = store_groups_upgrade(st, err)))
+            goto out;
+        reg = store_registry_acquire(st);
+        if (!(e = registry_entity_by_id(reg, entity_id))) {
+            rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
+            goto out;
+        }
     }
     /* Features written for the first time get their write group first. */
     if (needs_groups(reg, entity_id, rows, nrows)) {

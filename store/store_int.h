@@ -28,9 +28,9 @@
 /* Bumped when an on-disk layout changes incompatibly; store_open refuses a
  * data directory written with a newer layout than it knows.
  *   1  one `values` key per feature value
- *   2  write groups (keys.h): opening a layout-1 directory for writing fixes
+ *   2  write groups (keys.h): the first write to a layout-1 directory fixes
  *      every existing feature's group to itself, which reads its keys as they
- *      are, and records layout 2. */
+ *      are, and records layout 2. Until then it reads as it is. */
 #define STORE_LAYOUT_VERSION 2u
 
 enum store_cf {
@@ -94,7 +94,7 @@ struct store {
     pthread_mutex_t snap_mu;
     pthread_mutex_t seq_mu;
 
-    uint32_t layout;         /* the data directory's, as opened */
+    _Atomic uint32_t layout; /* the data directory's (store_groups_upgrade raises it) */
     registry_t *snap;        /* current snapshot; the store holds one reference */
     uint32_t next_entity_id; /* under reg_mu */
     uint32_t next_feature_id;
@@ -194,8 +194,10 @@ static inline int store_group_cell(uint32_t g, uint32_t f, slice val, slice *out
  * shared, not reg_mu. Unknown features are left for the caller to refuse. */
 int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                         strata_err *err);
-/* Layout 1 -> 2 (STORE_LAYOUT_VERSION): every feature without a group gets its
- * own, in the same synced batch as the layout record. */
+/* Layout 1 -> 2 (STORE_LAYOUT_VERSION), by store_write before the first write
+ * to a layout-1 directory: every feature without a group gets its own, in the
+ * same synced batch as the layout record. Caller holds data_lock shared, not
+ * reg_mu; a no-op once done. */
 int store_groups_upgrade(store_t *st, strata_err *err);
 
 /* Read every registry record into a new indexed snapshot (refs = 1) and the

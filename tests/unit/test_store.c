@@ -1445,13 +1445,22 @@ static void test_layout_1_upgrade(void **state)
                    strlen(STORE_META_LAYOUT), one, 4, &rerr);
     assert_null(rerr);
     reopen(f);
+    /* Opening changes nothing: a layout-1 directory reads as it is. */
     assert_int_equal(f->st->layout, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(group_of(f->st, fids[i]), 0);
+    assert_true(pit_i64(f, "u", x, 10) == 41);
+    assert_true(pit_i64(f, "u", y, 10) == 42);
+    reopen(f);
+    assert_int_equal(f->st->layout, 1);
+    /* The first write upgrades it: every feature its own group, then the
+     * write. Written together now, x and y stay apart: two keys. */
+    must_put_row(f, "u", fids, (int64_t[]){51, 52}, 2, 20, 20);
+    assert_int_equal(f->st->layout, STORE_LAYOUT_VERSION);
     for (int i = 0; i < 2; i++)
         assert_int_equal(group_of(f->st, fids[i]), fids[i]);
     assert_int_equal(group_of(f->st, z), z); /* never written: its own too */
     assert_true(pit_i64(f, "u", x, 10) == 41);
-    /* Written together now, they stay in their own groups: two keys. */
-    must_put_row(f, "u", fids, (int64_t[]){51, 52}, 2, 20, 20);
     assert_int_equal(count_keys(f, "u"), 4);
     assert_true(pit_i64(f, "u", y, 20) == 52);
     reopen(f);
