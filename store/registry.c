@@ -720,11 +720,18 @@ static json_t *labels_copy(json_t *labels)
     return labels ? json_deep_copy(labels) : json_object();
 }
 
-static int write_sync(store_t *st, rocksdb_writebatch_t *wb, const char *what, strata_err *err)
+/* The end of every registry mutation: write its records (fsync), then swap
+ * the indexed draft in; *draft is the store's from then on (NULL here). */
+static int publish(store_t *st, rocksdb_writebatch_t *wb, registry_t **draft, const char *what,
+                   strata_err *err)
 {
     char *rerr = NULL;
     rocksdb_write(st->db, st->wo_sync, wb, &rerr);
-    return rerr ? store_rdb_err(err, rerr, what) : 0;
+    if (rerr)
+        return store_rdb_err(err, rerr, what);
+    store_registry_install(st, *draft);
+    *draft = NULL;
+    return 0;
 }
 
 static int entity_not_found(strata_err *err, slice name)
@@ -788,11 +795,9 @@ int store_entity_create(store_t *st, slice name, slice description, json_t *labe
     uint32_t id = e->id;
     if (reg_index(draft))
         goto nomem;
-    if ((rc = write_sync(st, wb, "writing the registry", err)))
+    if ((rc = publish(st, wb, &draft, "writing the registry", err)))
         goto out;
     st->next_entity_id = id + 1;
-    store_registry_install(st, draft);
-    draft = NULL;
     goto out;
 nomem:
     rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
@@ -902,11 +907,9 @@ int store_features_create(store_t *st, slice entity, const feature_spec *specs, 
     put_meta_u32(wb, st->cf[CF_META], STORE_META_NEXT_FEATURE, next);
     if (reg_index(draft))
         goto nomem;
-    if ((rc = write_sync(st, wb, "writing the registry", err)))
+    if ((rc = publish(st, wb, &draft, "writing the registry", err)))
         goto out;
     st->next_feature_id = next;
-    store_registry_install(st, draft);
-    draft = NULL;
     goto out;
 nomem:
     rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
@@ -985,10 +988,8 @@ int store_feature_update(store_t *st, slice entity, slice feature, const slice *
         goto out;
     if (reg_index(draft))
         goto nomem;
-    if ((rc = write_sync(st, wb, "writing the registry", err)))
+    if ((rc = publish(st, wb, &draft, "writing the registry", err)))
         goto out;
-    store_registry_install(st, draft);
-    draft = NULL;
     goto out;
 nomem:
     rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
@@ -1047,11 +1048,9 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
         goto out;
     if (reg_index(draft))
         goto nomem;
-    if ((rc = write_sync(st, wb, "deleting a feature", err)))
+    /* e and cur belong to the snapshot publish releases: not used after. */
+    if ((rc = publish(st, wb, &draft, "deleting a feature", err)))
         goto out;
-    /* e and cur belong to the snapshot reg_install releases: not used after. */
-    store_registry_install(st, draft);
-    draft = NULL;
     log_info("deleted feature %.*s:%.*s and %llu stored versions", (int)entity.n, entity.p,
              (int)feature.n, feature.p, (unsigned long long)deleted);
     goto out;
@@ -1148,10 +1147,8 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
     }
     if (reg_index(draft))
         goto nomem;
-    if ((rc = write_sync(st, wb, "deleting an entity", err)))
+    if ((rc = publish(st, wb, &draft, "deleting an entity", err)))
         goto out;
-    store_registry_install(st, draft);
-    draft = NULL;
     goto out;
 nomem:
     rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
@@ -1239,12 +1236,8 @@ int store_groups_assign(store_t *st, uint32_t entity_id, const write_row *rows, 
         }
         changed = n;
     }
-    if (changed) {
-        if ((rc = write_sync(st, wb, "recording write groups", err)))
-            goto out;
-        store_registry_install(st, draft);
-        draft = NULL;
-    }
+    if (changed && (rc = publish(st, wb, &draft, "recording write groups", err)))
+        goto out;
     goto out;
 nomem:
     rc = err_set(err, STRATA_NOMEM, "out of memory updating the registry");
@@ -1286,14 +1279,13 @@ int store_groups_upgrade(store_t *st, strata_err *err)
         put_group(wb, st, &key, f);
     }
     put_meta_u32(wb, st->cf[CF_META], STORE_META_LAYOUT, STORE_LAYOUT_VERSION);
-    if ((rc = write_sync(st, wb, "upgrading the data directory's layout", err)))
+    size_t nfeats = draft->nfeats;
+    if ((rc = publish(st, wb, &draft, "upgrading the data directory's layout", err)))
         goto out;
+    atomic_store(&st->layout, STORE_LAYOUT_VERSION);
     log_info("data directory upgraded to layout %u by its first write: %zu features keep their "
              "stored versions as they are",
-             STORE_LAYOUT_VERSION, draft->nfeats);
-    store_registry_install(st, draft);
-    draft = NULL;
-    atomic_store(&st->layout, STORE_LAYOUT_VERSION);
+             STORE_LAYOUT_VERSION, nfeats);
 out:
     pthread_mutex_unlock(&st->reg_mu);
     rocksdb_writebatch_destroy(wb);

@@ -1066,17 +1066,12 @@ static void write_op(store_t *st, rocksdb_writebatch_t *wb, store_batch *sb, enu
     }
 }
 
-/* Whether any cell is of a feature of the entity that has no write group yet. */
-static bool needs_groups(const registry_t *reg, uint32_t entity_id, const write_row *rows,
-                         size_t nrows)
+/* Re-acquire the registry after a mutation store_write made (a layout upgrade,
+ * new write groups). Under data_lock nothing the write checked can change. */
+static const registry_t *reacquire(store_t *st, const registry_t *reg)
 {
-    for (size_t r = 0; r < nrows; r++)
-        for (size_t c = 0; c < rows[r].ncells; c++) {
-            const feature_def *f = registry_feature_by_id(reg, rows[r].cells[c].feature_id);
-            if (f && f->entity_id == entity_id && !f->group)
-                return true;
-        }
-    return false;
+    store_registry_release(st, reg);
+    return store_registry_acquire(st);
 }
 
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
@@ -1086,24 +1081,27 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     bool locked = false;
     const registry_t *reg = NULL;
     rocksdb_writebatch_t *wb = NULL;
-    const write_cell **sorted = NULL;
-    uint32_t *groups = NULL; /* per sorted cell: its feature's write group */
-    uint32_t *done = NULL;   /* a row's set groups already written */
+    const write_cell **all = NULL; /* every row's cells, each row's by feature id */
+    uint32_t *groups = NULL;       /* per cell of a row: its feature's write group */
+    uint32_t *done = NULL;         /* a row's set groups already written */
     /* Several rows: staged and applied in key order (write_op). */
     store_batch *sb = nrows > 1 ? store_batch_new() : NULL;
     buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
     char *rerr = NULL;
-    size_t maxc = 0;
-    uint64_t cells = 0, seq0 = 0;
+    size_t maxc = 0, total = 0, r = 0;
+    uint64_t seq0 = 0;
+    bool fresh = false; /* a feature written for the first time */
 
     if ((rc = store_check_writable(st, err)) || nrows == 0)
         return rc;
     store_quiet_perf_context();
-    for (size_t i = 0; i < nrows; i++)
+    for (size_t i = 0; i < nrows; i++) {
+        total += rows[i].ncells;
         if (rows[i].ncells > maxc)
             maxc = rows[i].ncells;
+    }
     if (maxc &&
-        (!(sorted = malloc(maxc * sizeof *sorted)) || !(groups = malloc(maxc * sizeof *groups)) ||
+        (!(all = malloc(total * sizeof *all)) || !(groups = malloc(maxc * sizeof *groups)) ||
          !(done = malloc(maxc * sizeof *done)))) {
         rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
         goto out;
@@ -1118,36 +1116,11 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
         goto out;
     }
-    /* A layout-1 directory is upgraded by its first write, not by its open:
-     * an open that something above the store refuses leaves it as it was. */
-    if (atomic_load(&st->layout) < STORE_LAYOUT_VERSION) {
-        store_registry_release(st, reg);
-        reg = NULL;
-        if ((rc = store_groups_upgrade(st, err)))
-            goto out;
-        reg = store_registry_acquire(st);
-        if (!(e = registry_entity_by_id(reg, entity_id))) {
-            rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
-            goto out;
-        }
-    }
-    /* Features written for the first time get their write group first. */
-    if (needs_groups(reg, entity_id, rows, nrows)) {
-        store_registry_release(st, reg);
-        reg = NULL;
-        if ((rc = store_groups_assign(st, entity_id, rows, nrows, err)))
-            goto out;
-        reg = store_registry_acquire(st);
-        if (!(e = registry_entity_by_id(reg, entity_id))) {
-            rc = err_set(err, STRATA_NOT_FOUND, "entity id %u not found", entity_id);
-            goto out;
-        }
-    }
-    if ((rc = seq_reserve(st, nrows, &seq0, err)))
-        goto out;
-    wb = rocksdb_writebatch_create();
-    for (size_t r = 0; r < nrows; r++) {
+    /* Every row is checked before anything is recorded: a refused write
+     * changes nothing, write groups and the layout included. */
+    for (size_t off = 0; r < nrows; off += rows[r].ncells, r++) {
         const write_row *row = &rows[r];
+        const write_cell **sorted = all + off;
         if (!text_valid_entity_id(row->entity_id)) {
             rc = bad_id(err);
             goto row_err;
@@ -1161,10 +1134,6 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             sorted[c] = &row->cells[c];
         if (row->ncells > 1)
             qsort(sorted, row->ncells, sizeof *sorted, cell_ptr_cmp);
-        uint64_t seq = seq0 + r;
-        buf_reset(&frag);
-        store_frag_begin(&frag, row->event_time, row->created_time, seq);
-        bool any_set = false;
         for (size_t c = 0; c < row->ncells; c++) {
             const write_cell *cell = sorted[c];
             const feature_def *f = registry_feature_by_id(reg, cell->feature_id);
@@ -1183,7 +1152,35 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
                 err_prefix(err, "feature \"%s\"", f->name);
                 goto row_err;
             }
-            uint32_t g = store_feature_group(f);
+            fresh |= f->group == 0;
+        }
+    }
+    /* A layout-1 directory is upgraded by its first write, not by its open:
+     * an open that something above the store refuses leaves it as it was. */
+    if (atomic_load(&st->layout) < STORE_LAYOUT_VERSION) {
+        if ((rc = store_groups_upgrade(st, err)))
+            goto out;
+        reg = reacquire(st, reg);
+    }
+    /* Features written for the first time get their write group first. */
+    if (fresh) {
+        if ((rc = store_groups_assign(st, entity_id, rows, nrows, err)))
+            goto out;
+        reg = reacquire(st, reg);
+    }
+    if ((rc = seq_reserve(st, nrows, &seq0, err)))
+        goto out;
+    wb = rocksdb_writebatch_create();
+    for (size_t off = 0, i = 0; i < nrows; off += rows[i].ncells, i++) {
+        const write_row *row = &rows[i];
+        const write_cell **sorted = all + off;
+        uint64_t seq = seq0 + i;
+        buf_reset(&frag);
+        store_frag_begin(&frag, row->event_time, row->created_time, seq);
+        bool any_set = false;
+        for (size_t c = 0; c < row->ncells; c++) {
+            const write_cell *cell = sorted[c];
+            uint32_t g = store_feature_group(registry_feature_by_id(reg, cell->feature_id));
             groups[c] = g;
             if (store_group_is_set(g)) {
                 any_set = true;
@@ -1222,11 +1219,6 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             store_key_id(&key, entity_id, row->entity_id);
             write_op(st, wb, sb, CF_LATEST, STORE_OP_MERGE, buf_slice(&key), buf_slice(&frag));
         }
-        cells += row->ncells;
-        continue;
-    row_err:
-        err_prefix(err, "row %zu", r);
-        goto out;
     }
     if (sb)
         store_batch_apply(st, sb, wb);
@@ -1235,7 +1227,10 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
         rc = store_rdb_err(err, rerr, "writing values");
         goto out;
     }
-    atomic_fetch_add(&st->values_written, cells);
+    atomic_fetch_add(&st->values_written, total);
+    goto out;
+row_err:
+    err_prefix(err, "row %zu", r);
 out:
     store_registry_release(st, reg);
     if (locked)
@@ -1245,7 +1240,7 @@ out:
     buf_free(&key);
     buf_free(&frag);
     buf_free(&cellbuf);
-    free(sorted);
+    free(all);
     free(groups);
     free(done);
     store_batch_free(sb);

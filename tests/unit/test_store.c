@@ -1331,6 +1331,17 @@ static void test_write_groups_per_write(void **state)
     assert_true(pit_i64(f, "q", z, 5) == 3);
     assert_int_equal(count_keys(f, "p"), 1);
     assert_int_equal(count_keys(f, "q"), 1);
+    /* A refused write records nothing, not even write groups: z2's first
+     * write fails on its second row's value. */
+    feature_spec more[] = {{SLICE_LIT("z2"), VT_INT64, 0, SLICE_LIT(""), NULL},
+                           {SLICE_LIT("z3"), VT_INT64, 0, SLICE_LIT(""), NULL}};
+    assert_int_equal(store_features_create(f->st, SLICE_LIT("customer"), more, 2, &err), 0);
+    uint32_t z2 = feature_id(f->st, "customer", "z2"), z3 = feature_id(f->st, "customer", "z3");
+    write_cell ok[] = {{z2, {b.p, 9}}}, bad[] = {{z3, SLICE_LIT("\x02short")}};
+    write_row two[] = {{SLICE_LIT("p"), 6, 6, 1, ok}, {SLICE_LIT("p"), 7, 7, 1, bad}};
+    assert_int_equal(store_write(f->st, f->eid, two, 2, &err), STRATA_INVALID_ARGUMENT);
+    assert_int_equal(group_of(f->st, z2), 0);
+    assert_int_equal(group_of(f->st, z3), 0);
     /* A delete by id counts versions, not keys: q's one key held two. */
     uint64_t deleted = 0;
     slice q = SLICE_LIT("q");
@@ -1418,8 +1429,9 @@ static void test_set_group_limit(void **state)
 }
 
 /* A data directory of layout 1 (one key per value, no group records) opens
- * as layout 2 with every feature in its own group: its values read as they
- * are, and features created after the upgrade form set groups. */
+ * unchanged and reads as it is; its first write upgrades it to layout 2 with
+ * every feature in its own group, and features created afterwards form set
+ * groups. */
 static void test_layout_1_upgrade(void **state)
 {
     fx *f = *state;
@@ -1451,6 +1463,10 @@ static void test_layout_1_upgrade(void **state)
         assert_int_equal(group_of(f->st, fids[i]), 0);
     assert_true(pit_i64(f, "u", x, 10) == 41);
     assert_true(pit_i64(f, "u", y, 10) == 42);
+    /* Nor does a refused write. */
+    write_cell badc = {x, SLICE_LIT("\x02short")};
+    write_row badr = {SLICE_LIT("u"), 30, 30, 1, &badc};
+    assert_int_equal(store_write(f->st, f->eid, &badr, 1, &err), STRATA_INVALID_ARGUMENT);
     reopen(f);
     assert_int_equal(f->st->layout, 1);
     /* The first write upgrades it: every feature its own group, then the
