@@ -1261,13 +1261,44 @@ static void set_successive_merges(store_t *st, int n)
     }
 }
 
+/* RocksDB reads max_successive_merges when it creates a memtable: make the
+ * active `latest` memtable a new one, so that the setting just made applies
+ * from the next write on. A flush (not waited for) switches a memtable that
+ * holds entries; RocksDB does not switch an empty one, so that first gets the
+ * tombstone of a key no row has (entity 0, which is never assigned, and an
+ * empty id): one tiny SST file, dropped by its first compaction. */
+static void retire_latest_memtable(store_t *st)
+{
+    static const char none[6] = {0};
+    uint64_t n = 0;
+    char *rerr = NULL;
+    if (rocksdb_property_int_cf(st->db, st->cf[CF_LATEST], "rocksdb.num-entries-active-mem-table",
+                                &n) == 0 &&
+        n == 0) {
+        rocksdb_delete_cf(st->db, st->wo_data, st->cf[CF_LATEST], none, sizeof none, &rerr);
+        if (rerr)
+            goto warn;
+    }
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 0);
+    rocksdb_flush_cf(st->db, fo, st->cf[CF_LATEST], &rerr);
+    rocksdb_flushoptions_destroy(fo);
+    if (!rerr)
+        return;
+warn:
+    log_warn("latest: the active memtable keeps its operand count setting: %s", rerr);
+    rocksdb_free(rerr);
+}
+
 void store_bulk_begin(store_t *st)
 {
     if (st->read_only)
         return;
     pthread_mutex_lock(&st->bulk_mu);
-    if (st->bulk_writers++ == 0)
+    if (st->bulk_writers++ == 0) {
         set_successive_merges(st, 0);
+        retire_latest_memtable(st);
+    }
     pthread_mutex_unlock(&st->bulk_mu);
 }
 
@@ -1277,8 +1308,10 @@ void store_bulk_end(store_t *st)
         return;
     pthread_mutex_lock(&st->bulk_mu);
     STRATA_ASSERT(st->bulk_writers > 0);
-    if (--st->bulk_writers == 0)
+    if (--st->bulk_writers == 0) {
         set_successive_merges(st, LATEST_SUCCESSIVE_MERGES);
+        retire_latest_memtable(st);
+    }
     pthread_mutex_unlock(&st->bulk_mu);
 }
 

@@ -189,10 +189,11 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
  * created from then on do not make a write count the operands its id already
  * has (RocksDB's max_successive_merges, 8 otherwise: docs/architecture.md
  * "`latest` key and row"). That count is a memtable search per written row, a
- * sixth of an import's time. RocksDB applies the setting per memtable, so the
- * memtable current at begin keeps counting, and the one current at end keeps
- * not counting until it is flushed: an id written many times meanwhile folds
- * its operands on read instead. Nestable; no-ops on a read-only store. */
+ * sixth of an import's time. RocksDB applies the setting when it creates a
+ * memtable, so the first begin and the last end each switch `latest` to a new
+ * memtable (a flush, not waited for). Online writes to an id during the bulk
+ * load fold its operands on read instead. Nestable; no-ops on a read-only
+ * store. */
 void store_bulk_begin(store_t *st);
 void store_bulk_end(store_t *st);
 

@@ -1524,8 +1524,35 @@ static int latest_successive_merges(const char *db)
     return v;
 }
 
+/* The merge operands RocksDB folds to read id's `latest` row: an iterator
+ * counts them in the thread's perf context. */
+static uint64_t latest_operands(fx *f, const char *id)
+{
+    buf k = BUF_INIT;
+    store_key_id(&k, f->eid, slice_of(id));
+    rocksdb_set_perf_level(rocksdb_enable_count);
+    rocksdb_perfcontext_t *pc = rocksdb_perfcontext_create();
+    rocksdb_perfcontext_reset(pc);
+    rocksdb_iterator_t *it =
+        rocksdb_create_iterator_cf(f->st->db, f->st->ro_total, f->st->cf[CF_LATEST]);
+    rocksdb_iter_seek(it, k.p, k.n);
+    assert_true(rocksdb_iter_valid(it));
+    size_t kn;
+    const char *got = rocksdb_iter_key(it, &kn);
+    assert_true(kn == k.n && memcmp(got, k.p, kn) == 0);
+    uint64_t n = rocksdb_perfcontext_metric(pc, rocksdb_internal_merge_count);
+    rocksdb_iter_destroy(it);
+    rocksdb_perfcontext_destroy(pc);
+    rocksdb_set_perf_level(rocksdb_disable);
+    buf_free(&k);
+    return n;
+}
+
 /* Imports bracket their writes: the operand count is off while any runs
- * (nested), back to 8 after the last; values stay right either way. */
+ * (nested), back to 8 after the last; values stay right either way. The
+ * setting reaches the memtable in use (RocksDB reads it when it creates
+ * one): 20 writes of an id during the bulk load stay more than 8 operands, where the
+ * count would have folded them at 8; after it, writes fold again. */
 static void test_bulk_writers(void **state)
 {
     fx *f = *state;
@@ -1537,10 +1564,17 @@ static void test_bulk_writers(void **state)
     assert_int_equal(latest_successive_merges(f->db), 0); /* one still runs */
     for (int i = 0; i < 20; i++)
         must_put(f, "hot", f->f_age, i, 1, i);
+    assert_true(latest_operands(f, "hot") > 8);
     store_bulk_end(f->st);
     assert_int_equal(latest_successive_merges(f->db), 8);
     latest_row row = {0};
     get_latest(f, "hot", &row);
+    assert_true(cell_i64(latest_row_find(&row, f->f_age)) == 19);
+    latest_row_free(&row);
+    for (int i = 0; i < 20; i++)
+        must_put(f, "warm", f->f_age, i, 1, i);
+    assert_true(latest_operands(f, "warm") <= 8);
+    get_latest(f, "warm", &row);
     assert_true(cell_i64(latest_row_find(&row, f->f_age)) == 19);
     latest_row_free(&row);
 }
