@@ -109,22 +109,29 @@ void api_metrics(http_req *req, void *ctx)
     buf_printf(o,
                "# HELP strata_rocksdb_memory_bytes RocksDB's memory outside the memtables "
                "(strata_store_bytes{component=\"memtable\"}): the block cache's contents, the "
-               "part of them pinned by readers, and table readers kept outside the cache.\n"
+               "part of them pinned by readers, table readers kept outside the cache, and the row "
+               "cache's contents.\n"
                "# TYPE strata_rocksdb_memory_bytes gauge\n"
                "strata_rocksdb_memory_bytes{component=\"block_cache\"} %llu\n"
                "strata_rocksdb_memory_bytes{component=\"block_cache_pinned\"} %llu\n"
                "strata_rocksdb_memory_bytes{component=\"table_readers\"} %llu\n"
+               "strata_rocksdb_memory_bytes{component=\"row_cache\"} %llu\n"
                "# HELP strata_rocksdb_block_cache_capacity_bytes The block cache's size limit "
                "(--block-cache-mb).\n"
                "# TYPE strata_rocksdb_block_cache_capacity_bytes gauge\n"
                "strata_rocksdb_block_cache_capacity_bytes %llu\n"
+               "# HELP strata_rocksdb_row_cache_capacity_bytes The row cache's size limit "
+               "(--row-cache-mb; 0: no row cache).\n"
+               "# TYPE strata_rocksdb_row_cache_capacity_bytes gauge\n"
+               "strata_rocksdb_row_cache_capacity_bytes %llu\n"
                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                "# TYPE process_resident_memory_bytes gauge\n"
                "process_resident_memory_bytes %llu\n",
                (unsigned long long)st.block_cache_bytes,
                (unsigned long long)st.block_cache_pinned_bytes,
-               (unsigned long long)st.table_readers_bytes,
-               (unsigned long long)st.block_cache_capacity, (unsigned long long)pm.rss_bytes);
+               (unsigned long long)st.table_readers_bytes, (unsigned long long)st.row_cache_bytes,
+               (unsigned long long)st.block_cache_capacity,
+               (unsigned long long)st.row_cache_capacity, (unsigned long long)pm.rss_bytes);
     if (pm.have_heap)
         buf_printf(o,
                    "# HELP strata_heap_bytes The C allocator's heap: allocated and not freed "

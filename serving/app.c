@@ -33,6 +33,7 @@ int app_open(const strata_config *cfg, const char *build_id, app *a, strata_err 
     store_options so = {.path = cfg->data_dir,
                         .sync = cfg->sync,
                         .block_cache_bytes = cfg->block_cache_mb << 20,
+                        .row_cache_bytes = cfg->row_cache_mb << 20,
                         .sync_interval_ms = cfg->sync_interval_ms,
                         .wal_recovery = cfg->wal_recovery,
                         .verify = cfg->start_check == CONFIG_CHECK_FULL,

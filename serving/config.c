@@ -76,6 +76,8 @@ static const option_def options[] = {
     O("catch_up_ms", OPT_U32, catch_up_ms,
       "replica: how often to catch up with the primary (default 1000)"),
     O("block_cache_mb", OPT_SIZE, block_cache_mb, "RocksDB block cache in MiB (default 256)"),
+    O("row_cache_mb", OPT_SIZE, row_cache_mb,
+      "RocksDB row cache for point reads (online reads) in MiB; 0 turns it off (default 64)"),
     E("log_level", log_level, level_names, "debug|info|warn|error (default info)"),
     O("max_body_bytes", OPT_SIZE, limits.max_body_bytes,
       "largest request body in bytes (default 67108864)"),
@@ -119,6 +121,7 @@ void config_defaults(strata_config *c)
     c->start_check = CONFIG_CHECK_FULL;
     c->catch_up_ms = 1000;
     c->block_cache_mb = 256;
+    c->row_cache_mb = 64;
     c->log_level = LOG_INFO;
     c->limits = limits_default();
 }

@@ -39,6 +39,7 @@ typedef struct strata_config {
     uint32_t catch_up_ms;        /* replica: catch-up period */
     bool check_only;             /* --check: verify the data directory and exit */
     size_t block_cache_mb;
+    size_t row_cache_mb;
     int log_level; /* enum log_level */
     strata_limits limits;
 } strata_config;

@@ -833,6 +833,12 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     st->cache = rocksdb_cache_create_lru(opt->block_cache_bytes ? opt->block_cache_bytes
                                                                 : DEFAULT_BLOCK_CACHE_BYTES);
     st->db_opts = db_options(st->read_only, opt->wal_recovery);
+    if (opt->row_cache_bytes) {
+        /* A point Get that hits the row cache skips the table's filter,
+         * index and data block searches (docs/architecture.md, "Tuning"). */
+        st->row_cache = rocksdb_cache_create_lru(opt->row_cache_bytes);
+        rocksdb_options_set_row_cache(st->db_opts, st->row_cache);
+    }
     if (!st->read_only) {
         /* Compactions run at the lowest CPU priority (nice 19 for RocksDB's
          * low-priority pool; flushes keep theirs, so a full memtable is never
@@ -873,6 +879,7 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         store_options probe_opt = *opt;
         probe_opt.read_only = true;
         probe_opt.block_cache_bytes = (size_t)8 << 20;
+        probe_opt.row_cache_bytes = 0;
         store_t *probe = NULL;
         if ((rc = check_not_locked(st->path, err)) || (rc = store_open(&probe_opt, &probe, err)))
             goto out;
@@ -953,6 +960,8 @@ void store_close(store_t *st)
         rocksdb_options_destroy(st->extra_opts);
     if (st->cache)
         rocksdb_cache_destroy(st->cache);
+    if (st->row_cache)
+        rocksdb_cache_destroy(st->row_cache);
     if (st->wo_data)
         rocksdb_writeoptions_destroy(st->wo_data);
     if (st->wo_sync)
@@ -1957,6 +1966,10 @@ void store_get_stats(store_t *st, store_stats *out)
     out->block_cache_bytes = rocksdb_cache_get_usage(st->cache);
     out->block_cache_pinned_bytes = rocksdb_cache_get_pinned_usage(st->cache);
     out->block_cache_capacity = rocksdb_cache_get_capacity(st->cache);
+    if (st->row_cache) {
+        out->row_cache_bytes = rocksdb_cache_get_usage(st->row_cache);
+        out->row_cache_capacity = rocksdb_cache_get_capacity(st->row_cache);
+    }
     out->running_flushes = prop(st, NULL, "rocksdb.num-running-flushes");
     out->running_compactions = prop(st, NULL, "rocksdb.num-running-compactions");
     out->write_stopped = prop(st, NULL, "rocksdb.is-write-stopped");

@@ -73,6 +73,9 @@ typedef struct store_options {
      * itself; store_catch_up does it on demand). */
     const char *secondary_of;
     uint32_t catch_up_ms;
+    /* RocksDB's row cache for point Gets (online reads of `latest`,
+     * registry and lineage lookups): 0 = none. */
+    size_t row_cache_bytes;
 } store_options;
 
 int store_open(const store_options *opt, store_t **out, strata_err *err);
@@ -384,6 +387,8 @@ typedef struct store_stats {
     uint64_t block_cache_pinned_bytes; /* of those, held by open iterators and readers */
     uint64_t block_cache_capacity;
     uint64_t table_readers_bytes;      /* open table files' readers outside the cache */
+    uint64_t row_cache_bytes;          /* rows in the row cache (0 without one) */
+    uint64_t row_cache_capacity;
 } store_stats;
 void store_get_stats(store_t *st, store_stats *out);
 

@@ -81,6 +81,7 @@ struct store {
     rocksdb_column_family_handle_t **extra_cf;
     rocksdb_options_t *extra_opts;
     rocksdb_cache_t *cache;
+    rocksdb_cache_t *row_cache; /* NULL without one */
 
     rocksdb_writeoptions_t *wo_data;  /* WAL on; fsync per store_options.sync */
     rocksdb_writeoptions_t *wo_sync;  /* registry, deletes, seq ceiling: always fsync */

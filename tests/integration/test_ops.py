@@ -92,8 +92,10 @@ class StoreBacklogMetricsTest(unittest.TestCase):
         self.assertGreater(l0_all, l0_before)  # the flushed memtables
         self.assertGreaterEqual(l0_max, 1)
         self.assertLessEqual(l0_max, l0_all)
-        # Memory: reading the flushed values goes through the block cache.
+        # Memory: reading the flushed values goes through the block cache, and
+        # the rows read land in the row cache (64 MiB by default).
         cache_before = gauge(text, 'strata_rocksdb_memory_bytes{component="block_cache"}')
+        rows_before = gauge(text, 'strata_rocksdb_memory_bytes{component="row_cache"}')
         for k in range(0, 50, 7):
             s, doc = self.d.call("GET", f"/v1/entities/c/values/i{k}")
             self.assertEqual(s, 200, doc)
@@ -107,6 +109,10 @@ class StoreBacklogMetricsTest(unittest.TestCase):
         self.assertLessEqual(gauge(text, 'strata_rocksdb_memory_bytes{component="block_cache_pinned"}'),
                              cache)
         self.assertGreaterEqual(gauge(text, 'strata_rocksdb_memory_bytes{component="table_readers"}'), 0)
+        self.assertEqual(gauge(text, "strata_rocksdb_row_cache_capacity_bytes"), 64 << 20)
+        rows = gauge(text, 'strata_rocksdb_memory_bytes{component="row_cache"}')
+        self.assertGreater(rows, rows_before)
+        self.assertLessEqual(rows, 64 << 20)
         self.assertGreater(gauge(text, "process_resident_memory_bytes"), 4 << 20)
         for state in ("in_use", "free", "mmapped"):  # glibc's view (not ASan's allocator)
             self.assertGreaterEqual(gauge(text, 'strata_heap_bytes{state="%s"}' % state), 0)

@@ -45,7 +45,10 @@ static void rm_rf(const char *dir)
 
 static int open_store(const char *path, bool read_only, store_t **st, strata_err *err)
 {
-    store_options o = {path, STORE_SYNC_NEVER, (size_t)8 << 20, read_only};
+    store_options o = {.path = path,
+                       .sync = STORE_SYNC_NEVER,
+                       .block_cache_bytes = (size_t)8 << 20,
+                       .read_only = read_only};
     return store_open(&o, st, err);
 }
 
@@ -1579,6 +1582,73 @@ static void test_bulk_writers(void **state)
     latest_row_free(&row);
 }
 
+/* ---- row cache ------------------------------------------------------------ */
+
+static void flush_latest(fx *f, bool compact)
+{
+    char *rerr = NULL;
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flush_cf(f->st->db, fo, f->st->cf[CF_LATEST], &rerr);
+    rocksdb_flushoptions_destroy(fo);
+    assert_null(rerr);
+    if (compact)
+        rocksdb_compact_range_cf(f->st->db, f->st->cf[CF_LATEST], NULL, 0, NULL, 0);
+}
+
+static int64_t latest_i64(fx *f, const char *id, uint32_t feature)
+{
+    latest_row row = {0};
+    get_latest(f, id, &row);
+    const version *c = latest_row_find(&row, feature);
+    int64_t v = c ? cell_i64(c) : -1;
+    latest_row_free(&row);
+    return v;
+}
+
+/* Online reads through RocksDB's row cache see every change: a newer write
+ * over a cached row (its fragment in the memtable), the same after a flush
+ * and a compaction move the row to new files, an older write that must not
+ * win, a delete, a rewrite; and the cache is used (it holds rows). */
+static void test_row_cache(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    store_close(f->st);
+    store_options o = {.path = f->db,
+                       .sync = STORE_SYNC_NEVER,
+                       .block_cache_bytes = (size_t)8 << 20,
+                       .row_cache_bytes = (size_t)1 << 20};
+    f->st = NULL;
+    assert_int_equal(store_open(&o, &f->st, &err), 0);
+
+    must_put(f, "r", f->f_age, 10, 1, 1);
+    flush_latest(f, false);
+    assert_true(latest_i64(f, "r", f->f_age) == 1); /* cached from the table file */
+    store_stats st;
+    store_get_stats(f->st, &st);
+    assert_true(st.row_cache_capacity == (size_t)1 << 20);
+    assert_true(st.row_cache_bytes > 0);
+    must_put(f, "r", f->f_age, 20, 2, 2);
+    assert_true(latest_i64(f, "r", f->f_age) == 2);
+    flush_latest(f, false);
+    assert_true(latest_i64(f, "r", f->f_age) == 2);
+    flush_latest(f, true);
+    assert_true(latest_i64(f, "r", f->f_age) == 2);
+    must_put(f, "r", f->f_age, 5, 3, 3); /* older event time: stays a version only */
+    assert_true(latest_i64(f, "r", f->f_age) == 2);
+    flush_latest(f, true);
+    assert_true(latest_i64(f, "r", f->f_age) == 2);
+    uint64_t deleted = 0;
+    slice ids[1] = {SLICE_LIT("r")};
+    assert_int_equal(store_delete_ids(f->st, f->eid, ids, 1, &deleted, &err), 0);
+    assert_true(latest_i64(f, "r", f->f_age) == -1);
+    must_put(f, "r", f->f_age, 1, 4, 4);
+    assert_true(latest_i64(f, "r", f->f_age) == 4);
+    flush_latest(f, true);
+    assert_true(latest_i64(f, "r", f->f_age) == 4);
+}
+
 /* ---- durability, open errors, read-only --------------------------------- */
 
 static uint64_t latest_seq(fx *f, const char *id, uint32_t feature)
@@ -2005,6 +2075,7 @@ int main(void)
         T(test_set_group_limit),
         T(test_layout_1_upgrade),
         T(test_bulk_writers),
+        T(test_row_cache),
         T(test_seq_monotonic_across_reopen),
         T(test_open_errors),
         T(test_read_only),
