@@ -1555,7 +1555,7 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err)
         goto out;
 
     /* A bulk load: no operand count per written row (store.h store_bulk_begin). */
-    store_bulk_begin(p->ic->store);
+    store_bulk_begin(p->ic->store, ingest_source_size(rs.src));
     rc = p->jsonl ? pass_jsonl(&rs, err) : pass_csv(&rs, err);
     if (rc == 0 && !job_cancelled(j))
         rc = commit(&rs, err);

@@ -7,13 +7,16 @@
 #include "serving/config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "base/text.h"
 
-typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_INT, OPT_ENUM } opt_kind;
+/* OPT_SIZE0: a size that may be 0 ("off"); every other number must be positive.
+ * A size whose key ends in _mb is MiB, and must fit a size_t in bytes. */
+typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_SIZE0, OPT_INT, OPT_ENUM } opt_kind;
 
 typedef struct option_def {
     const char *key;
@@ -76,7 +79,7 @@ static const option_def options[] = {
     O("catch_up_ms", OPT_U32, catch_up_ms,
       "replica: how often to catch up with the primary (default 1000)"),
     O("block_cache_mb", OPT_SIZE, block_cache_mb, "RocksDB block cache in MiB (default 256)"),
-    O("row_cache_mb", OPT_SIZE, row_cache_mb,
+    O("row_cache_mb", OPT_SIZE0, row_cache_mb,
       "RocksDB row cache for point reads (online reads) in MiB; 0 turns it off (default 64)"),
     E("log_level", log_level, level_names, "debug|info|warn|error (default info)"),
     O("max_body_bytes", OPT_SIZE, limits.max_body_bytes,
@@ -169,18 +172,23 @@ int config_set(strata_config *c, const char *key, const char *value, strata_err 
             return 0;
         case OPT_U32:
         case OPT_SIZE:
-        case OPT_INT:
-            if (text_parse_u64(slice_of(value), &u) || u == 0 ||
-                (o->kind != OPT_SIZE && u > INT32_MAX))
-                return err_set(err, STRATA_INVALID_ARGUMENT,
-                               "%s must be a positive integer, got \"%s\"", k, value);
+        case OPT_SIZE0:
+        case OPT_INT: {
+            bool size = o->kind == OPT_SIZE || o->kind == OPT_SIZE0;
+            if (text_parse_u64(slice_of(value), &u) || (u == 0 && o->kind != OPT_SIZE0) ||
+                (!size && u > INT32_MAX))
+                return err_set(err, STRATA_INVALID_ARGUMENT, "%s must be a %s integer, got \"%s\"",
+                               k, o->kind == OPT_SIZE0 ? "non-negative" : "positive", value);
+            if (size && kl > 3 && strcmp(k + kl - 3, "_mb") == 0 && u > (SIZE_MAX >> 20))
+                return err_set(err, STRATA_INVALID_ARGUMENT, "%s is too large: %s MiB", k, value);
             if (o->kind == OPT_U32)
                 *(uint32_t *)field = (uint32_t)u;
-            else if (o->kind == OPT_SIZE)
+            else if (size)
                 *(size_t *)field = (size_t)u;
             else
                 *(int *)field = (int)u;
             return 0;
+        }
         case OPT_ENUM: {
             char allowed[128] = "";
             for (int v = 0; o->names[v]; v++) {

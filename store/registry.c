@@ -1143,6 +1143,9 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
         store_key_entity(&key, eid);
         store_key_entity(&end, eid + 1); /* eid < UINT32_MAX, see store_entity_create */
         rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_VALUES], key.p, key.n, end.p, end.n);
+        /* DeleteRange on a column family read by Gets: only because this
+         * entity's id is never named again (store_int.h, "DeleteRange and the
+         * row cache"). */
         rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_LATEST], key.p, key.n, end.p, end.n);
     }
     if (reg_index(draft))

@@ -1299,29 +1299,43 @@ warn:
     rocksdb_free(rerr);
 }
 
-void store_bulk_begin(store_t *st)
+/* A big load switches `latest` to a new memtable when none was switched since
+ * the count went off (a small load running already leaves it counting), and
+ * the last end switches back when one was. The switches happen outside
+ * bulk_mu: RocksDB's flush, even unwaited, waits while one more memtable would
+ * stall writes, and other importers must not queue behind that. Racing begins
+ * and ends switch at most once more, and each switch takes the setting current
+ * at that moment. */
+void store_bulk_begin(store_t *st, uint64_t expected_bytes)
 {
     if (st->read_only)
         return;
     pthread_mutex_lock(&st->bulk_mu);
-    if (st->bulk_writers++ == 0) {
+    if (st->bulk_writers++ == 0)
         set_successive_merges(st, 0);
-        retire_latest_memtable(st);
-    }
+    bool sw = expected_bytes >= STORE_BULK_SWITCH_BYTES && !st->bulk_switched;
+    if (sw)
+        st->bulk_switched = true;
     pthread_mutex_unlock(&st->bulk_mu);
+    if (sw)
+        retire_latest_memtable(st);
 }
 
 void store_bulk_end(store_t *st)
 {
     if (st->read_only)
         return;
+    bool sw = false;
     pthread_mutex_lock(&st->bulk_mu);
     STRATA_ASSERT(st->bulk_writers > 0);
     if (--st->bulk_writers == 0) {
         set_successive_merges(st, LATEST_SUCCESSIVE_MERGES);
-        retire_latest_memtable(st);
+        sw = st->bulk_switched;
+        st->bulk_switched = false;
     }
     pthread_mutex_unlock(&st->bulk_mu);
+    if (sw)
+        retire_latest_memtable(st);
 }
 
 /* ---- deletes ------------------------------------------------------------ */

@@ -73,8 +73,10 @@ typedef struct store_options {
      * itself; store_catch_up does it on demand). */
     const char *secondary_of;
     uint32_t catch_up_ms;
-    /* RocksDB's row cache for point Gets (online reads of `latest`,
-     * registry and lineage lookups): 0 = none. */
+    /* RocksDB's row cache for point Gets (online reads of `latest`, lineage
+     * and job lookups): 0 = none. Only Put, Delete and Merge may change what
+     * Gets read: RocksDB 7.8 can serve a cached row over a DeleteRange
+     * (store_int.h). */
     size_t row_cache_bytes;
 } store_options;
 
@@ -193,11 +195,15 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
  * has (RocksDB's max_successive_merges, 8 otherwise: docs/architecture.md
  * "`latest` key and row"). That count is a memtable search per written row, a
  * sixth of an import's time. RocksDB applies the setting when it creates a
- * memtable, so the first begin and the last end each switch `latest` to a new
- * memtable (a flush, not waited for). Online writes to an id during the bulk
- * load fold its operands on read instead. Nestable; no-ops on a read-only
- * store. */
-void store_bulk_begin(store_t *st);
+ * memtable, so a load of expected_bytes >= STORE_BULK_SWITCH_BYTES (the
+ * source's size) switches `latest` to a new memtable (a flush, not waited
+ * for) unless one was switched already, and the last end switches back; a
+ * smaller load leaves the memtable as it is (the count costs it little; a
+ * switch would cost a small table file). Online writes to an id during the
+ * bulk load fold its operands on read instead. Nestable; no-ops on a
+ * read-only store. */
+#define STORE_BULK_SWITCH_BYTES ((uint64_t)8 << 20)
+void store_bulk_begin(store_t *st, uint64_t expected_bytes);
 void store_bulk_end(store_t *st);
 
 /* Delete every version and the latest row of each id; *deleted = versions removed. */

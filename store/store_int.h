@@ -13,6 +13,14 @@
  *   seq_mu   (mutex)    serialises persisting a new seq reservation ceiling.
  *   bulk_mu  (mutex)    guards the count of bulk writers (store_bulk_begin);
  *                       taken alone.
+ *
+ * DeleteRange and the row cache: RocksDB 7.8 serves a row-cache hit on a table
+ * file without that file's range tombstones, and a MultiGet can reach an
+ * older file's cached row past a newer DeleteRange (upstream issue 4122).
+ * Column families read by Get/MultiGet (`latest`, `meta`, lineage, jobs)
+ * therefore take DeleteRange only over keys no reader can name again: the
+ * force delete of an entity, whose id is never reused. Anything else deletes
+ * key by key.
  */
 #ifndef STRATA_STORE_STORE_INT_H
 #define STRATA_STORE_STORE_INT_H
@@ -120,6 +128,7 @@ struct store {
     /* store_bulk_begin/end: running bulk writers (imports), under bulk_mu. */
     pthread_mutex_t bulk_mu;
     unsigned bulk_writers;
+    bool bulk_switched; /* `latest` switched memtables since the count went off */
 };
 
 struct store_snapshot {

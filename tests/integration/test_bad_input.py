@@ -193,6 +193,31 @@ class ConfigFileTest(unittest.TestCase):
         finally:
             bad.cleanup()
 
+    def test_sizes_that_may_be_zero_and_sizes_that_may_not(self):
+        d = Daemon(args=("--row-cache-mb", "0"))
+        try:
+            d.start()
+            text = d.request("GET", "/metrics")[2].decode()
+            self.assertIn("strata_rocksdb_row_cache_capacity_bytes 0\n", text)
+            d.call("POST", "/v1/entities", {"name": "e"})
+            d.call("POST", "/v1/entities/e/features", {"name": "n", "type": "INT64"})
+            d.call("POST", "/v1/entities/e:write", {"rows": [{"entity_id": "a", "values": {"n": 1}}]})
+            s, doc = d.call("GET", "/v1/entities/e/values/a")
+            self.assertEqual((s, doc["features"]["n"]["value"]), (200, 1), doc)
+            d.stop()
+        finally:
+            d.cleanup()
+        for args, words in ((("--block-cache-mb", "0"), "block_cache_mb must be a positive integer"),
+                            (("--row-cache-mb", "-1"), "row_cache_mb must be a non-negative integer"),
+                            (("--row-cache-mb", str(1 << 60)), "row_cache_mb is too large")):
+            bad = Daemon(args=args)
+            try:
+                with self.assertRaises(RuntimeError) as cm:
+                    bad.start()
+                self.assertIn(words, str(cm.exception))
+            finally:
+                bad.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1551,35 +1551,61 @@ static uint64_t latest_operands(fx *f, const char *id)
     return n;
 }
 
+static int64_t latest_i64(fx *f, const char *id, uint32_t feature)
+{
+    latest_row row = {0};
+    get_latest(f, id, &row);
+    const version *c = latest_row_find(&row, feature);
+    int64_t v = c ? cell_i64(c) : -1;
+    latest_row_free(&row);
+    return v;
+}
+
+static void put_20(fx *f, const char *id)
+{
+    for (int i = 0; i < 20; i++)
+        must_put(f, id, f->f_age, i, 1, i);
+}
+
 /* Imports bracket their writes: the operand count is off while any runs
- * (nested), back to 8 after the last; values stay right either way. The
- * setting reaches the memtable in use (RocksDB reads it when it creates
- * one): 20 writes of an id during the bulk load stay more than 8 operands, where the
- * count would have folded them at 8; after it, writes fold again. */
+ * (nested), back to 8 after the last; values stay right either way. RocksDB
+ * reads the setting when it creates a memtable: a big load switches to a new
+ * memtable (20 writes of an id stay 20 operands) — an empty one through a
+ * placeholder tombstone no reader sees —, the last end switches back (they
+ * fold at 8 again), and a small load leaves the memtable in use counting. */
 static void test_bulk_writers(void **state)
 {
     fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
     assert_int_equal(latest_successive_merges(f->db), 8);
-    store_bulk_begin(f->st);
+    store_bulk_begin(f->st, STORE_BULK_SWITCH_BYTES); /* `latest`'s memtable is empty */
     assert_int_equal(latest_successive_merges(f->db), 0);
-    store_bulk_begin(f->st);
+    put_20(f, "hot");
+    assert_true(latest_operands(f, "hot") > 8);
+    store_bulk_begin(f->st, 1000);
+    put_20(f, "hot2");
+    assert_true(latest_operands(f, "hot2") > 8);
     store_bulk_end(f->st);
     assert_int_equal(latest_successive_merges(f->db), 0); /* one still runs */
-    for (int i = 0; i < 20; i++)
-        must_put(f, "hot", f->f_age, i, 1, i);
-    assert_true(latest_operands(f, "hot") > 8);
     store_bulk_end(f->st);
     assert_int_equal(latest_successive_merges(f->db), 8);
-    latest_row row = {0};
-    get_latest(f, "hot", &row);
-    assert_true(cell_i64(latest_row_find(&row, f->f_age)) == 19);
-    latest_row_free(&row);
-    for (int i = 0; i < 20; i++)
-        must_put(f, "warm", f->f_age, i, 1, i);
+    put_20(f, "warm");
     assert_true(latest_operands(f, "warm") <= 8);
-    get_latest(f, "warm", &row);
-    assert_true(cell_i64(latest_row_find(&row, f->f_age)) == 19);
-    latest_row_free(&row);
+    store_bulk_begin(f->st, 1000);
+    put_20(f, "small");
+    assert_true(latest_operands(f, "small") <= 8);
+    store_bulk_end(f->st);
+    assert_true(latest_i64(f, "hot", f->f_age) == 19 && latest_i64(f, "hot2", f->f_age) == 19 &&
+                latest_i64(f, "warm", f->f_age) == 19 && latest_i64(f, "small", f->f_age) == 19);
+    /* The entity's ids are the four written: the placeholder is not one. */
+    store_entity_scan *sc = NULL;
+    assert_int_equal(store_ids_scan_open(f->st, f->eid, NULL, &sc, &err), 0);
+    slice id;
+    size_t n = 0;
+    while (store_ids_scan_next(sc, &id, &err) == 1)
+        n++;
+    store_entity_scan_close(sc);
+    assert_int_equal(n, 4);
 }
 
 /* ---- row cache ------------------------------------------------------------ */
@@ -1594,16 +1620,6 @@ static void flush_latest(fx *f, bool compact)
     assert_null(rerr);
     if (compact)
         rocksdb_compact_range_cf(f->st->db, f->st->cf[CF_LATEST], NULL, 0, NULL, 0);
-}
-
-static int64_t latest_i64(fx *f, const char *id, uint32_t feature)
-{
-    latest_row row = {0};
-    get_latest(f, id, &row);
-    const version *c = latest_row_find(&row, feature);
-    int64_t v = c ? cell_i64(c) : -1;
-    latest_row_free(&row);
-    return v;
 }
 
 /* Online reads through RocksDB's row cache see every change: a newer write
