@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/online/run.sh - Strata's online-serving benchmark against its peers.
 #
-# Usage: bench/online/run.sh BUILD_DIR [--quick] [--runs N] [--sweep] [--out FILE] [--keep]
+# Usage: bench/online/run.sh BUILD_DIR [--quick] [--runs N] [--sweep] [--from-tables] [--out FILE] [--keep]
 #
 #   BUILD_DIR   CMake build directory (BUILD_DIR/serving/stratad)
 #   --quick     short durations and one run: a smoke test, not a measurement
@@ -9,7 +9,11 @@
 #   --out FILE  markdown results (default BUILD_DIR/bench-online.md)
 #   --keep      keep the temporary directory (logs, data) for inspection
 #   --sweep     also run GET JSON at other wrk threads:connections points
+#   --from-tables  restart stratad after the write load, so that reads find
+#               the rows in table files (a serving store's steady state) rather
+#               than in the memtable the load filled
 #   STRATAD_THREADS=N in the environment: stratad --threads N (default: nproc)
+#   STRATAD_ARGS="..." in the environment: more stratad flags (--row-cache-mb 0)
 #
 # What it does, all on loopback, in one temporary directory:
 #  1. starts stratad, creates entity `user` with 10 features (6 DOUBLE: four
@@ -50,6 +54,7 @@ RUNS_ARG=""
 OUT=""
 KEEP=0
 SWEEP=0
+FROM_TABLES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -57,6 +62,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="${2:?}"; shift ;;
     --keep) KEEP=1 ;;
     --sweep) SWEEP=1 ;;
+    --from-tables) FROM_TABLES=1 ;;
     -h|--help) usage ;;
     -*) usage ;;
     *) [ -z "$BUILD" ] || usage; BUILD="$1" ;;
@@ -216,12 +222,16 @@ LOADGEN="$WORK/loadgen"
 SPORT="$(free_port)"
 SURL="http://127.0.0.1:$SPORT"
 # STRATAD_THREADS=N (environment): stratad --threads N instead of its default (nproc).
-"$STRATAD" --data-dir "$WORK/strata-data" --listen "127.0.0.1:$SPORT" --log-level warn \
-  ${STRATAD_THREADS:+--threads "$STRATAD_THREADS"} >"$WORK/stratad.log" 2>&1 &
-STRATA_PID=$!
-PIDS+=("$STRATA_PID")
-wait_http "$SURL/healthz" stratad
-STRATA_THREADS="$(find "/proc/$STRATA_PID/task" -mindepth 1 -maxdepth 1 | wc -l)"
+start_stratad() {
+  # shellcheck disable=SC2086 # STRATAD_ARGS is a list of flags
+  "$STRATAD" --data-dir "$WORK/strata-data" --listen "127.0.0.1:$SPORT" --log-level warn \
+    ${STRATAD_THREADS:+--threads "$STRATAD_THREADS"} ${STRATAD_ARGS:-} >>"$WORK/stratad.log" 2>&1 &
+  STRATA_PID=$!
+  PIDS+=("$STRATA_PID")
+  wait_http "$SURL/healthz" stratad
+  STRATA_THREADS="$(find "/proc/$STRATA_PID/task" -mindepth 1 -maxdepth 1 | wc -l)"
+}
+start_stratad
 log "stratad pid $STRATA_PID on port $SPORT ($("$STRATAD" --version 2>/dev/null || echo '?'))"
 
 api() { # METHOD PATH BODY -> body on stdout; fails on non-2xx
@@ -283,9 +293,18 @@ log "writes: $W_VALUES values in $W_SECS s = $W_VPS values/s; per batch p50 ${W_
   "p99 ${W_P99} us (of ${#BATCH_FILES[@]} batches); stratad CPU ${WRITE_CPU_S} s," \
   "other processes $(kv "$WRITE_RES" other_cores) cores"
 rm -rf "$WORK/batches"
+if [ "$FROM_TABLES" = 1 ]; then
+  # A clean stop, and the restart's recovery writes what the WAL held to table files.
+  kill "$STRATA_PID"
+  wait "$STRATA_PID" 2>/dev/null || true
+  start_stratad
+  log "stratad restarted (--from-tables): pid $STRATA_PID"
+fi
 # Where the reads will find the data: memtable only, or SST files too.
 STORE_STATE="$(find "$WORK/strata-data" -name '*.sst' -size +0 | wc -l) SST files,"
 STORE_STATE+=" $(du -sm "$WORK/strata-data" | cut -f1) MiB on disk after the load"
+[ "$FROM_TABLES" = 1 ] && STORE_STATE+=" (stratad restarted after it: --from-tables)"
+[ -n "${STRATAD_ARGS:-}" ] && STORE_STATE+="; stratad flags: $STRATAD_ARGS"
 
 # ---- the response bodies nginx will serve ----------------------------------------------
 # A "typical" id: 90% of the ids have five digits, like this one.
