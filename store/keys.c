@@ -150,10 +150,15 @@ void store_key_reg_entity(buf *b, slice name)
     buf_append(b, name.p, name.n);
 }
 
+void store_key_reg_prefix(buf *b, char tag, uint32_t entity)
+{
+    buf_putc(b, tag);
+    buf_put_u32be(b, entity);
+}
+
 void store_key_reg_feature_prefix(buf *b, uint32_t entity)
 {
-    buf_putc(b, STORE_REG_FEATURE_TAG);
-    buf_put_u32be(b, entity);
+    store_key_reg_prefix(b, STORE_REG_FEATURE_TAG, entity);
 }
 
 void store_key_reg_feature(buf *b, uint32_t entity, slice name)
@@ -164,12 +169,17 @@ void store_key_reg_feature(buf *b, uint32_t entity, slice name)
 
 void store_key_reg_group_prefix(buf *b, uint32_t entity)
 {
-    buf_putc(b, STORE_REG_GROUP_TAG);
-    buf_put_u32be(b, entity);
+    store_key_reg_prefix(b, STORE_REG_GROUP_TAG, entity);
 }
 
 void store_key_reg_group(buf *b, uint32_t entity, uint32_t feature)
 {
     store_key_reg_group_prefix(b, entity);
+    buf_put_u32be(b, feature);
+}
+
+void store_key_reg_purge(buf *b, uint32_t entity, uint32_t feature)
+{
+    store_key_reg_prefix(b, STORE_REG_PURGE_TAG, entity);
     buf_put_u32be(b, feature);
 }

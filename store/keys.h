@@ -110,15 +110,21 @@ bool store_key_successor(buf *b);
  *   'E' | entity name              -> entity record (JSON)
  *   'F' | entity id u32 BE | name  -> feature record (JSON)
  *   'G' | entity id u32 BE | feature id u32 BE -> write group u32 BE
+ *   'P' | entity id u32 BE | feature id u32 BE -> "" : a deleted feature whose
+ *         stored versions are still being removed (store_purge_feature)
  */
 #define STORE_REG_ENTITY_TAG 'E'
 #define STORE_REG_FEATURE_TAG 'F'
 #define STORE_REG_GROUP_TAG 'G'
+#define STORE_REG_PURGE_TAG 'P'
 void store_key_reg_entity(buf *b, slice name);
 void store_key_reg_feature(buf *b, uint32_t entity, slice name);
 void store_key_reg_feature_prefix(buf *b, uint32_t entity);
 void store_key_reg_group(buf *b, uint32_t entity, uint32_t feature);
 void store_key_reg_group_prefix(buf *b, uint32_t entity);
+void store_key_reg_purge(buf *b, uint32_t entity, uint32_t feature);
+/* tag | entity id: the prefix of one entity's records of that kind. */
+void store_key_reg_prefix(buf *b, char tag, uint32_t entity);
 
 /* ---- meta CF: ASCII keys, big-endian integer values ---------------------- */
 #define STORE_META_LAYOUT "layout_version"        /* u32: the on-disk layout */

@@ -565,6 +565,8 @@ int store_registry_load(store_t *st, registry_t **out, uint32_t *max_entity, uin
             groups[3 * ngroups + 1] = fid;
             groups[3 * ngroups + 2] = g;
             ngroups++;
+        } else if (k.n == 9 && k.p[0] == STORE_REG_PURGE_TAG) {
+            continue; /* a purge to finish: store_purge_pending */
         } else {
             rc = corrupt_record(err, k, "unknown record kind");
             goto out;
@@ -1005,7 +1007,98 @@ out:
     return rc;
 }
 
-int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *err)
+/* A deleted feature's versions go in chunks of whole ids of about this many
+ * `values` keys, each one batch under data_lock taken exclusively, which
+ * writes (to any entity) get between chunks. */
+#define PURGE_CHUNK_KEYS 20000
+
+int store_purge_feature(store_t *st, uint32_t eid, uint32_t fid, uint64_t *deleted, strata_err *err)
+{
+    int rc = 0;
+    char *rerr = NULL;
+    buf from = BUF_INIT, next = BUF_INIT, key = BUF_INIT;
+    *deleted = 0;
+    for (;;) {
+        pthread_rwlock_wrlock(&st->data_lock);
+        const registry_t *reg = store_registry_acquire(st);
+        bool alive = registry_entity_by_id(reg, eid) != NULL;
+        store_registry_release(st, reg);
+        if (!alive) { /* deleted meanwhile: its values and this record went with it */
+            pthread_rwlock_unlock(&st->data_lock);
+            goto out;
+        }
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        rc = store_scan_delete(st, wb, eid, &fid, 1, true, 0, 0, buf_slice(&from), PURGE_CHUNK_KEYS,
+                               &next, deleted, err);
+        if (rc == 0 && rocksdb_writebatch_count(wb) > 0) {
+            rocksdb_write(st->db, st->wo_data, wb, &rerr);
+            if (rerr)
+                rc = store_rdb_err(err, rerr, "removing a deleted feature's versions");
+        }
+        rocksdb_writebatch_destroy(wb);
+        pthread_rwlock_unlock(&st->data_lock);
+        if (rc)
+            goto out;
+        if (next.n == 0)
+            break;
+        buf tmp = from;
+        from = next;
+        next = tmp;
+    }
+    store_key_reg_purge(&key, eid, fid);
+    rocksdb_delete_cf(st->db, st->wo_sync, st->cf[CF_REGISTRY], key.p, key.n, &rerr);
+    if (rerr)
+        rc = store_rdb_err(err, rerr, "recording a finished purge");
+out:
+    buf_free(&from);
+    buf_free(&next);
+    buf_free(&key);
+    return rc;
+}
+
+int store_purge_pending(store_t *st, strata_err *err)
+{
+    char tag = STORE_REG_PURGE_TAG, *rerr = NULL;
+    uint32_t *due = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_REGISTRY]);
+    for (rocksdb_iter_seek(it, &tag, 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kn;
+        const char *k = rocksdb_iter_key(it, &kn);
+        if (kn != 9 || k[0] != STORE_REG_PURGE_TAG)
+            break;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            uint32_t *nd = realloc(due, 2 * cap * sizeof *due);
+            STRATA_ASSERT(nd != NULL);
+            due = nd;
+        }
+        due[2 * n] = get_u32be(k + 1);
+        due[2 * n + 1] = get_u32be(k + 5);
+        n++;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    rocksdb_iter_destroy(it);
+    if (rerr) {
+        rc = store_rdb_err(err, rerr, "listing unfinished purges");
+        goto out;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint64_t deleted = 0;
+        log_info("removing the stored versions of deleted feature id %u (entity id %u): its "
+                 "delete was cut short",
+                 due[2 * i + 1], due[2 * i]);
+        if ((rc = store_purge_feature(st, due[2 * i], due[2 * i + 1], &deleted, err)) == 0)
+            log_info("removed %llu stored versions of deleted feature id %u",
+                     (unsigned long long)deleted, due[2 * i + 1]);
+    }
+out:
+    free(due);
+    return rc;
+}
+
+int store_feature_delete_ex(store_t *st, slice entity, slice feature, bool purge, strata_err *err)
 {
     int rc;
     bool locked = false;
@@ -1013,9 +1106,13 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
     rocksdb_writebatch_t *wb = NULL;
     buf key = BUF_INIT;
     uint64_t deleted = 0;
+    uint32_t fid = 0, eid = 0;
+    bool stored = false;
 
     if ((rc = store_check_writable(st, err)))
         return rc;
+    /* Exclusive: a write that resolved the feature before this delete lands
+     * before it, so the purge below meets its versions. */
     pthread_rwlock_wrlock(&st->data_lock);
     pthread_mutex_lock(&st->reg_mu);
     locked = true;
@@ -1029,7 +1126,9 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
         rc = feature_not_found(err, e, feature);
         goto out;
     }
-    uint32_t fid = cur->id, eid = e->id;
+    fid = cur->id;
+    eid = e->id;
+    stored = cur->group != 0; /* 0: never written */
     if (!(draft = reg_clone(st->snap, 0, 0)))
         goto nomem;
     feature_def *f = draft_feature(draft, fid);
@@ -1044,13 +1143,31 @@ int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *e
      * delete still find its cells. */
     if (cur->group && gone_add(draft, eid, fid, cur->group))
         goto nomem;
-    if ((rc = store_scan_delete(st, wb, eid, &fid, 1, true, 0, 0, &deleted, err)))
-        goto out;
+    /* Its versions are removed after the registry change, in chunks that let
+     * writes through; the 'P' record, in the same synced batch, has the next
+     * open finish a removal cut short. */
+    if (stored) {
+        buf_reset(&key);
+        store_key_reg_purge(&key, eid, fid);
+        rocksdb_writebatch_put_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, "", 0);
+    }
     if (reg_index(draft))
         goto nomem;
     /* e and cur belong to the snapshot publish releases: not used after. */
     if ((rc = publish(st, wb, &draft, "deleting a feature", err)))
         goto out;
+    pthread_mutex_unlock(&st->reg_mu);
+    pthread_rwlock_unlock(&st->data_lock);
+    locked = false;
+    if (stored && purge) {
+        if ((rc = store_purge_feature(st, eid, fid, &deleted, err))) {
+            err_prefix(err,
+                       "feature %.*s:%.*s is deleted, but removing its stored versions "
+                       "failed (the next start finishes it)",
+                       (int)entity.n, entity.p, (int)feature.n, feature.p);
+            goto out;
+        }
+    }
     log_info("deleted feature %.*s:%.*s and %llu stored versions", (int)entity.n, entity.p,
              (int)feature.n, feature.p, (unsigned long long)deleted);
     goto out;
@@ -1066,6 +1183,11 @@ out:
     buf_free(&key);
     store_registry_free(draft);
     return rc;
+}
+
+int store_feature_delete(store_t *st, slice entity, slice feature, strata_err *err)
+{
+    return store_feature_delete_ex(st, entity, feature, true, err);
 }
 
 int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
@@ -1124,17 +1246,17 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
     wb = rocksdb_writebatch_create();
     store_key_reg_entity(&key, name);
     rocksdb_writebatch_delete_cf(wb, st->cf[CF_REGISTRY], key.p, key.n);
-    buf_reset(&key);
-    store_key_reg_feature_prefix(&key, eid);
-    buf_append(&end, key.p, key.n);
-    STRATA_ASSERT(store_key_successor(&end));
-    rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, end.p, end.n);
-    buf_reset(&key);
-    buf_reset(&end);
-    store_key_reg_group_prefix(&key, eid);
-    buf_append(&end, key.p, key.n);
-    STRATA_ASSERT(store_key_successor(&end));
-    rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, end.p, end.n);
+    /* Its features, their groups, and purges still due (the entity's values
+     * go with it under force, or it holds none). */
+    const char tags[] = {STORE_REG_FEATURE_TAG, STORE_REG_GROUP_TAG, STORE_REG_PURGE_TAG};
+    for (size_t t = 0; t < sizeof tags; t++) {
+        buf_reset(&key);
+        buf_reset(&end);
+        store_key_reg_prefix(&key, tags[t], eid);
+        buf_append(&end, key.p, key.n);
+        STRATA_ASSERT(store_key_successor(&end));
+        rocksdb_writebatch_delete_range_cf(wb, st->cf[CF_REGISTRY], key.p, key.n, end.p, end.n);
+    }
     if (force) {
         /* Without force the check above, under the exclusive data_lock, proved
          * both ranges empty. */

@@ -916,6 +916,14 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         st->next_entity_id = max_e + 1;
     if (st->next_feature_id <= max_f)
         st->next_feature_id = max_f + 1;
+    if (!st->read_only) {
+        /* A feature delete cut short (a crash) left versions to remove. A
+         * failure here leaves them for the next open; the store serves on. */
+        strata_err perr = STRATA_ERR_INIT;
+        if (store_purge_pending(st, &perr))
+            log_warn("store: unfinished removal of deleted features' versions: %s", perr.message);
+        err_clear(&perr);
+    }
     if ((rc = bg_start(st, err)))
         goto out;
     *out = st;
@@ -1437,20 +1445,29 @@ static void flush_group(store_t *st, rocksdb_writebatch_t *wb, const buf *id_key
  * version is deleted by its key; a set group's row is rewritten without the
  * deleted cells (deleted when none is left). Every id that lost a version gets
  * its latest row rebuilt from the survivors.
+ *
+ * The pass starts at `from` (empty: the entity's first key). With max_keys,
+ * it stops at the first id boundary after that many keys and puts the key to
+ * resume from in *next (left empty when the entity's end was reached).
  */
 int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
                       const uint32_t *fids, size_t nf, bool all_times, int64_t start, int64_t end,
-                      uint64_t *deleted, strata_err *err)
+                      slice from, size_t max_keys, buf *next, uint64_t *deleted, strata_err *err)
 {
     int rc = 0;
     char ek[4], *rerr = NULL;
     buf id_key = BUF_INIT, row = BUF_INIT, kept = BUF_INIT;
     survivors surv = {0};
     bool in_group = false, affected = false;
+    size_t keys = 0;
 
     put_u32be(ek, entity_id);
+    if (next)
+        buf_reset(next);
+    if (from.n == 0)
+        from = (slice){ek, sizeof ek};
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[CF_VALUES]);
-    for (rocksdb_iter_seek(it, ek, sizeof ek); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+    for (rocksdb_iter_seek(it, from.p, from.n); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         slice k, val;
         value_key vk;
         k.p = rocksdb_iter_key(it, &k.n);
@@ -1465,6 +1482,11 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
         if (!in_group || id_key.n != id_len || memcmp(id_key.p, k.p, id_len) != 0) {
             if (in_group && affected)
                 flush_group(st, wb, &id_key, &surv, &row);
+            if (in_group && max_keys && keys >= max_keys && next) {
+                buf_append(next, k.p, id_len); /* this id is the next chunk's first */
+                in_group = false;
+                break;
+            }
             buf_reset(&id_key);
             buf_append(&id_key, k.p, id_len);
             surv.n = 0;
@@ -1472,6 +1494,7 @@ int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
             in_group = true;
             affected = false;
         }
+        keys++;
         bool in_range = all_times || (vk.event_time >= start && vk.event_time < end);
         version v = {0, vk.event_time, vk.created_time, vk.seq, {NULL, 0}};
         if (!store_group_is_set(vk.group)) {
@@ -1684,7 +1707,8 @@ int store_delete_range(store_t *st, uint32_t entity_id, const uint32_t *feature_
     if (nf == 0 || start == end)
         goto out;
     wb = rocksdb_writebatch_create();
-    if ((rc = store_scan_delete(st, wb, entity_id, fids, nf, false, start, end, &count, err)))
+    if ((rc = store_scan_delete(st, wb, entity_id, fids, nf, false, start, end, (slice){NULL, 0}, 0,
+                                NULL, &count, err)))
         goto out;
     if (count) {
         rocksdb_write(st->db, st->wo_sync, wb, &rerr);

@@ -169,7 +169,17 @@ int store_check_writable(const store_t *st, strata_err *err);
  */
 int store_scan_delete(store_t *st, rocksdb_writebatch_t *wb, uint32_t entity_id,
                       const uint32_t *fids, size_t nf, bool all_times, int64_t start, int64_t end,
-                      uint64_t *deleted, strata_err *err);
+                      slice from, size_t max_keys, buf *next, uint64_t *deleted, strata_err *err);
+/* Remove deleted feature fid's versions from entity eid in chunks (data_lock
+ * taken per chunk), then its 'P' record; stops early, with success, if the
+ * entity goes meanwhile. Idempotent. (registry.c) */
+int store_purge_feature(store_t *st, uint32_t eid, uint32_t fid, uint64_t *deleted,
+                        strata_err *err);
+/* Finish every purge a 'P' record says is due (store_open). */
+int store_purge_pending(store_t *st, strata_err *err);
+/* store_feature_delete; with purge false it leaves the versions and the 'P'
+ * record as a delete cut short by a crash would (tests). */
+int store_feature_delete_ex(store_t *st, slice entity, slice feature, bool purge, strata_err *err);
 /* True when any version is stored for the entity (one Seek). */
 int store_entity_has_values(store_t *st, uint32_t entity_id, bool *has, strata_err *err);
 

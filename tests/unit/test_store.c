@@ -1396,6 +1396,166 @@ static void test_deleted_feature_in_snapshot(void **state)
     store_registry_release(f->st, reg);
 }
 
+/* ---- feature deletes in chunks -------------------------------------------- */
+
+/* Versions of feature fid stored for the entity (cells of set rows included),
+ * and the ids holding any: read straight from `values`. */
+static size_t stored_versions(fx *f, uint32_t fid, size_t *ids_with)
+{
+    char ek[4];
+    put_u32be(ek, f->eid);
+    rocksdb_iterator_t *it =
+        rocksdb_create_iterator_cf(f->st->db, f->st->ro_total, f->st->cf[CF_VALUES]);
+    size_t n = 0, ids = 0;
+    buf last = BUF_INIT;
+    for (rocksdb_iter_seek(it, ek, 4); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        slice k, v;
+        k.p = rocksdb_iter_key(it, &k.n);
+        if (k.n < 4 || memcmp(k.p, ek, 4) != 0)
+            break;
+        v.p = rocksdb_iter_value(it, &v.n);
+        value_key vk;
+        assert_int_equal(store_key_value_decode(k, &vk), 0);
+        size_t here = 0;
+        if (!store_group_is_set(vk.group)) {
+            here = vk.group == fid;
+        } else {
+            uint32_t cf;
+            slice cv;
+            while (store_cells_next(&v, &cf, &cv) == 1)
+                here += cf == fid;
+        }
+        n += here;
+        if (here && !(last.n == vk.id.n && memcmp(last.p, vk.id.p, vk.id.n) == 0)) {
+            ids++;
+            buf_reset(&last);
+            buf_append_slice(&last, vk.id);
+        }
+    }
+    rocksdb_iter_destroy(it);
+    buf_free(&last);
+    if (ids_with)
+        *ids_with = ids;
+    return n;
+}
+
+static bool purge_due(fx *f, uint32_t fid)
+{
+    buf k = BUF_INIT;
+    store_key_reg_purge(&k, f->eid, fid);
+    char *rerr = NULL;
+    size_t vn;
+    char *v =
+        rocksdb_get_cf(f->st->db, f->st->ro_total, f->st->cf[CF_REGISTRY], k.p, k.n, &vn, &rerr);
+    assert_null(rerr);
+    buf_free(&k);
+    free(v);
+    return v != NULL;
+}
+
+/* ids "p0".."p<n-1>", two rows each of x, y, z written together (one set
+ * group): 2n `values` keys. */
+static void put_xyz_rows(fx *f, uint32_t x, uint32_t y, uint32_t z, size_t n)
+{
+    enum { BATCH = 1000 };
+    write_row rows[BATCH];
+    write_cell cells[BATCH][3];
+    char ids[BATCH][16];
+    buf enc = BUF_INIT;
+    for (int t = 1; t <= 2; t++) {
+        for (size_t s = 0; s < n; s += BATCH) {
+            size_t m = n - s < BATCH ? n - s : BATCH;
+            buf_reset(&enc);
+            for (size_t i = 0; i < m; i++)
+                for (int c = 0; c < 3; c++)
+                    value_encode_int64(&enc, (int64_t)(s + i) * 10 + c + t * 1000000);
+            for (size_t i = 0; i < m; i++) {
+                snprintf(ids[i], sizeof ids[i], "p%zu", s + i);
+                uint32_t fs[3] = {x, y, z};
+                for (int c = 0; c < 3; c++)
+                    cells[i][c] = (write_cell){fs[c], {enc.p + (3 * i + c) * 9, 9}};
+                rows[i] = (write_row){slice_of(ids[i]), t, t, 3, cells[i]};
+            }
+            strata_err err = STRATA_ERR_INIT;
+            if (store_write(f->st, f->eid, rows, m, &err))
+                fail_msg("store_write: %s", err.message);
+        }
+    }
+    buf_free(&enc);
+}
+
+/* A feature delete removes the feature's versions in chunks of whole ids
+ * (here 60,000 keys: several chunks), leaving every other feature's versions
+ * and latest cells as they were, and no purge record behind. */
+static void test_feature_delete_in_chunks(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    enum { IDS = 30000 };
+    put_xyz_rows(f, x, y, z, IDS);
+    size_t with = 0;
+    assert_int_equal(stored_versions(f, y, &with), 2 * IDS);
+    assert_int_equal(with, IDS);
+    assert_int_equal(store_feature_delete(f->st, SLICE_LIT("customer"), SLICE_LIT("y"), &err), 0);
+    assert_int_equal(stored_versions(f, y, &with), 0);
+    assert_int_equal(stored_versions(f, x, &with), 2 * IDS);
+    assert_int_equal(with, IDS);
+    assert_int_equal(stored_versions(f, z, NULL), 2 * IDS);
+    assert_false(purge_due(f, y));
+    /* Every id's latest row, those at the chunks' edges included. */
+    for (size_t k = 0; k < IDS; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "p%zu", k);
+        latest_row row = {0};
+        get_latest(f, id, &row);
+        assert_int_equal(row.n, 2);
+        assert_null(latest_row_find(&row, y));
+        assert_true(cell_i64(latest_row_find(&row, x)) == (int64_t)k * 10 + 2000000);
+        assert_true(cell_i64(latest_row_find(&row, z)) == (int64_t)k * 10 + 2 + 2000000);
+        latest_row_free(&row);
+    }
+    assert_int_equal(count_versions(f, "p29999", x), 2);
+}
+
+/* A delete cut short after its registry change (a crash) is finished by the
+ * next open; an entity deleted meanwhile takes the purge record with it. */
+static void test_feature_delete_resumes_at_open(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    put_xyz_rows(f, x, y, z, 100);
+    assert_int_equal(
+        store_feature_delete_ex(f->st, SLICE_LIT("customer"), SLICE_LIT("y"), false, &err), 0);
+    assert_int_equal(feature_id(f->st, "customer", "y"), 0);
+    assert_int_equal(stored_versions(f, y, NULL), 200); /* not removed yet */
+    assert_true(purge_due(f, y));
+    /* Reads of the current registry never meet the orphaned cells. */
+    latest_row row = {0};
+    get_latest(f, "p7", &row);
+    assert_true(cell_i64(latest_row_find(&row, x)) == 70 + 2000000);
+    latest_row_free(&row);
+    reopen(f);
+    assert_int_equal(stored_versions(f, y, NULL), 0);
+    assert_int_equal(stored_versions(f, x, NULL), 200);
+    assert_false(purge_due(f, y));
+    get_latest(f, "p7", &row);
+    assert_int_equal(row.n, 2);
+    assert_null(latest_row_find(&row, y));
+    latest_row_free(&row);
+
+    assert_int_equal(
+        store_feature_delete_ex(f->st, SLICE_LIT("customer"), SLICE_LIT("z"), false, &err), 0);
+    assert_true(purge_due(f, z));
+    assert_int_equal(store_entity_delete(f->st, SLICE_LIT("customer"), true, &err), 0);
+    assert_false(purge_due(f, z));
+    store_close(f->st);
+    f->st = must_open(f->db);
+}
+
 /* Past LIMIT_SET_GROUPS_PER_ENTITY sets, features first written together get
  * a group each: still one key per value, still read right. */
 static void test_set_group_limit(void **state)
@@ -2085,6 +2245,8 @@ int main(void)
         T(test_registry_validation),
         T(test_entity_delete_precondition_and_force),
         T(test_feature_delete),
+        T(test_feature_delete_in_chunks),
+        T(test_feature_delete_resumes_at_open),
         T(test_write_groups),
         T(test_write_groups_per_write),
         T(test_deleted_feature_in_snapshot),
