@@ -1128,7 +1128,8 @@ int store_feature_delete_ex(store_t *st, slice entity, slice feature, bool purge
     }
     fid = cur->id;
     eid = e->id;
-    stored = cur->group != 0; /* 0: never written */
+    /* Group 0: never written, or a layout-1 directory not written since. */
+    stored = cur->group != 0 || atomic_load(&st->layout) < STORE_LAYOUT_VERSION;
     if (!(draft = reg_clone(st->snap, 0, 0)))
         goto nomem;
     feature_def *f = draft_feature(draft, fid);
@@ -1168,7 +1169,7 @@ int store_feature_delete_ex(store_t *st, slice entity, slice feature, bool purge
             goto out;
         }
     }
-    log_info("deleted feature %.*s:%.*s and %llu stored versions", (int)entity.n, entity.p,
+    log_info("deleted feature %.*s:%.*s and %llu of its stored versions", (int)entity.n, entity.p,
              (int)feature.n, feature.p, (unsigned long long)deleted);
     goto out;
 nomem:

@@ -1595,19 +1595,12 @@ static void test_set_group_limit(void **state)
  * unchanged and reads as it is; its first write upgrades it to layout 2 with
  * every feature in its own group, and features created afterwards form set
  * groups. */
-static void test_layout_1_upgrade(void **state)
+/* Single-cell writes lay values out exactly as layout 1 did; then the group
+ * records of fids and the layout number are taken back to layout 1's. */
+static void to_layout_1(fx *f, const uint32_t *fids, size_t n)
 {
-    fx *f = *state;
-    strata_err err = STRATA_ERR_INIT;
     char *rerr = NULL;
-    /* Single-cell writes lay values out exactly as layout 1 did; then the
-     * group records and the layout number are taken back to layout 1's. */
-    uint32_t x, y, z;
-    add_xyz(f, &x, &y, &z);
-    must_put(f, "u", x, 10, 10, 41);
-    must_put(f, "u", y, 10, 10, 42);
-    uint32_t fids[] = {x, y};
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         buf k = BUF_INIT;
         store_key_reg_group(&k, f->eid, fids[i]);
         rocksdb_delete_cf(f->st->db, f->st->wo_sync, f->st->cf[CF_REGISTRY], k.p, k.n, &rerr);
@@ -1620,6 +1613,18 @@ static void test_layout_1_upgrade(void **state)
                    strlen(STORE_META_LAYOUT), one, 4, &rerr);
     assert_null(rerr);
     reopen(f);
+}
+
+static void test_layout_1_upgrade(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    must_put(f, "u", x, 10, 10, 41);
+    must_put(f, "u", y, 10, 10, 42);
+    uint32_t fids[] = {x, y};
+    to_layout_1(f, fids, 2);
     /* Opening changes nothing: a layout-1 directory reads as it is. */
     assert_int_equal(f->st->layout, 1);
     for (int i = 0; i < 2; i++)
@@ -1766,6 +1771,31 @@ static void test_bulk_writers(void **state)
         n++;
     store_entity_scan_close(sc);
     assert_int_equal(n, 4);
+}
+
+/* In a layout-1 directory not written since, a feature with versions has no
+ * group record yet: its delete still removes them. */
+static void test_layout_1_feature_delete(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    uint32_t x, y, z;
+    add_xyz(f, &x, &y, &z);
+    must_put(f, "v", x, 10, 10, 1);
+    must_put(f, "v", y, 10, 10, 2);
+    must_put(f, "w", y, 10, 10, 3);
+    uint32_t fids[] = {x, y};
+    to_layout_1(f, fids, 2);
+    assert_int_equal(group_of(f->st, y), 0);
+    assert_int_equal(store_feature_delete(f->st, SLICE_LIT("customer"), SLICE_LIT("y"), &err), 0);
+    assert_int_equal(stored_versions(f, y, NULL), 0);
+    assert_int_equal(stored_versions(f, x, NULL), 1);
+    assert_false(purge_due(f, y));
+    latest_row row = {0};
+    get_latest(f, "w", &row);
+    assert_int_equal(row.n, 0); /* its only value was y's */
+    latest_row_free(&row);
+    assert_true(latest_i64(f, "v", x) == 1);
 }
 
 /* ---- row cache ------------------------------------------------------------ */
@@ -2247,6 +2277,7 @@ int main(void)
         T(test_feature_delete),
         T(test_feature_delete_in_chunks),
         T(test_feature_delete_resumes_at_open),
+        T(test_layout_1_feature_delete),
         T(test_write_groups),
         T(test_write_groups_per_write),
         T(test_deleted_feature_in_snapshot),
