@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ struct import_ctx {
     size_t max_inline_bytes;
     uint32_t max_inline_rows;
     uint32_t atomic_max_values;
+    uint64_t load_min_bytes;
 };
 
 /* One feature fed from one column. */
@@ -168,6 +170,7 @@ int import_ctx_open(const import_options *opt, import_ctx **out, strata_err *err
         opt->max_inline_rows ? opt->max_inline_rows : LIMIT_DEFAULT_MAX_INLINE_IMPORT_ROWS;
     ic->atomic_max_values =
         opt->atomic_max_values ? opt->atomic_max_values : LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES;
+    ic->load_min_bytes = opt->load_min_bytes;
     *out = ic;
     return 0;
 }
@@ -785,6 +788,14 @@ typedef struct run_state {
     uint64_t last_committed_line; /* 0: nothing committed */
     uint64_t last_line;           /* line of the last row read */
     batch b;
+    /* A loading import (store_write_ingest): the batch its committer thread
+     * is writing while this one reads on (commit). */
+    bool load;
+    bool in_flight;
+    batch inflight;
+    pthread_t committer;
+    int inflight_rc;
+    strata_err inflight_err;
     rejects rj;
     json_t *created; /* names of features created */
     bool features_ready;
@@ -1015,15 +1026,90 @@ out:
     return rc;
 }
 
-/* Commit the open batch as one store_write. */
-static int commit(run_state *rs, strata_err *err)
+/* The batch b (lines first..last) has landed: count it and say so. */
+static void committed(run_state *rs, const batch *b)
+{
+    char note[2 * STRATA_ERR_MSG_MAX], done[STRATA_ERR_MSG_MAX];
+    rs->rows_imported += b->nrows;
+    rs->values_written += b->ncells;
+    rs->last_committed_line = b->last_line;
+    committed_clause(rs, done, sizeof done);
+    if (rs->p->fail_mode)
+        /* Said at once: a kill before the job records its end must not leave
+         * the "all or none" note, when all is known to have landed. */
+        snprintf(note, sizeof note,
+                 "the import's one atomic batch was committed: all of its "
+                 "%llu rows (%llu values) landed and stay",
+                 (unsigned long long)rs->rows_imported, (unsigned long long)rs->values_written);
+    else
+        snprintf(note, sizeof note, "%s; nothing after line %llu was written", done,
+                 (unsigned long long)rs->last_committed_line);
+    json_t *partial = result_json(rs);
+    job_checkpoint(rs->j, note, partial);
+    json_decref(partial);
+}
+
+/* The batch b (lines first..last) failed to land. */
+static int commit_failed(run_state *rs, const batch *b, int rc, strata_err *err)
+{
+    char done[STRATA_ERR_MSG_MAX];
+    err_prefix(err, "committing lines %llu-%llu", (unsigned long long)b->first_line,
+               (unsigned long long)b->last_line);
+    committed_clause(rs, done, sizeof done);
+    job_checkpoint(rs->j, done, NULL);
+    return rc;
+}
+
+static int store_commit(run_state *rs, batch *b, strata_err *err)
+{
+    import_plan *p = rs->p;
+    return rs->load ? store_write_ingest(p->ic->store, p->entity_id, b->rows, b->nrows, err)
+                    : store_write(p->ic->store, p->entity_id, b->rows, b->nrows, err);
+}
+
+/* The committer thread of a loading import: one batch, then it ends. It
+ * touches nothing but the in-flight batch and its own result. */
+static void *committer_main(void *arg)
+{
+    run_state *rs = arg;
+    pthread_setname_np(pthread_self(), "import-load");
+    rs->inflight_rc = store_commit(rs, &rs->inflight, &rs->inflight_err);
+    return NULL;
+}
+
+/* Wait for the batch in flight, if any, and account for it. */
+static int settle(run_state *rs, strata_err *err)
+{
+    if (!rs->in_flight)
+        return 0;
+    pthread_join(rs->committer, NULL);
+    rs->in_flight = false;
+    int rc = rs->inflight_rc;
+    if (rc) {
+        err_set(err, rc, "%s", rs->inflight_err.message);
+        err_clear(&rs->inflight_err);
+        return commit_failed(rs, &rs->inflight, rc, err);
+    }
+    committed(rs, &rs->inflight);
+    batch_clear(&rs->inflight);
+    return 0;
+}
+
+/*
+ * Commit the open batch as one store_write (store_write_ingest when the import
+ * loads). A loading import's batches, but its last (last), go to a committer
+ * thread while this one reads on: the store's work (sorting, table files) on
+ * the second core beside the parsing. One batch is in flight at most, so the
+ * job's note still names exactly the lines that may have landed.
+ */
+static int commit(run_state *rs, bool last, strata_err *err)
 {
     batch *b = &rs->b;
     import_plan *p = rs->p;
     int rc;
     char note[2 * STRATA_ERR_MSG_MAX], done[STRATA_ERR_MSG_MAX];
-    if (b->nrows == 0)
-        return 0;
+    if ((rc = settle(rs, err)) || b->nrows == 0)
+        return rc;
     if ((rc = ensure_features(rs, err)))
         return rc;
     int64_t now = time_now_us();
@@ -1057,31 +1143,24 @@ static int commit(run_state *rs, strata_err *err)
     job_checkpoint(rs->j, note, partial);
     json_decref(partial);
 
-    rc = store_write(p->ic->store, p->entity_id, b->rows, b->nrows, err);
-    if (rc) {
-        err_prefix(err, "committing lines %llu-%llu", (unsigned long long)b->first_line,
-                   (unsigned long long)b->last_line);
-        committed_clause(rs, done, sizeof done);
-        job_checkpoint(rs->j, done, NULL);
-        return rc;
+    if (rs->load && !last) {
+        batch t = rs->inflight;
+        rs->inflight = *b;
+        *b = t;
+        rs->inflight_rc = 0;
+        if (pthread_create(&rs->committer, NULL, committer_main, rs) == 0) {
+            rs->in_flight = true;
+            return 0;
+        }
+        /* No thread: commit it here. */
+        t = rs->inflight;
+        rs->inflight = *b;
+        *b = t;
     }
-    rs->rows_imported += b->nrows;
-    rs->values_written += b->ncells;
-    rs->last_committed_line = b->last_line;
+    if ((rc = store_commit(rs, b, err)))
+        return commit_failed(rs, b, rc, err);
+    committed(rs, b);
     batch_clear(b);
-    committed_clause(rs, done, sizeof done);
-    if (p->fail_mode)
-        /* Said at once: a kill before the job records its end must not leave
-         * the "all or none" note, when all is known to have landed. */
-        snprintf(note, sizeof note, "the import's one atomic batch was committed: all of its "
-                                    "%llu rows (%llu values) landed and stay",
-                 (unsigned long long)rs->rows_imported, (unsigned long long)rs->values_written);
-    else
-        snprintf(note, sizeof note, "%s; nothing after line %llu was written", done,
-                 (unsigned long long)rs->last_committed_line);
-    partial = result_json(rs);
-    job_checkpoint(rs->j, note, partial);
-    json_decref(partial);
     return 0;
 }
 
@@ -1225,10 +1304,15 @@ static int after_row(run_state *rs, uint64_t line, strata_err *err)
 {
     import_plan *p = rs->p;
     batch *b = &rs->b;
+    if (!p->fail_mode && rs->load)
+        return b->ncells >= LIMIT_IMPORT_LOAD_VALUES ||
+                       b->enc.n + b->ids.n >= LIMIT_IMPORT_LOAD_BYTES
+                   ? commit(rs, false, err)
+                   : 0;
     if (!p->fail_mode)
         return b->ncells >= LIMIT_IMPORT_BATCH_VALUES ||
                        b->enc.n + b->ids.n >= LIMIT_IMPORT_BATCH_BYTES
-                   ? commit(rs, err)
+                   ? commit(rs, false, err)
                    : 0;
     if (b->ncells > p->ic->atomic_max_values || b->enc.n + b->ids.n > LIMIT_IMPORT_ATOMIC_BYTES)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
@@ -1257,6 +1341,9 @@ static int bad_row(run_state *rs, uint64_t line, const char *why, strata_err *er
 static int cancelled(run_state *rs, strata_err *err)
 {
     char done[STRATA_ERR_MSG_MAX];
+    int rc = settle(rs, err);
+    if (rc)
+        return rc;
     committed_clause(rs, done, sizeof done);
     if (rs->p->fail_mode || !rs->last_committed_line)
         return err_set(err, STRATA_INVALID_ARGUMENT,
@@ -1554,14 +1641,25 @@ static int import_run(job_t *j, void *arg, json_t **result, strata_err *err)
     if (rc)
         goto out;
 
-    /* A bulk load: no operand count per written row (store.h store_bulk_begin). */
-    store_bulk_begin(p->ic->store, ingest_source_size(rs.src));
+    /* A big source loads its batches as table files (store_write_ingest);
+     * a smaller one writes them, with no operand count per written row
+     * (store.h store_bulk_begin). */
+    rs.load = ingest_source_size(rs.src) >= p->ic->load_min_bytes;
+    if (!rs.load)
+        store_bulk_begin(p->ic->store, ingest_source_size(rs.src));
     rc = p->jsonl ? pass_jsonl(&rs, err) : pass_csv(&rs, err);
-    if (rc == 0 && !job_cancelled(j))
-        rc = commit(&rs, err);
-    else if (rc == 0)
+    if (rc == 0 && !job_cancelled(j)) {
+        rc = commit(&rs, true, err);
+    } else if (rc == 0) {
         rc = cancelled(&rs, err);
-    store_bulk_end(p->ic->store);
+    } else {
+        /* The error stands; a batch in flight is waited for and counted. */
+        strata_err serr = STRATA_ERR_INIT;
+        settle(&rs, &serr);
+        err_clear(&serr);
+    }
+    if (!rs.load)
+        store_bulk_end(p->ic->store);
     job_progress(j, ingest_source_bytes_read(rs.src), ingest_source_size(rs.src));
     if (rs.rj.f && fflush(rs.rj.f) != 0 && rc == 0)
         rc =
@@ -1581,6 +1679,7 @@ out:
     json_decref(rs.rj.first);
     json_decref(rs.created);
     batch_free(&rs.b);
+    batch_free(&rs.inflight);
     ingest_source_close(rs.src);
     return rc;
 }

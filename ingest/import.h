@@ -49,6 +49,9 @@ typedef struct import_options {
     size_t max_inline_bytes;  /* 0: LIMIT_DEFAULT_MAX_BODY_BYTES */
     uint32_t max_inline_rows; /* inline source lines; 0: LIMIT_DEFAULT_MAX_INLINE_IMPORT_ROWS */
     uint32_t atomic_max_values; /* on_error=fail cap; 0: LIMIT_DEFAULT_IMPORT_ATOMIC_VALUES */
+    /* Sources of at least this many bytes load their batches as table files
+     * (store_write_ingest; 0: every import does). */
+    uint64_t load_min_bytes;
 } import_options;
 
 /* The strings are copied; store, jobs and lineage must outlive the context. */

@@ -54,6 +54,10 @@ void api_metrics(http_req *req, void *ctx)
                "# HELP strata_values_written_total Feature values written since start.\n"
                "# TYPE strata_values_written_total counter\n"
                "strata_values_written_total %llu\n"
+               "# HELP strata_store_loaded_files_total Table files imports loaded (ingested) "
+               "since start.\n"
+               "# TYPE strata_store_loaded_files_total counter\n"
+               "strata_store_loaded_files_total %llu\n"
                "# HELP strata_store_bytes Size of the store by component.\n"
                "# TYPE strata_store_bytes gauge\n"
                "strata_store_bytes{component=\"sst\"} %llu\n"
@@ -95,9 +99,10 @@ void api_metrics(http_req *req, void *ctx)
                "# TYPE strata_rocksdb_delayed_write_rate_bytes gauge\n"
                "strata_rocksdb_delayed_write_rate_bytes %llu\n",
                a->build_id, (double)(time_now_us() - a->start_time) / 1e6,
-               (unsigned long long)st.values_written, (unsigned long long)st.sst_bytes,
-               (unsigned long long)st.memtable_bytes, (unsigned long long)st.wal_syncs,
-               (double)st.wal_sync_us / 1e6, (double)st.wal_sync_max_us / 1e6,
+               (unsigned long long)st.values_written, (unsigned long long)st.loaded_files,
+               (unsigned long long)st.sst_bytes, (unsigned long long)st.memtable_bytes,
+               (unsigned long long)st.wal_syncs, (double)st.wal_sync_us / 1e6,
+               (double)st.wal_sync_max_us / 1e6,
                (unsigned long long)(a->server ? http_server_connections(a->server) : 0),
                (unsigned long long)st.l0_files, (unsigned long long)st.l0_files_max,
                (unsigned long long)st.immutable_memtables,

@@ -59,7 +59,8 @@ int app_open(const strata_config *cfg, const char *build_id, app *a, strata_err 
                          .data_dir = cfg->data_dir,
                          .max_inline_bytes = cfg->limits.max_body_bytes,
                          .max_inline_rows = cfg->limits.max_inline_import_rows,
-                         .atomic_max_values = cfg->import_atomic_max_values};
+                         .atomic_max_values = cfg->import_atomic_max_values,
+                         .load_min_bytes = (uint64_t)cfg->import_load_min_mb << 20};
     rc = import_ctx_open(&io, &a->imports, err);
     if (rc)
         goto out;

@@ -56,6 +56,9 @@ static const option_def options[] = {
       "threads running jobs: imports, exports, training (default 2)"),
     O("import_atomic_max_values", OPT_U32, import_atomic_max_values,
       "values an on_error=fail import may hold: it commits as one batch (default 1000000)"),
+    O("import_load_min_mb", OPT_SIZE0, import_load_min_mb,
+      "imports of files at least this large load their batches as table files instead of "
+      "writing them (default 8; 0: every import)"),
     O("export_memory_mb", OPT_SIZE, export_memory_mb,
       "memory one export may hold for sorting before it spills to DATA/tmp (default 64)"),
     O("export_streams", OPT_U32, export_streams,
@@ -125,6 +128,7 @@ void config_defaults(strata_config *c)
     c->catch_up_ms = 1000;
     c->block_cache_mb = 256;
     c->row_cache_mb = 64;
+    c->import_load_min_mb = LIMIT_DEFAULT_IMPORT_LOAD_MIN_MB;
     c->log_level = LOG_INFO;
     c->limits = limits_default();
 }

@@ -28,6 +28,7 @@ typedef struct strata_config {
     int threads;
     int job_threads;                  /* job pool workers */
     uint32_t import_atomic_max_values; /* on_error=fail imports: values in the one batch */
+    size_t import_load_min_mb;         /* imports of sources this big load table files */
     size_t export_memory_mb;           /* per export, before sort runs spill to disk */
     uint32_t export_streams;           /* streamed exports at once */
     store_sync sync;

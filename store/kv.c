@@ -4,6 +4,7 @@
  * key layouts; this file only maps spaces to column families and RocksDB's
  * error strings to strata_err.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,10 +132,138 @@ static int staged_cmp(const void *x, const void *y, void *arg)
  * execution) cheap. qsort_r is not stable, hence the tie-break on staging order;
  * the ops are sorted in place, which the batch's owner never observes.
  */
+/* A big batch's sort key: its column family and the 8 bytes of its key after
+ * the prefix every key of that family in the batch shares, as a big-endian
+ * integer (zero-padded). Integers in that order are keys in staged_cmp's
+ * order, and equal ones fall back to staged_cmp. */
+typedef struct sort_item {
+    uint64_t pre;
+    uint32_t idx;
+    uint32_t cf;
+} sort_item;
+
+static int sort_item_cmp(const void *x, const void *y, void *arg)
+{
+    const sort_item *a = x, *c = y;
+    if (a->cf != c->cf)
+        return a->cf < c->cf ? -1 : 1;
+    if (a->pre != c->pre)
+        return a->pre < c->pre ? -1 : 1;
+    const store_batch *b = arg;
+    return staged_cmp(&b->ops[a->idx], &b->ops[c->idx], b->bytes.p);
+}
+
+#define SORT_BY_PREFIX_MIN 256
+
+/* Stable LSD radix sort of items by (cf, pre), a byte per pass; -1 when out
+ * of memory. */
+static int radix_sort(sort_item *items, size_t n)
+{
+    sort_item *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return -1;
+    sort_item *src = items, *dst = tmp;
+    for (int pass = 0; pass < 9; pass++) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(pass < 8 ? src[i].pre >> (8 * pass) : src[i].cf) & 0xff]++;
+        if (count[(pass < 8 ? src[0].pre >> (8 * pass) : src[0].cf) & 0xff] == n)
+            continue; /* one digit for all: nothing moves */
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(pass < 8 ? src[i].pre >> (8 * pass) : src[i].cf) & 0xff]++] = src[i];
+        sort_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != items)
+        memcpy(items, src, n * sizeof *items);
+    free(tmp);
+    return 0;
+}
+
+/* An import's batch is 100,000s of ops whose keys share their first bytes
+ * (entity, id length, the ids' common start): qsort_r over staged_cmp spent
+ * its time in memcmp through two indirections, 0.06-0.1 s per 200,000 ops.
+ * Sorting (integer, index) pairs takes a fraction of that. */
+static void sort_by_prefix(store_batch *b)
+{
+    size_t first[CF_COUNT], lcp[CF_COUNT];
+    for (int c = 0; c < CF_COUNT; c++)
+        first[c] = SIZE_MAX, lcp[c] = SIZE_MAX;
+    const char *bytes = b->bytes.p;
+    for (size_t i = 0; i < b->n; i++) {
+        const staged *o = &b->ops[i];
+        if (first[o->cf] == SIZE_MAX) {
+            first[o->cf] = i;
+            lcp[o->cf] = o->klen;
+            continue;
+        }
+        const staged *f = &b->ops[first[o->cf]];
+        size_t m = lcp[o->cf] < o->klen ? lcp[o->cf] : o->klen, k = 0;
+        while (k < m && bytes[o->koff + k] == bytes[f->koff + k])
+            k++;
+        lcp[o->cf] = k;
+    }
+    sort_item *items = malloc(b->n * sizeof *items);
+    staged *sorted = malloc(b->n * sizeof *sorted);
+    if (!items || !sorted) {
+        free(items);
+        free(sorted);
+        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const staged *o = &b->ops[i];
+        size_t from = lcp[o->cf];
+        uint64_t pre = 0;
+        for (size_t k = 0; k < 8; k++)
+            pre = pre << 8 | (from + k < o->klen ? (unsigned char)bytes[o->koff + from + k] : 0u);
+        items[i] = (sort_item){pre, (uint32_t)i, (uint32_t)o->cf};
+    }
+    if (radix_sort(items, b->n))
+        qsort_r(items, b->n, sizeof *items, sort_item_cmp, b);
+    /* Equal (family, integer) runs: ordered by the whole key, then staging. */
+    for (size_t i = 0, j; i < b->n; i = j) {
+        for (j = i + 1; j < b->n && items[j].cf == items[i].cf && items[j].pre == items[i].pre; j++)
+            ;
+        if (j - i > 1)
+            qsort_r(items + i, j - i, sizeof *items, sort_item_cmp, b);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        sorted[i] = b->ops[items[i].idx];
+    free(items);
+    free(b->ops);
+    b->ops = sorted;
+    b->cap = b->n;
+}
+
+void store_batch_sort(store_batch *b)
+{
+    if (b->n >= SORT_BY_PREFIX_MIN && b->n <= UINT32_MAX)
+        sort_by_prefix(b);
+    else if (b->n > 1)
+        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
+}
+
+void store_batch_op(const store_batch *b, size_t i, enum store_cf *cf, enum store_op *op,
+                    slice *key, slice *val)
+{
+    const staged *o = &b->ops[i];
+    *cf = o->cf;
+    *op = o->op;
+    *key = (slice){b->bytes.p + o->koff, o->klen};
+    *val = (slice){b->bytes.p + o->voff, o->vlen};
+}
+
 void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb)
 {
-    if (b->n > 1)
-        qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
+    store_batch_sort(b);
     for (size_t i = 0; i < b->n; i++) {
         const staged *o = &b->ops[i];
         const char *k = b->bytes.p + o->koff, *v = b->bytes.p + o->voff;

@@ -509,8 +509,11 @@ int store_checkpoint(store_t *st, const char *dir, strata_err *err)
     if (rerr)
         return store_rdb_err(err, rerr, "creating a checkpoint");
     /* log_size_for_flush 0: every column family's memtable is flushed first,
-     * and the live WAL is copied, so all families are at one point in time. */
+     * and the live WAL is copied, so all families are at one point in time.
+     * A bulk load's two files go in under load_lock: never between them. */
+    pthread_rwlock_wrlock(&st->load_lock);
     rocksdb_checkpoint_create(cp, dir, 0, &rerr);
+    pthread_rwlock_unlock(&st->load_lock);
     rocksdb_checkpoint_object_destroy(cp);
     if (rerr) {
         rc = store_rdb_err(err, rerr, "creating a checkpoint");
@@ -589,8 +592,12 @@ static int init_locks(store_t *st)
         goto fail_cv;
     if (pthread_mutex_init(&st->bulk_mu, NULL))
         goto fail_cu;
+    if (pthread_rwlock_init(&st->load_lock, NULL))
+        goto fail_bulk;
     st->locks_ready = true;
     return 0;
+fail_bulk:
+    pthread_mutex_destroy(&st->bulk_mu);
 fail_cu:
     pthread_rwlock_destroy(&st->catch_up_lock);
 fail_cv:
@@ -635,7 +642,7 @@ static bool has_cf(char **names, size_t n, const char *name)
  */
 static int check_foreign_dir(const char *path, bool *has_db, strata_err *err)
 {
-    static const char *const ours[] = {".", "..", "exports", "tmp", "lost+found"};
+    static const char *const ours[] = {".", "..", "exports", "tmp", STORE_BULK_DIR, "lost+found"};
     *has_db = false;
     DIR *d = opendir(path);
     if (!d)
@@ -858,6 +865,8 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
         rocksdb_options_set_max_open_files(st->db_opts, -1);
     for (int i = 0; i < CF_COUNT; i++)
         st->cf_opts[i] = cf_options(st, i);
+    if (!st->read_only)
+        store_bulk_init(st);
     st->wo_data = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wo_data, st->sync == STORE_SYNC_ALWAYS);
     st->wo_sync = rocksdb_writeoptions_create();
@@ -917,6 +926,10 @@ int store_open(const store_options *opt, store_t **out, strata_err *err)
     if (st->next_feature_id <= max_f)
         st->next_feature_id = max_f + 1;
     if (!st->read_only) {
+        /* A bulk load a stop cut short after it was complete is finished
+         * before anything reads (bulk.c); one that cannot be is an error. */
+        if ((rc = store_bulk_pending(st, err)))
+            goto out;
         /* A feature delete cut short (a crash) left versions to remove. A
          * failure here leaves them for the next open; the store serves on. */
         strata_err perr = STRATA_ERR_INIT;
@@ -966,6 +979,7 @@ void store_close(store_t *st)
             rocksdb_options_destroy(st->cf_opts[i]);
     if (st->extra_opts)
         rocksdb_options_destroy(st->extra_opts);
+    store_bulk_fini(st);
     if (st->cache)
         rocksdb_cache_destroy(st->cache);
     if (st->row_cache)
@@ -989,6 +1003,7 @@ void store_close(store_t *st)
         pthread_cond_destroy(&st->bg_cv);
         pthread_rwlock_destroy(&st->catch_up_lock);
         pthread_mutex_destroy(&st->bulk_mu);
+        pthread_rwlock_destroy(&st->load_lock);
     }
     free(st->secondary_path);
     free(st->path);
@@ -1091,8 +1106,10 @@ static const registry_t *reacquire(store_t *st, const registry_t *reg)
     return store_registry_acquire(st);
 }
 
-int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
-                strata_err *err)
+/* store_write, or with ingest store_write_ingest: the same checks, keys and
+ * values, committed as one WriteBatch or loaded as table files (bulk.c). */
+static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                      bool ingest, strata_err *err)
 {
     int rc;
     bool locked = false;
@@ -1101,8 +1118,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     const write_cell **all = NULL; /* every row's cells, each row's by feature id */
     uint32_t *groups = NULL;       /* per cell of a row: its feature's write group */
     uint32_t *done = NULL;         /* a row's set groups already written */
-    /* Several rows: staged and applied in key order (write_op). */
-    store_batch *sb = nrows > 1 ? store_batch_new() : NULL;
+    /* Several rows, or a load: staged and applied in key order (write_op). */
+    store_batch *sb = nrows > 1 || ingest ? store_batch_new() : NULL;
     buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
     char *rerr = NULL;
     size_t maxc = 0, total = 0, r = 0;
@@ -1187,7 +1204,8 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
     }
     if ((rc = seq_reserve(st, nrows, &seq0, err)))
         goto out;
-    wb = rocksdb_writebatch_create();
+    if (!ingest)
+        wb = rocksdb_writebatch_create();
     for (size_t off = 0, i = 0; i < nrows; off += rows[i].ncells, i++) {
         const write_row *row = &rows[i];
         const write_cell **sorted = all + off;
@@ -1237,12 +1255,17 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
             write_op(st, wb, sb, CF_LATEST, STORE_OP_MERGE, buf_slice(&key), buf_slice(&frag));
         }
     }
-    if (sb)
-        store_batch_apply(st, sb, wb);
-    rocksdb_write(st->db, st->wo_data, wb, &rerr);
-    if (rerr) {
-        rc = store_rdb_err(err, rerr, "writing values");
-        goto out;
+    if (ingest) {
+        if ((rc = store_bulk_ingest(st, sb, seq0, err)))
+            goto out;
+    } else {
+        if (sb)
+            store_batch_apply(st, sb, wb);
+        rocksdb_write(st->db, st->wo_data, wb, &rerr);
+        if (rerr) {
+            rc = store_rdb_err(err, rerr, "writing values");
+            goto out;
+        }
     }
     atomic_fetch_add(&st->values_written, total);
     goto out;
@@ -1262,6 +1285,18 @@ out:
     free(done);
     store_batch_free(sb);
     return rc;
+}
+
+int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                strata_err *err)
+{
+    return write_rows(st, entity_id, rows, nrows, false, err);
+}
+
+int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                       strata_err *err)
+{
+    return write_rows(st, entity_id, rows, nrows, true, err);
 }
 
 /* ---- bulk writers -------------------------------------------------------- */
@@ -2013,6 +2048,7 @@ void store_get_stats(store_t *st, store_stats *out)
     out->write_stopped = prop(st, NULL, "rocksdb.is-write-stopped");
     out->delayed_write_rate = prop(st, NULL, "rocksdb.actual-delayed-write-rate");
     out->values_written = atomic_load(&st->values_written);
+    out->loaded_files = atomic_load(&st->bulk_files);
     out->wal_syncs = atomic_load(&st->wal_syncs);
     out->wal_sync_us = atomic_load(&st->wal_sync_us);
     out->wal_sync_max_us = atomic_load(&st->wal_sync_max_us);

@@ -190,6 +190,16 @@ typedef struct write_row {
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                 strata_err *err);
 
+/* store_write for big batches (an import's commits): the same checks, keys
+ * and values, loaded as one sorted table file per column family and ingested
+ * (no WAL, no memtable, no later flush of them; docs/architecture.md "Bulk
+ * loads"). Durable when it returns, whatever the sync mode. Readers may see
+ * the new versions a moment before the latest rows. A stop between the two
+ * ingests is finished by the next open. Costs a table file or two: for
+ * batches of tens of thousands of values and up. */
+int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                       strata_err *err);
+
 /* Around a bulk load (an import job): while any runs, `latest` memtables
  * created from then on do not make a write count the operands its id already
  * has (RocksDB's max_successive_merges, 8 otherwise: docs/architecture.md
@@ -377,6 +387,7 @@ typedef struct store_stats {
     uint64_t sst_bytes;
     uint64_t memtable_bytes;
     uint64_t values_written; /* since open */
+    uint64_t loaded_files;   /* table files loaded by store_write_ingest since open */
     uint64_t wal_syncs;      /* background WAL fsyncs (sync = batch) since open */
     uint64_t wal_sync_us;    /* their time, summed */
     uint64_t wal_sync_max_us;

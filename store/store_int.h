@@ -13,6 +13,8 @@
  *   seq_mu   (mutex)    serialises persisting a new seq reservation ceiling.
  *   bulk_mu  (mutex)    guards the count of bulk writers (store_bulk_begin);
  *                       taken alone.
+ *   load_lock (rwlock)  a bulk load's ingests shared (inside data_lock),
+ *                       a checkpoint exclusively (alone).
  *
  * DeleteRange and the row cache: RocksDB 7.8 serves a row-cache hit on a table
  * file without that file's range tombstones, and a MultiGet can reach an
@@ -127,8 +129,19 @@ struct store {
     pthread_rwlock_t catch_up_lock;
     /* store_bulk_begin/end: running bulk writers (imports), under bulk_mu. */
     pthread_mutex_t bulk_mu;
+    /* Bulk loads hold it shared across their ingests, checkpoints
+     * exclusively: a checkpoint never holds half a load. */
+    pthread_rwlock_t load_lock;
     unsigned bulk_writers;
     bool bulk_switched; /* `latest` switched memtables since the count went off */
+    /* bulk.c: table-file loads (read-write stores only). */
+    rocksdb_options_t *bulk_opts[CF_COUNT]; /* SstFileWriter's, per loaded family */
+    rocksdb_envoptions_t *bulk_env;
+    rocksdb_ingestexternalfileoptions_t *bulk_io;
+    _Atomic uint64_t bulk_files; /* table files ingested since open */
+    /* Tests: a load returns after this many ingests, leaving its set as a
+     * crash there would (0: off). */
+    unsigned bulk_test_stop;
 };
 
 struct store_snapshot {
@@ -142,6 +155,27 @@ enum store_op { STORE_OP_PUT, STORE_OP_MERGE, STORE_OP_DELETE };
 void store_batch_stage(store_batch *b, enum store_cf cf, enum store_op op, slice key, slice val);
 /* Sort the ops by (column family, key, staging order) and add them to wb. */
 void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb);
+/* The sort alone, and op i of the batch (borrowed until the batch changes). */
+void store_batch_sort(store_batch *b);
+void store_batch_op(const store_batch *b, size_t i, enum store_cf *cf, enum store_op *op,
+                    slice *key, slice *val);
+
+/* ---- bulk.c: batches loaded as table files ------------------------------- */
+
+/* The staging directory under the data directory (check_foreign_dir). */
+#define STORE_BULK_DIR "ingest"
+/* Load the ops of b (sorted here; PUT and MERGE only) as one table file per
+ * column family, ingested in column family order; name is unique to the
+ * load (its first write seq). Caller holds data_lock shared. Either nothing
+ * landed (an error before the set was complete) or the next open finishes
+ * what an error or a crash left half-ingested (store_bulk_pending). */
+int store_bulk_ingest(store_t *st, store_batch *b, uint64_t name, strata_err *err);
+/* The loads' writer options (after cf_opts) and their release (NULL-safe). */
+void store_bulk_init(store_t *st);
+void store_bulk_fini(store_t *st);
+/* Finish every load a crash left half-ingested and remove incomplete sets
+ * (store_open, read-write). */
+int store_bulk_pending(store_t *st, strata_err *err);
 
 /* ---- store.c helpers ---------------------------------------------------- */
 

@@ -517,6 +517,57 @@ class ImportCrashTest(ImportBase):
         self.assertEqual(self.value("b0", "age")["value"], 0)
 
 
+class LoadImportTest(ImportBase):
+    """Imports whose batches are loaded as table files (--import-load-min-mb 0:
+    every import; by default sources of 8 MiB and up): the same rows, rejects,
+    results and all-or-nothing as written batches."""
+    extra_args = ("--import-load-min-mb", "0")
+
+    test_csv_mapping_values_and_result = ImportTest.test_csv_mapping_values_and_result
+    test_jsonl_values_and_time_units = ImportTest.test_jsonl_values_and_time_units
+    test_create_features_infers_types = ImportTest.test_create_features_infers_types
+    test_fail_creates_nothing_and_skip_row_lands_good_rows = \
+        ImportTest.test_fail_creates_nothing_and_skip_row_lands_good_rows
+    test_rejects_file_holds_all_rejects = ImportTest.test_rejects_file_holds_all_rejects
+    test_kill_during_fail_import_lands_nothing = \
+        ImportCrashTest.test_kill_during_fail_import_lands_nothing
+    restart_after_kill = ImportCrashTest.restart_after_kill
+
+    def test_load_in_several_batches(self):
+        # 2 values a row: past 1,000,000 values a load commits a batch on the
+        # committer thread while the next is read (under valgrind: one batch).
+        rows = 600000 // (10 if harness.STRATAD_WRAPPER else 1)
+        self.put_big("big.csv", rows)
+        # Rows of the same ids written before: the load must not hide newer ones.
+        s, doc = self.call("POST", "/v1/entities/customer:write", {"rows": [
+            {"entity_id": "b1", "event_time": "2999-01-01T00:00:00Z", "values": {"age": 99}},
+            {"entity_id": "b2", "event_time": "1999-01-01T00:00:00Z", "values": {"age": 98}}]})
+        self.assertEqual(s, 200, doc)
+        job = self.run_import({"entity": "customer", "source": {"path": "big.csv"},
+                               "on_error": "skip_row"})
+        r = job["result"]
+        self.assertEqual((r["rows_imported"], r["values_written"]), (rows, 2 * rows))
+        staging = os.path.join(self.d.data_dir, "ingest")
+        self.assertEqual(os.listdir(staging), [])
+        for restarted in (False, True):
+            self.assertEqual(self.value("b0", "age")["value"], 0)
+            self.assertEqual(self.value("b1", "age")["value"], 99)
+            self.assertEqual(self.value("b2", "age")["value"], 2)
+            self.assertEqual(self.value(f"b{rows - 1}", "city")["value"],
+                             f"town{(rows - 1) % 1000}")
+            s, doc = self.call("POST", "/v1/online:read",
+                               {"entity": "customer", "ids": ["b7", f"b{rows // 2}", "nobody"],
+                                "features": ["age"]})
+            self.assertEqual(s, 200, doc)
+            self.assertEqual([r["values"] for r in doc["rows"]], [[7], [(rows // 2) % 90], [None]])
+            self.assertEqual(doc["rows"][2]["statuses"], ["NOT_FOUND"])
+            if not restarted:
+                self.d.stop()
+                self.d.start()
+        text = self.d.request("GET", "/metrics")[2]
+        self.assertIn(b"strata_store_loaded_files_total", text)
+
+
 class NoImportDirTest(unittest.TestCase):
     def test_paths_refused_without_import_dir(self):
         d = harness.Daemon().start()

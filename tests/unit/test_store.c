@@ -1773,6 +1773,225 @@ static void test_bulk_writers(void **state)
     assert_int_equal(n, 4);
 }
 
+/* ---- bulk loads (bulk.c) -------------------------------------------------- */
+
+/* Rows of one batch: ids of several lengths, several rows of some ids (event
+ * times out of order: the load folds their latest operands), age and score
+ * always together (one set group), city in every third row (its own group
+ * when first written alone, as here). */
+static void bulk_rows(int round, size_t n, write_row *rows, write_cell (*cells)[3], char (*ids)[24],
+                      buf *enc)
+{
+    buf_reset(enc);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            value_encode_int64(enc, (int64_t)(i * 7 + (size_t)c + (size_t)round * 100000));
+    for (size_t i = 0; i < n; i++) {
+        size_t who = (i * 7919) % (n / 3 + 1);
+        snprintf(ids[i], sizeof ids[0], who % 5 ? "id%zu" : "%zu-long-identifier", who);
+        int64_t ev = (int64_t)((i * 31) % 97) + round * 1000;
+        rows[i] = (write_row){slice_of(ids[i]), ev, ev + 1, 2, cells[i]};
+        rows[i].ncells = 2;
+        cells[i][0] = (write_cell){0, {enc->p + (3 * i) * 9, 9}};
+        cells[i][1] = (write_cell){0, {enc->p + (3 * i + 1) * 9, 9}};
+        if (i % 3 == 0) {
+            cells[i][2] = (write_cell){0, {enc->p + (3 * i + 2) * 9, 9}};
+            rows[i].ncells = 3;
+        }
+    }
+}
+
+static void bulk_cells(fx *f, size_t n, write_cell (*cells)[3], uint32_t city_as)
+{
+    for (size_t i = 0; i < n; i++) {
+        cells[i][0].feature_id = f->f_age;
+        cells[i][1].feature_id = f->f_recent;
+        cells[i][2].feature_id = city_as;
+    }
+}
+
+/* Every (key, value) of a column family, merged as a reader sees them. */
+static void dump_cf(store_t *st, enum store_cf cf, buf *out)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro_total, st->cf[cf]);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kn, vn;
+        const char *k = rocksdb_iter_key(it, &kn), *v = rocksdb_iter_value(it, &vn);
+        buf_put_varint(out, kn);
+        buf_append(out, k, kn);
+        buf_put_varint(out, vn);
+        buf_append(out, v, vn);
+    }
+    char *rerr = NULL;
+    rocksdb_iter_get_error(it, &rerr);
+    assert_null(rerr);
+    rocksdb_iter_destroy(it);
+}
+
+static size_t dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A load stores exactly what store_write stores: two stores given the same
+ * registry and the same batches, one written and one loaded (twice: into an
+ * empty store, then over the first batch), hold the same `values` keys and
+ * values and read the same latest rows. */
+static void test_bulk_load_matches_write(void **state)
+{
+    fx *f = *state;
+    enum { N = 900 };
+    static write_row rows[N];
+    static write_cell cells[N][3];
+    static char ids[N][24];
+    buf enc = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+    strata_err err = STRATA_ERR_INIT;
+    char db2[128];
+    snprintf(db2, sizeof db2, "%s/loaded", f->dir);
+    fx g = *f;
+    g.st = must_open(db2);
+    assert_int_equal(
+        store_entity_create(g.st, SLICE_LIT("customer"), SLICE_LIT("people"), NULL, &err), 0);
+    feature_spec specs[] = {
+        {SLICE_LIT("age"), VT_INT64, 0, SLICE_LIT(""), NULL},
+        {SLICE_LIT("city"), VT_STRING, 0, SLICE_LIT(""), NULL},
+        {SLICE_LIT("score"), VT_DOUBLE, 0, SLICE_LIT(""), NULL},
+        {SLICE_LIT("recent"), VT_INT64, 60, SLICE_LIT(""), NULL},
+    };
+    assert_int_equal(store_features_create(g.st, SLICE_LIT("customer"), specs, 4, &err), 0);
+    lookup_ids(&g);
+    assert_int_equal(g.f_age, f->f_age);
+    /* A third INT64 feature for the rows' third cell. */
+    feature_spec extra = {SLICE_LIT("visits"), VT_INT64, 0, SLICE_LIT(""), NULL};
+    assert_int_equal(store_features_create(f->st, SLICE_LIT("customer"), &extra, 1, &err), 0);
+    assert_int_equal(store_features_create(g.st, SLICE_LIT("customer"), &extra, 1, &err), 0);
+    uint32_t visits = feature_id(f->st, "customer", "visits");
+    assert_int_equal(visits, feature_id(g.st, "customer", "visits"));
+    for (int round = 0; round < 2; round++) {
+        bulk_rows(round, N, rows, cells, ids, &enc);
+        bulk_cells(f, N, cells, visits);
+        if (store_write(f->st, f->eid, rows, N, &err))
+            fail_msg("store_write: %s", err.message);
+        if (store_write_ingest(g.st, g.eid, rows, N, &err))
+            fail_msg("store_write_ingest: %s", err.message);
+        for (enum store_cf cf = CF_VALUES; cf <= CF_LATEST; cf++) {
+            buf_reset(&a);
+            buf_reset(&b);
+            dump_cf(f->st, cf, &a);
+            dump_cf(g.st, cf, &b);
+            assert_true(a.n > 0);
+            assert_int_equal(a.n, b.n);
+            assert_memory_equal(a.p, b.p, a.n);
+        }
+    }
+    uint32_t feats[] = {f->f_age, f->f_recent, visits};
+    check_latest_consistent(&g, "id1", feats, 3);
+    check_latest_consistent(&g, "0-long-identifier", feats, 3);
+    /* Two loads, a file per column family each, and nothing left staged. */
+    assert_int_equal(atomic_load(&g.st->bulk_files), 4);
+    char staging[160];
+    snprintf(staging, sizeof staging, "%s/%s", db2, STORE_BULK_DIR);
+    assert_int_equal(dir_entries(staging), 0);
+    store_close(g.st);
+    buf_free(&enc);
+    buf_free(&a);
+    buf_free(&b);
+}
+
+/* A load a stop cut short after its `values` file went in (the marker says
+ * the set was whole) is finished by the next open; a set without its marker
+ * never landed and is removed. */
+static void test_bulk_load_finished_at_open(void **state)
+{
+    fx *f = *state;
+    enum { N = 300 };
+    static write_row rows[N];
+    static write_cell cells[N][3];
+    static char ids[N][24];
+    buf enc = BUF_INIT;
+    strata_err err = STRATA_ERR_INIT;
+    bulk_rows(0, N, rows, cells, ids, &enc);
+    bulk_cells(f, N, cells, f->f_score);
+    for (size_t i = 0; i < N; i++)
+        rows[i].ncells = 2; /* age and recent */
+    f->st->bulk_test_stop = 1;
+    assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
+    char staging[160], junk[224];
+    snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
+    assert_int_equal(dir_entries(staging), 2); /* the marker and the `latest` file */
+    assert_true(count_versions(f, "id1", f->f_age) > 0);
+    latest_row row = {0};
+    get_latest(f, "id1", &row);
+    assert_int_equal(row.n, 0); /* not in yet */
+    latest_row_free(&row);
+    /* An incomplete set of a later load: no marker. */
+    snprintf(junk, sizeof junk, "%s/00000000ffffffff.values.sst", staging);
+    FILE *fp = fopen(junk, "w");
+    assert_non_null(fp);
+    fputs("half a table file", fp);
+    fclose(fp);
+    reopen(f);
+    assert_int_equal(dir_entries(staging), 0);
+    uint32_t feats[] = {f->f_age, f->f_recent};
+    check_latest_consistent(f, "id1", feats, 2);
+    check_latest_consistent(f, "0-long-identifier", feats, 2);
+    get_latest(f, "id1", &row);
+    assert_int_equal(row.n, 2);
+    latest_row_free(&row);
+    buf_free(&enc);
+}
+
+/* A big batch is sorted by integer prefixes (kv.c sort_by_prefix): keys that
+ * are prefixes of each other, share long prefixes or repeat still apply in
+ * (key, staging) order, the last op on a key winning. */
+static void test_big_batch_order(void **state)
+{
+    fx *f = *state;
+    enum { N = 2000 };
+    const store_space sp = STORE_SPACE_LINEAGE;
+    store_batch *b = store_batch_new();
+    char k[64], v[32];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(k, sizeof k, "common-prefix-%d", (i * 37) % 500);
+        /* some keys end in zero bytes: "…-7\0\0" sorts after "…-7" */
+        size_t extra = (size_t)(i % 3);
+        memset(k + len, 0, extra);
+        snprintf(v, sizeof v, "%d", i);
+        store_batch_put(b, sp, (slice){k, (size_t)len + extra}, slice_of(v));
+    }
+    assert_int_equal(store_batch_commit(f->st, b, false, NULL), 0);
+    store_batch_free(b);
+    /* Expected: per key, the value of its last staging. */
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(k, sizeof k, "common-prefix-%d", (i * 37) % 500);
+        size_t extra = (size_t)(i % 3);
+        memset(k + len, 0, extra);
+        int last = -1;
+        for (int j = i; j < N; j++) {
+            char k2[64];
+            int len2 = snprintf(k2, sizeof k2, "common-prefix-%d", (j * 37) % 500);
+            memset(k2 + len2, 0, (size_t)(j % 3));
+            if (len2 + j % 3 == len + (int)extra && memcmp(k, k2, (size_t)len + extra) == 0)
+                last = j;
+        }
+        buf got = BUF_INIT;
+        assert_int_equal(store_kv_get(f->st, sp, NULL, (slice){k, (size_t)len + extra}, &got, NULL),
+                         0);
+        snprintf(v, sizeof v, "%d", last);
+        assert_int_equal(got.n, strlen(v));
+        assert_memory_equal(got.p, v, got.n);
+        buf_free(&got);
+    }
+}
+
 /* In a layout-1 directory not written since, a feature with versions has no
  * group record yet: its delete still removes them. */
 static void test_layout_1_feature_delete(void **state)
@@ -2282,6 +2501,9 @@ int main(void)
         T(test_feature_delete_in_chunks),
         T(test_feature_delete_resumes_at_open),
         T(test_layout_1_feature_delete),
+        T(test_bulk_load_matches_write),
+        T(test_bulk_load_finished_at_open),
+        T(test_big_batch_order),
         T(test_write_groups),
         T(test_write_groups_per_write),
         T(test_deleted_feature_in_snapshot),
