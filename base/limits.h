@@ -133,8 +133,8 @@
  * per column family, overlapping the others (ids come in file order), which
  * compactions merge later. Batches this large keep the files few (5 per
  * family for bench/ingest's 5M values; 2.4 s there against 2.6-2.8 s at
- * 250,000 values), at ~170 MiB at the peak for one batch read while the
- * previous one loads. */
+ * 250,000 values); stratad's peak RSS there was 227 MiB with one batch
+ * read while the previous one loads. */
 #define LIMIT_DEFAULT_IMPORT_LOAD_MIN_MB 8u
 #define LIMIT_IMPORT_LOAD_VALUES 1000000u
 #define LIMIT_IMPORT_LOAD_BYTES ((size_t)64 << 20)

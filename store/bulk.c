@@ -228,7 +228,9 @@ int store_bulk_ingest(store_t *st, store_batch *b, uint64_t name, strata_err *er
     if (n == 0)
         return 0;
     snprintf(dir, sizeof dir, "%s/%s", st->path, STORE_BULK_DIR);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) == 0)
+        fsync_dir(st->path);
+    else if (errno != EEXIST)
         return err_set(err, STRATA_IO, "cannot create %s: %s", dir, strerror(errno));
     store_batch_sort(b);
     for (size_t i = 0; i < n && !rc;) {
@@ -280,6 +282,8 @@ static int ingest_set(store_t *st, const store_batch *b, size_t nfiles, const en
                       strata_err *err)
 {
     int rc = 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", st->path, STORE_BULK_DIR);
     for (size_t f = 0; f < nfiles; f++) {
         if (st->bulk_test_stop && f == st->bulk_test_stop)
             return 0;
@@ -301,6 +305,11 @@ static int ingest_set(store_t *st, const store_batch *b, size_t nfiles, const en
         log_warn("store: %s; writing the rest of the load through the WAL", ierr.message);
         err_clear(&ierr);
         if ((rc = write_rest(st, b, ranges[f][0], ranges[nfiles - 1][1], err))) {
+            /* A delete now could be undone when the next start finishes the
+             * set: no more writes of any kind until then. */
+            atomic_store(&st->load_unfinished, true);
+            log_error("store: a bulk load is half in and its rest could not be written; the "
+                      "store refuses writes until a restart finishes the load");
             err_prefix(err, "the load is half in (the next start finishes it)");
             return rc;
         }
@@ -308,7 +317,9 @@ static int ingest_set(store_t *st, const store_batch *b, size_t nfiles, const en
             unlink(paths[g]);
         break;
     }
-    if (unlink(ready) != 0)
+    /* The marker's removal is made durable: a finished set must not come
+     * back after a power loss and be loaded again over later deletes. */
+    if (unlink(ready) != 0 || fsync_dir(dir) != 0)
         log_warn("store: cannot remove %s: %s (the next start removes it)", ready, strerror(errno));
     return 0;
 }

@@ -77,6 +77,10 @@ int store_check_writable(const store_t *st, strata_err *err)
 {
     if (st->read_only)
         return err_set(err, STRATA_FAILED_PRECONDITION, "the store is open read-only");
+    if (atomic_load(&st->load_unfinished))
+        return err_set(err, STRATA_UNAVAILABLE,
+                       "the store takes no writes until a restart finishes a bulk load an I/O "
+                       "error cut short (see the log)");
     return 0;
 }
 
@@ -1118,8 +1122,7 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
     const write_cell **all = NULL; /* every row's cells, each row's by feature id */
     uint32_t *groups = NULL;       /* per cell of a row: its feature's write group */
     uint32_t *done = NULL;         /* a row's set groups already written */
-    /* Several rows, or a load: staged and applied in key order (write_op). */
-    store_batch *sb = nrows > 1 || ingest ? store_batch_new() : NULL;
+    store_batch *sb = NULL;
     buf key = BUF_INIT, frag = BUF_INIT, cellbuf = BUF_INIT;
     char *rerr = NULL;
     size_t maxc = 0, total = 0, r = 0;
@@ -1128,6 +1131,9 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
 
     if ((rc = store_check_writable(st, err)) || nrows == 0)
         return rc;
+    /* Several rows, or a load: staged and applied in key order (write_op). */
+    if (nrows > 1 || ingest)
+        sb = store_batch_new();
     store_quiet_perf_context();
     for (size_t i = 0; i < nrows; i++) {
         total += rows[i].ncells;

@@ -139,6 +139,9 @@ struct store {
     rocksdb_envoptions_t *bulk_env;
     rocksdb_ingestexternalfileoptions_t *bulk_io;
     _Atomic uint64_t bulk_files; /* table files ingested since open */
+    /* A load half in whose rest could not be written: writes are refused
+     * until a restart finishes it (a delete meanwhile could be undone). */
+    _Atomic bool load_unfinished;
     /* Tests: a load returns after this many ingests, leaving its set as a
      * crash there would (0: off). */
     unsigned bulk_test_stop;
