@@ -15,8 +15,10 @@
  * write seq (16 hex digits, unique for the life of the directory):
  *
  *   <name>.values.sst  <name>.latest.sst   written and fsynced by SstFileWriter
+ *                                          (store_bulk_prepare, no lock held)
  *   <name>.ready                           created (and the directory fsynced)
- *                                          once every file of the set is whole
+ *                                          by store_bulk_commit, under data_lock,
+ *                                          once the caller knows the load stands
  *
  * then each file is ingested in column family order, `values` before
  * `latest`; RocksDB removes a file's staging name once it is in. Last the
@@ -59,6 +61,8 @@
 /* The column families a load may write, in ingest order. */
 static const enum store_cf load_cfs[] = {CF_VALUES, CF_LATEST};
 #define LOAD_CFS (sizeof load_cfs / sizeof load_cfs[0])
+_Static_assert(LOAD_CFS == sizeof((store_load *)0)->cfs / sizeof(enum store_cf),
+               "store_load holds a file per loaded column family");
 
 void store_bulk_init(store_t *st)
 {
@@ -213,25 +217,20 @@ static int write_rest(store_t *st, const store_batch *b, size_t from, size_t to,
     return rerr ? store_rdb_err(err, rerr, "writing the rest of a load") : 0;
 }
 
-static int ingest_set(store_t *st, const store_batch *b, size_t nfiles, const enum store_cf *cfs,
-                      size_t (*ranges)[2], char (*paths)[PATH_MAX + 64], const char *ready,
-                      strata_err *err);
-
-int store_bulk_ingest(store_t *st, store_batch *b, uint64_t name, strata_err *err)
+int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *ld, strata_err *err)
 {
     int rc = 0;
-    size_t n = store_batch_count(b), nfiles = 0;
-    char dir[PATH_MAX], paths[LOAD_CFS][PATH_MAX + 64], ready[PATH_MAX + 64];
-    enum store_cf cfs[LOAD_CFS];
-    size_t ranges[LOAD_CFS][2];
+    size_t n = store_batch_count(b);
 
+    memset(ld, 0, sizeof *ld);
+    snprintf(ld->dir, sizeof ld->dir, "%s/%s", st->path, STORE_BULK_DIR);
+    snprintf(ld->ready, sizeof ld->ready, "%s/%0*" PRIx64 READY_SUFFIX, ld->dir, NAME_DIGITS, name);
     if (n == 0)
         return 0;
-    snprintf(dir, sizeof dir, "%s/%s", st->path, STORE_BULK_DIR);
-    if (mkdir(dir, 0755) == 0)
+    if (mkdir(ld->dir, 0755) == 0)
         fsync_dir(st->path);
     else if (errno != EEXIST)
-        return err_set(err, STRATA_IO, "cannot create %s: %s", dir, strerror(errno));
+        return err_set(err, STRATA_IO, "cannot create %s: %s", ld->dir, strerror(errno));
     store_batch_sort(b);
     for (size_t i = 0; i < n && !rc;) {
         enum store_cf cf, c;
@@ -241,49 +240,67 @@ int store_bulk_ingest(store_t *st, store_batch *b, uint64_t name, strata_err *er
         size_t j = i + 1;
         while (j < n && (store_batch_op(b, j, &c, &op, &k, &v), c == cf))
             j++;
-        if (!is_load_cf(cf) || nfiles == LOAD_CFS) {
+        if (!is_load_cf(cf) || ld->nfiles == LOAD_CFS) {
             rc = err_set(err, STRATA_INTERNAL, "a bulk load writes the %s column family",
                          store_cf_names[cf]);
             break;
         }
-        cfs[nfiles] = cf;
-        ranges[nfiles][0] = i;
-        ranges[nfiles][1] = j;
-        snprintf(paths[nfiles], sizeof paths[nfiles], "%s/%0*" PRIx64 ".%s.sst", dir, NAME_DIGITS,
+        size_t f = ld->nfiles++;
+        ld->cfs[f] = cf;
+        ld->ranges[f][0] = i;
+        ld->ranges[f][1] = j;
+        snprintf(ld->paths[f], sizeof ld->paths[f], "%s/%0*" PRIx64 ".%s.sst", ld->dir, NAME_DIGITS,
                  name, store_cf_names[cf]);
-        rc = write_table(st, b, i, j, cf, paths[nfiles], err);
-        nfiles++;
+        rc = write_table(st, b, i, j, cf, ld->paths[f], err);
         i = j;
     }
-    snprintf(ready, sizeof ready, "%s/%0*" PRIx64 READY_SUFFIX, dir, NAME_DIGITS, name);
-    if (!rc) {
-        int fd = open(ready, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 || fsync(fd) != 0 || fsync_dir(dir) != 0)
-            rc = err_set(err, STRATA_IO, "cannot record the load %s: %s", ready, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
+    if (rc)
+        store_bulk_abandon(ld);
+    return rc;
+}
+
+void store_bulk_abandon(store_load *ld)
+{
+    for (size_t f = 0; f < ld->nfiles; f++)
+        unlink(ld->paths[f]);
+    ld->nfiles = 0;
+}
+
+static int ingest_set(store_t *st, const store_batch *b, store_load *ld, strata_err *err);
+
+int store_bulk_commit(store_t *st, const store_batch *b, store_load *ld, strata_err *err)
+{
+    int rc = 0;
+    if (ld->nfiles == 0)
+        return 0;
+    /* From the marker on, the next start finishes the set: it is written
+     * only now, under data_lock, once the caller knows the load stands. */
+    int fd = open(ld->ready, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || fsync(fd) != 0 || fsync_dir(ld->dir) != 0)
+        rc = err_set(err, STRATA_IO, "cannot record the load %s: %s", ld->ready, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     if (rc) {
         /* Nothing is visible yet: the set goes. */
-        for (size_t f = 0; f < nfiles; f++)
-            unlink(paths[f]);
-        unlink(ready);
+        store_bulk_abandon(ld);
+        unlink(ld->ready);
         return rc;
     }
     pthread_rwlock_rdlock(&st->load_lock);
-    rc = ingest_set(st, b, nfiles, cfs, ranges, paths, ready, err);
+    rc = ingest_set(st, b, ld, err);
     pthread_rwlock_unlock(&st->load_lock);
     return rc;
 }
 
-/* Ingest a complete set (store_bulk_ingest), under load_lock. */
-static int ingest_set(store_t *st, const store_batch *b, size_t nfiles, const enum store_cf *cfs,
-                      size_t (*ranges)[2], char (*paths)[PATH_MAX + 64], const char *ready,
-                      strata_err *err)
+/* Ingest a complete set (store_bulk_commit), under load_lock. */
+static int ingest_set(store_t *st, const store_batch *b, store_load *ld, strata_err *err)
 {
     int rc = 0;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", st->path, STORE_BULK_DIR);
+    size_t nfiles = ld->nfiles;
+    const enum store_cf *cfs = ld->cfs;
+    size_t(*ranges)[2] = ld->ranges;
+    char(*paths)[PATH_MAX + 64] = ld->paths;
+    const char *ready = ld->ready, *dir = ld->dir;
     for (size_t f = 0; f < nfiles; f++) {
         if (st->bulk_test_stop && f == st->bulk_test_stop)
             return 0;

@@ -1110,6 +1110,69 @@ static const registry_t *reacquire(store_t *st, const registry_t *reg)
     return store_registry_acquire(st);
 }
 
+/* Are the entity and every feature of cells still those reg_then had? */
+static bool load_still_stands(const registry_t *reg_then, const registry_t *reg, uint32_t entity_id,
+                              const write_cell *const *cells, size_t n)
+{
+    if (reg == reg_then)
+        return true; /* no registry change at all */
+    const entity_def *e = registry_entity_by_id(reg, entity_id);
+    if (!e)
+        return false;
+    uint32_t seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t fid = cells[i]->feature_id;
+        size_t k = 0;
+        while (k < nseen && seen[k] != fid)
+            k++;
+        if (k < nseen)
+            continue;
+        const feature_def *f = registry_feature_by_id(reg, fid);
+        if (!f || f->entity_id != entity_id)
+            return false;
+        if (nseen < sizeof seen / sizeof seen[0])
+            seen[nseen++] = fid;
+    }
+    return true;
+}
+
+/*
+ * The load of a staged write (store_write_ingest), entered and left with
+ * data_lock held shared and *reg acquired. The sort and the table files
+ * (most of a load's time) are made with the lock released, so deletes, and
+ * the writes a waiting delete holds back, do not wait for them; nothing is
+ * visible until the commit. Then, locked again: a feature or the entity
+ * deleted meanwhile voids the load (its versions must not land after the
+ * delete), else the set is committed. Deletes of ids or time ranges that came
+ * in between order before the load, as a write right after them would.
+ */
+static int load_rows(store_t *st, uint32_t entity_id, const write_cell *const *cells, size_t n,
+                     store_batch *sb, uint64_t name, const registry_t **reg, strata_err *err)
+{
+    store_load *ld = malloc(sizeof *ld);
+    if (!ld)
+        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    const registry_t *then = *reg; /* kept acquired: its address identifies it */
+    pthread_rwlock_unlock(&st->data_lock);
+    int rc = store_bulk_prepare(st, sb, name, ld, err);
+    if (rc == 0 && st->bulk_test_between)
+        st->bulk_test_between(st->bulk_test_arg);
+    pthread_rwlock_rdlock(&st->data_lock);
+    *reg = store_registry_acquire(st);
+    if (rc == 0 && !load_still_stands(then, *reg, entity_id, cells, n)) {
+        store_bulk_abandon(ld);
+        rc = err_set(err, STRATA_FAILED_PRECONDITION,
+                     "a feature of these values or their entity was deleted while they were "
+                     "being loaded; nothing of them was written");
+    }
+    store_registry_release(st, then);
+    if (rc == 0)
+        rc = store_bulk_commit(st, sb, ld, err);
+    free(ld);
+    return rc;
+}
+
 /* store_write, or with ingest store_write_ingest: the same checks, keys and
  * values, committed as one WriteBatch or loaded as table files (bulk.c). */
 static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
@@ -1262,7 +1325,7 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
         }
     }
     if (ingest) {
-        if ((rc = store_bulk_ingest(st, sb, seq0, err)))
+        if ((rc = load_rows(st, entity_id, all, total, sb, seq0, &reg, err)))
             goto out;
     } else {
         if (sb)

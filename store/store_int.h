@@ -27,6 +27,7 @@
 #ifndef STRATA_STORE_STORE_INT_H
 #define STRATA_STORE_STORE_INT_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -145,6 +146,9 @@ struct store {
     /* Tests: a load returns after this many ingests, leaving its set as a
      * crash there would (0: off). */
     unsigned bulk_test_stop;
+    /* Tests: called between a load's files and its commit (lock released). */
+    void (*bulk_test_between)(void *arg);
+    void *bulk_test_arg;
 };
 
 struct store_snapshot {
@@ -167,12 +171,27 @@ void store_batch_op(const store_batch *b, size_t i, enum store_cf *cf, enum stor
 
 /* The staging directory under the data directory (check_foreign_dir). */
 #define STORE_BULK_DIR "ingest"
-/* Load the ops of b (sorted here; PUT and MERGE only) as one table file per
- * column family, ingested in column family order; name is unique to the
- * load (its first write seq). Caller holds data_lock shared. Either nothing
- * landed (an error before the set was complete) or the next open finishes
- * what an error or a crash left half-ingested (store_bulk_pending). */
-int store_bulk_ingest(store_t *st, store_batch *b, uint64_t name, strata_err *err);
+/* A load of the ops of b (PUT and MERGE only) as one table file per column
+ * family, in two steps:
+ *   store_bulk_prepare  sorts b and writes the files (no lock needed: nothing
+ *                       is visible, and a crash leaves files the next open
+ *                       deletes); name is unique to the load (its first seq)
+ *   store_bulk_commit   under data_lock shared: records the set as whole (the
+ *                       marker) and ingests it in column family order; from
+ *                       the marker on, the next open finishes what an error
+ *                       or a crash left half-ingested (store_bulk_pending)
+ *   store_bulk_abandon  instead of commit: the files go. */
+typedef struct store_load {
+    size_t nfiles;
+    enum store_cf cfs[2];
+    size_t ranges[2][2]; /* each file's ops in the sorted batch */
+    char paths[2][PATH_MAX + 64];
+    char ready[PATH_MAX + 64];
+    char dir[PATH_MAX];
+} store_load;
+int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *ld, strata_err *err);
+int store_bulk_commit(store_t *st, const store_batch *b, store_load *ld, strata_err *err);
+void store_bulk_abandon(store_load *ld);
 /* The loads' writer options (after cf_opts) and their release (NULL-safe). */
 void store_bulk_init(store_t *st);
 void store_bulk_fini(store_t *st);

@@ -1949,6 +1949,71 @@ static void test_bulk_load_finished_at_open(void **state)
     buf_free(&enc);
 }
 
+struct between {
+    fx *f;
+    const char *feature; /* deleted between the files and the commit */
+    const char *id;      /* or: this id's values deleted */
+    int rc;
+};
+
+static void delete_between(void *arg)
+{
+    struct between *w = arg;
+    strata_err err = STRATA_ERR_INIT;
+    uint64_t n = 0;
+    slice id = slice_of(w->id ? w->id : "");
+    /* Both take data_lock exclusively: the load must not hold it here. */
+    w->rc = w->feature
+                ? store_feature_delete(w->f->st, SLICE_LIT("customer"), slice_of(w->feature), &err)
+                : store_delete_ids(w->f->st, w->f->eid, &id, 1, &n, &err);
+}
+
+/* The files of a load are written with data_lock released; a feature of the
+ * load deleted meanwhile voids it (nothing lands), an id's values deleted
+ * meanwhile order before it (the load's rows stay). */
+static void test_bulk_load_around_deletes(void **state)
+{
+    fx *f = *state;
+    enum { N = 300 };
+    static write_row rows[N];
+    static write_cell cells[N][3];
+    static char ids[N][24];
+    buf enc = BUF_INIT;
+    strata_err err = STRATA_ERR_INIT;
+    must_put(f, "id1", f->f_age, 1, 1, 5);
+    bulk_rows(0, N, rows, cells, ids, &enc);
+    bulk_cells(f, N, cells, f->f_score);
+    for (size_t i = 0; i < N; i++)
+        rows[i].ncells = 2; /* age and recent */
+    struct between w = {f, NULL, "id1", -1};
+    f->st->bulk_test_between = delete_between;
+    f->st->bulk_test_arg = &w;
+    assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
+    assert_int_equal(w.rc, 0);
+    /* The old version went with the delete; the loaded ones stay. */
+    assert_int_equal(count_versions(f, "id1", f->f_age), 3);
+    uint32_t feats[] = {f->f_age, f->f_recent};
+    check_latest_consistent(f, "id1", feats, 2);
+
+    bulk_rows(1, N, rows, cells, ids, &enc);
+    bulk_cells(f, N, cells, f->f_score);
+    for (size_t i = 0; i < N; i++)
+        rows[i].ncells = 2;
+    w = (struct between){f, "recent", NULL, -1};
+    uint64_t before = atomic_load(&f->st->bulk_files);
+    int rc = store_write_ingest(f->st, f->eid, rows, N, &err);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(rc, STRATA_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, "deleted while they were being loaded"));
+    assert_int_equal(atomic_load(&f->st->bulk_files), before);
+    assert_int_equal(count_versions(f, "id1", f->f_age), 3); /* round 1's did not land */
+    char staging[160];
+    snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
+    assert_int_equal(dir_entries(staging), 0);
+    f->st->bulk_test_between = NULL;
+    buf_free(&enc);
+}
+
 /* A big batch is sorted by integer prefixes (kv.c sort_by_prefix): keys that
  * are prefixes of each other, share long prefixes or repeat still apply in
  * (key, staging) order, the last op on a key winning. */
@@ -2503,6 +2568,7 @@ int main(void)
         T(test_layout_1_feature_delete),
         T(test_bulk_load_matches_write),
         T(test_bulk_load_finished_at_open),
+        T(test_bulk_load_around_deletes),
         T(test_big_batch_order),
         T(test_write_groups),
         T(test_write_groups_per_write),
