@@ -1810,6 +1810,16 @@ static void bulk_cells(fx *f, size_t n, write_cell (*cells)[3], uint32_t city_as
     }
 }
 
+/* bulk_rows with age and recent only (two cells per row). */
+static void bulk_rows_2(fx *f, int round, size_t n, write_row *rows, write_cell (*cells)[3],
+                        char (*ids)[24], buf *enc)
+{
+    bulk_rows(round, n, rows, cells, ids, enc);
+    bulk_cells(f, n, cells, f->f_score);
+    for (size_t i = 0; i < n; i++)
+        rows[i].ncells = 2;
+}
+
 /* Every (key, value) of a column family, merged as a reader sees them. */
 static void dump_cf(store_t *st, enum store_cf cf, buf *out)
 {
@@ -1918,10 +1928,7 @@ static void test_bulk_load_finished_at_open(void **state)
     static char ids[N][24];
     buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
-    bulk_rows(0, N, rows, cells, ids, &enc);
-    bulk_cells(f, N, cells, f->f_score);
-    for (size_t i = 0; i < N; i++)
-        rows[i].ncells = 2; /* age and recent */
+    bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
     f->st->bulk_test_stop = 1;
     assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
     char staging[160], junk[224];
@@ -1981,10 +1988,7 @@ static void test_bulk_load_around_deletes(void **state)
     buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
     must_put(f, "id1", f->f_age, 1, 1, 5);
-    bulk_rows(0, N, rows, cells, ids, &enc);
-    bulk_cells(f, N, cells, f->f_score);
-    for (size_t i = 0; i < N; i++)
-        rows[i].ncells = 2; /* age and recent */
+    bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
     struct between w = {f, NULL, "id1", -1};
     f->st->bulk_test_between = delete_between;
     f->st->bulk_test_arg = &w;
@@ -1995,10 +1999,7 @@ static void test_bulk_load_around_deletes(void **state)
     uint32_t feats[] = {f->f_age, f->f_recent};
     check_latest_consistent(f, "id1", feats, 2);
 
-    bulk_rows(1, N, rows, cells, ids, &enc);
-    bulk_cells(f, N, cells, f->f_score);
-    for (size_t i = 0; i < N; i++)
-        rows[i].ncells = 2;
+    bulk_rows_2(f, 1, N, rows, cells, ids, &enc);
     w = (struct between){f, "recent", NULL, -1};
     uint64_t before = atomic_load(&f->st->bulk_files);
     int rc = store_write_ingest(f->st, f->eid, rows, N, &err);
