@@ -568,6 +568,42 @@ class LoadImportTest(ImportBase):
         self.assertIn(b"strata_store_loaded_files_total", text)
 
 
+class LoadCrashTest(ImportBase):
+    """kill -9 while a loaded import's second batch is in flight: after the
+    restart the first batch is there, the job names it, and the batch that was
+    in flight is there for all of its ids or for none."""
+    extra_args = ("--import-load-min-mb", "0")
+
+    @unittest.skipIf(harness.STRATAD_WRAPPER, "600,000 rows under a wrapper take minutes")
+    def test_kill_during_load(self):
+        rows = 600000  # 2 values a row: a batch of 500,000 rows, then the rest
+        self.put_big("big.csv", rows)
+        doc = self.start_import({"entity": "customer", "source": {"path": "big.csv"},
+                                 "on_error": "skip_row"})
+        jid = doc["job"]["id"]
+        self.wait_progress(jid, lambda j: j["result"] and j["result"]["rows_imported"] > 0)
+        self.d.kill9()
+        self.d.start()
+        s, doc = self.call("GET", f"/v1/jobs/{jid}")
+        job = doc["job"]
+        if job["state"] == "SUCCEEDED":
+            self.skipTest("the import ended before the kill")
+        self.assertEqual(job["state"], "FAILED", job)
+        self.assertIn("were committed and stay", job["error"]["message"])
+        first = job["result"]["rows_imported"]
+        self.assertEqual(first, 500000)
+        staging = os.path.join(self.d.data_dir, "ingest")
+        self.assertEqual(os.listdir(staging) if os.path.isdir(staging) else [], [])
+        for i in (0, 1, first - 1):
+            self.assertEqual(self.value(f"b{i}", "age")["value"], i % 90)
+        tail = [f"b{i}" for i in range(first, rows, 997)]
+        s, doc = self.call("POST", "/v1/online:read",
+                           {"entity": "customer", "ids": tail, "features": ["age", "city"]})
+        self.assertEqual(s, 200, doc)
+        present = {tuple(r["statuses"]) for r in doc["rows"]}
+        self.assertIn(present, ({("PRESENT", "PRESENT")}, {("NOT_FOUND", "NOT_FOUND")}))
+
+
 class NoImportDirTest(unittest.TestCase):
     def test_paths_refused_without_import_dir(self):
         d = harness.Daemon().start()
