@@ -8,7 +8,7 @@
  * flush that writes the same keys once more; for a million-row import that is
  * most of its time. A load sorts the batch's ops once, writes one table file
  * per column family with SstFileWriter and hands the files to RocksDB
- * (IngestExternalFile with move: a hard link, an fsync, a MANIFEST record).
+ * (IngestExternalFile: a copy into the database, fsynced, a MANIFEST record).
  * The keys and values are exactly those store_write would have written.
  *
  * A load is a set of files in <data dir>/ingest named by the load's first
@@ -21,15 +21,22 @@
  *                                          once the caller knows the load stands
  *
  * then each file is ingested in column family order, `values` before
- * `latest`; RocksDB removes a file's staging name once it is in. Last the
- * marker goes. A crash, or an ingest that fails, before the marker exists
- * leaves nothing visible and the next open deletes the set; after it, the
- * next open (store_bulk_pending) ingests the set's remaining files in the same
- * order before anything is served. Ingesting a file again whose staging name
- * outlived its ingest (a crash between RocksDB's MANIFEST write and its
- * unlink) is harmless: the same `values` keys with the same values, and the
- * same `latest` operands, which the merge keeps once (per feature the newest
- * version wins, whatever the order or count of operands).
+ * `latest`, and its staging file removed once it is in. Last the marker
+ * goes. A crash, or an ingest that fails, before the marker exists leaves
+ * nothing visible and the next open deletes the set; after it, the next open
+ * (store_bulk_pending) ingests the set's remaining files in the same order
+ * before anything is served. Ingesting a file again that a crash left behind
+ * after its ingest is harmless: the same `values` keys with the same values,
+ * and the same `latest` operands, which the merge keeps once (per feature the
+ * newest version wins, whatever the order or count of operands).
+ *
+ * Copied, not moved: RocksDB 7.8 writes the file's global sequence number
+ * into the ingested file itself (write_global_seqno, on by default and not in
+ * the C API), so a moved (hard-linked) staging file is changed by its ingest,
+ * and ingesting it again after a crash is refused as corrupt ("global seqno
+ * property ... while largest seqno in the file is 0"); that stopped the
+ * daemon from starting in test_crash. A copy leaves the staging file as it
+ * was written, ingestible again; it costs a file copy per load.
  *
  * Readers are not held off between the two ingests: for that moment a
  * point-in-time read can see the new versions while an online read still
@@ -68,7 +75,7 @@ void store_bulk_init(store_t *st)
 {
     st->bulk_env = rocksdb_envoptions_create();
     st->bulk_io = rocksdb_ingestexternalfileoptions_create();
-    rocksdb_ingestexternalfileoptions_set_move_files(st->bulk_io, 1);
+    rocksdb_ingestexternalfileoptions_set_move_files(st->bulk_io, 0); /* see above */
     for (size_t i = 0; i < LOAD_CFS; i++) {
         enum store_cf cf = load_cfs[i];
         /* SstFileWriter compresses with the bottommost level's setting (a
@@ -192,6 +199,10 @@ static int ingest_file(store_t *st, enum store_cf cf, const char *path, strata_e
     if (rerr)
         return store_rdb_err(err, rerr, "ingesting a loaded table file");
     atomic_fetch_add(&st->bulk_files, 1);
+    /* In: the staging file goes (a crash before this ingests it again). */
+    if (unlink(path) != 0)
+        log_warn("store: cannot remove %s: %s (the next start loads it again, harmlessly)", path,
+                 strerror(errno));
     return 0;
 }
 

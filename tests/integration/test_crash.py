@@ -2,7 +2,8 @@
 20 times over, each followed by a restart that checks what was promised.
 
 Every cycle starts stratad on the same data directory (sync mode rotating
-never / batch / always), runs writer threads (batched POST :write with unique
+never / batch / always; every other cycle loads its imports as table files),
+runs writer threads (batched POST :write with unique
 ids, values and event times) and an importer thread (inline and file imports,
 atomic and skip_row), and kills the daemon with SIGKILL after a seeded random
 delay. The next start must show:
@@ -324,6 +325,11 @@ class CrashTest(unittest.TestCase):
             mode = MODES[cycle % len(MODES)]
             self.d.args = ["--import-dir", self.imp, "--sync", mode, "--sync-interval-ms", "20",
                            "--job-threads", "1"]
+            # Every other cycle loads its imports as table files (a kill can
+            # land between a load's two ingests; the start must finish it).
+            loads = cycle % 2 == 1
+            if loads:
+                self.d.args += ["--import-load-min-mb", "0"]
             self.d.start()
             if cycle == 0:
                 self.assertEqual(self.d.call("POST", "/v1/entities", {"name": "crash"})[0], 201)
@@ -346,7 +352,8 @@ class CrashTest(unittest.TestCase):
             stop.set()
             for t in threads:
                 t.join(60)
-            self.log(f"cycle {cycle + 1}: sync={mode}, kill -9 after {delay:.3f} s; "
+            self.log(f"cycle {cycle + 1}: sync={mode}{', loads' if loads else ''}, "
+                     f"kill -9 after {delay:.3f} s; "
                      f"{len(self.ledger.acked)} writes acknowledged so far, "
                      f"{len(self.ledger.imports)} imports started")
             self.assertEqual(self.ledger.errors, [])

@@ -1916,9 +1916,34 @@ static void test_bulk_load_matches_write(void **state)
     buf_free(&b);
 }
 
+struct keep_link {
+    fx *f;
+    char staged[512], saved[256];
+};
+
+/* bulk_test_between: link the load's `values` staging file to a second name. */
+static void keep_values_link(void *arg)
+{
+    struct keep_link *k = arg;
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/%s", k->f->db, STORE_BULK_DIR);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".values.sst"))
+            snprintf(k->staged, sizeof k->staged, "%s/%s", dir, de->d_name);
+    closedir(d);
+    assert_true(k->staged[0] != 0);
+    snprintf(k->saved, sizeof k->saved, "%s/saved-values.sst", k->f->dir);
+    assert_int_equal(link(k->staged, k->saved), 0);
+}
+
 /* A load a stop cut short after its `values` file went in (the marker says
- * the set was whole) is finished by the next open; a set without its marker
- * never landed and is removed. */
+ * the set was whole) is finished by the next open, even when the `values`
+ * file is still staged too (ingested again, harmlessly: a moved file, changed
+ * by RocksDB's ingest, was refused there as corrupt); a set without its
+ * marker never landed and is removed. */
 static void test_bulk_load_finished_at_open(void **state)
 {
     fx *f = *state;
@@ -1928,15 +1953,28 @@ static void test_bulk_load_finished_at_open(void **state)
     static char ids[N][24];
     buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
+    /* Stored values the load overlaps: RocksDB gives its files a global
+     * sequence number (and, moved, writes it into them). */
+    must_put(f, "id1", f->f_age, 1, 1, 5);
     bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
     f->st->bulk_test_stop = 1;
+    /* A second name for the `values` file, taken before its ingest: put back
+     * after it, it is the file a crash between the ingest and the staging
+     * file's removal leaves behind. */
+    struct keep_link keep = {f, ""};
+    f->st->bulk_test_between = keep_values_link;
+    f->st->bulk_test_arg = &keep;
     assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
+    f->st->bulk_test_between = NULL;
     char staging[160], junk[224];
     snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
     assert_int_equal(dir_entries(staging), 2); /* the marker and the `latest` file */
-    assert_true(count_versions(f, "id1", f->f_age) > 0);
+    assert_int_equal(link(keep.saved, keep.staged), 0);
+    unlink(keep.saved);
+    assert_int_equal(dir_entries(staging), 3);
+    assert_true(count_versions(f, "0-long-identifier", f->f_age) > 0);
     latest_row row = {0};
-    get_latest(f, "id1", &row);
+    get_latest(f, "0-long-identifier", &row);
     assert_int_equal(row.n, 0); /* not in yet */
     latest_row_free(&row);
     /* An incomplete set of a later load: no marker. */
