@@ -192,6 +192,8 @@ typedef struct store_load {
 int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *ld, strata_err *err);
 int store_bulk_commit(store_t *st, const store_batch *b, store_load *ld, strata_err *err);
 void store_bulk_abandon(store_load *ld);
+/* write_global_seqno off on a loads' ingest options (rocksdb_ext.cc). */
+void store_ingest_options_keep_files(rocksdb_ingestexternalfileoptions_t *opt);
 /* The loads' writer options (after cf_opts) and their release (NULL-safe). */
 void store_bulk_init(store_t *st);
 void store_bulk_fini(store_t *st);
