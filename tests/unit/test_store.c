@@ -1941,9 +1941,9 @@ static void keep_values_link(void *arg)
 
 /* A load a stop cut short after its `values` file went in (the marker says
  * the set was whole) is finished by the next open, even when the `values`
- * file is still staged too (ingested again, harmlessly: a moved file, changed
- * by RocksDB's ingest, was refused there as corrupt); a set without its
- * marker never landed and is removed. */
+ * file is still staged too (ingested again, harmlessly: with RocksDB's default
+ * write_global_seqno the ingest had changed it, and the second ingest was
+ * refused as corrupt); a set without its marker never landed and is removed. */
 static void test_bulk_load_finished_at_open(void **state)
 {
     fx *f = *state;
@@ -1954,7 +1954,8 @@ static void test_bulk_load_finished_at_open(void **state)
     buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
     /* Stored values the load overlaps: RocksDB gives its files a global
-     * sequence number (and, moved, writes it into them). */
+     * sequence number, which by default it would write into the moved file,
+     * staging name and all (rocksdb_ext.cc turns that off). */
     must_put(f, "id1", f->f_age, 1, 1, 5);
     bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
     f->st->bulk_test_stop = 1;
