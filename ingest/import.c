@@ -1304,16 +1304,12 @@ static int after_row(run_state *rs, uint64_t line, strata_err *err)
 {
     import_plan *p = rs->p;
     batch *b = &rs->b;
-    if (!p->fail_mode && rs->load)
-        return b->ncells >= LIMIT_IMPORT_LOAD_VALUES ||
-                       b->enc.n + b->ids.n >= LIMIT_IMPORT_LOAD_BYTES
-                   ? commit(rs, false, err)
-                   : 0;
-    if (!p->fail_mode)
-        return b->ncells >= LIMIT_IMPORT_BATCH_VALUES ||
-                       b->enc.n + b->ids.n >= LIMIT_IMPORT_BATCH_BYTES
-                   ? commit(rs, false, err)
-                   : 0;
+    if (!p->fail_mode) {
+        size_t max_values = rs->load ? LIMIT_IMPORT_LOAD_VALUES : LIMIT_IMPORT_BATCH_VALUES;
+        size_t max_bytes = rs->load ? LIMIT_IMPORT_LOAD_BYTES : LIMIT_IMPORT_BATCH_BYTES;
+        return b->ncells >= max_values || b->enc.n + b->ids.n >= max_bytes ? commit(rs, false, err)
+                                                                           : 0;
+    }
     if (b->ncells > p->ic->atomic_max_values || b->enc.n + b->ids.n > LIMIT_IMPORT_ATOMIC_BYTES)
         return err_set(err, STRATA_RESOURCE_EXHAUSTED,
                        "line %llu: on_error=fail imports are committed as one atomic batch of at "

@@ -1110,29 +1110,20 @@ static const registry_t *reacquire(store_t *st, const registry_t *reg)
     return store_registry_acquire(st);
 }
 
-/* Are the entity and every feature of cells still those reg_then had? */
+/* Are the entity and every feature of cells still those reg_then had? (A
+ * lookup per cell, as the write's own checks made; only after a registry
+ * change, which is rare.) */
 static bool load_still_stands(const registry_t *reg_then, const registry_t *reg, uint32_t entity_id,
                               const write_cell *const *cells, size_t n)
 {
     if (reg == reg_then)
         return true; /* no registry change at all */
-    const entity_def *e = registry_entity_by_id(reg, entity_id);
-    if (!e)
+    if (!registry_entity_by_id(reg, entity_id))
         return false;
-    uint32_t seen[16];
-    size_t nseen = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t fid = cells[i]->feature_id;
-        size_t k = 0;
-        while (k < nseen && seen[k] != fid)
-            k++;
-        if (k < nseen)
-            continue;
-        const feature_def *f = registry_feature_by_id(reg, fid);
+        const feature_def *f = registry_feature_by_id(reg, cells[i]->feature_id);
         if (!f || f->entity_id != entity_id)
             return false;
-        if (nseen < sizeof seen / sizeof seen[0])
-            seen[nseen++] = fid;
     }
     return true;
 }

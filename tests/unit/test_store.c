@@ -1810,14 +1810,32 @@ static void bulk_cells(fx *f, size_t n, write_cell (*cells)[3], uint32_t city_as
     }
 }
 
-/* bulk_rows with age and recent only (two cells per row). */
-static void bulk_rows_2(fx *f, int round, size_t n, write_row *rows, write_cell (*cells)[3],
-                        char (*ids)[24], buf *enc)
+/* A batch of BULK_N rows of age and recent (bulk_rows, two cells per row). */
+enum { BULK_N = 300 };
+typedef struct bulk_batch {
+    write_row rows[BULK_N];
+    write_cell cells[BULK_N][3];
+    char ids[BULK_N][24];
+    buf enc;
+} bulk_batch;
+
+static void bulk_batch_fill(fx *f, bulk_batch *bb, int round)
 {
-    bulk_rows(round, n, rows, cells, ids, enc);
-    bulk_cells(f, n, cells, f->f_score);
-    for (size_t i = 0; i < n; i++)
-        rows[i].ncells = 2;
+    bulk_rows(round, BULK_N, bb->rows, bb->cells, bb->ids, &bb->enc);
+    bulk_cells(f, BULK_N, bb->cells, f->f_score);
+    for (size_t i = 0; i < BULK_N; i++)
+        bb->rows[i].ncells = 2;
+}
+
+/* The first batch, over a stored value of id1 that the load overlaps (so
+ * RocksDB gives its files a global sequence number, which by default it would
+ * write into a moved file, staging name and all: rocksdb_ext.cc). */
+static bulk_batch *bulk_batch_over_stored(fx *f)
+{
+    static bulk_batch bb;
+    must_put(f, "id1", f->f_age, 1, 1, 5);
+    bulk_batch_fill(f, &bb, 0);
+    return &bb;
 }
 
 /* Every (key, value) of a column family, merged as a reader sees them. */
@@ -1947,17 +1965,8 @@ static void keep_values_link(void *arg)
 static void test_bulk_load_finished_at_open(void **state)
 {
     fx *f = *state;
-    enum { N = 300 };
-    static write_row rows[N];
-    static write_cell cells[N][3];
-    static char ids[N][24];
-    buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
-    /* Stored values the load overlaps: RocksDB gives its files a global
-     * sequence number, which by default it would write into the moved file,
-     * staging name and all (rocksdb_ext.cc turns that off). */
-    must_put(f, "id1", f->f_age, 1, 1, 5);
-    bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
+    bulk_batch *bb = bulk_batch_over_stored(f);
     f->st->bulk_test_stop = 1;
     /* A second name for the `values` file, taken before its ingest: put back
      * after it, it is the file a crash between the ingest and the staging
@@ -1965,7 +1974,7 @@ static void test_bulk_load_finished_at_open(void **state)
     struct keep_link keep = {f, ""};
     f->st->bulk_test_between = keep_values_link;
     f->st->bulk_test_arg = &keep;
-    assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
+    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err), 0);
     f->st->bulk_test_between = NULL;
     char staging[160], junk[224];
     snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
@@ -1992,7 +2001,7 @@ static void test_bulk_load_finished_at_open(void **state)
     get_latest(f, "id1", &row);
     assert_int_equal(row.n, 2);
     latest_row_free(&row);
-    buf_free(&enc);
+    buf_free(&bb->enc);
 }
 
 struct between {
@@ -2020,28 +2029,22 @@ static void delete_between(void *arg)
 static void test_bulk_load_around_deletes(void **state)
 {
     fx *f = *state;
-    enum { N = 300 };
-    static write_row rows[N];
-    static write_cell cells[N][3];
-    static char ids[N][24];
-    buf enc = BUF_INIT;
     strata_err err = STRATA_ERR_INIT;
-    must_put(f, "id1", f->f_age, 1, 1, 5);
-    bulk_rows_2(f, 0, N, rows, cells, ids, &enc);
+    bulk_batch *bb = bulk_batch_over_stored(f);
     struct between w = {f, NULL, "id1", -1};
     f->st->bulk_test_between = delete_between;
     f->st->bulk_test_arg = &w;
-    assert_int_equal(store_write_ingest(f->st, f->eid, rows, N, &err), 0);
+    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err), 0);
     assert_int_equal(w.rc, 0);
     /* The old version went with the delete; the loaded ones stay. */
     assert_int_equal(count_versions(f, "id1", f->f_age), 3);
     uint32_t feats[] = {f->f_age, f->f_recent};
     check_latest_consistent(f, "id1", feats, 2);
 
-    bulk_rows_2(f, 1, N, rows, cells, ids, &enc);
+    bulk_batch_fill(f, bb, 1);
     w = (struct between){f, "recent", NULL, -1};
     uint64_t before = atomic_load(&f->st->bulk_files);
-    int rc = store_write_ingest(f->st, f->eid, rows, N, &err);
+    int rc = store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err);
     assert_int_equal(w.rc, 0);
     assert_int_equal(rc, STRATA_FAILED_PRECONDITION);
     assert_non_null(strstr(err.message, "deleted while they were being loaded"));
@@ -2051,7 +2054,7 @@ static void test_bulk_load_around_deletes(void **state)
     snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
     assert_int_equal(dir_entries(staging), 0);
     f->st->bulk_test_between = NULL;
-    buf_free(&enc);
+    buf_free(&bb->enc);
 }
 
 /* A big batch is sorted by integer prefixes (kv.c sort_by_prefix): keys that
