@@ -128,6 +128,7 @@ static bool sink_cancelled(void *arg)
 static void *producer_main(void *arg)
 {
     producer_arg *pa = arg;
+    pthread_setname_np(pthread_self(), "export-stream");
     app *a = pa->a;
     strata_err err = STRATA_ERR_INIT;
     bool started = false;

@@ -16,7 +16,16 @@
 
 /* OPT_SIZE0: a size that may be 0 ("off"); every other number must be positive.
  * A size whose key ends in _mb is MiB, and must fit a size_t in bytes. */
-typedef enum opt_kind { OPT_STR, OPT_U32, OPT_SIZE, OPT_SIZE0, OPT_INT, OPT_ENUM } opt_kind;
+/* OPT_PRIO: a SCHED_FIFO priority, 0 (off) to 99, stored as int. */
+typedef enum opt_kind {
+    OPT_STR,
+    OPT_U32,
+    OPT_SIZE,
+    OPT_SIZE0,
+    OPT_INT,
+    OPT_PRIO,
+    OPT_ENUM
+} opt_kind;
 
 typedef struct option_def {
     const char *key;
@@ -52,6 +61,10 @@ static const option_def options[] = {
     O("tls_cert", OPT_STR, tls_cert, "PEM certificate chain: serve HTTPS (needs tls_key)"),
     O("tls_key", OPT_STR, tls_key, "PEM private key of tls_cert"),
     O("threads", OPT_INT, threads, "HTTP worker threads (default: number of CPUs)"),
+    O("worker_rt_priority", OPT_PRIO, worker_rt_priority,
+      "run the HTTP workers under SCHED_FIFO at this priority (1-99), ahead of jobs, "
+      "compactions and other processes: online reads stop waiting for a core on a busy host "
+      "(needs root or CAP_SYS_NICE; default 0: normal scheduling)"),
     O("job_threads", OPT_INT, job_threads,
       "threads running jobs: imports, exports, training (default 2)"),
     O("import_atomic_max_values", OPT_U32, import_atomic_max_values,
@@ -177,8 +190,17 @@ int config_set(strata_config *c, const char *key, const char *value, strata_err 
         case OPT_U32:
         case OPT_SIZE:
         case OPT_SIZE0:
-        case OPT_INT: {
+        case OPT_INT:
+        case OPT_PRIO: {
             bool size = o->kind == OPT_SIZE || o->kind == OPT_SIZE0;
+            if (o->kind == OPT_PRIO) {
+                if (text_parse_u64(slice_of(value), &u) || u > 99)
+                    return err_set(err, STRATA_INVALID_ARGUMENT,
+                                   "%s must be 0 (off) or a SCHED_FIFO priority 1-99, got \"%s\"",
+                                   k, value);
+                *(int *)field = (int)u;
+                return 0;
+            }
             if (text_parse_u64(slice_of(value), &u) || (u == 0 && o->kind != OPT_SIZE0) ||
                 (!size && u > INT32_MAX))
                 return err_set(err, STRATA_INVALID_ARGUMENT, "%s must be a %s integer, got \"%s\"",

@@ -26,6 +26,7 @@ typedef struct strata_config {
     char tls_cert[4096];   /* PEM chain; with tls_key: serve HTTPS only */
     char tls_key[4096];
     int threads;
+    int worker_rt_priority;           /* 1-99: HTTP workers under SCHED_FIFO; 0 off */
     int job_threads;                  /* job pool workers */
     uint32_t import_atomic_max_values; /* on_error=fail imports: values in the one batch */
     size_t import_load_min_mb;         /* imports of sources this big load table files */

@@ -52,6 +52,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -1228,6 +1229,7 @@ void http_stream_end(http_stream *s, bool ok)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    pthread_setname_np(pthread_self(), "http-worker");
     /* Until http_server_stop: a worker with no connection yet has no event
      * pending (its inbox event is only ever activated). */
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -1237,6 +1239,7 @@ static void *worker_main(void *arg)
 static void *acceptor_main(void *arg)
 {
     http_server *srv = arg;
+    pthread_setname_np(pthread_self(), "http-accept");
     event_base_dispatch(srv->abase);
     return NULL;
 }
@@ -1302,6 +1305,26 @@ static int bind_listener(const char *addr, int *out_fd, int *out_port, strata_er
     return 0;
 }
 
+/* rt_priority: a serving thread under SCHED_FIFO. SCHED_RESET_ON_FORK:
+ * what it starts (a streamed export's producer, a RocksDB background thread
+ * whose pool grows on a write) is a normal thread, not real-time. */
+static int set_rt_priority(pthread_t th, int prio, const char *what, strata_err *err)
+{
+    if (prio <= 0)
+        return 0;
+    struct sched_param sp = {.sched_priority = prio};
+    int e = pthread_setschedparam(th, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+    if (e == EPERM)
+        return err_set(err, STRATA_PERMISSION_DENIED,
+                       "worker_rt_priority %d: not permitted to run the %s under SCHED_FIFO "
+                       "(needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %d)",
+                       prio, what, prio);
+    if (e)
+        return err_set(err, STRATA_INVALID_ARGUMENT, "worker_rt_priority %d: %s: %s", prio, what,
+                       strerror(e));
+    return 0;
+}
+
 /* Locking in every event_base made from now on: producers of streamed
  * answers activate events from their own threads. */
 static void use_threads(void)
@@ -1358,12 +1381,16 @@ int http_server_start(const http_server_options *opt, http_server **out, strata_
             rc = err_set(err, STRATA_INTERNAL, "cannot start worker thread");
             goto out;
         }
+        if ((rc = set_rt_priority(srv->workers[i].thread, opt->rt_priority, "HTTP workers", err)))
+            goto out;
     }
     if (pthread_create(&srv->athread, NULL, acceptor_main, srv)) {
         rc = err_set(err, STRATA_INTERNAL, "cannot start the acceptor thread");
         goto out;
     }
     srv->athread_started = true;
+    if ((rc = set_rt_priority(srv->athread, opt->rt_priority, "HTTP acceptor", err)))
+        goto out;
     *out = srv;
     return 0;
 out:

@@ -108,11 +108,17 @@ typedef struct http_server_options {
      * (serving/tls.h); NULL serves plaintext. Borrowed: it must outlive the
      * server. */
     struct ssl_ctx_st *tls;
+    /* 1-99: the workers and the acceptor run under SCHED_FIFO at this
+     * priority, so a ready request never waits behind normal threads for a
+     * core; threads they start run normally again (SCHED_RESET_ON_FORK).
+     * 0: normal scheduling. */
+    int rt_priority;
 } http_server_options;
 
 typedef struct http_server http_server;
 
-/* Binds and starts the worker threads. */
+/* Binds and starts the worker threads. Fails (PERMISSION_DENIED) when
+ * rt_priority is set and the process may not use it. */
 int http_server_start(const http_server_options *opt, http_server **out, strata_err *err);
 /* The bound port (useful with port 0). */
 int http_server_port(const http_server *srv);

@@ -195,7 +195,8 @@ int main(int argc, char **argv)
                               .after = app_after_request,
                               .observer = app_observe,
                               .ctx = &a,
-                              .tls = tls};
+                              .tls = tls,
+                              .rt_priority = cfg.worker_rt_priority};
     if (http_server_start(&ho, &a.server, &err)) {
         fprintf(stderr, "stratad: %s\n", err.message);
         goto out;
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
              STRATA_BUILD_ID, cfg.listen, http_server_port(a.server), tls ? "https" : "http",
              replica ? cfg.secondary_of : cfg.data_dir, cfg.threads,
              auth_gate_enforcing(a.auth) ? "tokens required" : "open: no token file");
+    if (cfg.worker_rt_priority > 0)
+        log_info("HTTP workers run under SCHED_FIFO, priority %d", cfg.worker_rt_priority);
     log_info("storage: %s", STRATA_ROCKSDB_BUILD);
     if (replica)
         log_info("read-only replica of %s, catching up every %u ms", cfg.secondary_of,

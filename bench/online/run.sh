@@ -14,6 +14,9 @@
 #               than in the memtable the load filled
 #   STRATAD_THREADS=N in the environment: stratad --threads N (default: nproc)
 #   STRATAD_ARGS="..." in the environment: more stratad flags (--row-cache-mb 0)
+#   RT_PRIORITY=N in the environment: both servers' serving threads under
+#               SCHED_FIFO at priority N (stratad --worker-rt-priority N; nginx
+#               under chrt -f N); the generators stay normal threads
 #
 # What it does, all on loopback, in one temporary directory:
 #  1. starts stratad, creates entity `user` with 10 features (6 DOUBLE: four
@@ -225,7 +228,8 @@ SURL="http://127.0.0.1:$SPORT"
 start_stratad() {
   # shellcheck disable=SC2086 # STRATAD_ARGS is a list of flags
   "$STRATAD" --data-dir "$WORK/strata-data" --listen "127.0.0.1:$SPORT" --log-level warn \
-    ${STRATAD_THREADS:+--threads "$STRATAD_THREADS"} ${STRATAD_ARGS:-} >>"$WORK/stratad.log" 2>&1 &
+    ${STRATAD_THREADS:+--threads "$STRATAD_THREADS"} ${RT_PRIORITY:+--worker-rt-priority "$RT_PRIORITY"} \
+    ${STRATAD_ARGS:-} >>"$WORK/stratad.log" 2>&1 &
   STRATA_PID=$!
   PIDS+=("$STRATA_PID")
   wait_http "$SURL/healthz" stratad
@@ -305,6 +309,8 @@ STORE_STATE="$(find "$WORK/strata-data" -name '*.sst' -size +0 | wc -l) SST file
 STORE_STATE+=" $(du -sm "$WORK/strata-data" | cut -f1) MiB on disk after the load"
 [ "$FROM_TABLES" = 1 ] && STORE_STATE+=" (stratad restarted after it: --from-tables)"
 [ -n "${STRATAD_ARGS:-}" ] && STORE_STATE+="; stratad flags: $STRATAD_ARGS"
+[ -n "${RT_PRIORITY:-}" ] &&
+  STORE_STATE+="; serving threads under SCHED_FIFO $RT_PRIORITY (stratad --worker-rt-priority, nginx chrt -f)"
 
 # ---- the response bodies nginx will serve ----------------------------------------------
 # A "typical" id: 90% of the ids have five digits, like this one.
@@ -383,7 +389,8 @@ http {
   }
 }
 EOF
-nginx -e "$WORK/nginx-error.log" -p "$WORK" -c "$WORK/nginx.conf" >"$WORK/nginx.out" 2>&1 &
+${RT_PRIORITY:+chrt -f "$RT_PRIORITY"} nginx -e "$WORK/nginx-error.log" -p "$WORK" -c "$WORK/nginx.conf" \
+  >"$WORK/nginx.out" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 wait_http "$NURL/v1/entities/user/values/$TYPICAL" nginx

@@ -53,6 +53,30 @@ def proc_status_kib(pid, field):
     raise AssertionError(f"no {field} for pid {pid}")
 
 
+def thread_scheduling(pid):
+    """(name, policy, rt_priority) of each thread of pid, from /proc: policy 0
+    is SCHED_OTHER, 1 SCHED_FIFO."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        # Fields after the name start at field 3 (state); rt_priority is 40, policy 41.
+        out.append((name, int(fields[41 - 3]), int(fields[40 - 3])))
+    return out
+
+
+def fifo_permitted(priority):
+    """Whether a process of this user may take SCHED_FIFO at priority (root,
+    CAP_SYS_NICE or RLIMIT_RTPRIO), tried in a child so this one stays normal."""
+    code = f"import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param({priority}))"
+    return subprocess.run(["python3", "-c", code], stderr=subprocess.DEVNULL).returncode == 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -497,6 +497,36 @@ class JobTest(ExportBase):
         self.assertNotIn("as_of", ex["properties"])
 
 
+@unittest.skipIf(harness.STRATAD_WRAPPER, "a wrapper (valgrind) serialises the threads")
+@unittest.skipUnless(harness.fifo_permitted(2), "this user may not use SCHED_FIFO")
+class WorkerPriorityStreamTest(ExportBase):
+    """A streamed export's producer is started by a SCHED_FIFO worker
+    (--worker-rt-priority) but runs as a normal thread: a long scan must not
+    take a core from everything else at real-time priority."""
+    extra_args = ("--worker-rt-priority", "2")
+
+    def test_producer_runs_normally(self):
+        import http.client
+        self.write("customer", [{"entity_id": f"c{i}", "event_time": "2024-03-01T00:00:00Z",
+                                 "values": {"age": i}} for i in range(100)])
+        name = self.big_instances("s.csv", 400000)
+        body = json.dumps({"instances": {"path": name}, "timestamp_column": "ts",
+                           "features": ["customer:age"]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=harness.scaled(60))
+        self.addCleanup(conn.close)
+        conn.request("POST", "/v1/exports:historical", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.read(1000))  # the producer is running; the client stops reading
+        threads = harness.thread_scheduling(self.d.proc.pid)
+        self.assertIn("export-stream", [t[0] for t in threads])
+        for tname, policy, _ in threads:
+            if tname in ("http-worker", "http-accept"):
+                self.assertEqual(policy, 1, tname)
+            else:
+                self.assertEqual(policy, 0, f"{tname} runs under policy {policy}")
+
+
 class DestinationSwapTest(ExportBase):
     """The destination is checked by name when the request comes and written by
     a job later: a directory replaced by a symlink meanwhile must not take the

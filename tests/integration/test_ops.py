@@ -2,6 +2,7 @@
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -43,6 +44,53 @@ class OpsTest(DaemonTest):
         self.assertEqual(int(m.group(1)), 4)
         self.assertRegex(text, r'strata_store_bytes\{component="memtable"\} \d+')
         self.assertIn("strata_build_info{build_id=", text)
+
+
+@unittest.skipIf(harness.STRATAD_WRAPPER, "a wrapper (valgrind) serialises the threads")
+class WorkerPriorityTest(unittest.TestCase):
+    """--worker-rt-priority: the HTTP workers and the acceptor run under
+    SCHED_FIFO and nothing else does, or, where the user may not, the daemon
+    refuses to start and says why."""
+
+    def test_workers_fifo_or_refused(self):
+        d = harness.Daemon(args=["--worker-rt-priority", "3"])
+        self.addCleanup(d.cleanup)
+        if not harness.fifo_permitted(3):
+            with self.assertRaisesRegex(RuntimeError, "stratad exited with 1: .*"
+                                        "worker_rt_priority 3: not permitted"):
+                d.start(timeout=10)
+            return
+        d.start()
+        self.addCleanup(d.stop)
+        s, _ = d.call("POST", "/v1/entities", {"name": "customer"})
+        self.assertEqual(s, 201)
+        threads = harness.thread_scheduling(d.proc.pid)
+        serving = [t for t in threads if t[0] in ("http-worker", "http-accept")]
+        self.assertEqual(sorted(t[0] for t in serving), ["http-accept", "http-worker",
+                                                         "http-worker"])
+        for name, policy, prio in threads:
+            if name in ("http-worker", "http-accept"):
+                self.assertEqual((policy, prio), (1, 3), name)
+            else:
+                self.assertEqual(policy, 0, f"{name} runs under policy {policy}")
+        self.assertEqual(d.call("GET", "/healthz"), (200, {"status": "ok"}))
+
+    def test_default_is_normal(self):
+        d = harness.Daemon()
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.addCleanup(d.stop)
+        threads = harness.thread_scheduling(d.proc.pid)
+        self.assertIn("http-worker", [t[0] for t in threads])
+        self.assertEqual({t[1] for t in threads}, {0})
+
+    def test_bad_priority_refused(self):
+        for bad in ("100", "-1", "x", "1.5"):
+            r = subprocess.run([harness.STRATAD, "--worker-rt-priority", bad],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("worker_rt_priority must be 0 (off) or a SCHED_FIFO priority 1-99",
+                          r.stderr)
 
 
 class StoreBacklogMetricsTest(unittest.TestCase):
