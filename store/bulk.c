@@ -54,6 +54,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,9 @@
 #include "store/store_int.h"
 
 #define READY_SUFFIX ".ready"
+/* Ops fetched ahead of the one written (store_batch_prefetch): far enough to
+ * cover a memory latency at the pace SstFileWriter takes them. */
+#define LOAD_PREFETCH 16
 #define NAME_DIGITS 16
 
 /* The column families a load may write, in ingest order. */
@@ -139,6 +144,7 @@ static int write_table(store_t *st, const store_batch *b, size_t from, size_t to
         size_t j = i + 1, merges = op == STORE_OP_MERGE;
         last_op = op;
         for (; j < to; j++) {
+            store_batch_prefetch(b, j + LOAD_PREFETCH);
             store_batch_op(b, j, &c, &last_op, &k2, &v2);
             if (slice_cmp(k, k2) != 0)
                 break;
@@ -228,6 +234,25 @@ static int write_rest(store_t *st, const store_batch *b, size_t from, size_t to,
     return rerr ? store_rdb_err(err, rerr, "writing the rest of a load") : 0;
 }
 
+/* One table file of a load, written on a thread of its own (prepare). */
+typedef struct table_job {
+    store_t *st;
+    const store_batch *b;
+    store_load *ld;
+    size_t f;
+    int rc;
+    strata_err err;
+} table_job;
+
+static void *table_main(void *arg)
+{
+    table_job *t = arg;
+    const store_load *ld = t->ld;
+    t->rc = write_table(t->st, t->b, ld->ranges[t->f][0], ld->ranges[t->f][1], ld->cfs[t->f],
+                        ld->paths[t->f], &t->err);
+    return NULL;
+}
+
 int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *ld, strata_err *err)
 {
     int rc = 0;
@@ -243,7 +268,7 @@ int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *l
     else if (errno != EEXIST)
         return err_set(err, STRATA_IO, "cannot create %s: %s", ld->dir, strerror(errno));
     store_batch_sort(b);
-    for (size_t i = 0; i < n && !rc;) {
+    for (size_t i = 0; i < n;) {
         enum store_cf cf, c;
         enum store_op op;
         slice k, v;
@@ -252,9 +277,9 @@ int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *l
         while (j < n && (store_batch_op(b, j, &c, &op, &k, &v), c == cf))
             j++;
         if (!is_load_cf(cf) || ld->nfiles == LOAD_CFS) {
-            rc = err_set(err, STRATA_INTERNAL, "a bulk load writes the %s column family",
-                         store_cf_names[cf]);
-            break;
+            ld->nfiles = 0; /* nothing written yet */
+            return err_set(err, STRATA_INTERNAL, "a bulk load writes the %s column family",
+                           store_cf_names[cf]);
         }
         size_t f = ld->nfiles++;
         ld->cfs[f] = cf;
@@ -262,8 +287,26 @@ int store_bulk_prepare(store_t *st, store_batch *b, uint64_t name, store_load *l
         ld->ranges[f][1] = j;
         snprintf(ld->paths[f], sizeof ld->paths[f], "%s/%0*" PRIx64 ".%s.sst", ld->dir, NAME_DIGITS,
                  name, store_cf_names[cf]);
-        rc = write_table(st, b, i, j, cf, ld->paths[f], err);
         i = j;
+    }
+    /* The files are independent: all but the last on threads of their own
+     * (a load's second core), the last on this one. Without a thread, here. */
+    table_job jobs[LOAD_CFS];
+    pthread_t th[LOAD_CFS];
+    bool started[LOAD_CFS] = {false};
+    for (size_t f = 0; f < ld->nfiles; f++) {
+        jobs[f] = (table_job){st, b, ld, f, 0, STRATA_ERR_INIT};
+        if (f + 1 < ld->nfiles)
+            started[f] = pthread_create(&th[f], NULL, table_main, &jobs[f]) == 0;
+        if (!started[f])
+            table_main(&jobs[f]);
+    }
+    for (size_t f = 0; f < ld->nfiles; f++) {
+        if (started[f])
+            pthread_join(th[f], NULL);
+        if (jobs[f].rc && !rc)
+            rc = err_set(err, jobs[f].rc, "%s", jobs[f].err.message);
+        err_clear(&jobs[f].err);
     }
     if (rc)
         store_bulk_abandon(ld);

@@ -261,6 +261,17 @@ void store_batch_op(const store_batch *b, size_t i, enum store_cf *cf, enum stor
     *val = (slice){b->bytes.p + o->voff, o->vlen};
 }
 
+void store_batch_prefetch(const store_batch *b, size_t i)
+{
+    if (i >= b->n)
+        return;
+    const staged *o = &b->ops[i];
+    /* Key and value are staged back to back: their bytes, up to 4 lines. */
+    const char *p = b->bytes.p + o->koff, *end = b->bytes.p + o->voff + o->vlen;
+    for (int k = 0; k < 4 && p < end; k++, p += 64)
+        __builtin_prefetch(p);
+}
+
 void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb)
 {
     store_batch_sort(b);
