@@ -29,6 +29,8 @@
 #include "store/value.h"
 
 #define CELL_WHY_MAX 256
+/* Longer "numbers" in a cell are junk, refused before they are parsed. */
+#define CELL_NUMBER_MAX 128
 
 /* Encode CSV cell text as a value of type t, appended to out (nothing appended
  * on error). 0, or -1 with why. */

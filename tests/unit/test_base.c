@@ -123,6 +123,19 @@ static void utf8(void **state)
     assert_false(text_valid_utf8(slice_of("\xed\xa0\x80")));     /* surrogate */
     assert_false(text_valid_utf8(slice_of("\xf4\x90\x80\x80"))); /* > U+10FFFF */
     assert_false(text_valid_utf8(slice_of("\xe2\x82")));         /* truncated */
+    /* The eight-byte ASCII stride: a bad or multi-byte sequence at every
+     * offset around it, and one cut at the end of the text. */
+    for (size_t at = 0; at < 20; at++) {
+        char t[32];
+        memset(t, 'a', sizeof t);
+        memcpy(t + at, "\xe2\x82\xac", 3);
+        assert_true(text_valid_utf8((slice){t, sizeof t}));
+        t[at + 1] = 'x'; /* a lead byte without its continuation */
+        assert_false(text_valid_utf8((slice){t, sizeof t}));
+        assert_false(text_valid_utf8((slice){t, at + 1})); /* cut after the lead byte */
+        t[at] = (char)0x80;                                /* a stray continuation byte */
+        assert_false(text_valid_utf8((slice){t, sizeof t}));
+    }
 
     /* Scrubbing keeps good characters and turns each bad byte into '?'. */
     char s[] = "ok \xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 end";

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,12 +257,135 @@ static void jsonl_lines(void **state)
     buf_free(&big);
 }
 
+/* What the parser must answer for text: strtod's number when the whole text
+ * is a finite decimal of digits, signs, '.', 'e' (the old rule), else -1. */
+static int reference_double(const char *text, double *out)
+{
+    size_t n = strlen(text);
+    bool digit = false;
+    if (n == 0 || n >= CELL_NUMBER_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] >= '0' && text[i] <= '9')
+            digit = true;
+        else if (!strchr("+-.eE", text[i]))
+            return -1;
+    }
+    char *end;
+    double d = strtod(text, &end);
+    if (!digit || end != text + n || !isfinite(d))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static void check_double(const char *text)
+{
+    buf b = BUF_INIT;
+    value_view v;
+    char why[CELL_WHY_MAX];
+    double want = 0;
+    int want_rc = reference_double(text, &want);
+    int rc = enc(VT_DOUBLE, text, &v, &b, why);
+    if (rc != want_rc || (rc == 0 && memcmp(&v.d, &want, sizeof want) != 0))
+        fail_msg("\"%s\": got rc %d value %.17g, want rc %d value %.17g", text, rc, rc ? 0.0 : v.d,
+                 want_rc, want);
+    buf_free(&b);
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* The fast path of DOUBLE cells (few digits, small exponents) must give
+ * strtod's exact bits, and leave everything else to it. */
+static void doubles_as_strtod(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"0",
+                                        "-0",
+                                        "+0",
+                                        "-0.0",
+                                        "0.001003",
+                                        "79.19",
+                                        "1.500",
+                                        ".5",
+                                        "5.",
+                                        "+.5e-3",
+                                        "1E5",
+                                        "1e22",
+                                        "1e23",
+                                        "1e-22",
+                                        "1e-23",
+                                        "123456789012345",
+                                        "1234567890123456",
+                                        "9007199254740993",
+                                        "0.1",
+                                        "0.3",
+                                        "2.2250738585072014e-308",
+                                        "4.9e-324",
+                                        "1e308",
+                                        "1.7976931348623157e308",
+                                        "1e309",
+                                        "00000000000000000000000001",
+                                        "1e0001",
+                                        "1e00001",
+                                        "1e",
+                                        "1e+",
+                                        "e5",
+                                        ".",
+                                        "-",
+                                        "+-1",
+                                        "1-",
+                                        "1.2.3",
+                                        "1e2e3",
+                                        "--1",
+                                        "0.000000000000000000001",
+                                        "99999999999999.9",
+                                        "999999999999999e7",
+                                        "1.5e-7",
+                                        "3.14159265358979"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_double(cases[i]);
+    /* Random texts from the number alphabet, most of them well formed. */
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k < 200000; k++) {
+        char t[64];
+        size_t n = 0;
+        if (rnd(&x) % 4 == 0)
+            t[n++] = "+-"[rnd(&x) % 2];
+        for (size_t d = rnd(&x) % 18; d-- > 0;)
+            t[n++] = (char)('0' + (rnd(&x) % 3 == 0 ? 0 : rnd(&x) % 10));
+        if (rnd(&x) % 3) {
+            t[n++] = '.';
+            for (size_t d = rnd(&x) % 18; d-- > 0;)
+                t[n++] = (char)('0' + rnd(&x) % 10);
+        }
+        if (rnd(&x) % 3 == 0) {
+            t[n++] = "eE"[rnd(&x) % 2];
+            if (rnd(&x) % 2)
+                t[n++] = "+-"[rnd(&x) % 2];
+            for (size_t d = rnd(&x) % 4; d-- > 0;)
+                t[n++] = (char)('0' + rnd(&x) % 10);
+        }
+        if (rnd(&x) % 50 == 0 && n) {
+            size_t at = rnd(&x) % n;
+            t[at] = "+-.eE5"[rnd(&x) % 6]; /* some malformed ones */
+        }
+        t[n] = '\0';
+        check_double(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(typed_cells),
-        cmocka_unit_test(timestamps),
-        cmocka_unit_test(inference),
+        cmocka_unit_test(typed_cells), cmocka_unit_test(doubles_as_strtod),
+        cmocka_unit_test(timestamps),  cmocka_unit_test(inference),
         cmocka_unit_test(jsonl_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
