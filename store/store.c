@@ -1050,6 +1050,23 @@ static int cell_ptr_cmp(const void *a, const void *b)
     return x->feature_id < y->feature_id ? -1 : x->feature_id > y->feature_id;
 }
 
+/* A row's cells by feature id: insertion sort for the few cells rows have
+ * (an import's row is called a million times), qsort beyond. */
+static void sort_cells(const write_cell **c, size_t n)
+{
+    if (n > 16) {
+        qsort(c, n, sizeof *c, cell_ptr_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        const write_cell *x = c[i];
+        size_t j = i;
+        for (; j > 0 && c[j - 1]->feature_id > x->feature_id; j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
+}
+
 /* The encoding is well formed, of the feature's type (or NULL), within
  * LIMIT_VALUE_BYTES, and strings are UTF-8 (the JSON writers rely on it). */
 static int check_value(const feature_def *f, slice v, strata_err *err)
@@ -1174,6 +1191,7 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
     const registry_t *reg = NULL;
     rocksdb_writebatch_t *wb = NULL;
     const write_cell **all = NULL; /* every row's cells, each row's by feature id */
+    const feature_def **defs = NULL; /* the feature of each of all's cells */
     uint32_t *groups = NULL;       /* per cell of a row: its feature's write group */
     uint32_t *done = NULL;         /* a row's set groups already written */
     store_batch *sb = NULL;
@@ -1181,7 +1199,8 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
     char *rerr = NULL;
     size_t maxc = 0, total = 0, r = 0;
     uint64_t seq0 = 0;
-    bool fresh = false; /* a feature written for the first time */
+    bool fresh = false;      /* a feature written for the first time */
+    bool stale_defs = false; /* defs are of a registry released since */
 
     if ((rc = store_check_writable(st, err)) || nrows == 0)
         return rc;
@@ -1195,8 +1214,8 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
             maxc = rows[i].ncells;
     }
     if (maxc &&
-        (!(all = malloc(total * sizeof *all)) || !(groups = malloc(maxc * sizeof *groups)) ||
-         !(done = malloc(maxc * sizeof *done)))) {
+        (!(all = malloc(total * sizeof *all)) || !(defs = malloc(total * sizeof *defs)) ||
+         !(groups = malloc(maxc * sizeof *groups)) || !(done = malloc(maxc * sizeof *done)))) {
         rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
         goto out;
     }
@@ -1212,7 +1231,10 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
     }
     /* Every row is checked before anything is recorded: a refused write
      * changes nothing, write groups and the layout included. */
-    for (size_t off = 0; r < nrows; off += rows[r].ncells, r++) {
+    const write_cell **prev = NULL; /* the previous row's sorted cells */
+    const feature_def **prev_defs = NULL;
+    for (size_t off = 0; r < nrows;
+         prev = all + off, prev_defs = defs + off, off += rows[r].ncells, r++) {
         const write_row *row = &rows[r];
         const write_cell **sorted = all + off;
         if (!text_valid_entity_id(row->entity_id)) {
@@ -1226,11 +1248,16 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
         }
         for (size_t c = 0; c < row->ncells; c++)
             sorted[c] = &row->cells[c];
-        if (row->ncells > 1)
-            qsort(sorted, row->ncells, sizeof *sorted, cell_ptr_cmp);
+        sort_cells(sorted, row->ncells);
         for (size_t c = 0; c < row->ncells; c++) {
             const write_cell *cell = sorted[c];
-            const feature_def *f = registry_feature_by_id(reg, cell->feature_id);
+            /* Rows of a batch mostly carry the same features: the previous
+             * row's lookup at this position, else the registry's. */
+            const feature_def *f =
+                r && c < rows[r - 1].ncells && prev[c]->feature_id == cell->feature_id
+                    ? prev_defs[c]
+                    : registry_feature_by_id(reg, cell->feature_id);
+            defs[off + c] = f;
             if (!f || f->entity_id != entity_id) {
                 rc = err_set(err, STRATA_INVALID_ARGUMENT,
                              "feature id %u is not a feature of entity \"%s\"", cell->feature_id,
@@ -1255,12 +1282,14 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
         if ((rc = store_groups_upgrade(st, err)))
             goto out;
         reg = reacquire(st, reg);
+        stale_defs = true;
     }
     /* Features written for the first time get their write group first. */
     if (fresh) {
         if ((rc = store_groups_assign(st, entity_id, rows, nrows, err)))
             goto out;
         reg = reacquire(st, reg);
+        stale_defs = true;
     }
     if ((rc = seq_reserve(st, nrows, &seq0, err)))
         goto out;
@@ -1275,7 +1304,8 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
         bool any_set = false;
         for (size_t c = 0; c < row->ncells; c++) {
             const write_cell *cell = sorted[c];
-            uint32_t g = store_feature_group(registry_feature_by_id(reg, cell->feature_id));
+            uint32_t g = store_feature_group(
+                stale_defs ? registry_feature_by_id(reg, cell->feature_id) : defs[off + c]);
             groups[c] = g;
             if (store_group_is_set(g)) {
                 any_set = true;
@@ -1341,6 +1371,7 @@ out:
     buf_free(&frag);
     buf_free(&cellbuf);
     free(all);
+    free(defs);
     free(groups);
     free(done);
     store_batch_free(sb);
