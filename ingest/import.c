@@ -770,6 +770,7 @@ typedef struct batch {
     size_t ncells, capcells;
     uint64_t first_line, last_line;
     buf enc, ids;
+    store_scratch *scratch; /* a loading import's store memory, kept with the batch */
 } batch;
 
 typedef struct rejects {
@@ -812,6 +813,7 @@ static void batch_free(batch *b)
     free(b->cell_off);
     buf_free(&b->enc);
     buf_free(&b->ids);
+    store_scratch_free(b->scratch);
     memset(b, 0, sizeof *b);
 }
 
@@ -1063,8 +1065,11 @@ static int commit_failed(run_state *rs, const batch *b, int rc, strata_err *err)
 static int store_commit(run_state *rs, batch *b, strata_err *err)
 {
     import_plan *p = rs->p;
-    return rs->load ? store_write_ingest(p->ic->store, p->entity_id, b->rows, b->nrows, err)
-                    : store_write(p->ic->store, p->entity_id, b->rows, b->nrows, err);
+    if (!rs->load)
+        return store_write(p->ic->store, p->entity_id, b->rows, b->nrows, err);
+    if (!b->scratch && !(b->scratch = store_scratch_new()))
+        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    return store_write_ingest(p->ic->store, p->entity_id, b->rows, b->nrows, b->scratch, err);
 }
 
 /* The committer thread of a loading import: one batch, then it ends. It

@@ -60,10 +60,19 @@ typedef struct staged {
     size_t koff, klen, voff, vlen;
 } staged;
 
+typedef struct sort_item sort_item;
+
 struct store_batch {
     staged *ops;
     size_t n, cap;
     buf bytes;
+    /* The sort's working memory, kept for the next sort of a batch reused
+     * (store_batch_reset): a load's batches are tens of MiB, and fresh pages
+     * for each cost their faults again. */
+    sort_item *items, *tmp;
+    size_t items_cap;
+    staged *spare; /* the ops array the last sort replaced */
+    size_t spare_cap;
 };
 
 store_batch *store_batch_new(void)
@@ -136,11 +145,11 @@ static int staged_cmp(const void *x, const void *y, void *arg)
  * the prefix every key of that family in the batch shares, as a big-endian
  * integer (zero-padded). Integers in that order are keys in staged_cmp's
  * order, and equal ones fall back to staged_cmp. */
-typedef struct sort_item {
+struct sort_item {
     uint64_t pre;
     uint32_t idx;
     uint32_t cf;
-} sort_item;
+};
 
 static int sort_item_cmp(const void *x, const void *y, void *arg)
 {
@@ -157,11 +166,8 @@ static int sort_item_cmp(const void *x, const void *y, void *arg)
 
 /* Stable LSD radix sort of items by (cf, pre), a byte per pass; -1 when out
  * of memory. */
-static int radix_sort(sort_item *items, size_t n)
+static void radix_sort(sort_item *items, sort_item *tmp, size_t n)
 {
-    sort_item *tmp = malloc(n * sizeof *tmp);
-    if (!tmp)
-        return -1;
     sort_item *src = items, *dst = tmp;
     for (int pass = 0; pass < 9; pass++) {
         size_t count[257] = {0};
@@ -183,8 +189,6 @@ static int radix_sort(sort_item *items, size_t n)
     }
     if (src != items)
         memcpy(items, src, n * sizeof *items);
-    free(tmp);
-    return 0;
 }
 
 /* An import's batch is 100,000s of ops whose keys share their first bytes
@@ -210,14 +214,24 @@ static void sort_by_prefix(store_batch *b)
             k++;
         lcp[o->cf] = k;
     }
-    sort_item *items = malloc(b->n * sizeof *items);
-    staged *sorted = malloc(b->n * sizeof *sorted);
-    if (!items || !sorted) {
-        free(items);
-        free(sorted);
+    if (b->items_cap < b->n) {
+        free(b->items);
+        free(b->tmp);
+        b->items = malloc(b->n * sizeof *b->items);
+        b->tmp = malloc(b->n * sizeof *b->tmp);
+        b->items_cap = b->items && b->tmp ? b->n : 0;
+    }
+    if (b->spare_cap < b->n) {
+        free(b->spare);
+        b->spare = malloc(b->n * sizeof *b->spare);
+        b->spare_cap = b->spare ? b->n : 0;
+    }
+    if (!b->items_cap || !b->spare_cap) {
         qsort_r(b->ops, b->n, sizeof *b->ops, staged_cmp, b->bytes.p);
         return;
     }
+    sort_item *items = b->items;
+    staged *sorted = b->spare;
     for (size_t i = 0; i < b->n; i++) {
         const staged *o = &b->ops[i];
         size_t from = lcp[o->cf];
@@ -226,8 +240,7 @@ static void sort_by_prefix(store_batch *b)
             pre = pre << 8 | (from + k < o->klen ? (unsigned char)bytes[o->koff + from + k] : 0u);
         items[i] = (sort_item){pre, (uint32_t)i, (uint32_t)o->cf};
     }
-    if (radix_sort(items, b->n))
-        qsort_r(items, b->n, sizeof *items, sort_item_cmp, b);
+    radix_sort(items, b->tmp, b->n);
     /* Equal (family, integer) runs: ordered by the whole key, then staging. */
     for (size_t i = 0, j; i < b->n; i = j) {
         for (j = i + 1; j < b->n && items[j].cf == items[i].cf && items[j].pre == items[i].pre; j++)
@@ -235,12 +248,18 @@ static void sort_by_prefix(store_batch *b)
         if (j - i > 1)
             qsort_r(items + i, j - i, sizeof *items, sort_item_cmp, b);
     }
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
+        if (i + 16 < b->n)
+            __builtin_prefetch(&b->ops[items[i + 16].idx]);
         sorted[i] = b->ops[items[i].idx];
-    free(items);
-    free(b->ops);
+    }
+    /* The sorted array becomes the ops, the old one the next sort's spare. */
+    staged *old = b->ops;
+    size_t old_cap = b->cap;
     b->ops = sorted;
-    b->cap = b->n;
+    b->cap = b->spare_cap;
+    b->spare = old;
+    b->spare_cap = old_cap;
 }
 
 void store_batch_sort(store_batch *b)
@@ -307,11 +326,20 @@ int store_batch_commit(store_t *st, store_batch *b, bool sync, strata_err *err)
     return rerr ? store_rdb_err(err, rerr, "writing records") : 0;
 }
 
+void store_batch_reset(store_batch *b)
+{
+    b->n = 0;
+    buf_reset(&b->bytes);
+}
+
 void store_batch_free(store_batch *b)
 {
     if (!b)
         return;
     free(b->ops);
+    free(b->spare);
+    free(b->items);
+    free(b->tmp);
     buf_free(&b->bytes);
     free(b);
 }

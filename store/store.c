@@ -1181,10 +1181,33 @@ static int load_rows(store_t *st, uint32_t entity_id, const write_cell *const *c
     return rc;
 }
 
+struct store_scratch {
+    store_batch *sb;
+    const write_cell **all;
+    const feature_def **defs;
+    size_t cap; /* of all and defs */
+};
+
+store_scratch *store_scratch_new(void)
+{
+    return calloc(1, sizeof(store_scratch));
+}
+
+void store_scratch_free(store_scratch *s)
+{
+    if (!s)
+        return;
+    store_batch_free(s->sb);
+    free(s->all);
+    free(s->defs);
+    free(s);
+}
+
 /* store_write, or with ingest store_write_ingest: the same checks, keys and
- * values, committed as one WriteBatch or loaded as table files (bulk.c). */
+ * values, committed as one WriteBatch or loaded as table files (bulk.c),
+ * in scratch's memory when given. */
 static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
-                      bool ingest, strata_err *err)
+                      bool ingest, store_scratch *scratch, strata_err *err)
 {
     int rc;
     bool locked = false;
@@ -1205,16 +1228,34 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
     if ((rc = store_check_writable(st, err)) || nrows == 0)
         return rc;
     /* Several rows, or a load: staged and applied in key order (write_op). */
-    if (nrows > 1 || ingest)
+    if (scratch) {
+        if (!scratch->sb)
+            scratch->sb = store_batch_new();
+        sb = scratch->sb;
+        store_batch_reset(sb);
+    } else if (nrows > 1 || ingest) {
         sb = store_batch_new();
+    }
     store_quiet_perf_context();
     for (size_t i = 0; i < nrows; i++) {
         total += rows[i].ncells;
         if (rows[i].ncells > maxc)
             maxc = rows[i].ncells;
     }
+    if (scratch && total > scratch->cap) {
+        free(scratch->all);
+        free(scratch->defs);
+        scratch->all = malloc(total * sizeof *scratch->all);
+        scratch->defs = malloc(total * sizeof *scratch->defs);
+        scratch->cap = scratch->all && scratch->defs ? total : 0;
+    }
+    if (scratch && scratch->cap) {
+        all = scratch->all;
+        defs = scratch->defs;
+    }
     if (maxc &&
-        (!(all = malloc(total * sizeof *all)) || !(defs = malloc(total * sizeof *defs)) ||
+        ((!all && !(all = malloc(total * sizeof *all))) ||
+         (!defs && !(defs = malloc(total * sizeof *defs))) ||
          !(groups = malloc(maxc * sizeof *groups)) || !(done = malloc(maxc * sizeof *done)))) {
         rc = err_set(err, STRATA_NOMEM, "out of memory writing values");
         goto out;
@@ -1370,24 +1411,27 @@ out:
     buf_free(&key);
     buf_free(&frag);
     buf_free(&cellbuf);
-    free(all);
-    free(defs);
+    if (!scratch || all != scratch->all)
+        free(all);
+    if (!scratch || defs != scratch->defs)
+        free(defs);
     free(groups);
     free(done);
-    store_batch_free(sb);
+    if (!scratch)
+        store_batch_free(sb);
     return rc;
 }
 
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                 strata_err *err)
 {
-    return write_rows(st, entity_id, rows, nrows, false, err);
+    return write_rows(st, entity_id, rows, nrows, false, NULL, err);
 }
 
 int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
-                       strata_err *err)
+                       store_scratch *scratch, strata_err *err)
 {
-    return write_rows(st, entity_id, rows, nrows, true, err);
+    return write_rows(st, entity_id, rows, nrows, true, scratch, err);
 }
 
 /* ---- bulk writers -------------------------------------------------------- */

@@ -190,6 +190,8 @@ typedef struct write_row {
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                 strata_err *err);
 
+typedef struct store_scratch store_scratch;
+
 /* store_write for big batches (an import's commits): the same checks, keys
  * and values, loaded as one sorted table file per column family and ingested
  * (no WAL, no memtable, no later flush of them; docs/architecture.md "Bulk
@@ -198,7 +200,13 @@ int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t n
  * ingests is finished by the next open. Costs a table file or two: for
  * batches of tens of thousands of values and up. */
 int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
-                       strata_err *err);
+                       store_scratch *scratch, strata_err *err);
+/* Working memory a caller loading batch after batch hands to each
+ * store_write_ingest (NULL: fresh memory each time): a load's buffers are
+ * tens of MiB, and new pages for every batch cost their faults again. Not
+ * for two loads at once. */
+store_scratch *store_scratch_new(void);
+void store_scratch_free(store_scratch *s); /* NULL ok */
 
 /* Around a bulk load (an import job): while any runs, `latest` memtables
  * created from then on do not make a write count the operands its id already

@@ -166,6 +166,8 @@ void store_batch_apply(store_t *st, store_batch *b, rocksdb_writebatch_t *wb);
 void store_batch_sort(store_batch *b);
 void store_batch_op(const store_batch *b, size_t i, enum store_cf *cf, enum store_op *op,
                     slice *key, slice *val);
+/* Empty the batch, keeping its memory for the next ops. */
+void store_batch_reset(store_batch *b);
 /* Ask the CPU for op i's key and value (no-op past the end): a sorted batch
  * visits its staged bytes out of order, and a load of a million ops misses
  * the cache on nearly every one unless they are fetched ahead. */

@@ -1903,12 +1903,15 @@ static void test_bulk_load_matches_write(void **state)
     assert_int_equal(store_features_create(g.st, SLICE_LIT("customer"), &extra, 1, &err), 0);
     uint32_t visits = feature_id(f->st, "customer", "visits");
     assert_int_equal(visits, feature_id(g.st, "customer", "visits"));
+    /* The second round loads in the first one's memory (store_scratch):
+     * nothing of the first batch may leak into it. */
+    store_scratch *scratch = store_scratch_new();
     for (int round = 0; round < 2; round++) {
         bulk_rows(round, N, rows, cells, ids, &enc);
         bulk_cells(f, N, cells, visits);
         if (store_write(f->st, f->eid, rows, N, &err))
             fail_msg("store_write: %s", err.message);
-        if (store_write_ingest(g.st, g.eid, rows, N, &err))
+        if (store_write_ingest(g.st, g.eid, rows, N, scratch, &err))
             fail_msg("store_write_ingest: %s", err.message);
         for (enum store_cf cf = CF_VALUES; cf <= CF_LATEST; cf++) {
             buf_reset(&a);
@@ -1920,6 +1923,7 @@ static void test_bulk_load_matches_write(void **state)
             assert_memory_equal(a.p, b.p, a.n);
         }
     }
+    store_scratch_free(scratch);
     uint32_t feats[] = {f->f_age, f->f_recent, visits};
     check_latest_consistent(&g, "id1", feats, 3);
     check_latest_consistent(&g, "0-long-identifier", feats, 3);
@@ -1974,7 +1978,7 @@ static void test_bulk_load_finished_at_open(void **state)
     struct keep_link keep = {f, ""};
     f->st->bulk_test_between = keep_values_link;
     f->st->bulk_test_arg = &keep;
-    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err), 0);
+    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, NULL, &err), 0);
     f->st->bulk_test_between = NULL;
     char staging[160], junk[224];
     snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
@@ -2034,7 +2038,7 @@ static void test_bulk_load_around_deletes(void **state)
     struct between w = {f, NULL, "id1", -1};
     f->st->bulk_test_between = delete_between;
     f->st->bulk_test_arg = &w;
-    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err), 0);
+    assert_int_equal(store_write_ingest(f->st, f->eid, bb->rows, BULK_N, NULL, &err), 0);
     assert_int_equal(w.rc, 0);
     /* The old version went with the delete; the loaded ones stay. */
     assert_int_equal(count_versions(f, "id1", f->f_age), 3);
@@ -2044,7 +2048,7 @@ static void test_bulk_load_around_deletes(void **state)
     bulk_batch_fill(f, bb, 1);
     w = (struct between){f, "recent", NULL, -1};
     uint64_t before = atomic_load(&f->st->bulk_files);
-    int rc = store_write_ingest(f->st, f->eid, bb->rows, BULK_N, &err);
+    int rc = store_write_ingest(f->st, f->eid, bb->rows, BULK_N, NULL, &err);
     assert_int_equal(w.rc, 0);
     assert_int_equal(rc, STRATA_FAILED_PRECONDITION);
     assert_non_null(strstr(err.message, "deleted while they were being loaded"));
