@@ -26,6 +26,7 @@
 #ifndef STRATA_INGEST_CSV_READER_H
 #define STRATA_INGEST_CSV_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,7 @@ typedef struct csv_reader_options {
     size_t field_max;   /* LIMIT_IMPORT_FIELD_BYTES */
     size_t row_max;     /* LIMIT_IMPORT_ROW_BYTES */
     size_t columns_max; /* LIMIT_IMPORT_COLUMNS */
+    bool libcsv_only;   /* tests: no fast path for plain lines (split_plain) */
 } csv_reader_options;
 
 typedef struct csv_row {

@@ -347,15 +347,63 @@ static void descriptor_inside_dir(void **state)
     rmdir(out);
 }
 
+/* Lines without quotes skip libcsv (split_plain): random texts of commas,
+ * quotes, CR, LF, spaces, UTF-8 and bad bytes, in random chunks and under
+ * tight limits, must read exactly as libcsv alone reads them. */
+static void plain_lines_as_libcsv(void **state)
+{
+    (void)state;
+    static const char *const atoms[] = {"a",     "bc",         ",",   ",", "\n",       "\n",
+                                        "\r",    "\r\n",       "\"",  " ", "\xc3\xa9", "\xff",
+                                        "x,y\n", "\"q,\"\"\"", "1.5", ""};
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    for (int k = 0; k < 3000; k++) {
+        char text[400];
+        size_t n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t natoms = 1 + x % 60;
+        bool quotes = x % 4 == 0; /* most texts without any quote */
+        for (size_t i = 0; i < natoms; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *a = atoms[x % (sizeof atoms / sizeof atoms[0])];
+            if (!quotes && strchr(a, '"'))
+                continue;
+            size_t an = strlen(a);
+            memcpy(text + n, a, an);
+            n += an;
+        }
+        text[n] = '\0';
+        csv_reader_options lim = {0}, fast, slow;
+        if (k % 3 == 0)
+            lim = (csv_reader_options){.field_max = 4, .row_max = 24, .columns_max = 3};
+        fast = slow = lim;
+        slow.libcsv_only = true;
+        size_t chunk = k % 2 ? 0 : 3 + x % 40;
+        char hf[256] = "", hs[256] = "";
+        char *a = read_chunked(text, &fast, hf, sizeof hf, chunk);
+        char *b = read_chunked(text, &slow, hs, sizeof hs, chunk);
+        if (strcmp(a, b) != 0 || strcmp(hf, hs) != 0)
+            fail_msg("text \"%s\" (chunk %zu): fast path\n%s|%s\nlibcsv\n%s|%s", text, chunk, hf, a,
+                     hs, b);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(basic_and_quoting),        cmocka_unit_test(crlf_bom_and_multiline),
-        cmocka_unit_test(ragged_and_malformed),     cmocka_unit_test(empty_and_header_only),
-        cmocka_unit_test(oversize_fields_bounded),  cmocka_unit_test(crosses_chunks),
+        cmocka_unit_test(basic_and_quoting),
+        cmocka_unit_test(crlf_bom_and_multiline),
+        cmocka_unit_test(ragged_and_malformed),
+        cmocka_unit_test(empty_and_header_only),
+        cmocka_unit_test(oversize_fields_bounded),
+        cmocka_unit_test(crosses_chunks),
         cmocka_unit_test(field_at_limit_any_chunking),
-        cmocka_unit_test(source_digest_and_rewind), cmocka_unit_test(bare_cr_lines),
+        cmocka_unit_test(source_digest_and_rewind),
+        cmocka_unit_test(bare_cr_lines),
         cmocka_unit_test(descriptor_inside_dir),
+        cmocka_unit_test(plain_lines_as_libcsv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
