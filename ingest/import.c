@@ -794,6 +794,7 @@ typedef struct run_state {
     bool load;
     bool in_flight;
     batch inflight;
+    store_staged_load *inflight_load; /* inflight's rows, staged: the committer finishes it */
     pthread_t committer;
     int inflight_rc;
     strata_err inflight_err;
@@ -1072,13 +1073,14 @@ static int store_commit(run_state *rs, batch *b, strata_err *err)
     return store_write_ingest(p->ic->store, p->entity_id, b->rows, b->nrows, b->scratch, err);
 }
 
-/* The committer thread of a loading import: one batch, then it ends. It
- * touches nothing but the in-flight batch and its own result. */
+/* The committer thread of a loading import: one staged batch, then it ends.
+ * It touches nothing but the in-flight load and its own result. */
 static void *committer_main(void *arg)
 {
     run_state *rs = arg;
     pthread_setname_np(pthread_self(), "import-load");
-    rs->inflight_rc = store_commit(rs, &rs->inflight, &rs->inflight_err);
+    rs->inflight_rc = store_load_finish(rs->p->ic->store, rs->inflight_load, &rs->inflight_err);
+    rs->inflight_load = NULL;
     return NULL;
 }
 
@@ -1100,23 +1102,11 @@ static int settle(run_state *rs, strata_err *err)
     return 0;
 }
 
-/*
- * Commit the open batch as one store_write (store_write_ingest when the import
- * loads). A loading import's batches, but its last (last), go to a committer
- * thread while this one reads on: the store's work (sorting, table files) on
- * the second core beside the parsing. One batch is in flight at most, so the
- * job's note still names exactly the lines that may have landed.
- */
-static int commit(run_state *rs, bool last, strata_err *err)
+/* Point the open batch's rows and cells into its buffers and give its
+ * "now" times their value: it is ready for the store. */
+static void seal(run_state *rs, batch *b)
 {
-    batch *b = &rs->b;
     import_plan *p = rs->p;
-    int rc;
-    char note[2 * STRATA_ERR_MSG_MAX], done[STRATA_ERR_MSG_MAX];
-    if ((rc = settle(rs, err)) || b->nrows == 0)
-        return rc;
-    if ((rc = ensure_features(rs, err)))
-        return rc;
     int64_t now = time_now_us();
     for (size_t i = 0; i < b->nrows; i++) {
         write_row *r = &b->rows[i];
@@ -1131,10 +1121,16 @@ static int commit(run_state *rs, bool last, strata_err *err)
         b->cells[i].feature_id = p->maps[b->cell_map[i]].feature_id;
         b->cells[i].value.p = b->enc.p + b->cell_off[i];
     }
+}
+
+/* The job's note while b is being committed: what may have landed. */
+static void note_committing(run_state *rs, const batch *b)
+{
+    char note[2 * STRATA_ERR_MSG_MAX], done[STRATA_ERR_MSG_MAX];
     if (rs->rj.f)
         fflush(rs->rj.f);
     committed_clause(rs, done, sizeof done);
-    if (p->fail_mode)
+    if (rs->p->fail_mode)
         snprintf(note, sizeof note,
                  "it was committing the whole import as one atomic batch: either all of its "
                  "rows landed or none did");
@@ -1147,21 +1143,77 @@ static int commit(run_state *rs, bool last, strata_err *err)
     json_t *partial = result_json(rs);
     job_checkpoint(rs->j, note, partial);
     json_decref(partial);
+}
 
-    if (rs->load && !last) {
-        batch t = rs->inflight;
-        rs->inflight = *b;
-        *b = t;
-        rs->inflight_rc = 0;
-        if (pthread_create(&rs->committer, NULL, committer_main, rs) == 0) {
-            rs->in_flight = true;
-            return 0;
+/*
+ * Hand a loading import's batch to a committer thread: its rows are staged
+ * here (checks, keys, values: store_load_stage) while the batch before it
+ * still finishes on its own thread, then that one is waited for and this one
+ * finishes (sort, table files, ingest) on a new thread while this one parses
+ * on. One batch is in flight at most, so the job's note still names exactly
+ * the lines that may have landed; a staged batch is not visible.
+ */
+static int hand_off(run_state *rs, strata_err *err)
+{
+    batch *b = &rs->b;
+    import_plan *p = rs->p;
+    store_staged_load *sl = NULL;
+    int rc;
+    if (!b->scratch && !(b->scratch = store_scratch_new()))
+        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    rc = store_load_stage(p->ic->store, p->entity_id, b->rows, b->nrows, b->scratch, &sl, err);
+    if (rc) {
+        /* The batch before it is accounted for first: the note says it. */
+        strata_err serr = STRATA_ERR_INIT;
+        if (settle(rs, &serr)) { /* its failure came first, and is the one told */
+            err_clear(err);
+            *err = serr;
+            return serr.code;
         }
-        /* No thread: commit it here. */
-        t = rs->inflight;
-        rs->inflight = *b;
-        *b = t;
+        return commit_failed(rs, b, rc, err);
     }
+    if ((rc = settle(rs, err))) {
+        store_load_drop(p->ic->store, sl);
+        return rc;
+    }
+    note_committing(rs, b);
+    batch t = rs->inflight;
+    rs->inflight = *b;
+    *b = t;
+    rs->inflight_rc = 0;
+    rs->inflight_load = sl;
+    if (pthread_create(&rs->committer, NULL, committer_main, rs) == 0) {
+        rs->in_flight = true;
+        return 0;
+    }
+    /* No thread: finish it here. */
+    rs->inflight_load = NULL;
+    if ((rc = store_load_finish(p->ic->store, sl, err)))
+        return commit_failed(rs, &rs->inflight, rc, err);
+    committed(rs, &rs->inflight);
+    batch_clear(&rs->inflight);
+    return 0;
+}
+
+/*
+ * Commit the open batch: as one store_write (store_write_ingest when the
+ * import loads), or, for a loading import's batches but its last (last),
+ * handed to a committer thread (hand_off): the store's work on the second
+ * core beside the parsing.
+ */
+static int commit(run_state *rs, bool last, strata_err *err)
+{
+    batch *b = &rs->b;
+    int rc;
+    bool handoff = rs->load && !last && b->nrows > 0;
+    if (!handoff && ((rc = settle(rs, err)) || b->nrows == 0))
+        return rc;
+    if ((rc = ensure_features(rs, err)))
+        return rc;
+    seal(rs, b);
+    if (handoff)
+        return hand_off(rs, err);
+    note_committing(rs, b);
     if ((rc = store_commit(rs, b, err)))
         return commit_failed(rs, b, rc, err);
     committed(rs, b);

@@ -1145,38 +1145,65 @@ static bool load_still_stands(const registry_t *reg_then, const registry_t *reg,
     return true;
 }
 
+/* A load staged under data_lock (write_rows with a staged_load out), to be
+ * finished by store_load_finish. */
+struct store_staged_load {
+    uint32_t entity_id;
+    const registry_t *reg; /* the registry its rows were checked against, held */
+    store_batch *sb;
+    bool own_sb;
+    const write_cell **cells; /* every cell, for the re-check at the commit */
+    bool own_cells;
+    size_t ncells;
+    uint64_t seq0; /* its first write seq: the load's name */
+};
+
+void store_load_drop(store_t *st, store_staged_load *sl)
+{
+    if (!sl)
+        return;
+    store_registry_release(st, sl->reg);
+    if (sl->own_sb)
+        store_batch_free(sl->sb);
+    if (sl->own_cells)
+        free(sl->cells);
+    free(sl);
+}
+
 /*
- * The load of a staged write (store_write_ingest), entered and left with
- * data_lock held shared and *reg acquired. The sort and the table files
- * (most of a load's time) are made with the lock released, so deletes, and
- * the writes a waiting delete holds back, do not wait for them; nothing is
- * visible until the commit. Then, locked again: a feature or the entity
- * deleted meanwhile voids the load (its versions must not land after the
- * delete), else the set is committed. Deletes of ids or time ranges that came
- * in between order before the load, as a write right after them would.
+ * Finish a staged load. The sort and the table files (most of a load's time)
+ * are made without data_lock, so deletes, and the writes a waiting delete
+ * holds back, do not wait for them; nothing is visible until the commit.
+ * Then, under the lock: a feature or the entity deleted since the staging
+ * voids the load (its versions must not land after the delete), else the set
+ * is committed. Deletes of ids or time ranges that came in between order
+ * before the load, as a write right after them would.
  */
-static int load_rows(store_t *st, uint32_t entity_id, const write_cell *const *cells, size_t n,
-                     store_batch *sb, uint64_t name, const registry_t **reg, strata_err *err)
+int store_load_finish(store_t *st, store_staged_load *sl, strata_err *err)
 {
     store_load *ld = malloc(sizeof *ld);
-    if (!ld)
+    if (!ld) {
+        store_load_drop(st, sl);
         return err_set(err, STRATA_NOMEM, "out of memory loading values");
-    const registry_t *then = *reg; /* kept acquired: its address identifies it */
-    pthread_rwlock_unlock(&st->data_lock);
-    int rc = store_bulk_prepare(st, sb, name, ld, err);
+    }
+    int rc = store_bulk_prepare(st, sl->sb, sl->seq0, ld, err);
     if (rc == 0 && st->bulk_test_between)
         st->bulk_test_between(st->bulk_test_arg);
     pthread_rwlock_rdlock(&st->data_lock);
-    *reg = store_registry_acquire(st);
-    if (rc == 0 && !load_still_stands(then, *reg, entity_id, cells, n)) {
+    const registry_t *now = store_registry_acquire(st);
+    if (rc == 0 && !load_still_stands(sl->reg, now, sl->entity_id, sl->cells, sl->ncells)) {
         store_bulk_abandon(ld);
         rc = err_set(err, STRATA_FAILED_PRECONDITION,
                      "a feature of these values or their entity was deleted while they were "
                      "being loaded; nothing of them was written");
     }
-    store_registry_release(st, then);
     if (rc == 0)
-        rc = store_bulk_commit(st, sb, ld, err);
+        rc = store_bulk_commit(st, sl->sb, ld, err);
+    if (rc == 0)
+        atomic_fetch_add(&st->values_written, sl->ncells);
+    store_registry_release(st, now);
+    pthread_rwlock_unlock(&st->data_lock);
+    store_load_drop(st, sl);
     free(ld);
     return rc;
 }
@@ -1203,12 +1230,13 @@ void store_scratch_free(store_scratch *s)
     free(s);
 }
 
-/* store_write, or with ingest store_write_ingest: the same checks, keys and
- * values, committed as one WriteBatch or loaded as table files (bulk.c),
- * in scratch's memory when given. */
+/* store_write, or with staged store_load_stage: the same checks, keys and
+ * values, committed as one WriteBatch or staged for a load as table files
+ * (bulk.c), in scratch's memory when given. */
 static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
-                      bool ingest, store_scratch *scratch, strata_err *err)
+                      store_scratch *scratch, store_staged_load **staged, strata_err *err)
 {
+    bool ingest = staged != NULL;
     int rc;
     bool locked = false;
     const registry_t *reg = NULL;
@@ -1387,8 +1415,19 @@ static int write_rows(store_t *st, uint32_t entity_id, const write_row *rows, si
         }
     }
     if (ingest) {
-        if ((rc = load_rows(st, entity_id, all, total, sb, seq0, &reg, err)))
+        store_staged_load *sl = calloc(1, sizeof *sl);
+        if (!sl) {
+            rc = err_set(err, STRATA_NOMEM, "out of memory loading values");
             goto out;
+        }
+        /* The registry, the ops and the cells now belong to the load. */
+        *sl = (store_staged_load){
+            entity_id, reg, sb, !scratch, all, !scratch || all != scratch->all, total, seq0};
+        *staged = sl;
+        reg = NULL;
+        sb = NULL;
+        all = NULL;
+        goto out;
     } else {
         if (sb)
             store_batch_apply(st, sb, wb);
@@ -1425,13 +1464,22 @@ out:
 int store_write(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                 strata_err *err)
 {
-    return write_rows(st, entity_id, rows, nrows, false, NULL, err);
+    return write_rows(st, entity_id, rows, nrows, NULL, NULL, err);
+}
+
+int store_load_stage(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                     store_scratch *scratch, store_staged_load **out, strata_err *err)
+{
+    *out = NULL;
+    return write_rows(st, entity_id, rows, nrows, scratch, out, err);
 }
 
 int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                        store_scratch *scratch, strata_err *err)
 {
-    return write_rows(st, entity_id, rows, nrows, true, scratch, err);
+    store_staged_load *sl;
+    int rc = store_load_stage(st, entity_id, rows, nrows, scratch, &sl, err);
+    return rc || !sl ? rc : store_load_finish(st, sl, err);
 }
 
 /* ---- bulk writers -------------------------------------------------------- */

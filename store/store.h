@@ -201,6 +201,18 @@ typedef struct store_scratch store_scratch;
  * batches of tens of thousands of values and up. */
 int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                        store_scratch *scratch, strata_err *err);
+/* store_write_ingest in two steps, for a caller that stages the next batch
+ * while the previous one finishes on another thread. store_load_stage makes
+ * the checks, keys and values (under the store's lock, like a write; nothing
+ * visible, *out NULL for no rows); store_load_finish sorts them, writes and
+ * ingests the files and frees the load, store_load_drop abandons it. The
+ * rows' memory (and scratch) must stay as it is until then. */
+typedef struct store_staged_load store_staged_load;
+int store_load_stage(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
+                     store_scratch *scratch, store_staged_load **out, strata_err *err);
+int store_load_finish(store_t *st, store_staged_load *sl, strata_err *err);
+void store_load_drop(store_t *st, store_staged_load *sl); /* NULL ok */
+
 /* Working memory a caller loading batch after batch hands to each
  * store_write_ingest (NULL: fresh memory each time): a load's buffers are
  * tens of MiB, and new pages for every batch cost their faults again. Not

@@ -2061,6 +2061,53 @@ static void test_bulk_load_around_deletes(void **state)
     buf_free(&bb->enc);
 }
 
+/* A load in two steps (store_load_stage, store_load_finish) as an import
+ * runs them: the next batch staged while the one before is unfinished. A
+ * dropped staged load leaves nothing; the one finished lands whole. */
+static void test_bulk_load_staged(void **state)
+{
+    fx *f = *state;
+    strata_err err = STRATA_ERR_INIT;
+    static bulk_batch a, b;
+    bulk_batch_fill(f, &a, 0); /* event times below 100 */
+    bulk_batch_fill(f, &b, 1); /* event times 1000 and up */
+    store_scratch *sa = store_scratch_new(), *sb = store_scratch_new();
+    store_staged_load *la = NULL, *lb = NULL;
+    uint64_t files = atomic_load(&f->st->bulk_files);
+    assert_int_equal(store_load_stage(f->st, f->eid, a.rows, BULK_N, sa, &la, &err), 0);
+    assert_int_equal(store_load_stage(f->st, f->eid, b.rows, BULK_N, sb, &lb, &err), 0);
+    assert_non_null(la);
+    assert_non_null(lb);
+    assert_int_equal(count_versions(f, "id1", f->f_age), 0); /* staged: nothing visible */
+    store_load_drop(f->st, la);
+    assert_int_equal(store_load_finish(f->st, lb, &err), 0);
+    assert_int_equal(atomic_load(&f->st->bulk_files), files + 2);
+    /* Only round 1's versions of id1, each newer than anything of round 0. */
+    store_versions *it = NULL;
+    version v;
+    int rc, n = 0;
+    assert_int_equal(store_versions_open(f->st, f->eid, SLICE_LIT("id1"), f->f_age, &it, &err), 0);
+    while ((rc = store_versions_next(it, &v, &err)) == 1) {
+        assert_true(v.event_time >= 1000);
+        n++;
+    }
+    assert_int_equal(rc, 0);
+    store_versions_close(it);
+    assert_true(n > 0);
+    uint32_t feats[] = {f->f_age, f->f_recent};
+    check_latest_consistent(f, "id1", feats, 2);
+    /* No rows: nothing staged. */
+    assert_int_equal(store_load_stage(f->st, f->eid, a.rows, 0, sa, &la, &err), 0);
+    assert_null(la);
+    char staging[160];
+    snprintf(staging, sizeof staging, "%s/%s", f->db, STORE_BULK_DIR);
+    assert_int_equal(dir_entries(staging), 0);
+    store_scratch_free(sa);
+    store_scratch_free(sb);
+    buf_free(&a.enc);
+    buf_free(&b.enc);
+}
+
 /* A big batch is sorted by integer prefixes (kv.c sort_by_prefix): keys that
  * are prefixes of each other, share long prefixes or repeat still apply in
  * (key, staging) order, the last op on a key winning. */
@@ -2616,6 +2663,7 @@ int main(void)
         T(test_bulk_load_matches_write),
         T(test_bulk_load_finished_at_open),
         T(test_bulk_load_around_deletes),
+        T(test_bulk_load_staged),
         T(test_big_batch_order),
         T(test_write_groups),
         T(test_write_groups_per_write),
