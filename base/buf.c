@@ -113,8 +113,9 @@ size_t varint_put(char *out, uint64_t v)
 
 void buf_put_varint(buf *b, uint64_t v)
 {
-    char t[10];
-    buf_append(b, t, varint_put(t, v));
+    buf_reserve(b, 10); /* written in place: no memcpy call for a byte or two */
+    b->n += varint_put(b->p + b->n, v);
+    b->p[b->n] = '\0';
 }
 
 int varint_get(const char **pp, const char *end, uint64_t *v)
