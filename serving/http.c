@@ -1317,7 +1317,8 @@ static int set_rt_priority(pthread_t th, int prio, const char *what, strata_err 
     if (e == EPERM)
         return err_set(err, STRATA_PERMISSION_DENIED,
                        "worker_rt_priority %d: not permitted to run the %s under SCHED_FIFO "
-                       "(needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %d)",
+                       "(needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %d, and a "
+                       "cgroup that allows real-time threads)",
                        prio, what, prio);
     if (e)
         return err_set(err, STRATA_INVALID_ARGUMENT, "worker_rt_priority %d: %s: %s", prio, what,

@@ -247,6 +247,7 @@ typedef struct table_job {
 static void *table_main(void *arg)
 {
     table_job *t = arg;
+    store_quiet_perf_context(); /* per thread in RocksDB */
     const store_load *ld = t->ld;
     t->rc = write_table(t->st, t->b, ld->ranges[t->f][0], ld->ranges[t->f][1], ld->cfs[t->f],
                         ld->paths[t->f], &t->err);

@@ -164,8 +164,8 @@ static int sort_item_cmp(const void *x, const void *y, void *arg)
 
 #define SORT_BY_PREFIX_MIN 256
 
-/* Stable LSD radix sort of items by (cf, pre), a byte per pass; -1 when out
- * of memory. */
+/* Stable LSD radix sort of items by (cf, pre), a byte per pass, through tmp
+ * (as long as items). */
 static void radix_sort(sort_item *items, sort_item *tmp, size_t n)
 {
     sort_item *src = items, *dst = tmp;

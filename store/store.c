@@ -1197,6 +1197,9 @@ int store_load_finish(store_t *st, store_staged_load *sl, strata_err *err)
                      "a feature of these values or their entity was deleted while they were "
                      "being loaded; nothing of them was written");
     }
+    /* Another load cut short since the staging refuses every write. */
+    if (rc == 0 && (rc = store_check_writable(st, err)))
+        store_bulk_abandon(ld);
     if (rc == 0)
         rc = store_bulk_commit(st, sl->sb, ld, err);
     if (rc == 0)

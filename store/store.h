@@ -205,8 +205,10 @@ int store_write_ingest(store_t *st, uint32_t entity_id, const write_row *rows, s
  * while the previous one finishes on another thread. store_load_stage makes
  * the checks, keys and values (under the store's lock, like a write; nothing
  * visible, *out NULL for no rows); store_load_finish sorts them, writes and
- * ingests the files and frees the load, store_load_drop abandons it. The
- * rows' memory (and scratch) must stay as it is until then. */
+ * ingests the files and frees the load, store_load_drop abandons it (nothing
+ * of it lands; write groups its features got at the staging stay, and its
+ * write sequence numbers stay used). The rows' memory (and scratch) must stay
+ * as it is until then. */
 typedef struct store_staged_load store_staged_load;
 int store_load_stage(store_t *st, uint32_t entity_id, const write_row *rows, size_t nrows,
                      store_scratch *scratch, store_staged_load **out, strata_err *err);

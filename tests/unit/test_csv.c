@@ -121,6 +121,31 @@ static void bare_cr_lines(void **state)
     free(got);
 }
 
+/* Lines of every length up to 40 bytes (the line-end scan reads eight bytes
+ * at a time) ending in LF, CR or CRLF, in one chunk and in chunks of 7. */
+static void line_ends_every_length(void **state)
+{
+    (void)state;
+    static const char *const ends[] = {"\n", "\r", "\r\n"};
+    buf text = BUF_INIT, want = BUF_INIT;
+    buf_append_str(&text, "id,a\n");
+    for (int k = 0; k < 120; k++) {
+        char field[48];
+        int len = k % 41;
+        memset(field, 'a' + k % 26, (size_t)len);
+        field[len] = '\0';
+        buf_printf(&text, "%d,%s%s", k, field, ends[k % 3]);
+        buf_printf(&want, "%d|%d|%s\n", k + 2, k, field);
+    }
+    for (size_t chunk = 0; chunk <= 7; chunk += 7) {
+        char *got = read_chunked(text.p, NULL, NULL, 0, chunk);
+        assert_string_equal(got, want.p);
+        free(got);
+    }
+    buf_free(&text);
+    buf_free(&want);
+}
+
 static void ragged_and_malformed(void **state)
 {
     (void)state;
@@ -404,6 +429,7 @@ int main(void)
         cmocka_unit_test(bare_cr_lines),
         cmocka_unit_test(descriptor_inside_dir),
         cmocka_unit_test(plain_lines_as_libcsv),
+        cmocka_unit_test(line_ends_every_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
