@@ -27,9 +27,7 @@
 #include "base/text.h"
 #include "client/client_int.h"
 
-#ifndef STRATA_BUILD_ID
-#define STRATA_BUILD_ID "dev"
-#endif
+#include "strata_build_id.h" /* STRATA_BUILD_ID, written at build time */
 
 /* The contract's maximum page size: fewest round trips when listing everything. */
 #define LIST_PAGE_SIZE 1000

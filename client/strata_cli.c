@@ -14,9 +14,7 @@
 
 #include "client/cli.h"
 
-#ifndef STRATA_BUILD_ID
-#define STRATA_BUILD_ID "dev"
-#endif
+#include "strata_build_id.h" /* STRATA_BUILD_ID, written at build time */
 
 /* Top-level commands in help order; later rounds add import, schedule, export,
  * lineage, provenance, audit, train, models, predict, evaluate, jobs here. */

@@ -28,9 +28,7 @@
 #include "serving/config.h"
 #include "serving/tls.h"
 
-#ifndef STRATA_BUILD_ID
-#define STRATA_BUILD_ID "dev"
-#endif
+#include "strata_build_id.h" /* STRATA_BUILD_ID, written at build time */
 #ifndef STRATA_ROCKSDB_BUILD
 #define STRATA_ROCKSDB_BUILD "RocksDB"
 #endif
