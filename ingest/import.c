@@ -1063,26 +1063,41 @@ static int commit_failed(run_state *rs, const batch *b, int rc, strata_err *err)
     return rc;
 }
 
+/* The batch's store memory for loading (made on first use). */
+static int batch_scratch(batch *b, strata_err *err)
+{
+    if (!b->scratch && !(b->scratch = store_scratch_new()))
+        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    return 0;
+}
+
 static int store_commit(run_state *rs, batch *b, strata_err *err)
 {
     import_plan *p = rs->p;
+    int rc;
     if (!rs->load)
         return store_write(p->ic->store, p->entity_id, b->rows, b->nrows, err);
-    if (!b->scratch && !(b->scratch = store_scratch_new()))
-        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    if ((rc = batch_scratch(b, err)))
+        return rc;
     return store_write_ingest(p->ic->store, p->entity_id, b->rows, b->nrows, b->scratch, err);
 }
 
 /* The committer thread of a loading import: one staged batch, then it ends.
  * It touches nothing but the in-flight load and its own result. */
-static void *committer_main(void *arg)
+static void finish_inflight(run_state *rs)
 {
-    run_state *rs = arg;
-    pthread_setname_np(pthread_self(), "import-load");
     rs->inflight_rc = store_load_finish(rs->p->ic->store, rs->inflight_load, &rs->inflight_err);
     rs->inflight_load = NULL;
+}
+
+static void *committer_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "import-load");
+    finish_inflight(arg);
     return NULL;
 }
+
+static int account_inflight(run_state *rs, strata_err *err);
 
 /* Wait for the batch in flight, if any, and account for it. */
 static int settle(run_state *rs, strata_err *err)
@@ -1091,6 +1106,12 @@ static int settle(run_state *rs, strata_err *err)
         return 0;
     pthread_join(rs->committer, NULL);
     rs->in_flight = false;
+    return account_inflight(rs, err);
+}
+
+/* Account for the in-flight batch, finished with rs->inflight_rc. */
+static int account_inflight(run_state *rs, strata_err *err)
+{
     int rc = rs->inflight_rc;
     if (rc) {
         err_set(err, rc, "%s", rs->inflight_err.message);
@@ -1159,8 +1180,8 @@ static int hand_off(run_state *rs, strata_err *err)
     import_plan *p = rs->p;
     store_staged_load *sl = NULL;
     int rc;
-    if (!b->scratch && !(b->scratch = store_scratch_new()))
-        return err_set(err, STRATA_NOMEM, "out of memory loading values");
+    if ((rc = batch_scratch(b, err)))
+        return rc;
     rc = store_load_stage(p->ic->store, p->entity_id, b->rows, b->nrows, b->scratch, &sl, err);
     if (rc) {
         /* The batch before it is accounted for first: the note says it. */
@@ -1187,12 +1208,8 @@ static int hand_off(run_state *rs, strata_err *err)
         return 0;
     }
     /* No thread: finish it here. */
-    rs->inflight_load = NULL;
-    if ((rc = store_load_finish(p->ic->store, sl, err)))
-        return commit_failed(rs, &rs->inflight, rc, err);
-    committed(rs, &rs->inflight);
-    batch_clear(&rs->inflight);
-    return 0;
+    finish_inflight(rs);
+    return account_inflight(rs, err);
 }
 
 /*
