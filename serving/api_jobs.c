@@ -15,14 +15,16 @@ static void reply_job(http_req *req, int status, json_t *job)
     api_reply_doc(req, status, json_pack("{s:o}", "job", job));
 }
 
+/* The kinds of job stratad runs (the job_def kinds in ingest/ and trainer/). */
+static const char *const job_kinds[] = {"import",     "export",           "training",
+                                        "evaluation", "batch_prediction", NULL};
+
 static bool valid_kind(slice s)
 {
-    if (s.n == 0 || s.n > 64)
-        return false;
-    for (size_t i = 0; i < s.n; i++)
-        if (!((s.p[i] >= 'a' && s.p[i] <= 'z') || s.p[i] == '_'))
-            return false;
-    return true;
+    for (size_t i = 0; job_kinds[i]; i++)
+        if (slice_eq_str(s, job_kinds[i]))
+            return true;
+    return false;
 }
 
 void api_job_list(http_req *req, void *ctx)
@@ -42,7 +44,9 @@ void api_job_list(http_req *req, void *ctx)
         char ex[80];
         text_excerpt(buf_slice(&kind), ex, sizeof ex);
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "kind \"%s\" is not a job kind (e.g. import, export)", ex);
+                          "kind \"%s\" is not a job kind: import, export, training, "
+                          "evaluation or batch_prediction",
+                          ex);
         goto out;
     }
     if (have_state && job_state_parse(buf_slice(&state), &st)) {

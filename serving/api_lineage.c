@@ -421,10 +421,7 @@ static int parse_order(http_req *req, lineage_order *order, bool *desc)
     *desc = false;
     if (!http_query_param(req, "order_by", &v) || v.n == 0)
         goto out;
-    for (size_t i = 0; i < v.n; i++)
-        if (v.p[i] == '+')
-            v.p[i] = ' ';
-    size_t a = 0;
+    size_t a = 0; /* http_query_param has read '+' as a space */
     while (a < v.n && v.p[a] == ' ')
         a++;
     size_t b = a;

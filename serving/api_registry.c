@@ -374,10 +374,16 @@ void api_feature_patch(http_req *req, void *ctx)
         int bad = 0;
         if (f && type.p) {
             value_type t;
-            if (value_type_parse(type, &t) || t != f->type) {
-                http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                                  "a feature's type never changes (it is %s)",
-                                  value_type_name(f->type));
+            if (value_type_parse(type, &t)) {
+                char ex[80];
+                text_excerpt(type, ex, sizeof ex);
+                http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "unknown value type \"%s\"", ex);
+                bad = 1;
+            } else if (t != f->type) {
+                /* The contract's "incompatible type change": 409. */
+                http_reply_errorf(req, STRATA_ALREADY_EXISTS,
+                                  "a feature's type never changes: %s is %s, not %s", f->name,
+                                  value_type_name(f->type), value_type_name(t));
                 bad = 1;
             }
         }

@@ -515,7 +515,15 @@ out:
 
 /* ---- online reads -------------------------------------------------------- */
 
-/* Resolve a list of feature names (NULL list = all features of the entity). */
+static int feature_ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const feature_def *const *)a;
+    uintptr_t y = (uintptr_t) * (const feature_def *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Resolve a list of feature names (NULL list = all features of the entity;
+ * a name listed twice is refused). */
 static const feature_def **resolve_features(http_req *req, const entity_def *e,
                                             const slice *names, size_t n, size_t *out_n)
 {
@@ -537,6 +545,28 @@ static const feature_def **resolve_features(http_req *req, const entity_def *e,
             free(fs);
             return NULL;
         }
+    }
+    /* A name twice would be a key twice in a JSON object (GET's answer):
+     * refused, as a request body's duplicate key is. */
+    if (names && n > 1) {
+        const feature_def **sorted = malloc(n * sizeof *sorted);
+        if (!sorted) {
+            http_reply_errorf(req, STRATA_INTERNAL, "out of memory");
+            free(fs);
+            return NULL;
+        }
+        memcpy(sorted, fs, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, feature_ptr_cmp);
+        for (size_t i = 1; i < n; i++) {
+            if (sorted[i] == sorted[i - 1]) {
+                http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "feature \"%s\" is listed twice",
+                                  sorted[i]->name);
+                free(sorted);
+                free(fs);
+                return NULL;
+            }
+        }
+        free(sorted);
     }
     *out_n = n;
     return fs;
@@ -762,6 +792,11 @@ static int read_req_pb(http_req *req, Strata__V1__OnlineReadRequest *m, read_req
                        const strata_limits *lim)
 {
     r->entity = slice_of(m->entity);
+    if (r->entity.n == 0) {
+        /* proto3: an empty string is an absent field, as in JSON. */
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "field \"entity\" is required");
+        return -1;
+    }
     r->nids = m->n_ids;
     if (r->nids > lim->max_ids_per_read) {
         http_reply_errorf(

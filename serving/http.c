@@ -237,10 +237,54 @@ static bool media_is(slice header, const char *type)
            (header.n == n || header.p[n] == ';' || header.p[n] == ' ');
 }
 
+/* The q of one Accept media range "type/sub;p=v;q=0.5" (1 without one; 0 for
+ * a malformed q, which a client cannot have meant as a preference). */
+static double accept_q(slice range)
+{
+    const char *p = range.p, *end = range.p + range.n;
+    while ((p = memchr(p, ';', (size_t)(end - p))) != NULL) {
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            char num[8];
+            size_t n = 0;
+            for (p += 2; p < end && *p != ';' && *p != ' ' && n + 1 < sizeof num; p++)
+                num[n++] = *p;
+            num[n] = '\0';
+            char *stop = NULL;
+            double q = strtod(num, &stop);
+            return n && *stop == '\0' && q >= 0 && q <= 1 ? q : 0;
+        }
+    }
+    return 1;
+}
+
+/* Protobuf when the Accept header lists application/x-protobuf with a q over
+ * 0 and at least that of JSON (application/json, the application wildcard
+ * or the full wildcard, when named); JSON otherwise, and by default. */
 bool http_wants_protobuf(const http_req *req)
 {
-    return req->accept.n && memmem(req->accept.p, req->accept.n, "application/x-protobuf",
-                                   strlen("application/x-protobuf")) != NULL;
+    double q_pb = 0, q_json = 0;
+    const char *p = req->accept.p, *end = req->accept.p + req->accept.n;
+    while (p && p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        while (p < stop && (*p == ' ' || *p == '\t'))
+            p++;
+        slice range = {p, (size_t)(stop - p)};
+        double q = accept_q(range);
+        if (media_is(range, "application/x-protobuf")) {
+            if (q > q_pb)
+                q_pb = q;
+        } else if (media_is(range, "application/json") || media_is(range, "application/*") ||
+                   media_is(range, "*/*")) {
+            if (q > q_json)
+                q_json = q;
+        }
+        p = comma ? comma + 1 : end;
+    }
+    return q_pb > 0 && q_pb >= q_json;
 }
 
 bool http_sent_protobuf(const http_req *req)
@@ -250,13 +294,17 @@ bool http_sent_protobuf(const http_req *req)
 
 /* ---- query strings ------------------------------------------------------- */
 
-int http_percent_decode(slice in, buf *out)
+/* plus_space: '+' reads as a space (query strings, as HTML forms, Python's
+ * urlencode and most clients write them); a '+' itself is %2B there. */
+static int percent_decode(slice in, buf *out, bool plus_space)
 {
     buf_reset(out);
     buf_reserve(out, in.n);
     for (size_t i = 0; i < in.n; i++) {
         char c = in.p[i];
-        if (c == '%') {
+        if (c == '+' && plus_space) {
+            c = ' ';
+        } else if (c == '%') {
             if (i + 2 >= in.n)
                 return -1;
             int hi = text_hex_digit(in.p[i + 1]), lo = text_hex_digit(in.p[i + 2]);
@@ -271,6 +319,11 @@ int http_percent_decode(slice in, buf *out)
     return 0;
 }
 
+int http_percent_decode(slice in, buf *out)
+{
+    return percent_decode(in, out, false);
+}
+
 int http_query_param(const http_req *req, const char *name, buf *out)
 {
     size_t nl = strlen(name);
@@ -282,7 +335,7 @@ int http_query_param(const http_req *req, const char *name, buf *out)
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - p) == nl && memcmp(p, name, nl) == 0) {
             slice v = eq ? (slice){eq + 1, (size_t)(stop - eq - 1)} : (slice){stop, 0};
-            if (http_percent_decode(v, out))
+            if (percent_decode(v, out, true))
                 buf_reset(out); /* a malformed escape reads as empty */
             return 1;
         }

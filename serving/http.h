@@ -140,10 +140,12 @@ int http_serve_buffer(const http_server_options *opt, const void *data, size_t n
 
 /* ---- helpers for handlers ---------------------------------------------- */
 
-/* Look up a query parameter; the value is percent-decoded into `out`
- * (reset first). Returns 1 if present, 0 if absent. */
+/* Look up a query parameter; the value is decoded into `out` (reset first):
+ * %XX escapes, and '+' as a space, as form-encoding clients (Python's
+ * urlencode, curl --data-urlencode) write it; a literal '+' is %2B. The
+ * first of repeated parameters counts. Returns 1 if present, 0 if absent. */
 int http_query_param(const http_req *req, const char *name, buf *out);
-/* Decode %XX escapes (no '+' to space: paths and our query values are RFC 3986).
+/* Decode %XX escapes, '+' left as it is (paths: RFC 3986).
  * Returns -1 on a malformed escape. */
 int http_percent_decode(slice in, buf *out);
 

@@ -1216,7 +1216,8 @@ int store_entity_delete(store_t *st, slice name, bool force, strata_err *err)
             goto out;
         if (has) {
             rc = err_set(err, STRATA_FAILED_PRECONDITION,
-                         "entity \"%s\" holds values; delete with force to remove them too",
+                         "entity \"%s\" holds values; delete it with ?force=true (CLI: --force) to "
+                         "remove them too",
                          e->name);
             goto out;
         }

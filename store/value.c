@@ -167,10 +167,16 @@ static int json_to_int64(const json_t *j, int64_t *out, const char *what, strata
             return err_set(err, STRATA_INVALID_ARGUMENT, "expected %s, got non-integral number %s",
                            what, t);
         }
-        /* -2^63 is exact as a double; 2^63 is the first value out of range. */
-        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        /* Written with a fraction or an exponent (31.0, 1e3), the number
+         * reached us as a double: from 2^53 on, doubles are 2 or more apart,
+         * so 9007199254740993.0 would land as ...992 without a word. Only
+         * where every integer is exact is such a number taken. */
+        if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) {
             strata_dtoa_g(d, t);
-            return err_set(err, STRATA_INVALID_ARGUMENT, "%s out of range: %s", what, t);
+            return err_set(err, STRATA_INVALID_ARGUMENT,
+                           "%s written as a decimal number (%s) is exact only below 2^53 in "
+                           "magnitude: write it without a fraction or exponent",
+                           what, t);
         }
         *out = (int64_t)d;
         return 0;

@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 from urllib.parse import quote
+import urllib.parse
 
 import harness
 from harness import DaemonTest
@@ -576,6 +577,10 @@ class LineageTest(DaemonTest):
         def ids(f, kind="artifacts"):
             return [d["id"] for d in self.list_all(f"/v1/{kind}?filter=" + q(f), kind)]
         self.assertEqual(ids("properties.rows.int_value > 1000"), [big["id"]])
+        # Form-encoded, as Python's urlencode writes it: '+' for each space.
+        doc = self.ok("GET", "/v1/artifacts?" + urllib.parse.urlencode(
+            {"filter": "properties.rows.int_value > 1000"}), None, 200)
+        self.assertEqual([d["id"] for d in doc["artifacts"]], [big["id"]])
         self.assertEqual(ids("type = 'Dataset' AND properties.rows.int_value <= 1000"),
                          [small["id"]])
         self.assertEqual(ids("contexts_a.name = 'run_42'"), [big["id"], model["id"]])

@@ -86,6 +86,15 @@ class ProtobufTest(DaemonTest):
         s, doc = self.call("GET", "/v1/entities/customer/values/c1")
         self.assertTrue(all(v["status"] == "NOT_FOUND" for v in doc["features"].values()))
 
+    def test_read_without_entity_is_400(self):
+        # proto3 cannot tell an empty string from an absent one: as in JSON,
+        # a read that names no entity is a malformed request, not a 404.
+        for body in [b"", pb.read_request("", ["c1"], [])]:
+            with self.subTest(body=body):
+                s, _, data = self.post_pb("/v1/online:read", body)
+                self.assertEqual(s, 400, data)
+                self.assertIn(b"entity", data)
+
 
 if __name__ == "__main__":
     unittest.main()

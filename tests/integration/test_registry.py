@@ -1,4 +1,5 @@
 """Registry endpoints: entities and features, as the contract's Registry section."""
+import urllib.parse
 import unittest
 
 from harness import DaemonTest
@@ -102,8 +103,14 @@ class RegistryTest(DaemonTest):
         self.assertEqual(doc["feature"]["description"], "years")
         self.assertEqual(doc["feature"]["ttl_seconds"], 60)
         self.assertEqual(doc["feature"]["labels"], {"k": "v"})
+        # The contract's "incompatible type change" is a 409; a type that is
+        # no type at all is a bad argument; the same type is no change.
         self.assertError(self.call("PATCH", "/v1/entities/customer/features/age",
-                                   {"type": "STRING"}), 400, "INVALID_ARGUMENT", "type")
+                                   {"type": "STRING"}), 409, "ALREADY_EXISTS", "type")
+        self.assertError(self.call("PATCH", "/v1/entities/customer/features/age",
+                                   {"type": "INT65"}), 400, "INVALID_ARGUMENT", "INT65")
+        s, doc = self.call("PATCH", "/v1/entities/customer/features/age", {"type": "INT64"})
+        self.assertEqual(s, 200, doc)
         s, doc = self.call("GET", "/v1/entities/customer/features/age")
         self.assertEqual(doc["feature"]["type"], "INT64")
         s, _ = self.call("DELETE", "/v1/entities/customer/features/age")
@@ -145,6 +152,9 @@ class RegistryTest(DaemonTest):
         # Terms are substrings: "age" is in "average rating" too.
         self.assertEqual(names("q=age"), [("customer", "age"), ("driver", "rating")])
         self.assertEqual(names("q=age%20pii"), [("customer", "age")])
+        # Form encoding (Python's urlencode, curl --data-urlencode): '+' is a space.
+        self.assertEqual(names(urllib.parse.urlencode({"q": "age label:pii=yes"})),
+                         [("customer", "age")])
         self.assertEqual(names("q=YEARS"), [("customer", "age")])
         self.assertEqual(names("q=label:pii%3Dyes"), [("customer", "age")])
         self.assertEqual(names("q=label:pii%3Dno"), [])

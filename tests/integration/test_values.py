@@ -39,6 +39,18 @@ class ValuesTest(DaemonTest):
         self.assertEqual(s, 200, doc)
         return doc
 
+    def test_feature_listed_twice_is_400(self):
+        # GET's answer is a JSON object keyed by feature: a name twice would be
+        # a duplicate key, which Strata refuses in what it is sent too.
+        self.write([{"entity_id": "c1", "values": {"age": 3}}])
+        for method, path, body in [
+                ("GET", "/v1/entities/customer/values/c1?features=age,age", None),
+                ("POST", "/v1/online:read",
+                 {"entity": "customer", "ids": ["c1"], "features": ["age", "age"]})]:
+            with self.subTest(method=method):
+                self.assertError(self.call(method, path, body), 400, "INVALID_ARGUMENT",
+                                 "listed twice")
+
     def test_every_type_round_trips(self):
         doc = self.write([{"entity_id": "c1", "values": {n: v for n, _, v in ALL_TYPES}}])
         self.assertEqual(doc["written_values"], len(ALL_TYPES))

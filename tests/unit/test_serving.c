@@ -88,7 +88,7 @@ static void query_params(void **state)
     (void)state;
     http_req req;
     memset(&req, 0, sizeof req);
-    req.query = slice_of("features=a,b&force=true&q=total%20spend&empty=&flag");
+    req.query = slice_of("features=a,b&force=true&q=total%20spend&empty=&flag&plus=a+b%2Bc");
     buf v = BUF_INIT;
     assert_int_equal(http_query_param(&req, "features", &v), 1);
     assert_string_equal(v.p, "a,b");
@@ -98,6 +98,9 @@ static void query_params(void **state)
     assert_int_equal(v.n, 0);
     assert_int_equal(http_query_param(&req, "flag", &v), 1);
     assert_int_equal(http_query_param(&req, "forc", &v), 0);
+    /* Form encoding: '+' is a space, %2B a plus. */
+    assert_int_equal(http_query_param(&req, "plus", &v), 1);
+    assert_string_equal(v.p, "a b+c");
     assert_int_equal(http_query_param(&req, "missing", &v), 0);
     assert_int_equal(http_percent_decode(slice_of("%41%62+"), &v), 0);
     assert_string_equal(v.p, "Ab+");
@@ -106,6 +109,35 @@ static void query_params(void **state)
     assert_int_equal(http_percent_decode(slice_of("%00"), &v), 0);
     assert_int_equal(v.n, 1);
     buf_free(&v);
+}
+
+static bool wants_pb(const char *accept)
+{
+    http_req req;
+    memset(&req, 0, sizeof req);
+    req.accept = slice_of(accept);
+    return http_wants_protobuf(&req);
+}
+
+/* Accept: protobuf only when asked for with a q over 0 and not below JSON's. */
+static void accept_negotiation(void **state)
+{
+    (void)state;
+    assert_false(wants_pb(""));
+    assert_false(wants_pb("*/*"));
+    assert_false(wants_pb("application/json"));
+    assert_true(wants_pb("application/x-protobuf"));
+    assert_true(wants_pb("APPLICATION/X-PROTOBUF"));
+    assert_true(wants_pb("application/json;q=0.5, application/x-protobuf"));
+    assert_true(wants_pb("*/*, application/x-protobuf")); /* a tie: the one named */
+    assert_false(wants_pb("application/json;q=0.9, application/x-protobuf;q=0"));
+    assert_false(wants_pb("application/x-protobuf;q=0"));
+    assert_false(wants_pb("application/x-protobuf; q=0.0"));
+    assert_false(wants_pb("application/json, application/x-protobuf;q=0.8"));
+    assert_false(wants_pb("application/*, application/x-protobuf;q=0.8"));
+    assert_true(wants_pb("application/x-protobuf;q=0.8, text/html"));
+    assert_false(wants_pb("application/x-protobuf;q=bogus"));
+    assert_false(wants_pb("application/x-protobufs")); /* another type */
 }
 
 static void config_flags_and_file(void **state)
@@ -199,9 +231,8 @@ static void metrics_render_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_match),
-        cmocka_unit_test(query_params),
-        cmocka_unit_test(config_flags_and_file),
+        cmocka_unit_test(routes_match),          cmocka_unit_test(query_params),
+        cmocka_unit_test(accept_negotiation),    cmocka_unit_test(config_flags_and_file),
         cmocka_unit_test(metrics_render_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
