@@ -212,8 +212,12 @@ static void flag_in_words(rpt *r, const json_t *flag, const json_t *reasons)
     const char *f = json_string_value(flag);
     const flag_word *w = flag_lookup(f);
     if (f && strcmp(f, "SMALL_GROUP") == 0) {
-        buf_printf(b, "Small group: fewer than %lld %s; treat with caution", r->min_group,
-                   r->task == EVAL_BINARY ? "rows, positives or negatives" : "rows");
+        buf_printf(b, "Small group: fewer than %lld rows; treat with caution", r->min_group);
+    } else if (f && strcmp(f, "SMALL_CLASS") == 0) {
+        buf_printf(b,
+                   "Few of one class: fewer than %lld positives or negatives; its rates on "
+                   "that class are noisy",
+                   r->min_group);
     } else if (f && strcmp(f, "EMPTY") == 0) {
         buf_append_str(b, "Empty: no row has this combination of values; nothing is measured");
     } else if (w) {
@@ -1236,8 +1240,9 @@ static const char *const DEFINITIONS[][2] = {
     {"z test", "Two-proportion z test of a group's rate against the reference group's; p is "
                "the chance of a gap at least this large if the rates were equal."},
     {"Reference group", "The group others are compared to: as requested, else the largest."},
-    {"Small group", "A group with fewer rows, positives or negatives than the small-group "
-                    "threshold: its rates are noisy."},
+    {"Small group", "A group with fewer rows than the small-group threshold (SMALL_GROUP), or "
+                    "with enough rows but fewer positives or negatives than it (SMALL_CLASS): "
+                    "its rates are noisy."},
     {"RMSE, MAE, R&sup2;", "Regression: root mean squared error, mean absolute error, and "
                            "the share of the label's variance explained."},
 };

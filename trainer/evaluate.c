@@ -391,10 +391,15 @@ static json_t *small_flags(jctx *j, const eval_ctx *c, const eval_group *G, bool
     json_t *flags = json_array();
     uint64_t m = c->o.min_group_size, P = G->c[EVAL_TP] + G->c[EVAL_FN],
              N = G->c[EVAL_FP] + G->c[EVAL_TN];
+    /* SMALL_GROUP is the contract's "a group under min_group_size"; a group
+     * of that size with few of one class gets its own flag (its TPR or FPR
+     * rests on those few). */
     if (!G->n)
         add_flag(j, flags, "EMPTY");
-    else if (G->n < m || (with_classes && (P < m || N < m)))
+    else if (G->n < m)
         add_flag(j, flags, "SMALL_GROUP");
+    else if (with_classes && (P < m || N < m))
+        add_flag(j, flags, "SMALL_CLASS");
     return flags;
 }
 

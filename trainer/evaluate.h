@@ -49,7 +49,7 @@
  *       "tests": {"tpr":{"z","p_value"},"fpr":{"z","p_value"}}  (two-proportion
  *             z test against the attribute's reference group; absent on the
  *             reference group itself, null when undefined),
- *       "flags": ["SMALL_GROUP"|"EMPTY","UNDEFINED_NO_POSITIVES",...],
+ *       "flags": ["SMALL_GROUP"|"SMALL_CLASS"|"EMPTY","UNDEFINED_NO_POSITIVES",...],
  *       "reasons": {rate: flag}  (why each null rate is null)}
  *     regression: {"attribute","value","n","rmse","mae","r2","mean_prediction",
  *       "mean_label","flags","reference","reasons"}  (r2 null under 2 rows)

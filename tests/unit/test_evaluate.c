@@ -188,7 +188,8 @@ static void hand_rates(void **state)
     assert_true(json_is_true(json_object_get(m, "reference"))); /* the largest */
     assert_false(has_flag(m, "SMALL_GROUP"));
     assert_null(json_object_get(m, "tests")); /* not against itself */
-    /* F: tp 10 fp 5 tn 25 fn 10; 20 positives < 30: SMALL_GROUP */
+    /* F: tp 10 fp 5 tn 25 fn 10; 50 rows, but 20 positives < 30: SMALL_CLASS, and
+     * not SMALL_GROUP (the contract's flag for a group under min_group_size) */
     NEAR(num(f, "selection_rate"), 0.3);
     NEAR(num(f, "tpr"), 0.5);
     NEAR(num(f, "fpr"), 5.0 / 30);
@@ -196,7 +197,8 @@ static void hand_rates(void **state)
     NEAR(num(f, "npv"), 25.0 / 35);
     NEAR(num(f, "for"), 10.0 / 35);
     NEAR(num(f, "accuracy"), 0.7);
-    assert_true(has_flag(f, "SMALL_GROUP"));
+    assert_true(has_flag(f, "SMALL_CLASS"));
+    assert_false(has_flag(f, "SMALL_GROUP"));
     assert_true(json_is_false(json_object_get(f, "reference")));
     /* z test of F's TPR against M's: pooled 40/60, z = -0.25 / sqrt(1/60) */
     NEAR(num(f, "tests.tpr.z"), -1.9364916731037083);
@@ -249,6 +251,18 @@ static void hand_rates(void **state)
     for (size_t i = 0; i < 11; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(gs, i), "value")),
                             order[i]);
+    /* Every group: SMALL_GROUP exactly when 0 < n < 30 (the default
+     * min_group_size); SMALL_CLASS when n >= 30 with < 30 of a class. */
+    size_t few = 0;
+    for (size_t i = 0; i < 11; i++) {
+        const json_t *g = json_array_get(gs, i);
+        double n = num(g, "n"), p = num(g, "positives"), q = num(g, "negatives");
+        bool want_small = n > 0 && n < 30, want_few = n >= 30 && (p < 30 || q < 30);
+        assert_int_equal(has_flag(g, "SMALL_GROUP"), want_small);
+        assert_int_equal(has_flag(g, "SMALL_CLASS"), want_few);
+        few += want_few;
+    }
+    assert_true(few > 0); /* (SMALL_GROUP: degenerate_groups) */
 
     /* summary: sex fails four-fifths (0.75), race passes (0.375 vs 40/110) */
     const json_t *sum = json_object_get(res, "summary"), *by = json_object_get(sum, "by_attribute");
@@ -300,6 +314,9 @@ static void degenerate_groups(void **state)
     /* M = tn 9 fp 3 fn 3 (M&B + M&A): has positives; check race B = M&B + F&B */
     const json_t *b = group(res, "race", "B");
     NEAR(num(b, "n"), 14);
+    /* 14 rows < 30: SMALL_GROUP (not SMALL_CLASS, which is for groups of size) */
+    assert_true(has_flag(b, "SMALL_GROUP"));
+    assert_false(has_flag(b, "SMALL_CLASS"));
     (void)m;
     /* race A: tn 4 fn 3 -> no predicted positives */
     assert_true(is_null(a, "ppv"));
