@@ -168,10 +168,13 @@ static void esc_path(buf *b, const char *fmt1, const char *name, const char *res
 static int run_models_list(cli_ctx *ctx, const cli_args *a)
 {
     (void)a;
-    json_t *resp = NULL;
-    int rc = get(ctx, "GET", "/v1/models", NULL, &resp);
-    if (rc)
+    json_t *all = json_array();
+    int rc = cli_fetch_pages(ctx, "/v1/models", "models", UINT64_MAX, all);
+    if (rc) {
+        json_decref(all);
         return rc;
+    }
+    json_t *resp = json_pack("{s:o,s:s}", "models", all, "next_page_token", "");
     if (ctx->json) {
         cli_print_json(resp);
     } else {

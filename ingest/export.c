@@ -818,6 +818,17 @@ int export_plan_parse(export_ctx *x, export_kind kind, const json_t *spec, expor
                                    : parse_entity_kind(p, reg, spec, err);
     if (rc)
         goto out;
+    if (p->has_as_of && p->as_of > p->created_at) {
+        /* The promise of as_of is the same bytes forever: an as_of still to
+         * come would take in what is written until then. */
+        char t[TIME_RFC3339_MAX];
+        time_format_rfc3339(p->created_at, t, sizeof t);
+        rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                     "as_of is in the future (the daemon's clock reads %s): an export as of a "
+                     "time still to come would change as values are written until then",
+                     t);
+        goto out;
+    }
     if (p->dest && !x->jobs) {
         rc = err_set(err, STRATA_UNAVAILABLE, "exports to a destination need the job runner");
         goto out;

@@ -466,6 +466,14 @@ static void job_progress_cb(void *arg, uint64_t done, uint64_t total)
     job_progress(arg, done, total);
 }
 
+/* A historical export passes over its instances three times (read, look up,
+ * write) and its reader counts rows x passes; the job's unit is rows (one per
+ * instance), so it shows the three passes as a third each. */
+static void job_progress_passes_cb(void *arg, uint64_t done, uint64_t total)
+{
+    job_progress(arg, done / 3, total / 3);
+}
+
 /* Whether the destination's directory (descriptor dfd) still lies in the
  * export directory: 0, or PERMISSION_DENIED. */
 static int dest_dir_inside(int dfd, const char *dirpath, const char *export_dir, strata_err *err)
@@ -494,7 +502,10 @@ static int export_job_run(job_t *j, void *arg, json_t **result, strata_err *err)
     export_ctx *x = p->x;
     int rc, fd = -1, dfd = -1, sfd;
     bool tmp_made = false;
-    export_reader_options ro = {.cancelled = job_cancel_cb, .progress = job_progress_cb, .arg = j};
+    export_reader_options ro = {.cancelled = job_cancel_cb,
+                                .progress = p->kind == EXPORT_HISTORICAL ? job_progress_passes_cb
+                                                                         : job_progress_cb,
+                                .arg = j};
     export_reader *r = NULL;
     drive d = {0};
     strata_err werr = STRATA_ERR_INIT;
@@ -585,8 +596,7 @@ out:
         unlinkat(dfd, tmpname, 0);
     if (dfd >= 0)
         close(dfd);
-    job_progress(j, rc == 0 && p->kind == EXPORT_HISTORICAL ? 3 * d.rows : d.rows,
-                 rc == 0 && p->kind == EXPORT_HISTORICAL ? 3 * d.rows : 0);
+    job_progress(j, d.rows, rc == 0 && p->kind == EXPORT_HISTORICAL ? d.rows : 0);
     export_reader_stats st = {0};
     if (r)
         export_reader_get_stats(r, &st);

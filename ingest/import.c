@@ -573,8 +573,9 @@ static json_t *stored_spec(const json_t *spec, const import_plan *p)
 
 static int import_run(job_t *j, void *arg, json_t **result, strata_err *err);
 
-int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *opts,
-                  json_t **job_out, strata_err *err)
+/* import_submit, or with check_only its checks that need no file (import_check). */
+static int submit(import_ctx *ic, const json_t *spec, const import_submit_opts *opts,
+                  json_t **job_out, bool check_only, strata_err *err)
 {
     static const char *const fields[] = {"entity",
                                          "format",
@@ -721,6 +722,10 @@ int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *
         rc = err_set(err, STRATA_NOT_FOUND, "entity \"%s\" not found", p->entity);
         goto out;
     }
+    if (check_only) {
+        rc = spath ? ingest_source_check_path(ic->import_dir, path, "source", "imports", err) : 0;
+        goto out;
+    }
     if ((rc = spath ? open_path(ic, p, path, err) : take_inline(ic, p, sinline, err)) ||
         (rc = check_source(p, e, columns, id_col, ev_col, cr_col, err)))
         goto out;
@@ -753,6 +758,17 @@ out:
     json_decref(kept);
     plan_free(p);
     return rc;
+}
+
+int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *opts,
+                  json_t **job_out, strata_err *err)
+{
+    return submit(ic, spec, opts, job_out, false, err);
+}
+
+int import_check(import_ctx *ic, const json_t *spec, strata_err *err)
+{
+    return submit(ic, spec, NULL, NULL, true, err);
 }
 
 /* ---- the job ----------------------------------------------------------------------- */
@@ -1155,10 +1171,17 @@ static void note_committing(run_state *rs, const batch *b)
         snprintf(note, sizeof note,
                  "it was committing the whole import as one atomic batch: either all of its "
                  "rows landed or none did");
+    else if (!rs->last_committed_line)
+        /* "nothing was committed; ... may have landed" read as a contradiction. */
+        snprintf(note, sizeof note,
+                 "it was committing its first batch, lines %llu-%llu, which landed whole or not "
+                 "at all (read an id of it to tell); nothing after line %llu was written",
+                 (unsigned long long)b->first_line, (unsigned long long)b->last_line,
+                 (unsigned long long)b->last_line);
     else
         snprintf(note, sizeof note,
-                 "%s; the batch of lines %llu-%llu was being committed and may have landed; "
-                 "nothing after line %llu was written",
+                 "%s; the next batch, lines %llu-%llu, was being committed and landed whole or "
+                 "not at all (read an id of it to tell); nothing after line %llu was written",
                  done, (unsigned long long)b->first_line, (unsigned long long)b->last_line,
                  (unsigned long long)b->last_line);
     json_t *partial = result_json(rs);

@@ -89,5 +89,10 @@ typedef struct import_submit_opts {
  */
 int import_submit(import_ctx *ic, const json_t *spec, const import_submit_opts *opts,
                   json_t **job_out, strata_err *err);
+/* The checks of import_submit that need no file: the spec's fields and
+ * values, the entity, and a source.path's place in the import directory
+ * (lexically: the file may not exist yet). For schedules, which read their
+ * file at run time. */
+int import_check(import_ctx *ic, const json_t *spec, strata_err *err);
 
 #endif

@@ -232,6 +232,21 @@ static int apply_doc(sched *sc, json_t *doc, strata_err *err)
     return 0;
 }
 
+/* A new or changed schedule's import spec gets the checks POST /v1/imports
+ * makes before it opens the file (fields, values, entity, the path's place
+ * in the import directory), prefixed "import": what is wrong is said now, not
+ * by every run retrying. (Not at start-up: a stored schedule whose entity has
+ * gone since fails its runs instead, and says why.) */
+static int check_import(scheduler *s, const json_t *doc, strata_err *err)
+{
+    if (!s->imports)
+        return 0;
+    int rc = import_check(s->imports, json_object_get(doc, "import"), err);
+    if (rc)
+        err_prefix(err, "import");
+    return rc;
+}
+
 static int check_fields(const json_t *body, bool create, strata_err *err)
 {
     static const char *const allowed[] = {"name",     "cron",        "every_seconds",
@@ -631,6 +646,8 @@ int scheduler_create(scheduler *s, const json_t *body, json_t **out, strata_err 
     json_object_set_new(sc->doc, "create_time", time_json(now));
     json_object_set_new(sc->doc, "update_time", time_json(now));
     rc = apply_doc(sc, sc->doc, err);
+    if (!rc)
+        rc = check_import(s, sc->doc, err);
     if (rc) {
         sched_free(sc);
         return rc;
@@ -720,6 +737,8 @@ int scheduler_update(scheduler *s, slice name, const json_t *patch, json_t **out
         json_object_del(doc, "cron");
     sched trial = *sc;
     rc = apply_doc(&trial, doc, err);
+    if (!rc && json_object_get(patch, "import"))
+        rc = check_import(s, doc, err);
     if (rc) {
         json_decref(doc);
         goto out;

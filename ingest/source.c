@@ -185,13 +185,12 @@ static int outside(const char *field, const char *ex, const char *dir, strata_er
                    field, ex, dir);
 }
 
-int ingest_source_open_path(const char *import_dir, slice path, const char *field,
-                            const char *what, int *fd_out, uint64_t *size_out, char **uri_out,
-                            strata_err *err)
+/* What can be told of a path without its file: imports from paths enabled, a
+ * usable path without "..", the import directory there. Fills dir (the import
+ * directory, resolved) and cand (the path, absolute). */
+static int path_precheck(const char *import_dir, slice path, const char *field, const char *what,
+                         const char *ex, char *dir, char *cand, strata_err *err)
 {
-    char dir[PATH_MAX], cand[PATH_MAX], real[PATH_MAX], ex[120];
-    struct stat st, fst;
-    text_excerpt(path, ex, sizeof ex);
     if (!import_dir || !import_dir[0])
         return err_set(err, STRATA_PERMISSION_DENIED,
                        "%s from paths are disabled: stratad was started without "
@@ -216,9 +215,34 @@ int ingest_source_open_path(const char *import_dir, slice path, const char *fiel
                        "the import directory %s is not accessible: %s", import_dir,
                        strerror(errno));
     if (path.p[0] == '/')
-        snprintf(cand, sizeof cand, "%.*s", (int)path.n, path.p);
-    else if (snprintf(cand, sizeof cand, "%s/%.*s", dir, (int)path.n, path.p) >= (int)sizeof cand)
+        snprintf(cand, PATH_MAX, "%.*s", (int)path.n, path.p);
+    else if (snprintf(cand, PATH_MAX, "%s/%.*s", dir, (int)path.n, path.p) >= PATH_MAX)
         return err_set(err, STRATA_INVALID_ARGUMENT, "%s.path is too long", field);
+    return 0;
+}
+
+int ingest_source_check_path(const char *import_dir, slice path, const char *field,
+                             const char *what, strata_err *err)
+{
+    char dir[PATH_MAX], cand[PATH_MAX], ex[120];
+    text_excerpt(path, ex, sizeof ex);
+    int rc = path_precheck(import_dir, path, field, what, ex, dir, cand, err);
+    if (rc)
+        return rc;
+    if (!ingest_path_inside(cand, dir) && !ingest_path_inside(cand, import_dir))
+        return outside(field, ex, import_dir, err);
+    return 0;
+}
+
+int ingest_source_open_path(const char *import_dir, slice path, const char *field, const char *what,
+                            int *fd_out, uint64_t *size_out, char **uri_out, strata_err *err)
+{
+    char dir[PATH_MAX], cand[PATH_MAX], real[PATH_MAX], ex[120];
+    struct stat st, fst;
+    text_excerpt(path, ex, sizeof ex);
+    int rc = path_precheck(import_dir, path, field, what, ex, dir, cand, err);
+    if (rc)
+        return rc;
     if (!realpath(cand, real)) {
         int e = errno;
         if ((e == ENOENT || e == ENOTDIR) &&

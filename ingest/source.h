@@ -58,6 +58,11 @@ void ingest_source_sha256(const ingest_source *s, char out[65]);
  * On success *fd (caller closes), *size and *uri ("file:///real/path",
  * malloc'ed, caller frees).
  */
+/* The checks of ingest_source_open_path that need no file (imports from paths
+ * enabled, no "..", inside the import directory lexically): for a path read
+ * later, such as a schedule's. 0, or its errors. */
+int ingest_source_check_path(const char *import_dir, slice path, const char *field,
+                             const char *what, strata_err *err);
 int ingest_source_open_path(const char *import_dir, slice path, const char *field,
                             const char *what, int *fd, uint64_t *size, char **uri,
                             strata_err *err);

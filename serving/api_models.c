@@ -116,21 +116,44 @@ void api_model_list(http_req *req, void *ctx)
     app *a = ctx;
     strata_err err = STRATA_ERR_INIT;
     json_t *names = NULL, *items = json_array();
+    buf after = BUF_INIT, next = BUF_INIT;
+    size_t page, shown = 0;
+    bool have_tok;
+    if (api_page_size(req, &page) || api_page_token_parse(req, "models", &after, &have_tok))
+        goto out;
+    /* Names come in key order, so a page resumes after the last name shown. */
     int rc = model_registry_names(a->store, &names, &err);
     size_t i;
     json_t *n;
     json_array_foreach (names, i, n) {
+        const char *name = json_string_value(n);
+        if (rc)
+            break;
+        if (have_tok && slice_cmp(slice_of(name), buf_slice(&after)) <= 0)
+            continue;
+        if (shown == page) {
+            json_t *last = json_array_get(items, shown - 1);
+            api_page_token_make("models",
+                                slice_of(json_string_value(json_object_get(last, "name"))), &next);
+            break;
+        }
         json_t *m = NULL;
-        if (rc || (rc = model_json(a, json_string_value(n), false, &m, &err)))
+        if ((rc = model_json(a, name, false, &m, &err)))
             break;
         json_array_append_new(items, m);
+        shown++;
     }
     if (rc)
         http_reply_error(req, &err);
     else
-        api_reply_doc(req, 200, json_pack("{s:O}", "models", items));
+        api_reply_doc(
+            req, 200,
+            json_pack("{s:O,s:s}", "models", items, "next_page_token", next.n ? next.p : ""));
+out:
     json_decref(items);
     json_decref(names);
+    buf_free(&after);
+    buf_free(&next);
     err_clear(&err);
 }
 

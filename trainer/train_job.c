@@ -482,6 +482,21 @@ int train_submit(train_ctx *tc, const json_t *body, const char *principal, json_
             goto fail;
         }
     }
+    if (icols && !label_feature) {
+        /* Known now, as group_by columns are: not after a job has started. */
+        bool found = false;
+        size_t ci;
+        json_t *c;
+        json_array_foreach (icols, ci, c)
+            found |= !strcmp(json_string_value(c) ? json_string_value(c) : "", label);
+        if (!found) {
+            rc = err_set(err, STRATA_INVALID_ARGUMENT,
+                         "label_column \"%.200s\" is not a column of the instances (nor an "
+                         "entity:feature ref)",
+                         label);
+            goto fail;
+        }
+    }
     /* Types the trainer can read, and the hash-split key column. */
     const registry_t *reg = store_registry_acquire(tc->store);
     size_t i;

@@ -128,6 +128,33 @@ class ScheduleTest(unittest.TestCase):
         self.assertEqual(self.call("POST", "/v1/schedules/nope:run")[0], 404)
         self.assertEqual(self.call("PATCH", "/v1/schedules/x", {"name": "y"})[0], 400)
 
+    def test_import_spec_checked_when_scheduled(self):
+        # What POST /v1/imports would refuse before opening the file is refused
+        # when the schedule is made (or changed), not by every run retrying.
+        # The file itself may come later (test_retry_succeeds_when_the_file_appears).
+        bad = [
+            (self.spec(format="xml"), 400, "format must be"),
+            (self.spec(on_eror="skip_row"), 400, "on_eror"),
+            (dict(self.spec(), entity="nosuch"), 404, "nosuch"),
+            ({"entity": "customer", "format": "csv", "source": {"path": "/etc/passwd"}}, 403,
+             "outside the import directory"),
+            ({"entity": "customer", "format": "csv", "source": {"path": "../x.csv"}}, 403,
+             ".."),
+        ]
+        for spec, status, word in bad:
+            with self.subTest(spec=spec):
+                s, doc = self.call("POST", "/v1/schedules",
+                                   {"name": "x", "every_seconds": 60, "import": spec})
+                self.assertEqual(s, status, doc)
+                self.assertIn(word, doc["error"]["message"])
+                self.assertTrue(doc["error"]["message"].startswith("import"), doc)
+        self.assertEqual(self.call("GET", "/v1/schedules")[1]["schedules"], [])
+        self.create({"name": "x", "every_seconds": 3600, "import": self.spec("later.csv")})
+        s, doc = self.call("PATCH", "/v1/schedules/x", {"import": self.spec(format="xml")})
+        self.assertEqual(s, 400, doc)
+        s, doc = self.call("GET", "/v1/schedules/x")
+        self.assertEqual(doc["schedule"]["import"]["format"], "csv")
+
     def test_cron_schedule_pause_resume_run_now_delete(self):
         doc = self.create({"name": "nightly", "cron": "30 2 * * *", "import": self.spec(),
                            "description": "night load"})["schedule"]

@@ -108,6 +108,16 @@ class TrainingTest(harness.DaemonTest):
         self.assertEqual(s, 200, doc)
         self.assertEqual([m["name"] for m in doc["models"]], ["credit"])
         self.assertEqual(doc["models"][0]["latest_version"], 2)
+        self.assertEqual(doc["next_page_token"], "")
+        # Pages, as every list: by name, a token to resume after the last one.
+        self.assertEqual(self.train(model="credit_b")["state"], "SUCCEEDED")
+        s, doc = self.call("GET", "/v1/models?page_size=1")
+        self.assertEqual(([m["name"] for m in doc["models"]], s), (["credit"], 200))
+        s, doc = self.call("GET", "/v1/models?page_size=1&page_token=" + doc["next_page_token"])
+        self.assertEqual([m["name"] for m in doc["models"]], ["credit_b"])
+        self.assertEqual(doc["next_page_token"], "")
+        for bad in ("page_size=0", "page_size=1001", "page_token=zzz"):
+            self.assertError(self.call("GET", "/v1/models?" + bad), 400, "INVALID_ARGUMENT")
         s, doc = self.call("PUT", "/v1/models/credit/aliases/champion", {"version": 1})
         self.assertEqual(s, 200, doc)
         self.assertError(self.call("PUT", "/v1/models/credit/aliases/champion", {"version": 9}),
@@ -175,6 +185,12 @@ class TrainingTest(harness.DaemonTest):
         self.assertError(self.call("POST", "/v1/trainings",
                                    self.spec(split={"method": "time"})),
                          400, "INVALID_ARGUMENT", "split_time")
+        # Found out at submission, not by a job that fails later.
+        self.assertError(self.call("POST", "/v1/trainings", self.spec(label_column="nosuch")),
+                         400, "INVALID_ARGUMENT", "label_column \"nosuch\"")
+        self.assertError(self.call("POST", "/v1/trainings",
+                                   self.spec(as_of="2999-01-01T00:00:00Z")),
+                         400, "INVALID_ARGUMENT", "future")
         spec = self.spec()
         del spec["label_column"]
         self.assertError(self.call("POST", "/v1/trainings", spec), 400, "INVALID_ARGUMENT",
