@@ -63,6 +63,11 @@ cpu_ticks() {
 # networking is accounted there, for our own processes too).
 sys_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
 
+# Steal ticks of the whole machine: time a virtual CPU wanted to run and the
+# host ran something else instead (0 on bare metal). Only what the host
+# reports: a vCPU slowed down rather than descheduled does not show here.
+steal_ticks() { awk '/^cpu / {print $9 + 0}' /proc/stat; }
+
 # Waits up to QUIET_WAIT_S seconds for one second in which the machine used at
 # most QUIET_MAX cores.
 wait_quiet() {
