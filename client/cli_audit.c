@@ -20,7 +20,8 @@ static int run_log(cli_ctx *ctx, const cli_args *a)
     const char *since = cli_opt(a, "since");
     const char *limit_s = cli_opt(a, "limit");
     uint64_t limit = UINT64_MAX, v;
-    static const char *const headers[] = {"SEQ", "TIME", "PRINCIPAL", "ACTION", "TARGET", "STATUS"};
+    static const char *const headers[] = {"SEQ",    "TIME",   "PRINCIPAL", "ACTION",
+                                          "TARGET", "STATUS", "DETAIL"};
     cli_table *t = NULL;
 
     if (since && (text_parse_u64(slice_of(since), &v) || v == 0)) {
@@ -40,20 +41,20 @@ static int run_log(cli_ctx *ctx, const cli_args *a)
         json_decref(doc);
         goto out;
     }
-    t = cli_table_new(6, headers);
+    t = cli_table_new(7, headers);
     size_t i;
     json_t *r;
     json_array_foreach (all, i, r) {
-        buf cells[6] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
-        static const char *const keys[] = {"seq", "time", "principal", "action", "target",
-                                           "status"};
-        const char *row[6];
-        for (int k = 0; k < 6; k++) {
+        buf cells[7] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+        static const char *const keys[] = {"seq",    "time",   "principal", "action",
+                                           "target", "status", "detail"};
+        const char *row[7];
+        for (int k = 0; k < 7; k++) {
             cli_cell(&cells[k], json_object_get(r, keys[k]));
             row[k] = cells[k].p ? cells[k].p : "";
         }
         cli_table_add(t, row);
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 7; k++)
             buf_free(&cells[k]);
     }
     cli_table_print(t, stdout);

@@ -41,9 +41,11 @@ static void hash_field(EVP_MD_CTX *md, slice s)
         EVP_DigestUpdate(md, s.p, s.n);
 }
 
-/* The digest of one record's fields, as 64 lowercase hex chars + NUL. */
+/* The digest of one record's fields, as 64 lowercase hex chars + NUL. A
+ * record with a detail hashes its canonical text (detail_text) last; one
+ * without hashes exactly as records did before details existed. */
 static void record_digest(const char *prev, uint64_t seq, int64_t time_us, const char *principal,
-                          const char *action, slice target, int status, char out[65])
+                          const char *action, slice target, int status, slice detail, char out[65])
 {
     char num[32];
     unsigned char md_out[EVP_MAX_MD_SIZE];
@@ -61,6 +63,8 @@ static void record_digest(const char *prev, uint64_t seq, int64_t time_us, const
     hash_field(md, target);
     snprintf(num, sizeof num, "%d", status);
     hash_field(md, slice_of(num));
+    if (detail.n)
+        hash_field(md, detail);
     EVP_DigestFinal_ex(md, md_out, &md_len);
     EVP_MD_CTX_free(md);
     static const char hex[] = "0123456789abcdef";
@@ -71,6 +75,53 @@ static void record_digest(const char *prev, uint64_t seq, int64_t time_us, const
     out[64] = '\0';
 }
 
+static int slice_ptr_cmp(const void *a, const void *b)
+{
+    return slice_cmp(*(const slice *)a, *(const slice *)b);
+}
+
+size_t audit_ids_digest(const slice *ids, size_t n, char out[65])
+{
+    slice *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    STRATA_ASSERT(sorted != NULL);
+    memcpy(sorted, ids, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, slice_ptr_cmp);
+    unsigned char md_out[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    STRATA_ASSERT(md != NULL);
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && slice_eq(sorted[i], sorted[i - 1]))
+            continue;
+        hash_field(md, sorted[i]);
+        distinct++;
+    }
+    EVP_DigestFinal_ex(md, md_out, &md_len);
+    EVP_MD_CTX_free(md);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md_out[i] >> 4];
+        out[2 * i + 1] = hex[md_out[i] & 15];
+    }
+    out[64] = '\0';
+    free(sorted);
+    return distinct;
+}
+
+/* The canonical text of a detail object, as hashed: compact, keys sorted.
+ * Details hold strings and integers only, which print the same every time.
+ * NULL for none; free() it. */
+static char *detail_text(const json_t *detail)
+{
+    if (!detail)
+        return NULL;
+    char *t = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+    STRATA_ASSERT(t != NULL);
+    return t;
+}
+
 /* A stored record, parsed. Strings borrow from `doc`. */
 typedef struct record {
     json_t *doc;
@@ -79,6 +130,7 @@ typedef struct record {
     const char *principal, *action, *prev, *digest;
     slice target;
     int status;
+    char *detail; /* detail_text of its "detail", NULL without one */
 } record;
 
 static int parse_record(slice val, uint64_t key_seq, record *r, char *why, size_t why_cap)
@@ -116,6 +168,12 @@ static int parse_record(slice val, uint64_t key_seq, record *r, char *why, size_
     r->status = (int)json_integer_value(s);
     r->prev = json_string_value(pd);
     r->digest = json_string_value(dg);
+    json_t *de = json_object_get(d, "detail");
+    if (de && !json_is_object(de)) {
+        snprintf(why, why_cap, "record detail is not an object");
+        return -1;
+    }
+    r->detail = detail_text(de);
     return 0;
 }
 
@@ -123,6 +181,8 @@ static void record_free(record *r)
 {
     json_decref(r->doc);
     r->doc = NULL;
+    free(r->detail);
+    r->detail = NULL;
 }
 
 int audit_open(store_t *st, audit_log **out, strata_err *err)
@@ -152,7 +212,8 @@ int audit_open(store_t *st, audit_log **out, strata_err *err)
             log_error("audit log: record %llu is damaged (%s); verify will report it",
                       (unsigned long long)get_u64be(k.p), why);
             slice raw = store_iter_value(it);
-            record_digest(ZERO_DIGEST, get_u64be(k.p), 0, "", "", raw, 0, log->head_digest);
+            record_digest(ZERO_DIGEST, get_u64be(k.p), 0, "", "", raw, 0, (slice){NULL, 0},
+                          log->head_digest);
             log->head_seq = get_u64be(k.p);
         } else {
             log->head_seq = r.seq;
@@ -181,7 +242,7 @@ void audit_close(audit_log *log)
 }
 
 int audit_append(audit_log *log, const char *principal, const char *action, slice target,
-                 int status, uint64_t *seq_out, strata_err *err)
+                 int status, const json_t *detail, uint64_t *seq_out, strata_err *err)
 {
     char digest[65], key[8];
     char ts[TIME_RFC3339_MAX];
@@ -198,12 +259,17 @@ int audit_append(audit_log *log, const char *principal, const char *action, slic
         buf_append_str(&safe, ex);
         target = buf_slice(&safe);
     }
-    record_digest(log->head_digest, seq, now, principal, action, target, status, digest);
+    char *dtext = detail_text(detail);
+    record_digest(log->head_digest, seq, now, principal, action, target, status, slice_of(dtext),
+                  digest);
+    free(dtext);
     time_format_rfc3339(now, ts, sizeof ts);
     json_t *doc = json_pack("{s:I,s:s,s:s,s:s,s:s%,s:i,s:s,s:s}", "seq", (json_int_t)seq, "time",
                             ts, "principal", principal, "action", action, "target", target.p,
                             target.n, "status", status, "prev_digest", log->head_digest,
                             "digest", digest);
+    if (detail)
+        json_object_set_new(doc, "detail", json_deep_copy(detail));
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     buf_append_str(&val, text);
@@ -279,7 +345,7 @@ int audit_verify(audit_log *log, audit_verify_result *out, strata_err *err)
             bad = true;
         } else {
             record_digest(prev, r.seq, r.time_us, r.principal, r.action, r.target, r.status,
-                          digest);
+                          slice_of(r.detail), digest);
             if (strcmp(r.prev, prev) != 0) {
                 snprintf(why, sizeof why, "prev_digest does not match the previous record");
                 bad = true;

@@ -16,9 +16,13 @@
  *
  * Value: the record as compact JSON
  *   {"seq","time","principal","action","target","status","prev_digest","digest"}
- * with digest = SHA-256 over, in order, each as a u32 BE length then its bytes:
+ * plus "detail" (an object of strings and integers) when the request said more
+ * than its route and target (what a value delete removed), with digest =
+ * SHA-256 over, in order, each as a u32 BE length then its bytes:
  *   prev_digest (64 hex chars; 64 zeros for seq 1), seq (decimal), time
- *   (int64 microseconds, decimal), principal, action, target, status (decimal).
+ *   (int64 microseconds, decimal), principal, action, target, status (decimal),
+ *   and, only when there is a detail, the detail as compact JSON with its keys
+ *   sorted (records without one hash as before details existed).
  */
 #ifndef STRATA_LINEAGE_AUDIT_H
 #define STRATA_LINEAGE_AUDIT_H
@@ -40,9 +44,17 @@ int audit_open(store_t *st, audit_log **out, strata_err *err);
 void audit_close(audit_log *log); /* NULL ok */
 
 /* Append one record (serialised: one chain). status is the HTTP status the
- * request was answered with. *seq_out (may be NULL) gets the new seq. */
+ * request was answered with; detail (NULL: none) an object of strings and
+ * integers. *seq_out (may be NULL) gets the new seq. */
 int audit_append(audit_log *log, const char *principal, const char *action, slice target,
-                 int status, uint64_t *seq_out, strata_err *err);
+                 int status, const json_t *detail, uint64_t *seq_out, strata_err *err);
+
+/* The digest an audit detail gives for a set of entity ids (what a delete by
+ * ids removed), so that whoever holds the list can check it without the log
+ * keeping the ids: SHA-256 over the distinct ids in byte order, each as a
+ * u32 BE length then its bytes, as 64 hex chars + NUL. Returns the number of
+ * distinct ids. */
+size_t audit_ids_digest(const slice *ids, size_t n, char out[65]);
 
 /* Records with seq >= since_seq, at most limit, appended to `records` (a JSON
  * array) in the API shape; *next_seq is the seq to continue from, 0 at the end. */

@@ -5,8 +5,9 @@
  * the hash-chained log before its answer is sent: action = the route
  * ("POST /v1/entities/{}:write"), target = its path parameters joined by '/'
  * (or the path when it has none), principal = the name of the bearer token
- * that sent it ("anonymous" without a token file). Failed requests changed
- * nothing and are not recorded.
+ * that sent it ("anonymous" without a token file), and a handler's detail
+ * (req->audit_detail) when it gave one. Failed requests changed nothing and
+ * are not recorded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +37,17 @@ void app_after_request(http_req *req, void *ctx)
     if (req->nparams == 0)
         buf_append_slice(&target, req->path);
     strata_err err = STRATA_ERR_INIT;
+    json_t *detail =
+        req->audit_detail.n ? json_loadb(req->audit_detail.p, req->audit_detail.n, 0, NULL) : NULL;
+    STRATA_ASSERT(!req->audit_detail.n || json_is_object(detail)); /* handlers write objects */
     if (audit_append(a->audit, app_principal(req), app_route_name(req->route_id),
-                     buf_slice(&target), req->status, NULL, &err)) {
+                     buf_slice(&target), req->status, detail, NULL, &err)) {
         /* The change is committed; refusing the answer now would mislead the
          * client into retrying it. Log loudly instead. */
         log_error("audit append failed for %s: %s", app_route_name(req->route_id), err.message);
         err_clear(&err);
     }
+    json_decref(detail);
     buf_free(&target);
 }
 

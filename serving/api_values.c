@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "base/jsonw.h"
+#include "base/log.h"
 #include "base/text.h"
 #include "base/timeutil.h"
+#include "lineage/audit.h"
 #include "serving/app.h"
 #include "serving/pb.h"
 
@@ -459,6 +461,13 @@ void api_delete_values(http_req *req, void *ctx)
             http_reply_error(req, &err);
             goto out;
         }
+        /* The audit record names what was forgotten without keeping the ids:
+         * their count and digest (whoever holds the list can check it). */
+        char digest[65];
+        size_t distinct = audit_ids_digest(ids, n, digest);
+        buf_printf(&req->audit_detail,
+                   "{\"entity_ids\":%zu,\"entity_ids_sha256\":\"%s\",\"deleted_versions\":%llu}",
+                   distinct, digest, (unsigned long long)deleted);
     } else {
         int64_t start = TIME_MIN_US, end = TIME_MAX_US;
         size_t n = json_array_size(jf);
@@ -502,6 +511,19 @@ void api_delete_values(http_req *req, void *ctx)
             http_reply_error(req, &err);
             goto out;
         }
+        char ts[TIME_RFC3339_MAX], te[TIME_RFC3339_MAX];
+        time_format_rfc3339(start, ts, sizeof ts);
+        time_format_rfc3339(end, te, sizeof te);
+        json_t *names = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append(names, json_array_get(jf, i));
+        json_t *detail = json_pack("{s:o,s:s,s:s,s:I}", "features", names, "start_time", ts,
+                                   "end_time", te, "deleted_versions", (json_int_t)deleted);
+        char *text = json_dumps(detail, JSON_COMPACT);
+        STRATA_ASSERT(text != NULL);
+        buf_append_str(&req->audit_detail, text);
+        free(text);
+        json_decref(detail);
     }
     buf_printf(&req->resp, "{\"deleted_versions\":%llu}", (unsigned long long)deleted);
     http_reply_json(req, 200);

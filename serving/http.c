@@ -373,6 +373,7 @@ static void conn_free(conn *c)
     buf_free(&c->auth);
     buf_free(&c->body);
     buf_free(&c->req.resp);
+    buf_free(&c->req.audit_detail);
     for (int i = 0; i < HTTP_MAX_PARAMS; i++)
         buf_free(&c->req.scratch[i]);
     atomic_fetch_sub(&w->nconns, 1);
@@ -654,6 +655,7 @@ static void fill_request(conn *c, http_parser *p)
     req->limits = &c->w->srv->opt.limits;
     req->worker = c->w;
     buf_reset(&req->resp);
+    buf_reset(&req->audit_detail);
 }
 
 static int on_headers_complete(http_parser *p)

@@ -79,6 +79,11 @@ typedef struct http_req {
     /* Set by http_stream_start: the body follows from another thread. */
     struct http_stream *stream;
 
+    /* What the audit record of a state-changing request says beyond its
+     * route and target: a compact JSON object a handler may write (empty:
+     * nothing). Reset for every request. */
+    buf audit_detail;
+
     /* Scratch owned by the request, freed after the response is sent. */
     buf scratch[HTTP_MAX_PARAMS];
     void *worker; /* opaque: the worker that runs this request */
