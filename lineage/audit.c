@@ -41,6 +41,28 @@ static void hash_field(EVP_MD_CTX *md, slice s)
         EVP_DigestUpdate(md, s.p, s.n);
 }
 
+static EVP_MD_CTX *sha256_begin(void)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    STRATA_ASSERT(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+    return md;
+}
+
+/* Finish (and free) md: the digest as 64 lowercase hex chars + NUL. */
+static void sha256_end(EVP_MD_CTX *md, char out[65])
+{
+    unsigned char md_out[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_DigestFinal_ex(md, md_out, &md_len);
+    EVP_MD_CTX_free(md);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md_out[i] >> 4];
+        out[2 * i + 1] = hex[md_out[i] & 15];
+    }
+    out[64] = '\0';
+}
+
 /* The digest of one record's fields, as 64 lowercase hex chars + NUL. A
  * record with a detail hashes its canonical text (detail_text) last; one
  * without hashes exactly as records did before details existed. */
@@ -48,11 +70,7 @@ static void record_digest(const char *prev, uint64_t seq, int64_t time_us, const
                           const char *action, slice target, int status, slice detail, char out[65])
 {
     char num[32];
-    unsigned char md_out[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    STRATA_ASSERT(md != NULL);
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_MD_CTX *md = sha256_begin();
     hash_field(md, slice_of(prev));
     snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
     hash_field(md, slice_of(num));
@@ -65,14 +83,7 @@ static void record_digest(const char *prev, uint64_t seq, int64_t time_us, const
     hash_field(md, slice_of(num));
     if (detail.n)
         hash_field(md, detail);
-    EVP_DigestFinal_ex(md, md_out, &md_len);
-    EVP_MD_CTX_free(md);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md_out[i] >> 4];
-        out[2 * i + 1] = hex[md_out[i] & 15];
-    }
-    out[64] = '\0';
+    sha256_end(md, out);
 }
 
 static int slice_ptr_cmp(const void *a, const void *b)
@@ -86,11 +97,7 @@ size_t audit_ids_digest(const slice *ids, size_t n, char out[65])
     STRATA_ASSERT(sorted != NULL);
     memcpy(sorted, ids, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, slice_ptr_cmp);
-    unsigned char md_out[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    STRATA_ASSERT(md != NULL);
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_MD_CTX *md = sha256_begin();
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && slice_eq(sorted[i], sorted[i - 1]))
@@ -98,14 +105,7 @@ size_t audit_ids_digest(const slice *ids, size_t n, char out[65])
         hash_field(md, sorted[i]);
         distinct++;
     }
-    EVP_DigestFinal_ex(md, md_out, &md_len);
-    EVP_MD_CTX_free(md);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md_out[i] >> 4];
-        out[2 * i + 1] = hex[md_out[i] & 15];
-    }
-    out[64] = '\0';
+    sha256_end(md, out);
     free(sorted);
     return distinct;
 }
