@@ -300,22 +300,24 @@ static int run_predict(cli_ctx *ctx, const cli_args *a)
     if (ctx->json) {
         cli_print_json(resp);
     } else {
-        static const char *const hdr[] = {"ENTITY_ID", "SCORE", "PREDICTED_LABEL"};
-        cli_table *t = cli_table_new(3, hdr);
+        static const char *const hdr[] = {"ENTITY_ID", "SCORE", "PREDICTED_LABEL",
+                                          "MISSING_FEATURES"};
+        cli_table *t = cli_table_new(4, hdr);
         size_t i;
         json_t *pr;
         json_array_foreach (json_object_get(resp, "predictions"), i, pr) {
-            buf c[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+            buf c[4] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
             cli_cell(&c[0], json_object_get(pr, "entity_id"));
             cli_cell(&c[1], json_object_get(pr, "score"));
             cli_cell(&c[2], json_object_get(pr, "predicted_label"));
-            const char *row[3];
-            for (int k = 0; k < 3; k++) {
+            cli_cell(&c[3], json_object_get(pr, "missing_features"));
+            const char *row[4];
+            for (int k = 0; k < 4; k++) {
                 buf_putc(&c[k], '\0');
                 row[k] = c[k].p;
             }
             cli_table_add(t, row);
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
                 buf_free(&c[k]);
         }
         cli_table_print(t, stdout);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "serving/app.h"
@@ -246,6 +247,7 @@ void api_model_predict(http_req *req, void *ctx)
     slice *ids = NULL;
     latest_row *rows = NULL;
     double *scores = NULL;
+    json_t **missing = NULL; /* per id: the model features read as missing */
     const registry_t *reg = NULL;
     buf q = BUF_INIT, qa = BUF_INIT;
     json_t *body = api_parse_object(req);
@@ -260,6 +262,8 @@ void api_model_predict(http_req *req, void *ctx)
         goto out;
     }
     ids = calloc(n, sizeof *ids);
+    missing = calloc(n, sizeof *missing);
+    STRATA_ASSERT(ids != NULL && missing != NULL);
     for (size_t i = 0; i < n; i++) {
         json_t *s = json_array_get(jids, i);
         ids[i] = (slice){json_string_value(s), json_string_length(s)};
@@ -339,6 +343,14 @@ void api_model_predict(http_req *req, void *ctx)
                 if (cell && !(f->ttl_seconds > 0 &&
                               cell->event_time < now - f->ttl_seconds * TIME_US_PER_SEC))
                     enc = cell->value;
+                /* No version, past its TTL, or NULL: imputed as training said.
+                 * Named in the answer, so that a serving app can tell a score
+                 * from its features from one made of training means. */
+                if (enc.n == 0 || (unsigned char)enc.p[0] == VT_NULL) {
+                    if (!missing[i])
+                        missing[i] = json_array();
+                    json_array_append_new(missing[i], json_string(r2));
+                }
                 if (ds_cols_set(&cols, i, k2, enc, &err)) {
                     free(done);
                     http_reply_error(req, &err);
@@ -360,7 +372,9 @@ void api_model_predict(http_req *req, void *ctx)
     json_t *labels = json_object_get(lm.doc, "labels");
     json_t *preds = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_pack("{s:O}", "entity_id", json_array_get(jids, i));
+        json_t *p = json_pack("{s:O,s:o}", "entity_id", json_array_get(jids, i), "missing_features",
+                              missing[i] ? missing[i] : json_array());
+        missing[i] = NULL;
         if (lm.task == TRAINER_REGRESSION) {
             json_object_set_new(p, "score", json_real(scores[i]));
         } else if (lm.task == TRAINER_BINARY) {
@@ -387,6 +401,11 @@ out:
         for (size_t i = 0; i < json_array_size(json_object_get(body, "ids")); i++)
             latest_row_free(&rows[i]);
         free(rows);
+    }
+    if (missing) {
+        for (size_t i = 0; i < json_array_size(json_object_get(body, "ids")); i++)
+            json_decref(missing[i]);
+        free(missing);
     }
     if (reg)
         store_registry_release(a->store, reg);

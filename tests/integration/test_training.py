@@ -141,6 +141,11 @@ class TrainingTest(harness.DaemonTest):
             ref = self.reference_score(stored, self.values.get(p["entity_id"], {}))
             self.assertAlmostEqual(p["score"], ref, places=12)
             self.assertEqual(p["predicted_label"], "good" if p["score"] >= 0.5 else "bad")
+            # What was imputed, by name: a0 and a17 have no income, nobody has nothing.
+            want = [f for f in self.spec()["features"]
+                    if f.split(":")[1] not in self.values.get(p["entity_id"], {})]
+            self.assertEqual(p["missing_features"], want, p)
+        self.assertEqual([len(p["missing_features"]) for p in preds], [0, 1, 1, 3, 0])
         s, doc2 = self.call("POST", "/v1/models/credit:predict?version=1", {"ids": ids})
         self.assertEqual(doc2["predictions"], preds)
         self.assertError(self.call("POST", "/v1/models/nomodel:predict", {"ids": ["a1"]}),
@@ -288,9 +293,11 @@ class TrainingTest(harness.DaemonTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         preds = json.loads(r.stdout)["predictions"]
         self.assertEqual([p["entity_id"] for p in preds], ["a1", "a2"])
-        r = self.cli("predict", "credit", "a1")
+        r = self.cli("predict", "credit", "a1", "a17")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("a1", r.stdout)
+        self.assertIn("MISSING_FEATURES", r.stdout)
+        self.assertIn("applicant:income", r.stdout)  # a17 has none
         r = self.cli("predict", "nomodel", "a1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("not found", r.stderr)
