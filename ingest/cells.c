@@ -124,14 +124,16 @@ static int parse_double(slice s, double *out)
     return 0;
 }
 
-/* An integer, or an exactly integral decimal inside int64 ("3.0"). */
+/* An integer, or an integral decimal ("3.0", "1e3") below 2^53 in magnitude,
+ * the rule of the write API (store/value.c): beyond, a decimal read as a
+ * double may not be the integer written (9007199254740993.0 is ...992). */
 static int parse_int64(slice s, int64_t *out)
 {
     if (text_parse_i64(s, out) == 0)
         return 0;
     double d;
     if (parse_double(s, &d) || d != trunc(d) ||
-        !(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+        !(d > -9007199254740992.0 && d < 9007199254740992.0))
         return -1;
     *out = (int64_t)d;
     return 0;

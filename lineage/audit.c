@@ -111,7 +111,8 @@ size_t audit_ids_digest(const slice *ids, size_t n, char out[65])
 }
 
 /* The canonical text of a detail object, as hashed: compact, keys sorted.
- * Details hold strings and integers only, which print the same every time.
+ * Details hold strings, integers and arrays of strings, which print the same
+ * every time (strings as UTF-8, escaping only what JSON must).
  * NULL for none; free() it. */
 static char *detail_text(const json_t *detail)
 {

@@ -16,7 +16,8 @@
  *
  * Value: the record as compact JSON
  *   {"seq","time","principal","action","target","status","prev_digest","digest"}
- * plus "detail" (an object of strings and integers) when the request said more
+ * plus "detail" (an object of strings, integers and arrays of strings) when
+ * the request said more
  * than its route and target (what a value delete removed), with digest =
  * SHA-256 over, in order, each as a u32 BE length then its bytes:
  *   prev_digest (64 hex chars; 64 zeros for seq 1), seq (decimal), time

@@ -99,6 +99,10 @@ static int model_json(app *a, const char *name, bool full, json_t **out, strata_
             json_array_append_new(items, version_summary(d, aliases));
             json_decref(d);
         }
+        if (rc) {
+            json_decref(items);
+            goto done;
+        }
         *out = json_pack("{s:s,s:O,s:O}", "name", name, "aliases", aliases, "latest_version",
                          json_array_get(vers, json_array_size(vers) - 1));
         if (full)
@@ -107,6 +111,7 @@ static int model_json(app *a, const char *name, bool full, json_t **out, strata_
             json_object_set(*out, "latest", json_array_get(items, 0));
         json_decref(items);
     }
+done:
     json_decref(vers);
     json_decref(aliases);
     return rc;

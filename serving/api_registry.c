@@ -387,7 +387,7 @@ void api_feature_patch(http_req *req, void *ctx)
                 bad = 1;
             }
         }
-        if (f && name.p && !slice_eq_str(name, f->name)) {
+        if (f && !bad && name.p && !slice_eq_str(name, f->name)) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "a feature's name never changes");
             bad = 1;
         }

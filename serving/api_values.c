@@ -754,7 +754,7 @@ static int read_req_json(http_req *req, json_t *body, read_req *r, const strata_
     static const char *const fields[] = {"entity", "ids", "features", NULL};
     if (api_check_fields(req, body, fields) || api_get_string(req, body, "entity", &r->entity))
         return -1;
-    if (!r->entity.p) {
+    if (!r->entity.n) {
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "field \"entity\" is required");
         return -1;
     }

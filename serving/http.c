@@ -234,7 +234,7 @@ static bool media_is(slice header, const char *type)
 {
     size_t n = strlen(type);
     return header.n >= n && strncasecmp(header.p, type, n) == 0 &&
-           (header.n == n || header.p[n] == ';' || header.p[n] == ' ');
+           (header.n == n || header.p[n] == ';' || header.p[n] == ' ' || header.p[n] == '\t');
 }
 
 /* The q of one Accept media range "type/sub;p=v;q=0.5" (1 without one; 0 for
@@ -249,7 +249,7 @@ static double accept_q(slice range)
         if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
             char num[8];
             size_t n = 0;
-            for (p += 2; p < end && *p != ';' && *p != ' ' && n + 1 < sizeof num; p++)
+            for (p += 2; p < end && *p != ';' && *p != ' ' && *p != '\t' && n + 1 < sizeof num; p++)
                 num[n++] = *p;
             num[n] = '\0';
             char *stop = NULL;
@@ -602,9 +602,12 @@ static void finish_header(conn *c)
     slice f = buf_slice(&c->field);
     if (f.n == 12 && strncasecmp(f.p, "content-type", 12) == 0)
         buf_append_slice(&c->ctype, buf_slice(&c->value));
-    else if (f.n == 6 && strncasecmp(f.p, "accept", 6) == 0)
+    else if (f.n == 6 && strncasecmp(f.p, "accept", 6) == 0) {
+        /* Repeated Accept headers are one list (RFC 9110 5.3). */
+        if (c->accept.n)
+            buf_append_str(&c->accept, ", ");
         buf_append_slice(&c->accept, buf_slice(&c->value));
-    else if (f.n == 13 && strncasecmp(f.p, "authorization", 13) == 0)
+    } else if (f.n == 13 && strncasecmp(f.p, "authorization", 13) == 0)
         buf_append_slice(&c->auth, buf_slice(&c->value));
     else if (f.n == 6 && strncasecmp(f.p, "expect", 6) == 0)
         c->expect_continue = c->value.n == 12 && strncasecmp(c->value.p, "100-continue", 12) == 0;

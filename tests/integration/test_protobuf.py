@@ -1,5 +1,6 @@
 """Online writes and reads in protobuf (serving/strata.proto), checked with an
 independent wire-format codec (pbwire.py)."""
+import http.client
 import struct
 import unittest
 
@@ -86,6 +87,23 @@ class ProtobufTest(DaemonTest):
         s, doc = self.call("GET", "/v1/entities/customer/values/c1")
         self.assertTrue(all(v["status"] == "NOT_FOUND" for v in doc["features"].values()))
 
+    def test_accept_negotiation_on_the_wire(self):
+        # Two Accept headers are one list; q=0 refuses protobuf.
+        port = self.d.port
+        for accepts, want in [(["application/json;q=0.5", PB], PB),
+                              (["application/json", PB + ";q=0"], "application/json"),
+                              ([PB + "\t;q=0.9"], PB)]:
+            with self.subTest(accepts=accepts):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.putrequest("GET", "/v1/entities/customer/values/c1")
+                for a in accepts:
+                    conn.putheader("Accept", a)
+                conn.endheaders()
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual((r.status, r.getheader("Content-Type")), (200, want))
+                conn.close()
+
     def test_read_without_entity_is_400(self):
         # proto3 cannot tell an empty string from an absent one: as in JSON,
         # a read that names no entity is a malformed request, not a 404.
@@ -94,6 +112,8 @@ class ProtobufTest(DaemonTest):
                 s, _, data = self.post_pb("/v1/online:read", body)
                 self.assertEqual(s, 400, data)
                 self.assertIn(b"entity", data)
+        self.assertError(self.call("POST", "/v1/online:read", {"entity": "", "ids": ["c1"]}),
+                         400, "INVALID_ARGUMENT", "entity")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,8 @@ class RegistryTest(DaemonTest):
                                    {"type": "STRING"}), 409, "ALREADY_EXISTS", "type")
         self.assertError(self.call("PATCH", "/v1/entities/customer/features/age",
                                    {"type": "INT65"}), 400, "INVALID_ARGUMENT", "INT65")
+        self.assertError(self.call("PATCH", "/v1/entities/customer/features/age",
+                                   {"type": "STRING", "name": "other"}), 409, "ALREADY_EXISTS")
         s, doc = self.call("PATCH", "/v1/entities/customer/features/age", {"type": "INT64"})
         self.assertEqual(s, 200, doc)
         s, doc = self.call("GET", "/v1/entities/customer/features/age")

@@ -46,6 +46,13 @@ static void typed_cells(void **state)
     assert_non_null(
         strstr(why, "expected an integer within int64 (INT64), got \"9223372036854775808\""));
     assert_int_equal(enc(VT_INT64, "3.5", &v, &b, why), -1);
+    /* Decimal forms only below 2^53, as the write API: as a double,
+     * 9007199254740993.0 would be ...992. */
+    assert_int_equal(enc(VT_INT64, "9007199254740991.0", &v, &b, why), 0);
+    assert_int_equal(enc(VT_INT64, "1e3", &v, &b, why), 0);
+    assert_int_equal(enc(VT_INT64, "9007199254740993.0", &v, &b, why), -1);
+    assert_int_equal(enc(VT_INT64, "-9007199254740992.0", &v, &b, why), -1);
+    assert_int_equal(enc(VT_INT64, "9007199254740993", &v, &b, why), 0); /* integers: all */
     assert_int_equal(enc(VT_INT64, " 3", &v, &b, why), -1);
     assert_int_equal(enc(VT_INT64, "12abc", &v, &b, why), -1);
     assert_int_equal(b.n, 0); /* nothing appended on error */
