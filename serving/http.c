@@ -265,6 +265,8 @@ static double accept_q(slice range)
  * or the full wildcard, when named); JSON otherwise, and by default. */
 bool http_wants_protobuf(const http_req *req)
 {
+    if (req->accept.n == 0)
+        return false; /* (and accept.p may be NULL: no pointer arithmetic on it) */
     double q_pb = 0, q_json = 0;
     const char *p = req->accept.p, *end = req->accept.p + req->accept.n;
     while (p && p < end) {
