@@ -1012,9 +1012,14 @@ void api_lineage_graph(http_req *req, void *ctx)
     q.as_of = time_now_us();
     slice asof = query_slice(req, "as_of", &b_asof);
     if (asof.p && time_parse_rfc3339(asof, &q.as_of)) {
+        /* "...T00:00:00+02:00" written into a URL as it is reads as a space. */
+        bool space = memchr(asof.p, ' ', asof.n) != NULL;
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
                           "as_of must be an RFC 3339 timestamp such as "
-                          "\"2024-01-02T03:04:05.123456Z\"");
+                          "\"2024-01-02T03:04:05.123456Z\"%s",
+                          space ? " (in a query string '+' is a space: write an offset's '+' "
+                                  "as %2B, or give the time in UTC with Z)"
+                                : "");
         goto out;
     }
     if (have_tok) {

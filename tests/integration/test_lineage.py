@@ -694,6 +694,8 @@ class LineageTest(DaemonTest):
                           (f"artifact_id={m}&max_hops=-1", "max_hops"),
                           ("artifact_id=x", "artifact_id"),
                           (f"artifact_id={m}&as_of=yesterday", "as_of"),
+                          # an offset's '+' written as it is reads as a space
+                          (f"artifact_id={m}&as_of=2024-01-01T00:00:00+02:00", "%2B"),
                           ("filter=" + q("name ="), "filter"),
                           (f"artifact_id={m}&page_size=10001", "page_size")]:
             with self.subTest(bad=bad):
