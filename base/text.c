@@ -88,7 +88,10 @@ void text_scrub_utf8(char *s)
 
 bool text_valid_entity_id(slice s)
 {
-    return s.n >= 1 && s.n <= LIMIT_ENTITY_ID_MAX && text_valid_utf8(s);
+    /* No NUL: an id must survive being a C string (protobuf-c's strings, the
+     * path captures and logs), and a JSON delete names it as \u0000, which
+     * the parser refuses: an id stored with one could never be erased. */
+    return s.n >= 1 && s.n <= LIMIT_ENTITY_ID_MAX && !memchr(s.p, '\0', s.n) && text_valid_utf8(s);
 }
 
 int text_parse_u64(slice s, uint64_t *out)

@@ -328,8 +328,8 @@ static int id_why(const export_entity *e, slice id, char *why)
     char ex[80];
     text_excerpt(slice_of(e->column), ex, sizeof ex);
     snprintf(why, WHY_MAX,
-             "the id of entity \"%s\" (column \"%s\") must be 1 to %u bytes of UTF-8%s", e->name,
-             ex, LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
+             "the id of entity \"%s\" (column \"%s\") must be 1 to %u bytes of UTF-8 without NUL%s",
+             e->name, ex, LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
     return -1;
 }
 

@@ -1269,7 +1269,8 @@ static int check_id(slice id, const char *col, char *why)
         return 0;
     char ex[48];
     text_excerpt(slice_of(col), ex, sizeof ex);
-    snprintf(why, ROW_WHY_MAX, "entity id (column \"%s\") must be 1 to %u bytes of UTF-8%s", ex,
+    snprintf(why, ROW_WHY_MAX,
+             "entity id (column \"%s\") must be 1 to %u bytes of UTF-8 without NUL%s", ex,
              LIMIT_ENTITY_ID_MAX, id.n ? "" : "; the cell is empty");
     return -1;
 }

@@ -137,7 +137,9 @@ typedef struct record {
 static int parse_record(slice val, uint64_t key_seq, record *r, char *why, size_t why_cap)
 {
     memset(r, 0, sizeof *r);
-    r->doc = json_loadb(val.p, val.n, 0, NULL);
+    /* JSON_ALLOW_NUL: a record stored with a NUL in a string (before appends
+     * kept targets free of them) still reads, and its digest still checks. */
+    r->doc = json_loadb(val.p, val.n, JSON_ALLOW_NUL, NULL);
     json_t *d = r->doc;
     if (!json_is_object(d)) {
         snprintf(why, why_cap, "record is not JSON");
@@ -252,9 +254,10 @@ int audit_append(audit_log *log, const char *principal, const char *action, slic
     pthread_mutex_lock(&log->mu);
     uint64_t seq = log->head_seq + 1;
     int64_t now = time_now_us();
-    /* Targets come from request paths: keep them valid UTF-8 for JSON. */
+    /* Targets come from request paths: keep them valid UTF-8 without NUL
+     * bytes, which JSON readers refuse by default. */
     buf safe = BUF_INIT;
-    if (!text_valid_utf8(target)) {
+    if (!text_valid_utf8(target) || (target.n && memchr(target.p, '\0', target.n))) {
         char ex[300];
         text_excerpt(target, ex, sizeof ex);
         buf_append_str(&safe, ex);
@@ -306,7 +309,7 @@ int audit_list(audit_log *log, uint64_t since_seq, size_t limit, json_t *records
             break;
         }
         slice v = store_iter_value(it);
-        json_t *doc = json_loadb(v.p, v.n, 0, NULL);
+        json_t *doc = json_loadb(v.p, v.n, JSON_ALLOW_NUL, NULL);
         if (!doc) /* shown as stored, so a tampered record is still visible */
             doc = json_pack("{s:I,s:s%}", "seq", (json_int_t)(k.n == 8 ? get_u64be(k.p) : 0),
                             "unreadable", v.p, v.n);

@@ -260,10 +260,16 @@ void api_model_predict(http_req *req, void *ctx)
         goto out;
     json_t *jids = json_object_get(body, "ids");
     size_t n = json_array_size(jids);
-    if (!json_is_array(jids) || n == 0 || n > a->limits.max_values_per_write) {
+    if (!json_is_array(jids) || n == 0) {
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "field \"ids\" must be a non-empty array of at most %u entity ids",
-                          a->limits.max_values_per_write);
+                          "field \"ids\" must be a non-empty array of entity ids");
+        goto out;
+    }
+    if (n > a->limits.max_values_per_write) { /* a limit: 413, as every limit */
+        http_reply_errorf(req, STRATA_RESOURCE_EXHAUSTED,
+                          "%zu ids to score, over the limit of %u (max_values_per_write, "
+                          "--max-values-per-write)",
+                          n, a->limits.max_values_per_write);
         goto out;
     }
     ids = calloc(n, sizeof *ids);
@@ -274,7 +280,7 @@ void api_model_predict(http_req *req, void *ctx)
         ids[i] = (slice){json_string_value(s), json_string_length(s)};
         if (!json_is_string(s) || !text_valid_entity_id(ids[i])) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                              "ids[%zu] must be a string of 1 to %u bytes of UTF-8", i,
+                              "ids[%zu] must be a string of 1 to %u bytes of UTF-8 without NUL", i,
                               LIMIT_ENTITY_ID_MAX);
             goto out;
         }

@@ -284,7 +284,8 @@ static void write_json(http_req *req, app *a, const entity_def *e)
         }
         wr->entity_id = (slice){json_string_value(id), json_string_length(id)};
         if (!text_valid_entity_id(wr->entity_id)) {
-            plan_row_error(&p, i, "entity_id must be 1 to %u bytes of UTF-8 (got %zu bytes)",
+            plan_row_error(&p, i,
+                           "entity_id must be 1 to %u bytes of UTF-8 without NUL (got %zu bytes)",
                            LIMIT_ENTITY_ID_MAX, wr->entity_id.n);
             continue;
         }
@@ -357,7 +358,8 @@ static void write_protobuf(http_req *req, app *a, const entity_def *e)
         write_row *wr = &p.rows[i];
         wr->entity_id = slice_of(row->entity_id);
         if (!text_valid_entity_id(wr->entity_id)) {
-            plan_row_error(&p, i, "entity_id must be 1 to %u bytes of UTF-8 (got %zu bytes)",
+            plan_row_error(&p, i,
+                           "entity_id must be 1 to %u bytes of UTF-8 without NUL (got %zu bytes)",
                            LIMIT_ENTITY_ID_MAX, wr->entity_id.n);
             continue;
         }
@@ -450,9 +452,10 @@ void api_delete_values(http_req *req, void *ctx)
             json_t *s = json_array_get(jids, i);
             if (!json_is_string(s) ||
                 !text_valid_entity_id((slice){json_string_value(s), json_string_length(s)})) {
-                http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                                  "entity_ids[%zu] must be a string of 1 to %u bytes of UTF-8", i,
-                                  LIMIT_ENTITY_ID_MAX);
+                http_reply_errorf(
+                    req, STRATA_INVALID_ARGUMENT,
+                    "entity_ids[%zu] must be a string of 1 to %u bytes of UTF-8 without NUL", i,
+                    LIMIT_ENTITY_ID_MAX);
                 goto out;
             }
             ids[i] = (slice){json_string_value(s), json_string_length(s)};
@@ -714,7 +717,7 @@ void api_online_get(http_req *req, void *ctx)
         goto out;
     if (!text_valid_entity_id(id)) {
         http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "entity id must be 1 to %u bytes of UTF-8 (got %zu bytes)",
+                          "entity id must be 1 to %u bytes of UTF-8 without NUL (got %zu bytes)",
                           LIMIT_ENTITY_ID_MAX, id.n);
         goto out;
     }
@@ -967,8 +970,8 @@ void api_online_read(http_req *req, void *ctx)
     for (size_t i = 0; i < r.nids; i++) {
         if (!text_valid_entity_id(r.ids[i])) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                              "ids[%zu] must be 1 to %u bytes of UTF-8 (got %zu bytes)", i,
-                              LIMIT_ENTITY_ID_MAX, r.ids[i].n);
+                              "ids[%zu] must be 1 to %u bytes of UTF-8 without NUL (got %zu bytes)",
+                              i, LIMIT_ENTITY_ID_MAX, r.ids[i].n);
             goto out;
         }
     }

@@ -757,10 +757,14 @@ static int on_message_complete(http_parser *p)
     c->handler = NULL;
     if (h) {
         h(req, srv->opt.ctx);
-        if (srv->opt.after)
+        /* A deferred stream's status is named later by its producer: the
+         * after-hook (the audit record) runs when its head goes out. */
+        if (srv->opt.after && !(req->stream && req->stream->deferred))
             srv->opt.after(req, srv->opt.ctx);
     } else if (status == 400) {
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT, "malformed percent-escape in path");
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "malformed percent-escape in the path or query string, or a %%00 in "
+                          "the path (no name or id holds a NUL byte)");
     } else if (status == 405) {
         http_reply_errorf(req, STRATA_METHOD_NOT_ALLOWED, "method not allowed on %.*s",
                           (int)(req->path.n > 200 ? 200 : req->path.n), req->path.p);
@@ -1145,6 +1149,8 @@ static void stream_flush_cb(evutil_socket_t fd, short what, void *arg)
         s->head_sent = true;
         c->req.status = s->head_status;
         c->req.resp_type = s->head_type;
+        if (c->w->srv->opt.after) /* held back by on_message_complete */
+            c->w->srv->opt.after(&c->req, c->w->srv->opt.ctx);
         buf_reset(&c->req.resp);
         if (s->is_reply) {
             /* A whole answer (an error found before any byte was sent). */

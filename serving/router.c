@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "serving/auth/gate.h"
 #include "serving/api_lineage.h"
 #include "serving/app.h"
@@ -365,12 +366,26 @@ http_handler app_route(http_req *req, void *ctx, int *status)
         *status = path_matched ? 405 : 404;
         return NULL;
     }
+    /* Handlers take captures as C strings (names, versions): a NUL would cut
+     * one short, "m%00x" naming model "m". */
     for (size_t k = 0; k < ncaps; k++) {
-        if (http_percent_decode(caps[k], &req->scratch[k])) {
+        if (http_percent_decode(caps[k], &req->scratch[k]) ||
+            (req->scratch[k].n && memchr(req->scratch[k].p, 0, req->scratch[k].n))) {
             *status = 400;
             return NULL;
         }
         req->params[k] = buf_slice(&req->scratch[k]);
+    }
+    /* A malformed escape in the query string is refused here, once: a
+     * parameter that read as empty would quietly fall back to its default. */
+    for (size_t i = 0; i < req->query.n; i++) {
+        if (req->query.p[i] != '%')
+            continue;
+        if (i + 2 >= req->query.n || text_hex_digit(req->query.p[i + 1]) < 0 ||
+            text_hex_digit(req->query.p[i + 2]) < 0) {
+            *status = 400;
+            return NULL;
+        }
     }
     req->nparams = ncaps;
     if (!auth_role_may(role, r->perm)) {

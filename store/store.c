@@ -91,7 +91,8 @@ static bool valid_read_id(slice id)
 
 static int bad_id(strata_err *err)
 {
-    return err_set(err, STRATA_INVALID_ARGUMENT, "invalid entity_id: must be 1..%u bytes of UTF-8",
+    return err_set(err, STRATA_INVALID_ARGUMENT,
+                   "invalid entity_id: must be 1..%u bytes of UTF-8 without NUL",
                    LIMIT_ENTITY_ID_MAX);
 }
 

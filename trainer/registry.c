@@ -117,6 +117,10 @@ int model_registry_get(store_t *st, const char *name, int64_t ver, json_t **out,
         if (ver == 0)
             return err_set(err, STRATA_NOT_FOUND, "model \"%s\" not found", name);
     }
+    /* Keys hold a version in 4 bytes: 2^32 + 1 must not read as version 1. */
+    if (ver < 1 || ver > (int64_t)UINT32_MAX)
+        return err_set(err, STRATA_NOT_FOUND, "model \"%s\" has no version %lld", name,
+                       (long long)ver);
     buf k = BUF_INIT, v = BUF_INIT;
     key_version(&k, name, ver);
     rc = store_kv_get(st, STORE_SPACE_JOBS, NULL, (slice){k.p, k.n}, &v, err);

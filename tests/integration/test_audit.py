@@ -73,6 +73,24 @@ class AuditTest(DaemonTest):
         self.assertEqual(recs[0]["prev_digest"], head["digest"])
         self.assertTrue(self.call("GET", "/v1/audit:verify")[1]["ok"])
 
+    def test_streamed_export_is_recorded_with_its_real_status(self):
+        # A streamed export names its status once its first rows are read:
+        # refused (400), it changed nothing and is not recorded; answered, it
+        # is recorded with its 200.
+        self.changes()
+        body = {"instances": {"inline": "customer_id,ts\n,2024-06-01T00:00:00Z\n"},
+                "timestamp_column": "ts", "features": ["customer:age"]}
+        s, _, data = self.d.request("POST", "/v1/exports:historical", body=json.dumps(body))
+        self.assertEqual(s, 400, data)
+        self.assertEqual([r["seq"] for r in self.records()["records"]], [1, 2, 3, 4])
+        body["instances"]["inline"] = "customer_id,ts\nc1,2024-06-01T00:00:00Z\n"
+        s, _, data = self.d.request("POST", "/v1/exports:historical", body=json.dumps(body))
+        self.assertEqual(s, 200, data)
+        last = self.records()["records"][-1]
+        self.assertEqual((last["seq"], last["action"], last["status"]),
+                         (5, "POST /v1/exports:historical", 200))
+        self.assertTrue(self.call("GET", "/v1/audit:verify")[1]["ok"])
+
     def test_value_deletes_say_what_they_removed(self):
         self.changes()  # its delete: entity_ids ["c1"], one version
         self.call("POST", "/v1/entities/customer:write", {"rows": [

@@ -53,6 +53,31 @@ class BadInputTest(DaemonTest):
         self.assertIn("malformed JSON", doc["error"]["message"])
         self.assertNothingStored()
 
+    def test_nul_and_bad_escapes_in_paths_and_queries(self):
+        # A %00 in a path would cut a name short ("m%00x" naming "m", an audit
+        # record that could not be read back); a malformed escape in a query
+        # would make a parameter empty and its default apply.
+        self.call("POST", "/v1/entities/customer:write",
+                  {"rows": [{"entity_id": "c2", "values": {"age": 3}}]})
+        for method, path in [("GET", "/v1/entities/customer/values/c2%00x"),
+                             ("GET", "/v1/entities/customer%00x"),
+                             ("DELETE", "/v1/entities/customer%00x?force=true"),
+                             ("GET", "/v1/models/m%00x"),
+                             ("GET", "/v1/features:search?q=%ZZ"),
+                             ("GET", "/v1/jobs?kind=%ZZ"),
+                             ("GET", "/v1/entities/customer/values/c2?features=%2")]:
+            with self.subTest(path=path):
+                self.assertError(self.call(method, path), 400, "INVALID_ARGUMENT",
+                                 "percent-escape")
+        self.assertEqual(self.call("GET", "/v1/entities/customer")[0], 200)
+        s, doc = self.call("GET", "/v1/audit:verify")
+        self.assertTrue(doc["ok"], doc)
+        # Ids with a NUL byte are refused everywhere: a delete names them as
+        # \u0000, which JSON parsing refuses, so one stored could never be erased.
+        s, doc = self.write_raw(b'{"rows":[{"entity_id":"c3\\u0000x","values":{"age":1}}]}')
+        self.assertEqual(s, 400, doc)
+        self.assertNothingStored("c3")
+
     def test_wrong_types_name_each_row_and_write_nothing(self):
         rows = [{"entity_id": "c1", "values": {"age": 30}},
                 {"entity_id": "c2", "values": {"age": "thirty"}},

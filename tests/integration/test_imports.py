@@ -256,6 +256,17 @@ class ImportTest(ImportBase):
         self.assertEqual(self.value("f3", "age")["value"], 3)
         self.assertEqual(self.value("f2", "age")["status"], "NOT_FOUND")
 
+    def test_id_with_a_nul_byte_is_a_rejected_row(self):
+        # An id holding NUL could be read back by no path and erased by no
+        # delete (JSON refuses \u0000): refused like any other bad id.
+        self.put("nul.csv", b"customer_id,age\nok1,1\nu7\x00evil,2\n")
+        job = self.run_import({"entity": "customer", "source": {"path": "nul.csv"},
+                               "on_error": "skip_row"})
+        r = job["result"]
+        self.assertEqual((r["rows_imported"], r["rows_rejected"]), (1, 1), r)
+        self.assertIn("without NUL", r["rejects"][0]["reason"])
+        self.assertEqual(self.value("ok1", "age")["value"], 1)
+
     def test_rejects_file_holds_all_rejects(self):
         lines = ["customer_id,age"] + [f"r{i},{'bad' if i % 2 else i}" for i in range(300)]
         self.put("many.csv", "\n".join(lines) + "\n")

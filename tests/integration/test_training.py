@@ -122,6 +122,15 @@ class TrainingTest(harness.DaemonTest):
         self.assertEqual(s, 200, doc)
         self.assertError(self.call("PUT", "/v1/models/credit/aliases/champion", {"version": 9}),
                          404, "NOT_FOUND", "no version 9")
+        # Versions are 32-bit in keys: 2^32 + 1 is no version, not version 1.
+        big = 2 ** 32 + 1
+        self.assertError(self.call("PUT", "/v1/models/credit/aliases/big", {"version": big}),
+                         404, "NOT_FOUND", str(big))
+        self.assertError(self.call("GET", f"/v1/models/credit/versions/{big}"), 404, "NOT_FOUND")
+        self.assertError(self.call("POST", f"/v1/models/credit:predict?version={big}",
+                                   {"ids": ["a1"]}), 404, "NOT_FOUND")
+        self.assertError(self.call("POST", "/v1/models/credit:predict",
+                                   {"ids": ["a1"] * 100001}), 413, "RESOURCE_EXHAUSTED")
         s, doc = self.call("GET", "/v1/models/credit")
         self.assertEqual(s, 200, doc)
         m = doc["model"]

@@ -103,6 +103,7 @@ static void names_and_ids(void **state)
     assert_true(text_valid_entity_id(slice_of("c1")));
     assert_true(text_valid_entity_id(slice_of("a/b?c d:ü€𝄞")));
     assert_false(text_valid_entity_id(slice_of("")));
+    assert_false(text_valid_entity_id((slice){"u7\0evil", 7})); /* NUL: no C string holds it */
     char id257[258];
     memset(id257, 'x', 257);
     id257[257] = 0;
