@@ -336,6 +336,14 @@ static void write_protobuf(http_req *req, app *a, const entity_def *e)
                           "malformed protobuf: body is not a strata.v1.WriteRequest");
         return;
     }
+    char field[160];
+    if (pb_check_strings(&strata__v1__write_request__descriptor, (const uint8_t *)req->body.p,
+                         req->body.n, field, sizeof field)) {
+        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                          "malformed protobuf: string field %s holds a NUL byte", field);
+        strata__v1__write_request__free_unpacked(msg, NULL);
+        return;
+    }
     size_t total = 0;
     for (size_t i = 0; i < msg->n_rows; i++)
         total += msg->rows[i]->n_values;
@@ -959,6 +967,13 @@ void api_online_read(http_req *req, void *ctx)
         if (!pbm) {
             http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
                               "malformed protobuf: body is not a strata.v1.OnlineReadRequest");
+            goto out;
+        }
+        char field[160];
+        if (pb_check_strings(&strata__v1__online_read_request__descriptor,
+                             (const uint8_t *)req->body.p, req->body.n, field, sizeof field)) {
+            http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                              "malformed protobuf: string field %s holds a NUL byte", field);
             goto out;
         }
         if (read_req_pb(req, pbm, &r, &a->limits))

@@ -2,6 +2,9 @@
 #include "serving/pb.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +205,65 @@ int pb_value_decode(slice enc, Strata__V1__Value *v, arena *scratch)
     }
     default:
         return -1;
+    }
+    return 0;
+}
+
+/* ---- string fields without NUL ----------------------------------------------------- */
+
+static bool wire_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && *pos < n; shift += 7) {
+        uint8_t b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+int pb_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, char *why,
+                     size_t why_cap)
+{
+    size_t pos = 0;
+    while (pos < n) {
+        uint64_t tag, len;
+        if (!wire_varint(p, n, &pos, &tag))
+            return 0; /* (unpack took it, so this does not happen) */
+        switch (tag & 7) {
+        case 0:
+            if (!wire_varint(p, n, &pos, &len))
+                return 0;
+            break;
+        case 1:
+            pos += 8;
+            break;
+        case 5:
+            pos += 4;
+            break;
+        case 2: {
+            if (!wire_varint(p, n, &pos, &len) || len > n - pos)
+                return 0;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX
+                    ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
+                    : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + pos, 0, (size_t)len)) {
+                snprintf(why, why_cap, "%s.%s", desc->name, f->name);
+                return -1;
+            }
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                pb_check_strings(f->descriptor, p + pos, (size_t)len, why, why_cap))
+                return -1;
+            pos += (size_t)len;
+            break;
+        }
+        default:
+            return 0; /* groups: protobuf-c refuses them when it unpacks */
+        }
     }
     return 0;
 }

@@ -87,6 +87,30 @@ class ProtobufTest(DaemonTest):
         s, doc = self.call("GET", "/v1/entities/customer/values/c1")
         self.assertTrue(all(v["status"] == "NOT_FOUND" for v in doc["features"].values()))
 
+    def test_nul_in_a_string_field_is_400_and_changes_nothing(self):
+        # protobuf-c gives strings as C strings: "c1\0x" would arrive as "c1",
+        # another entity's id. Refused wherever a string field holds a NUL.
+        s, _, data = self.post_pb("/v1/entities/customer:write",
+                                  pb.write_request([("c1", 0, {"age": pb.v_int64(7)})]))
+        self.assertEqual(s, 200, data)
+        for body in [pb.write_request([("c1\0x", 0, {"age": pb.v_int64(-999)})]),
+                     pb.write_request([("c1", 0, {"age\0x": pb.v_int64(-999)})]),
+                     pb.write_request([("c1", 0, {"city": pb.v_string("a\0b")})])]:
+            with self.subTest(body=body):
+                s, _, data = self.post_pb("/v1/entities/customer:write", body)
+                self.assertEqual(s, 400, data)
+                self.assertIn(b"NUL", data)
+        for body in [pb.read_request("customer\0x", ["c1"], []),
+                     pb.read_request("customer", ["c1\0x"], []),
+                     pb.read_request("customer", ["c1"], ["age\0x"])]:
+            with self.subTest(body=body):
+                s, _, data = self.post_pb("/v1/online:read", body)
+                self.assertEqual(s, 400, data)
+                self.assertIn(b"NUL", data)
+        s, doc = self.call("GET", "/v1/entities/customer/values/c1?features=age,city")
+        self.assertEqual((doc["features"]["age"]["value"], doc["features"]["city"]["status"]),
+                         (7, "NOT_FOUND"))
+
     def test_accept_negotiation_on_the_wire(self):
         # Two Accept headers are one list; q=0 refuses protobuf.
         port = self.d.port
