@@ -326,6 +326,18 @@ out:
     json_decref(body);
 }
 
+/* The body, which unpacked as desc, has no string field holding a NUL; else
+ * the 400 that names the field is answered. */
+static bool pb_strings_ok(http_req *req, const ProtobufCMessageDescriptor *desc)
+{
+    char field[160];
+    if (!pb_check_strings(desc, (const uint8_t *)req->body.p, req->body.n, field, sizeof field))
+        return true;
+    http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
+                      "malformed protobuf: string field %s holds a NUL byte", field);
+    return false;
+}
+
 static void write_protobuf(http_req *req, app *a, const entity_def *e)
 {
     write_plan p = {0};
@@ -336,11 +348,7 @@ static void write_protobuf(http_req *req, app *a, const entity_def *e)
                           "malformed protobuf: body is not a strata.v1.WriteRequest");
         return;
     }
-    char field[160];
-    if (pb_check_strings(&strata__v1__write_request__descriptor, (const uint8_t *)req->body.p,
-                         req->body.n, field, sizeof field)) {
-        http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                          "malformed protobuf: string field %s holds a NUL byte", field);
+    if (!pb_strings_ok(req, &strata__v1__write_request__descriptor)) {
         strata__v1__write_request__free_unpacked(msg, NULL);
         return;
     }
@@ -969,13 +977,8 @@ void api_online_read(http_req *req, void *ctx)
                               "malformed protobuf: body is not a strata.v1.OnlineReadRequest");
             goto out;
         }
-        char field[160];
-        if (pb_check_strings(&strata__v1__online_read_request__descriptor,
-                             (const uint8_t *)req->body.p, req->body.n, field, sizeof field)) {
-            http_reply_errorf(req, STRATA_INVALID_ARGUMENT,
-                              "malformed protobuf: string field %s holds a NUL byte", field);
+        if (!pb_strings_ok(req, &strata__v1__online_read_request__descriptor))
             goto out;
-        }
         if (read_req_pb(req, pbm, &r, &a->limits))
             goto out;
     } else {

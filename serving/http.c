@@ -296,6 +296,23 @@ bool http_sent_protobuf(const http_req *req)
 
 /* ---- query strings ------------------------------------------------------- */
 
+/* The byte a "%XX" at in.p[i] stands for, or -1 when it is malformed. */
+static int escape_at(slice in, size_t i)
+{
+    if (i + 2 >= in.n)
+        return -1;
+    int hi = text_hex_digit(in.p[i + 1]), lo = text_hex_digit(in.p[i + 2]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+bool http_query_escapes_valid(const http_req *req)
+{
+    for (size_t i = 0; i < req->query.n; i++)
+        if (req->query.p[i] == '%' && escape_at(req->query, i) < 0)
+            return false;
+    return true;
+}
+
 /* plus_space: '+' reads as a space (query strings, as HTML forms, Python's
  * urlencode and most clients write them); a '+' itself is %2B there. */
 static int percent_decode(slice in, buf *out, bool plus_space)
@@ -307,12 +324,10 @@ static int percent_decode(slice in, buf *out, bool plus_space)
         if (c == '+' && plus_space) {
             c = ' ';
         } else if (c == '%') {
-            if (i + 2 >= in.n)
+            int v = escape_at(in, i);
+            if (v < 0)
                 return -1;
-            int hi = text_hex_digit(in.p[i + 1]), lo = text_hex_digit(in.p[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
+            c = (char)v;
             i += 2;
         }
         out->p[out->n++] = c;

@@ -150,6 +150,9 @@ int http_serve_buffer(const http_server_options *opt, const void *data, size_t n
  * urlencode, curl --data-urlencode) write it; a literal '+' is %2B. The
  * first of repeated parameters counts. Returns 1 if present, 0 if absent. */
 int http_query_param(const http_req *req, const char *name, buf *out);
+/* Whether every %XX escape of the query string is well formed (the router
+ * refuses the request otherwise, so no parameter reads as empty by accident). */
+bool http_query_escapes_valid(const http_req *req);
 /* Decode %XX escapes, '+' left as it is (paths: RFC 3986).
  * Returns -1 on a malformed escape. */
 int http_percent_decode(slice in, buf *out);

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "base/text.h"
 #include "serving/auth/gate.h"
 #include "serving/api_lineage.h"
 #include "serving/app.h"
@@ -378,14 +377,9 @@ http_handler app_route(http_req *req, void *ctx, int *status)
     }
     /* A malformed escape in the query string is refused here, once: a
      * parameter that read as empty would quietly fall back to its default. */
-    for (size_t i = 0; i < req->query.n; i++) {
-        if (req->query.p[i] != '%')
-            continue;
-        if (i + 2 >= req->query.n || text_hex_digit(req->query.p[i + 1]) < 0 ||
-            text_hex_digit(req->query.p[i + 2]) < 0) {
-            *status = 400;
-            return NULL;
-        }
+    if (!http_query_escapes_valid(req)) {
+        *status = 400;
+        return NULL;
     }
     req->nparams = ncaps;
     if (!auth_role_may(role, r->perm)) {
